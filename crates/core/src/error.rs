@@ -1,0 +1,125 @@
+//! Why the ledger refuses a transaction. Each variant names the rule and the value that broke it.
+
+use crate::{
+    number::E164,
+    port::PortState,
+    types::{OperatorId, PortId, PublicKey, Timestamp, TxId},
+};
+
+/// The role an operator must have to sign a transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Donor,
+    Recipient,
+    ServingOperator,
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Donor => "donor",
+            Self::Recipient => "recipient",
+            Self::ServingOperator => "serving operator",
+        })
+    }
+}
+
+/// A transaction the ledger refuses; the state is left exactly as it was.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TxError {
+    // --- validity window and replay
+    #[error("transaction expired at {expires_at}; block time is {block_time}; sign it again")]
+    Expired { expires_at: Timestamp, block_time: Timestamp },
+    #[error(
+        "transaction claims validity until {expires_at}, past the allowed {latest} (policy tx_ttl_max_secs)"
+    )]
+    ExpiryTooFar { expires_at: Timestamp, latest: Timestamp },
+    #[error("transaction {tx} was already applied (replay)")]
+    Replay { tx: TxId },
+
+    // --- who signs
+    #[error("only the regulator may sign {kind}; signer is {signer}")]
+    NotRegulator { kind: &'static str, signer: PublicKey },
+    #[error("signer {signer} is not the operator key of any operator")]
+    UnknownSigner { signer: PublicKey },
+    #[error("signer {signer} is a validator key of {operator}; validator keys sign only consensus messages")]
+    ValidatorKeyUsed { signer: PublicKey, operator: OperatorId },
+    #[error("{actual} signed, but only the {role} {expected} may do this")]
+    WrongOperator { role: Role, expected: OperatorId, actual: OperatorId },
+    #[error("only the subscriber who requested port {port} may cancel it")]
+    NotSubscriber { port: PortId },
+    #[error("operator {operator} is retired")]
+    OperatorRetired { operator: OperatorId },
+
+    // --- operators and ranges
+    #[error("operator {operator} already exists")]
+    OperatorExists { operator: OperatorId },
+    #[error("operator {operator} is not admitted")]
+    UnknownOperator { operator: OperatorId },
+    #[error("key {key} already belongs to operator {operator}")]
+    KeyInUse { key: PublicKey, operator: OperatorId },
+    #[error("operator limit of {max} reached")]
+    TooManyOperators { max: usize },
+
+    // --- numbers
+    #[error("number {number} is in no assigned range")]
+    UnknownNumber { number: E164 },
+    #[error("number {number} is served by {serving}, not by the donor {donor}")]
+    DonorNotServing { number: E164, donor: OperatorId, serving: OperatorId },
+    #[error("number {number} is not bound to the requesting subscriber key")]
+    NotBound { number: E164 },
+    #[error("number {number} already has an open port order {port}")]
+    PortOpen { number: E164, port: PortId },
+    #[error("number {number} is in its lock-in period until {until}")]
+    LockIn { number: E164, until: Timestamp },
+    #[error("number {number} was returned and is quarantined until {until}")]
+    Quarantined { number: E164, until: Timestamp },
+    #[error("number {number} is not ported (its range holder {holder} serves it); nothing to return")]
+    NotPorted { number: E164, holder: OperatorId },
+
+    // --- port orders
+    #[error("due time {due} is later than the policy allows ({latest})")]
+    DueTooFar { due: Timestamp, latest: Timestamp },
+    #[error("port order {port} does not exist")]
+    UnknownPort { port: PortId },
+    #[error("port order {port} already exists (this request was already made)")]
+    DuplicatePort { port: PortId },
+    #[error("port order {port} is {state}; this needs it to be {expected}")]
+    WrongState { port: PortId, state: PortState, expected: &'static str },
+    #[error("port order {port} is due at {due}; it cannot be activated before")]
+    NotYetDue { port: PortId, due: Timestamp },
+}
+
+impl TxError {
+    /// A short stable code for the rule, for metrics and API clients.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Expired { .. } => "expired",
+            Self::ExpiryTooFar { .. } => "expiry-too-far",
+            Self::Replay { .. } => "replay",
+            Self::NotRegulator { .. } => "not-regulator",
+            Self::UnknownSigner { .. } => "unknown-signer",
+            Self::ValidatorKeyUsed { .. } => "validator-key-used",
+            Self::WrongOperator { .. } => "wrong-operator",
+            Self::NotSubscriber { .. } => "not-subscriber",
+            Self::OperatorRetired { .. } => "operator-retired",
+            Self::OperatorExists { .. } => "operator-exists",
+            Self::UnknownOperator { .. } => "unknown-operator",
+            Self::KeyInUse { .. } => "key-in-use",
+            Self::TooManyOperators { .. } => "too-many-operators",
+            Self::UnknownNumber { .. } => "unknown-number",
+            Self::DonorNotServing { .. } => "donor-not-serving",
+            Self::NotBound { .. } => "not-bound",
+            Self::PortOpen { .. } => "port-open",
+            Self::LockIn { .. } => "lock-in",
+            Self::Quarantined { .. } => "quarantined",
+            Self::NotPorted { .. } => "not-ported",
+            Self::DueTooFar { .. } => "due-too-far",
+            Self::UnknownPort { .. } => "unknown-port",
+            Self::DuplicatePort { .. } => "duplicate-port",
+            Self::WrongState { .. } => "wrong-state",
+            Self::NotYetDue { .. } => "not-yet-due",
+        }
+    }
+}

@@ -1,0 +1,329 @@
+//! The genesis: regulator, initial operators, ranges and policy (TOML), plus an optional
+//! migration list of already-ported numbers from a legacy database (CSV).
+
+use crate::{
+    number::{E164, NumberError, Prefix, Region},
+    policy::{Policy, PolicyError},
+    store::StoreError,
+    tx::MAX_NAME_LEN,
+    types::{IdError, OperatorId, PublicKey, RoutingNumber, Timestamp, parse_public_key},
+};
+use bytes::BufMut;
+use commonware_codec::{EncodeSize, Write};
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+
+/// Why a genesis (or its migration list) is refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GenesisError {
+    #[error("genesis TOML: {0}")]
+    Toml(String),
+    #[error("genesis field {field}: {source}")]
+    Field {
+        field: String,
+        #[source]
+        source: IdError,
+    },
+    #[error("genesis field {field}: {source}")]
+    Number {
+        field: String,
+        #[source]
+        source: NumberError,
+    },
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    #[error("genesis names no operators; a network needs at least one")]
+    NoOperators,
+    #[error("operator {0} appears twice in the genesis")]
+    DuplicateOperator(OperatorId),
+    #[error("operator {operator}: name must be 1 to {MAX_NAME_LEN} bytes without control characters")]
+    BadName { operator: OperatorId },
+    #[error("key {key} is used twice in the genesis (every operator and validator key must be unique)")]
+    DuplicateKey { key: PublicKey },
+    #[error("range {prefix} appears twice in the genesis")]
+    DuplicateRange { prefix: Prefix },
+    #[error("range {prefix} is assigned to {holder}, which is not an operator of the genesis")]
+    RangeUnknownHolder { prefix: Prefix, holder: OperatorId },
+    #[error("migration list line {line}: {reason}")]
+    PortedLine { line: usize, reason: String },
+    #[error("migration list line {line}: operator {operator} is not an operator of the genesis")]
+    PortedUnknownOperator { line: usize, operator: OperatorId },
+    #[error("migration list line {line}: number {number} is in no range of the genesis")]
+    PortedOutsideRanges { line: usize, number: E164 },
+    #[error("migration list line {line}: number {number} is listed twice")]
+    PortedDuplicate { line: usize, number: E164 },
+    #[error(
+        "migration list line {line}: routing number {got} differs from {operator}'s {expected}; per-number routing numbers are not supported"
+    )]
+    PortedRoutingNumber { line: usize, operator: OperatorId, expected: RoutingNumber, got: RoutingNumber },
+    #[error("the store already holds a ledger; a genesis is written only into an empty store")]
+    StoreNotEmpty,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// An operator of the genesis.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GenesisOperator {
+    pub id: OperatorId,
+    pub name: String,
+    pub operator_key: PublicKey,
+    pub validator_key: PublicKey,
+    pub routing_number: RoutingNumber,
+}
+
+/// A number range of the genesis.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GenesisRange {
+    pub prefix: Prefix,
+    pub holder: OperatorId,
+}
+
+/// The network's starting point. Its canonical encoding is hashed into the chain id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Genesis {
+    /// A human name for the network ("npchain-devnet", "de-mnp").
+    pub chain_name: String,
+    /// The block time the chain starts at; every block time is at or after it.
+    pub genesis_time: Timestamp,
+    pub regulator_key: PublicKey,
+    /// Region for numbers written in national form (in the migration list, CLIs and APIs).
+    pub region: Option<Region>,
+    pub policy: Policy,
+    pub operators: Vec<GenesisOperator>,
+    pub ranges: Vec<GenesisRange>,
+}
+
+/// One line of the migration list: a number already ported to `operator`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortedEntry {
+    pub number: E164,
+    pub operator: OperatorId,
+    /// If given, must equal the operator's routing number.
+    pub routing_number: Option<RoutingNumber>,
+}
+
+#[derive(Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct RawGenesis {
+    chain_name: String,
+    genesis_time_ms: u64,
+    regulator_key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    region: Option<String>,
+    #[serde(default)]
+    policy: Policy,
+    operators: Vec<RawOperator>,
+    #[serde(default)]
+    ranges: Vec<RawRange>,
+}
+
+#[derive(Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct RawOperator {
+    id: String,
+    name: String,
+    operator_key: String,
+    validator_key: String,
+    routing_number: String,
+}
+
+#[derive(Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct RawRange {
+    prefix: String,
+    holder: String,
+}
+
+fn field<T>(name: impl Into<String>, r: Result<T, IdError>) -> Result<T, GenesisError> {
+    r.map_err(|source| GenesisError::Field { field: name.into(), source })
+}
+
+impl Genesis {
+    /// Reads and validates a genesis written in TOML.
+    pub fn from_toml(text: &str) -> Result<Self, GenesisError> {
+        let raw: RawGenesis = toml::from_str(text).map_err(|e| GenesisError::Toml(e.to_string()))?;
+        let region = raw
+            .region
+            .map(|r| r.parse::<Region>())
+            .transpose()
+            .map_err(|source| GenesisError::Number { field: "region".into(), source })?;
+        let mut operators = Vec::new();
+        for (i, op) in raw.operators.into_iter().enumerate() {
+            let at = |f: &str| format!("operators[{i}].{f}");
+            operators.push(GenesisOperator {
+                id: field(at("id"), op.id.parse())?,
+                name: op.name,
+                operator_key: field(at("operator_key"), parse_public_key(&op.operator_key))?,
+                validator_key: field(at("validator_key"), parse_public_key(&op.validator_key))?,
+                routing_number: field(at("routing_number"), op.routing_number.parse())?,
+            });
+        }
+        let mut ranges = Vec::new();
+        for (i, r) in raw.ranges.into_iter().enumerate() {
+            ranges.push(GenesisRange {
+                prefix: r.prefix.parse().map_err(|source| GenesisError::Number {
+                    field: format!("ranges[{i}].prefix"),
+                    source,
+                })?,
+                holder: field(format!("ranges[{i}].holder"), r.holder.parse())?,
+            });
+        }
+        let genesis = Self {
+            chain_name: raw.chain_name,
+            genesis_time: Timestamp(raw.genesis_time_ms),
+            regulator_key: field("regulator_key", parse_public_key(&raw.regulator_key))?,
+            region,
+            policy: raw.policy,
+            operators,
+            ranges,
+        };
+        genesis.validate()?;
+        Ok(genesis)
+    }
+
+    /// Writes the genesis as TOML that [`Genesis::from_toml`] reads back.
+    pub fn to_toml(&self) -> String {
+        let raw = RawGenesis {
+            chain_name: self.chain_name.clone(),
+            genesis_time_ms: self.genesis_time.millis(),
+            regulator_key: self.regulator_key.to_string(),
+            region: self.region.map(|r| r.to_string()),
+            policy: self.policy.clone(),
+            operators: self
+                .operators
+                .iter()
+                .map(|o| RawOperator {
+                    id: o.id.to_string(),
+                    name: o.name.clone(),
+                    operator_key: o.operator_key.to_string(),
+                    validator_key: o.validator_key.to_string(),
+                    routing_number: o.routing_number.to_string(),
+                })
+                .collect(),
+            ranges: self
+                .ranges
+                .iter()
+                .map(|r| RawRange { prefix: r.prefix.to_string(), holder: r.holder.to_string() })
+                .collect(),
+        };
+        toml::to_string(&raw).expect("genesis serialises")
+    }
+
+    /// Checks the genesis is self-consistent.
+    pub fn validate(&self) -> Result<(), GenesisError> {
+        self.policy.validate()?;
+        if self.operators.is_empty() {
+            return Err(GenesisError::NoOperators);
+        }
+        let mut ids = HashSet::new();
+        let mut keys = HashSet::new();
+        keys.insert(self.regulator_key.clone());
+        for op in &self.operators {
+            if !ids.insert(op.id.clone()) {
+                return Err(GenesisError::DuplicateOperator(op.id.clone()));
+            }
+            if op.name.is_empty()
+                || op.name.len() > MAX_NAME_LEN
+                || op.name.chars().any(char::is_control)
+                || op.name.trim() != op.name
+            {
+                return Err(GenesisError::BadName { operator: op.id.clone() });
+            }
+            for key in [&op.operator_key, &op.validator_key] {
+                if !keys.insert(key.clone()) {
+                    return Err(GenesisError::DuplicateKey { key: key.clone() });
+                }
+            }
+        }
+        let mut prefixes = HashSet::new();
+        for r in &self.ranges {
+            if !prefixes.insert(r.prefix) {
+                return Err(GenesisError::DuplicateRange { prefix: r.prefix });
+            }
+            if !ids.contains(&r.holder) {
+                return Err(GenesisError::RangeUnknownHolder { prefix: r.prefix, holder: r.holder.clone() });
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Write for Genesis {
+    fn write(&self, buf: &mut impl BufMut) {
+        self.chain_name.len().write(buf);
+        buf.put_slice(self.chain_name.as_bytes());
+        self.genesis_time.write(buf);
+        self.regulator_key.write(buf);
+        self.policy.write(buf);
+        self.operators.len().write(buf);
+        for op in &self.operators {
+            op.id.write(buf);
+            op.name.len().write(buf);
+            buf.put_slice(op.name.as_bytes());
+            op.operator_key.write(buf);
+            op.validator_key.write(buf);
+            op.routing_number.write(buf);
+        }
+        self.ranges.len().write(buf);
+        for r in &self.ranges {
+            r.prefix.write(buf);
+            r.holder.write(buf);
+        }
+    }
+}
+
+impl EncodeSize for Genesis {
+    fn encode_size(&self) -> usize {
+        let mut buf = Vec::new();
+        self.write(&mut buf);
+        buf.len()
+    }
+}
+
+/// Reads a migration list: CSV with header `number,operator[,rn]`. Numbers may be in any form
+/// the number parser accepts (national ones need `region`). Yields one entry per line,
+/// or an error naming the line.
+pub fn read_ported_csv<R: std::io::Read>(
+    reader: R,
+    region: Option<Region>,
+) -> impl Iterator<Item = Result<PortedEntry, GenesisError>> {
+    let mut csv = csv::ReaderBuilder::new().trim(csv::Trim::All).flexible(true).from_reader(reader);
+    let header_ok = match csv.headers() {
+        Ok(h) => {
+            let cols: Vec<&str> = h.iter().collect();
+            if cols == ["number", "operator"] || cols == ["number", "operator", "rn"] {
+                Ok(())
+            } else {
+                Err(GenesisError::PortedLine {
+                    line: 1,
+                    reason: format!("header must be number,operator[,rn]; found {}", cols.join(",")),
+                })
+            }
+        }
+        Err(e) => Err(GenesisError::PortedLine { line: 1, reason: e.to_string() }),
+    };
+    let header_err = header_ok.err();
+    let failed = header_err.is_some();
+    header_err.into_iter().map(Err).chain(
+        csv.into_records()
+            .take_while(move |_| !failed)
+            .enumerate()
+            .map(move |(i, rec)| {
+                let line = i + 2;
+                let bad = |reason: String| GenesisError::PortedLine { line, reason };
+                let rec = rec.map_err(|e| bad(e.to_string()))?;
+                if rec.len() < 2 || rec.len() > 3 {
+                    return Err(bad(format!("expected 2 or 3 fields, found {}", rec.len())));
+                }
+                let number = E164::parse(&rec[0], region).map_err(|e| bad(e.to_string()))?;
+                let operator = rec[1].parse().map_err(|e: IdError| bad(e.to_string()))?;
+                let routing_number = match rec.get(2).filter(|s| !s.is_empty()) {
+                    Some(rn) => Some(rn.parse().map_err(|e: IdError| bad(e.to_string()))?),
+                    None => None,
+                };
+                Ok(PortedEntry { number, operator, routing_number })
+            }),
+    )
+}

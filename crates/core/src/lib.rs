@@ -1,0 +1,29 @@
+//! npchain-core: the pure heart of npchain.
+//!
+//! Types, canonical encodings, signatures, transactions and the porting state machine. No I/O
+//! (beyond the [`store::Store`] trait it is given), no clock, no randomness: the same blocks
+//! give the same state and the same state hash on every node.
+
+pub mod error;
+pub mod genesis;
+pub mod ledger;
+pub mod number;
+pub mod policy;
+pub mod port;
+pub mod records;
+pub mod routing;
+pub mod store;
+pub mod tx;
+pub mod types;
+
+pub use error::{Role, TxError};
+pub use genesis::{Genesis, GenesisError, GenesisOperator, GenesisRange, PortedEntry, read_ported_csv};
+pub use ledger::{BlockError, BlockOutcome, Ledger, Route};
+pub use number::{E164, NumberError, Prefix, Region};
+pub use policy::{Policy, PolicyError, SilenceRule};
+pub use port::{Initiator, PortOrder, PortState, RejectCause, RejectReason, Step};
+pub use records::{Event, NumberEvent, NumberRecord, OperatorRecord};
+pub use routing::RoutingIndex;
+pub use store::{MemStore, Store, StoreError, Table};
+pub use tx::{ChainId, InvalidTx, PortRequest, SignedTransaction, Transaction, TxBody, VerifiedTx};
+pub use types::{Digest, OperatorId, PortId, PrivateKey, PublicKey, RoutingNumber, Signature, Timestamp, TxId};

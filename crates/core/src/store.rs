@@ -1,0 +1,226 @@
+//! Where the ledger state lives: a trait over ordered key-value tables, and an in-memory
+//! implementation for tests and simulation. The node implements the trait over redb.
+//!
+//! The state machine reads through the trait and hands it one [`Batch`] per block, so a
+//! backend that writes a batch atomically (one redb transaction) never holds half a block.
+
+use crate::types::Timestamp;
+use bytes::BufMut;
+use commonware_codec::{Buf, Error as CodecError, FixedSize, Read, ReadExt, Write};
+use commonware_cryptography::lthash::LtHash;
+use std::collections::BTreeMap;
+
+/// The ledger's tables. The numeric codes are part of the state hash; never renumber.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(u8)]
+pub enum Table {
+    /// Singletons: regulator key, policy, chain id, operator count.
+    Config = 1,
+    /// Operator id → operator record.
+    Operators = 2,
+    /// Public key (operator or validator) → operator id; keys are unique across operators.
+    OperatorKeys = 3,
+    /// Range prefix → holder.
+    Ranges = 4,
+    /// Number → number record (only numbers that have one: bound, ported or ever ported).
+    Numbers = 5,
+    /// Number ‖ sequence → log entry: everything that happened to the number.
+    NumberLog = 6,
+    /// Port id → port order with its history.
+    Orders = 7,
+    /// Operator id ‖ port id → role: the open orders of each operator.
+    OpenOrders = 8,
+    /// Deadline ‖ port id → timer kind.
+    Timers = 9,
+    /// Transaction id → expiry: applied transactions still inside their validity window.
+    SeenTx = 10,
+    /// Expiry ‖ transaction id → (): the same, ordered for pruning.
+    SeenTxByExpiry = 11,
+}
+
+impl Table {
+    /// Every table, in code order.
+    pub const ALL: [Self; 11] = [
+        Self::Config,
+        Self::Operators,
+        Self::OperatorKeys,
+        Self::Ranges,
+        Self::Numbers,
+        Self::NumberLog,
+        Self::Orders,
+        Self::OpenOrders,
+        Self::Timers,
+        Self::SeenTx,
+        Self::SeenTxByExpiry,
+    ];
+
+    /// A stable name, for storage backends that name their tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Config => "config",
+            Self::Operators => "operators",
+            Self::OperatorKeys => "operator_keys",
+            Self::Ranges => "ranges",
+            Self::Numbers => "numbers",
+            Self::NumberLog => "number_log",
+            Self::Orders => "orders",
+            Self::OpenOrders => "open_orders",
+            Self::Timers => "timers",
+            Self::SeenTx => "seen_tx",
+            Self::SeenTxByExpiry => "seen_tx_by_expiry",
+        }
+    }
+}
+
+/// A failure of the storage backend. The state machine stops on it: it never turns an I/O
+/// problem into a transaction outcome, since other nodes would not see the same.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error("storage backend failed: {0}")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("stored {what} is corrupt: {source}")]
+    Corrupt {
+        what: &'static str,
+        #[source]
+        source: CodecError,
+    },
+    #[error("store holds no ledger; initialise it from a genesis first")]
+    Uninitialised,
+}
+
+/// Where the ledger stands: the last applied block and the state hash accumulator.
+#[derive(Debug, Clone)]
+pub struct Meta {
+    /// Height of the last applied block; 0 is genesis.
+    pub height: u64,
+    /// Block time of the last applied block.
+    pub block_time: Timestamp,
+    /// Homomorphic hash of every entry of every table; its checksum is the state hash.
+    pub accumulator: LtHash,
+}
+
+impl Write for Meta {
+    fn write(&self, buf: &mut impl BufMut) {
+        self.height.write(buf);
+        self.block_time.write(buf);
+        self.accumulator.write(buf);
+    }
+}
+
+impl FixedSize for Meta {
+    const SIZE: usize = u64::SIZE + Timestamp::SIZE + LtHash::SIZE;
+}
+
+impl Read for Meta {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
+        Ok(Self {
+            height: u64::read(buf)?,
+            block_time: Timestamp::read(buf)?,
+            accumulator: LtHash::read(buf)?,
+        })
+    }
+}
+
+/// One table entry change: `None` deletes.
+pub type Change = Option<Vec<u8>>;
+
+/// Everything one block (or the genesis) changes, applied atomically with the new [`Meta`].
+#[derive(Debug, Clone)]
+pub struct Batch {
+    pub changes: BTreeMap<(Table, Vec<u8>), Change>,
+    /// The new meta; `None` leaves it as it is (used only while a genesis is being loaded,
+    /// so that a store without meta is recognisably not initialised).
+    pub meta: Option<Meta>,
+}
+
+/// Ordered key-value tables holding the ledger.
+pub trait Store {
+    /// The value at `key`, if any.
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Up to `limit` entries with `start <= key < end` (no end: to the table's end), in key order.
+    fn range(
+        &self,
+        table: Table,
+        start: &[u8],
+        end: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>;
+    /// The last committed meta, or `None` for an empty store.
+    fn meta(&self) -> Result<Option<Meta>, StoreError>;
+    /// Applies a batch atomically: all of it and its meta, or (on error) none of it.
+    fn commit(&mut self, batch: &Batch) -> Result<(), StoreError>;
+}
+
+/// Tables in memory, for tests, simulation and tools.
+#[derive(Debug, Default, Clone)]
+pub struct MemStore {
+    tables: BTreeMap<(Table, Vec<u8>), Vec<u8>>,
+    meta: Option<Meta>,
+}
+
+impl MemStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many entries the store holds in all tables.
+    pub fn len(&self) -> usize {
+        self.tables.len()
+    }
+
+    /// Whether the store holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.tables.is_empty()
+    }
+}
+
+impl Store for MemStore {
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.tables.get(&(table, key.to_vec())).cloned())
+    }
+
+    fn range(
+        &self,
+        table: Table,
+        start: &[u8],
+        end: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        Ok(self
+            .tables
+            .range((table, start.to_vec())..)
+            .take_while(|((t, k), _)| *t == table && end.is_none_or(|e| k.as_slice() < e))
+            .take(limit)
+            .map(|((_, k), v)| (k.clone(), v.clone()))
+            .collect())
+    }
+
+    fn meta(&self) -> Result<Option<Meta>, StoreError> {
+        Ok(self.meta.clone())
+    }
+
+    fn commit(&mut self, batch: &Batch) -> Result<(), StoreError> {
+        for (key, change) in &batch.changes {
+            match change {
+                Some(v) => self.tables.insert(key.clone(), v.clone()),
+                None => self.tables.remove(key),
+            };
+        }
+        if let Some(meta) = &batch.meta {
+            self.meta = Some(meta.clone());
+        }
+        Ok(())
+    }
+}
+
+/// The bytes an entry contributes to the state hash: table code, key length, key, value.
+pub(crate) fn entry_digest_input(table: Table, key: &[u8], value: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1 + 4 + key.len() + value.len());
+    out.push(table as u8);
+    out.extend_from_slice(&(key.len() as u32).to_be_bytes());
+    out.extend_from_slice(key);
+    out.extend_from_slice(value);
+    out
+}

@@ -1,0 +1,485 @@
+//! Transactions: what each party may sign, their canonical encoding and their signatures.
+//!
+//! Wire form (version 1), all integers big-endian, lengths as varints:
+//! `version:u8 | nonce:u64 | expires_at:u64 | signer:[u8;32] | kind:u8 | fields… | signature:[u8;64]`.
+//! The signature covers `chain_id | everything before the signature` in the namespace
+//! [`NAMESPACE_TX`]. The encoding is frozen by the fixtures in `tests/it/fixtures.rs`.
+
+use crate::{
+    number::{E164, Prefix},
+    policy::{Policy, PolicyError},
+    port::RejectReason,
+    types::{Digest, OperatorId, PortId, PrivateKey, PublicKey, RoutingNumber, Signature, Timestamp, TxId},
+};
+use bytes::BufMut;
+use commonware_codec::{
+    Buf, DecodeExt, Encode, EncodeSize, Error as CodecError, FixedSize, RangeCfg, Read, ReadExt,
+    Write,
+};
+use commonware_cryptography::{Hasher, Sha256, Signer, Verifier};
+
+/// Current transaction format version.
+pub const TX_VERSION: u8 = 1;
+/// Most numbers in one (group) port request.
+pub const MAX_GROUP: usize = 10_000;
+/// Longest operator display name, in bytes of UTF-8.
+pub const MAX_NAME_LEN: usize = 64;
+/// Largest encoded transaction, in bytes (a full group request fits with room to spare).
+pub const MAX_TX_BYTES: usize = 128 * 1024;
+
+/// Signature namespace of transactions.
+pub const NAMESPACE_TX: &[u8] = b"npchain/v1/tx";
+/// Signature namespace of a subscriber's consent carried by an operator-initiated request.
+pub const NAMESPACE_CONSENT: &[u8] = b"npchain/v1/port-consent";
+/// Hash domain of port ids.
+const DOMAIN_PORT_ID: &[u8] = b"npchain/v1/port-id";
+/// Hash domain of transaction ids.
+const DOMAIN_TX_ID: &[u8] = b"npchain/v1/tx-id";
+
+/// Identifies one network: the hash of its genesis. Signatures bind to it, so a transaction
+/// signed for one network is worthless on another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ChainId(pub Digest);
+
+impl std::fmt::Display for ChainId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.0, f)
+    }
+}
+
+/// What a subscriber asks for: move these numbers from the donor to the recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortRequest {
+    /// Strictly ascending, 1 to [`MAX_GROUP`] numbers; more than one is a group port.
+    pub numbers: Vec<E164>,
+    pub donor: OperatorId,
+    pub recipient: OperatorId,
+    /// Wanted due time (earliest activation); a time in the past means "as soon as possible".
+    pub due: Timestamp,
+    /// Makes each request unique, so that a subscriber's consent cannot be used twice.
+    pub nonce: u64,
+}
+
+impl PortRequest {
+    /// The id the order will have when this subscriber requests it.
+    pub fn port_id(&self, subscriber: &PublicKey) -> PortId {
+        PortId(Sha256::hash(&[DOMAIN_PORT_ID, subscriber.as_ref(), &self.encode()]))
+    }
+
+    /// The subscriber's consent to this request, for an operator to submit.
+    pub fn consent(&self, chain: &ChainId, subscriber: &PrivateKey) -> Signature {
+        subscriber.sign(NAMESPACE_CONSENT, &signing_payload(chain, &self.encode()))
+    }
+}
+
+impl Write for PortRequest {
+    fn write(&self, buf: &mut impl BufMut) {
+        self.numbers.write(buf);
+        self.donor.write(buf);
+        self.recipient.write(buf);
+        self.due.write(buf);
+        self.nonce.write(buf);
+    }
+}
+
+impl EncodeSize for PortRequest {
+    fn encode_size(&self) -> usize {
+        self.numbers.encode_size()
+            + self.donor.encode_size()
+            + self.recipient.encode_size()
+            + Timestamp::SIZE
+            + u64::SIZE
+    }
+}
+
+impl Read for PortRequest {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
+        let numbers = Vec::<E164>::read_cfg(buf, &(RangeCfg::from(1..=MAX_GROUP), ()))?;
+        if numbers.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(CodecError::Invalid("PortRequest", "numbers must be strictly ascending"));
+        }
+        Ok(Self {
+            numbers,
+            donor: OperatorId::read(buf)?,
+            recipient: OperatorId::read(buf)?,
+            due: Timestamp::read(buf)?,
+            nonce: u64::read(buf)?,
+        })
+    }
+}
+
+/// What a transaction does. Who may sign each kind is checked against the ledger when applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TxBody {
+    /// Regulator: admit an operator.
+    AdmitOperator {
+        id: OperatorId,
+        name: String,
+        operator_key: PublicKey,
+        validator_key: PublicKey,
+        routing_number: RoutingNumber,
+    },
+    /// Regulator: rotate an operator's key or change its routing number (every number it serves
+    /// is re-routed at once).
+    UpdateOperator { id: OperatorId, operator_key: PublicKey, routing_number: RoutingNumber },
+    /// Regulator: retire an operator; it may still answer and return, but gains no numbers.
+    RetireOperator { id: OperatorId },
+    /// Regulator: assign a number range (prefix) to its holder, replacing any earlier holder.
+    AssignRange { prefix: Prefix, holder: OperatorId },
+    /// Regulator: set the porting policy for orders requested from now on.
+    SetPolicy(Policy),
+    /// Serving operator: bind (or, with `None`, unbind) the subscriber's key to a number.
+    Bind { number: E164, subscriber: Option<PublicKey> },
+    /// Donor: release the numbers of an order.
+    Release { port: PortId },
+    /// Donor: reject an order with a reason from the closed list.
+    Reject { port: PortId, reason: RejectReason },
+    /// Recipient: activate an order; routing switches at this block.
+    Activate { port: PortId },
+    /// Serving operator: the subscription of a ported number ended; routing falls back to the
+    /// range holder.
+    Return { number: E164 },
+    /// Subscriber (signer = the key bound to every number): request a port.
+    RequestPort(PortRequest),
+    /// Recipient operator: request a port on the subscriber's behalf with their consent.
+    RequestPortFor { request: PortRequest, subscriber: PublicKey, consent: Signature },
+    /// Subscriber: cancel an order before activation.
+    Cancel { port: PortId },
+}
+
+impl TxBody {
+    /// The kind's stable name, for logs, metrics and errors.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::AdmitOperator { .. } => "admit-operator",
+            Self::UpdateOperator { .. } => "update-operator",
+            Self::RetireOperator { .. } => "retire-operator",
+            Self::AssignRange { .. } => "assign-range",
+            Self::SetPolicy(_) => "set-policy",
+            Self::Bind { .. } => "bind",
+            Self::Release { .. } => "release",
+            Self::Reject { .. } => "reject",
+            Self::Activate { .. } => "activate",
+            Self::Return { .. } => "return",
+            Self::RequestPort(_) => "request-port",
+            Self::RequestPortFor { .. } => "request-port-for",
+            Self::Cancel { .. } => "cancel",
+        }
+    }
+
+    fn tag(&self) -> u8 {
+        match self {
+            Self::AdmitOperator { .. } => 0,
+            Self::UpdateOperator { .. } => 1,
+            Self::RetireOperator { .. } => 2,
+            Self::AssignRange { .. } => 3,
+            Self::SetPolicy(_) => 4,
+            Self::Bind { .. } => 5,
+            Self::Release { .. } => 6,
+            Self::Reject { .. } => 7,
+            Self::Activate { .. } => 8,
+            Self::Return { .. } => 9,
+            Self::RequestPort(_) => 10,
+            Self::RequestPortFor { .. } => 11,
+            Self::Cancel { .. } => 12,
+        }
+    }
+}
+
+impl Write for TxBody {
+    fn write(&self, buf: &mut impl BufMut) {
+        self.tag().write(buf);
+        match self {
+            Self::AdmitOperator { id, name, operator_key, validator_key, routing_number } => {
+                id.write(buf);
+                name.as_bytes().to_vec().write(buf);
+                operator_key.write(buf);
+                validator_key.write(buf);
+                routing_number.write(buf);
+            }
+            Self::UpdateOperator { id, operator_key, routing_number } => {
+                id.write(buf);
+                operator_key.write(buf);
+                routing_number.write(buf);
+            }
+            Self::RetireOperator { id } => id.write(buf),
+            Self::AssignRange { prefix, holder } => {
+                prefix.write(buf);
+                holder.write(buf);
+            }
+            Self::SetPolicy(p) => p.write(buf),
+            Self::Bind { number, subscriber } => {
+                number.write(buf);
+                subscriber.write(buf);
+            }
+            Self::Release { port } | Self::Activate { port } | Self::Cancel { port } => {
+                port.write(buf)
+            }
+            Self::Reject { port, reason } => {
+                port.write(buf);
+                reason.write(buf);
+            }
+            Self::Return { number } => number.write(buf),
+            Self::RequestPort(r) => r.write(buf),
+            Self::RequestPortFor { request, subscriber, consent } => {
+                request.write(buf);
+                subscriber.write(buf);
+                consent.write(buf);
+            }
+        }
+    }
+}
+
+impl EncodeSize for TxBody {
+    fn encode_size(&self) -> usize {
+        1 + match self {
+            Self::AdmitOperator { id, name, routing_number, .. } => {
+                id.encode_size()
+                    + name.as_bytes().to_vec().encode_size()
+                    + 2 * PublicKey::SIZE
+                    + routing_number.encode_size()
+            }
+            Self::UpdateOperator { id, routing_number, .. } => {
+                id.encode_size() + PublicKey::SIZE + routing_number.encode_size()
+            }
+            Self::RetireOperator { id } => id.encode_size(),
+            Self::AssignRange { holder, .. } => Prefix::SIZE + holder.encode_size(),
+            Self::SetPolicy(_) => Policy::SIZE,
+            Self::Bind { subscriber, .. } => E164::SIZE + subscriber.encode_size(),
+            Self::Release { .. } | Self::Activate { .. } | Self::Cancel { .. } => PortId::SIZE,
+            Self::Reject { .. } => PortId::SIZE + RejectReason::SIZE,
+            Self::Return { .. } => E164::SIZE,
+            Self::RequestPort(r) => r.encode_size(),
+            Self::RequestPortFor { request, .. } => {
+                request.encode_size() + PublicKey::SIZE + Signature::SIZE
+            }
+        }
+    }
+}
+
+impl Read for TxBody {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
+        Ok(match u8::read(buf)? {
+            0 => {
+                let id = OperatorId::read(buf)?;
+                let raw = Vec::<u8>::read_cfg(buf, &(RangeCfg::from(1..=MAX_NAME_LEN), ()))?;
+                let name = String::from_utf8(raw)
+                    .map_err(|_| CodecError::Invalid("AdmitOperator", "name is not UTF-8"))?;
+                if name.chars().any(char::is_control) || name.trim() != name {
+                    return Err(CodecError::Invalid(
+                        "AdmitOperator",
+                        "name has control characters or surrounding blanks",
+                    ));
+                }
+                Self::AdmitOperator {
+                    id,
+                    name,
+                    operator_key: PublicKey::read(buf)?,
+                    validator_key: PublicKey::read(buf)?,
+                    routing_number: RoutingNumber::read(buf)?,
+                }
+            }
+            1 => Self::UpdateOperator {
+                id: OperatorId::read(buf)?,
+                operator_key: PublicKey::read(buf)?,
+                routing_number: RoutingNumber::read(buf)?,
+            },
+            2 => Self::RetireOperator { id: OperatorId::read(buf)? },
+            3 => Self::AssignRange { prefix: Prefix::read(buf)?, holder: OperatorId::read(buf)? },
+            4 => Self::SetPolicy(Policy::read(buf)?),
+            5 => Self::Bind {
+                number: E164::read(buf)?,
+                subscriber: Option::<PublicKey>::read_cfg(buf, &())?,
+            },
+            6 => Self::Release { port: PortId::read(buf)? },
+            7 => Self::Reject { port: PortId::read(buf)?, reason: RejectReason::read(buf)? },
+            8 => Self::Activate { port: PortId::read(buf)? },
+            9 => Self::Return { number: E164::read(buf)? },
+            10 => Self::RequestPort(PortRequest::read(buf)?),
+            11 => Self::RequestPortFor {
+                request: PortRequest::read(buf)?,
+                subscriber: PublicKey::read(buf)?,
+                consent: Signature::read(buf)?,
+            },
+            12 => Self::Cancel { port: PortId::read(buf)? },
+            t => return Err(CodecError::InvalidEnum(t)),
+        })
+    }
+}
+
+/// An unsigned transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transaction {
+    /// Any value that makes the transaction unique for its signer (a counter or random).
+    pub nonce: u64,
+    /// Last block time at which it may be applied; it is remembered until then to refuse
+    /// replays, so it may lie at most the policy's `tx_ttl_max_secs` ahead.
+    pub expires_at: Timestamp,
+    pub signer: PublicKey,
+    pub body: TxBody,
+}
+
+impl Transaction {
+    /// Signs the transaction for `chain`. `key` must be the key of `signer`.
+    pub fn sign(self, chain: &ChainId, key: &PrivateKey) -> SignedTransaction {
+        debug_assert_eq!(key.public_key(), self.signer, "signing key must match signer");
+        let signature = key.sign(NAMESPACE_TX, &signing_payload(chain, &self.encode()));
+        SignedTransaction { tx: self, signature }
+    }
+}
+
+fn signing_payload(chain: &ChainId, encoded: &[u8]) -> Vec<u8> {
+    let mut payload = Vec::with_capacity(32 + encoded.len());
+    payload.extend_from_slice(chain.0.as_ref());
+    payload.extend_from_slice(encoded);
+    payload
+}
+
+impl Write for Transaction {
+    fn write(&self, buf: &mut impl BufMut) {
+        TX_VERSION.write(buf);
+        self.nonce.write(buf);
+        self.expires_at.write(buf);
+        self.signer.write(buf);
+        self.body.write(buf);
+    }
+}
+
+impl EncodeSize for Transaction {
+    fn encode_size(&self) -> usize {
+        1 + u64::SIZE + Timestamp::SIZE + PublicKey::SIZE + self.body.encode_size()
+    }
+}
+
+impl Read for Transaction {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
+        let version = u8::read(buf)?;
+        if version != TX_VERSION {
+            return Err(CodecError::Invalid("Transaction", "unsupported version (expected 1)"));
+        }
+        Ok(Self {
+            nonce: u64::read(buf)?,
+            expires_at: Timestamp::read(buf)?,
+            signer: PublicKey::read(buf)?,
+            body: TxBody::read(buf)?,
+        })
+    }
+}
+
+/// A transaction and its signature, as submitted and as carried in blocks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedTransaction {
+    pub tx: Transaction,
+    pub signature: Signature,
+}
+
+impl Write for SignedTransaction {
+    fn write(&self, buf: &mut impl BufMut) {
+        self.tx.write(buf);
+        self.signature.write(buf);
+    }
+}
+
+impl EncodeSize for SignedTransaction {
+    fn encode_size(&self) -> usize {
+        self.tx.encode_size() + Signature::SIZE
+    }
+}
+
+impl Read for SignedTransaction {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
+        Ok(Self { tx: Transaction::read(buf)?, signature: Signature::read(buf)? })
+    }
+}
+
+/// Why a transaction is refused before it touches any state: it cannot be read, or it is
+/// not what it claims to be.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvalidTx {
+    #[error("transaction is {size} bytes; at most {MAX_TX_BYTES} are accepted")]
+    TooLarge { size: usize },
+    #[error("transaction cannot be decoded: {0}")]
+    Malformed(String),
+    #[error("signature does not verify for signer {signer} on this network")]
+    BadSignature { signer: PublicKey },
+    #[error("the subscriber's consent signature does not verify for key {subscriber}")]
+    BadConsent { subscriber: PublicKey },
+    #[error("donor and recipient are both {operator}; a port needs two different operators")]
+    SameOperator { operator: OperatorId },
+    #[error("invalid policy: {0}")]
+    Policy(#[from] PolicyError),
+}
+
+impl SignedTransaction {
+    /// Decodes a transaction from the wire, bounded in size, refusing trailing bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, InvalidTx> {
+        if bytes.len() > MAX_TX_BYTES {
+            return Err(InvalidTx::TooLarge { size: bytes.len() });
+        }
+        Self::decode(commonware_codec::Copying(bytes)).map_err(|e| InvalidTx::Malformed(e.to_string()))
+    }
+
+    /// The transaction's id (over the signed payload, not the signature).
+    pub fn id(&self) -> TxId {
+        TxId(Sha256::hash(&[DOMAIN_TX_ID, &self.tx.encode()]))
+    }
+
+    /// Everything that can be checked without the ledger: signatures and self-consistency.
+    /// Nodes do this once, when a transaction enters the pool or arrives in a block.
+    pub fn verify(self, chain: &ChainId) -> Result<VerifiedTx, InvalidTx> {
+        let encoded = self.tx.encode();
+        if encoded.len() + Signature::SIZE > MAX_TX_BYTES {
+            return Err(InvalidTx::TooLarge { size: encoded.len() + Signature::SIZE });
+        }
+        if !self.tx.signer.verify(NAMESPACE_TX, &signing_payload(chain, &encoded), &self.signature)
+        {
+            return Err(InvalidTx::BadSignature { signer: self.tx.signer.clone() });
+        }
+        match &self.tx.body {
+            TxBody::RequestPort(request) => check_request(request)?,
+            TxBody::RequestPortFor { request, subscriber, consent } => {
+                check_request(request)?;
+                let payload = signing_payload(chain, &request.encode());
+                if !subscriber.verify(NAMESPACE_CONSENT, &payload, consent) {
+                    return Err(InvalidTx::BadConsent { subscriber: subscriber.clone() });
+                }
+            }
+            TxBody::SetPolicy(policy) => policy.validate()?,
+            _ => {}
+        }
+        let id = TxId(Sha256::hash(&[DOMAIN_TX_ID, &encoded]));
+        Ok(VerifiedTx { id, signed: self })
+    }
+}
+
+fn check_request(request: &PortRequest) -> Result<(), InvalidTx> {
+    if request.donor == request.recipient {
+        return Err(InvalidTx::SameOperator { operator: request.donor.clone() });
+    }
+    Ok(())
+}
+
+/// A transaction whose signatures and form have been checked; only [`SignedTransaction::verify`]
+/// makes one, so the state machine never re-verifies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedTx {
+    id: TxId,
+    signed: SignedTransaction,
+}
+
+impl VerifiedTx {
+    pub fn id(&self) -> TxId {
+        self.id
+    }
+    pub fn tx(&self) -> &Transaction {
+        &self.signed.tx
+    }
+    pub fn signed(&self) -> &SignedTransaction {
+        &self.signed
+    }
+}
