@@ -1,0 +1,8 @@
+//! Integration tests of the porting ledger: scenarios as data, properties over random
+//! transaction sequences, genesis loading and frozen encodings.
+
+mod fixtures;
+mod genesis;
+mod harness;
+mod props;
+mod scenarios;

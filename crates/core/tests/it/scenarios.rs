@@ -1,0 +1,194 @@
+//! Scenario scripts in `tests/scenarios/*.scn`: one step a line, each with its expected outcome.
+//!
+//! ```text
+//! policy lock_in_secs=7776000 on_donor_silence=deemed-reject   # regulator sets the policy
+//! bind OPA +49301000001 alice          => ok     # serving operator binds a subscriber key
+//! request alice +49301000001 OPA>OPB as p1 due=2h => ok
+//! request-for OPB alice +49301000001 OPA>OPB as p1 => ok   # operator carries the consent
+//! release OPA p1 | reject OPA p1 court-order | activate OPB p1 | cancel alice p1
+//! return OPB +49301000001 => not-ported
+//! wait 4h                               # moves block time; the next block fires timers
+//! tick                                  # an empty block
+//! expect route +49301000001 => OPB ported  # or: OPA home, unknown
+//! expect port p1 => activated           # requested, released, released-deemed, rejected:<cause>, …
+//! expect open OPA => 0                  # open orders of an operator
+//! expect history +49301000001 => 4      # entries in the number's log
+//! ```
+//! Outcomes are `ok` or a `TxError::code()`.
+
+use crate::harness::{Net, num, op};
+use npchain_core::{Policy, PortId, PortRequest, Step, TxBody};
+use std::collections::HashMap;
+
+fn duration_secs(s: &str) -> u64 {
+    let (n, unit) = s.split_at(s.len() - 1);
+    let n: u64 = n.parse().unwrap_or_else(|_| panic!("bad duration {s}"));
+    n * match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => panic!("bad duration unit in {s}"),
+    }
+}
+
+fn state_name(step: Step) -> String {
+    match step {
+        Step::Released { deemed: true } => "released-deemed".into(),
+        Step::Rejected(cause) => format!("rejected:{cause}"),
+        other => other.to_string(),
+    }
+}
+
+struct Runner {
+    net: Net,
+    ports: HashMap<String, PortId>,
+    nonce: u64,
+}
+
+impl Runner {
+    fn port(&self, name: &str) -> PortId {
+        *self.ports.get(name).unwrap_or_else(|| panic!("unknown port name {name}"))
+    }
+
+    /// Parses `alice +49…,+49… OPA>OPB [as p1] [due=2h]` into a request and its name.
+    fn request(&mut self, words: &[&str]) -> (String, PortRequest, String) {
+        let subscriber = words[0].to_owned();
+        let mut numbers: Vec<_> = words[1].split(',').map(num).collect();
+        numbers.sort();
+        let (donor, recipient) = words[2].split_once('>').expect("DONOR>RECIPIENT");
+        let mut name = String::new();
+        let mut due = self.net.now;
+        let mut rest = words[3..].iter();
+        while let Some(w) = rest.next() {
+            if *w == "as" {
+                name = rest.next().expect("name after as").to_string();
+            } else if let Some(d) = w.strip_prefix("due=") {
+                due = self.net.now.plus_secs(duration_secs(d));
+            } else {
+                panic!("unexpected {w}");
+            }
+        }
+        self.nonce += 1;
+        let request = PortRequest { numbers, donor: op(donor), recipient: op(recipient), due, nonce: self.nonce };
+        (subscriber, request, name)
+    }
+
+    fn step(&mut self, words: &[&str]) -> Option<String> {
+        let body_and_signer: Option<(String, TxBody)> = match words[0] {
+            "policy" => {
+                let mut p = self.net.ledger.policy().clone();
+                for kv in &words[1..] {
+                    let (k, v) = kv.split_once('=').expect("field=value");
+                    let v = || v.parse::<u64>().unwrap();
+                    match k {
+                        "donor_answer_secs" => p.donor_answer_secs = v(),
+                        "activation_window_secs" => p.activation_window_secs = v(),
+                        "lock_in_secs" => p.lock_in_secs = v(),
+                        "return_quarantine_secs" => p.return_quarantine_secs = v(),
+                        "max_due_ahead_secs" => p.max_due_ahead_secs = v(),
+                        "on_donor_silence" => {
+                            p.on_donor_silence = toml::Value::String(kv[k.len() + 1..].into())
+                                .try_into()
+                                .expect("deemed-release or deemed-reject")
+                        }
+                        _ => panic!("unknown policy field {k}"),
+                    }
+                }
+                Some(("regulator".into(), TxBody::SetPolicy(p)))
+            }
+            "bind" => {
+                let subscriber = (words[3] != "none").then(|| Net::subscriber(words[3]));
+                Some((words[1].into(), TxBody::Bind { number: num(words[2]), subscriber }))
+            }
+            "request" => {
+                let (subscriber, request, name) = self.request(&words[1..]);
+                self.ports.insert(name, request.port_id(&Net::subscriber(&subscriber)));
+                Some((subscriber, TxBody::RequestPort(request)))
+            }
+            "request-for" => {
+                let (subscriber, request, name) = self.request(&words[2..]);
+                let consent_key = crate::harness::key(&subscriber);
+                let consent = request.consent(&self.net.ledger.chain_id(), &consent_key);
+                self.ports.insert(name, request.port_id(&Net::subscriber(&subscriber)));
+                let subscriber = Net::subscriber(&subscriber);
+                Some((words[1].into(), TxBody::RequestPortFor { request, subscriber, consent }))
+            }
+            "release" => Some((words[1].into(), TxBody::Release { port: self.port(words[2]) })),
+            "reject" => Some((
+                words[1].into(),
+                TxBody::Reject { port: self.port(words[2]), reason: words[3].parse().unwrap() },
+            )),
+            "activate" => Some((words[1].into(), TxBody::Activate { port: self.port(words[2]) })),
+            "cancel" => Some((words[1].into(), TxBody::Cancel { port: self.port(words[2]) })),
+            "return" => Some((words[1].into(), TxBody::Return { number: num(words[2]) })),
+            "retire" => Some(("regulator".into(), TxBody::RetireOperator { id: op(words[1]) })),
+            "wait" => {
+                self.net.advance_secs(duration_secs(words[1]));
+                None
+            }
+            "tick" => {
+                self.net.block(&[]);
+                None
+            }
+            "expect" => return self.expect(&words[1..]),
+            other => panic!("unknown step {other}"),
+        };
+        let (signer, body) = body_and_signer?;
+        let result = self.net.apply(&signer, body);
+        Some(match result {
+            Ok(()) => "ok".into(),
+            Err(e) => e.code().into(),
+        })
+    }
+
+    fn expect(&mut self, words: &[&str]) -> Option<String> {
+        let actual = match words[0] {
+            "route" => match self.net.ledger.route(num(words[1])) {
+                None => "unknown".into(),
+                Some(r) => format!("{} {}", r.serving, if r.ported { "ported" } else { "home" }),
+            },
+            "port" => {
+                let order = self.net.ledger.order(&self.port(words[1])).unwrap().expect("order exists");
+                state_name(order.state())
+            }
+            "open" => self.net.ledger.open_orders(&op(words[1]), 1000).unwrap().len().to_string(),
+            "history" => self.net.ledger.number_history(num(words[1])).unwrap().len().to_string(),
+            other => panic!("unknown expectation {other}"),
+        };
+        Some(actual)
+    }
+}
+
+fn run_script(name: &str, text: &str) {
+    let mut runner = Runner { net: Net::new(Policy::default()), ports: HashMap::new(), nonce: 0 };
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.split('#').next().unwrap().trim();
+        if line.is_empty() {
+            continue;
+        }
+        let (step, expected) = match line.split_once("=>") {
+            Some((s, e)) => (s.trim(), Some(e.trim().to_owned())),
+            None => (line, None),
+        };
+        let words: Vec<&str> = step.split_whitespace().collect();
+        let actual = runner.step(&words);
+        match (actual, expected) {
+            (Some(actual), Some(expected)) => assert_eq!(actual, expected, "{name}:{}: {raw}", i + 1),
+            (Some(_), None) => panic!("{name}:{}: a step that has an outcome needs `=> outcome`", i + 1),
+            (None, _) => {}
+        }
+    }
+}
+
+#[test]
+fn scenario_scripts() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/scenarios");
+    let mut files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    assert!(files.len() >= 10, "expected the scenario files, found {}", files.len());
+    for path in files {
+        let text = std::fs::read_to_string(&path).unwrap();
+        run_script(&path.file_name().unwrap().to_string_lossy(), &text);
+    }
+}
