@@ -1,0 +1,100 @@
+//! Genesis from TOML, migration lists from CSV, and their errors.
+
+use crate::harness::{Net, genesis, num, op};
+use npchain_core::{Genesis, GenesisError, Ledger, MemStore, Policy, PortedEntry, read_ported_csv};
+
+#[test]
+fn toml_round_trips_and_loads() {
+    let g = genesis(Policy::default());
+    let text = g.to_toml();
+    assert_eq!(Genesis::from_toml(&text).unwrap(), g);
+    assert!(text.contains("[[operators]]") && text.contains("on_donor_silence = \"deemed-release\""));
+}
+
+#[test]
+fn toml_errors_name_the_field() {
+    let text = genesis(Policy::default()).to_toml();
+    let cases = [
+        (text.replacen("routing_number = \"D001\"", "routing_number = \"rn=1\"", 1), "operators[0].routing_number"),
+        (text.replacen("holder = \"OPB\"", "holder = \"OPZ\"", 1), "OPZ, which is not an operator"),
+        (text.replacen("prefix = \"+49302\"", "prefix = \"49302\"", 1), "ranges[1].prefix"),
+        (text.replacen("prefix = \"+49302\"", "prefix = \"+49301\"", 1), "range +49301 appears twice"),
+        (text.replacen("id = \"OPB\"", "id = \"OPA\"", 1), "operator OPA appears twice"),
+        (text.replacen("donor_answer_secs = 14400", "donor_answer_secs = 0", 1), "donor_answer_secs = 0"),
+        (text.replacen("chain_name", "chain_nam", 1), "unknown field"),
+        (format!("{text}\nregion = \"XX\""), "genesis TOML"),
+    ];
+    for (bad, expected) in cases {
+        let err = Genesis::from_toml(&bad).unwrap_err().to_string();
+        assert!(err.contains(expected), "expected {expected:?} in {err:?}");
+    }
+    let regulator = genesis(Policy::default()).regulator_key.to_string();
+    let err = Genesis::from_toml(&text.replacen(&regulator, "abc", 1)).unwrap_err().to_string();
+    assert!(err.contains("regulator_key"), "{err}");
+}
+
+#[test]
+fn migration_list_routes_ported_numbers_from_genesis() {
+    let csv = "number,operator,rn\n+49301000001,OPB,D002\n030 2000001,OPC,\n+49301000002,OPA,\n";
+    let entries: Vec<PortedEntry> =
+        read_ported_csv(csv.as_bytes(), Some("DE".parse().unwrap())).collect::<Result<_, _>>().unwrap();
+    assert_eq!(entries[1].number, num("+49302000001"));
+    let net = Net::with_ported(Policy::default(), entries);
+    let r = net.ledger.route(num("+49301000001")).unwrap();
+    assert_eq!((r.serving, r.routing_number.as_str(), r.ported), (op("OPB"), "D002", true));
+    assert_eq!(net.ledger.route(num("+49302000001")).unwrap().serving, op("OPC"));
+    // listed as ported to its own range holder: simply not ported
+    assert!(!net.ledger.route(num("+49301000002")).unwrap().ported);
+    assert_eq!(net.ledger.routing_index().len(), 2);
+}
+
+#[test]
+fn migration_list_errors_name_the_line() {
+    let region = Some("DE".parse().unwrap());
+    let parse = |csv: &str| read_ported_csv(csv.as_bytes(), region).collect::<Result<Vec<_>, _>>();
+    let bad_header = parse("num,op\n+49301000001,OPB\n").unwrap_err().to_string();
+    assert!(bad_header.contains("line 1") && bad_header.contains("number,operator"), "{bad_header}");
+    let bad_number = parse("number,operator\n+49301000001,OPB\nhello,OPB\n").unwrap_err().to_string();
+    assert!(bad_number.contains("line 3") && bad_number.contains("hello"), "{bad_number}");
+    let bad_op = parse("number,operator\n+49301000001,O P\n").unwrap_err().to_string();
+    assert!(bad_op.contains("line 2"), "{bad_op}");
+
+    let load = |csv: &str| {
+        let entries = read_ported_csv(csv.as_bytes(), region).collect::<Vec<_>>();
+        Ledger::genesis(MemStore::new(), &genesis(Policy::default()), entries).map(|_| ()).unwrap_err().to_string()
+    };
+    let e = load("number,operator\n+49301000001,OPB\n+49301000001,OPC\n");
+    assert!(e.contains("line 3") && e.contains("listed twice"), "{e}");
+    let e = load("number,operator\n+49399000001,OPB\n");
+    assert!(e.contains("line 2") && e.contains("in no range"), "{e}");
+    let e = load("number,operator\n+49301000001,OPZ\n");
+    assert!(e.contains("OPZ is not an operator"), "{e}");
+    let e = load("number,operator,rn\n+49301000001,OPB,D009\n");
+    assert!(e.contains("D009") && e.contains("D002"), "{e}");
+}
+
+#[test]
+fn genesis_refuses_a_store_that_holds_a_ledger() {
+    let net = Net::new(Policy::default());
+    let store = net.ledger.into_store();
+    let err = Ledger::genesis(store.clone(), &genesis(Policy::default()), std::iter::empty()).unwrap_err();
+    assert!(matches!(err, GenesisError::StoreNotEmpty));
+    // and an empty store is not a ledger
+    assert!(Ledger::open(MemStore::new()).is_err());
+    // the same genesis gives the same chain id and state hash
+    let again = Ledger::genesis(MemStore::new(), &genesis(Policy::default()), std::iter::empty()).unwrap();
+    let reopened = Ledger::open(store).unwrap();
+    assert_eq!(again.chain_id(), reopened.chain_id());
+    assert_eq!(again.state_hash(), reopened.state_hash());
+}
+
+#[test]
+fn a_migration_list_changes_the_chain_id() {
+    let plain = Net::new(Policy::default());
+    let migrated = Net::with_ported(
+        Policy::default(),
+        vec![PortedEntry { number: num("+49301000001"), operator: op("OPB"), routing_number: None }],
+    );
+    assert_ne!(plain.ledger.chain_id(), migrated.ledger.chain_id());
+    assert_ne!(plain.ledger.state_hash(), migrated.ledger.state_hash());
+}
