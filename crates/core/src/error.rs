@@ -3,7 +3,7 @@
 use crate::{
     number::E164,
     port::PortState,
-    types::{OperatorId, PortId, PublicKey, Timestamp, TxId},
+    types::{KeyId, OperatorId, PortId, Timestamp, TxId},
 };
 
 /// The role an operator must have to sign a transaction.
@@ -40,11 +40,11 @@ pub enum TxError {
 
     // --- who signs
     #[error("only the regulator may sign {kind}; signer is {signer}")]
-    NotRegulator { kind: &'static str, signer: PublicKey },
+    NotRegulator { kind: &'static str, signer: KeyId },
     #[error("signer {signer} is not the operator key of any operator")]
-    UnknownSigner { signer: PublicKey },
+    UnknownSigner { signer: KeyId },
     #[error("signer {signer} is a validator key of {operator}; validator keys sign only consensus messages")]
-    ValidatorKeyUsed { signer: PublicKey, operator: OperatorId },
+    ValidatorKeyUsed { signer: KeyId, operator: OperatorId },
     #[error("{actual} signed, but only the {role} {expected} may do this")]
     WrongOperator { role: Role, expected: OperatorId, actual: OperatorId },
     #[error("only the subscriber who requested port {port} may cancel it")]
@@ -58,7 +58,7 @@ pub enum TxError {
     #[error("operator {operator} is not admitted")]
     UnknownOperator { operator: OperatorId },
     #[error("key {key} already belongs to operator {operator}")]
-    KeyInUse { key: PublicKey, operator: OperatorId },
+    KeyInUse { key: KeyId, operator: OperatorId },
     #[error("operator limit of {max} reached")]
     TooManyOperators { max: usize },
 

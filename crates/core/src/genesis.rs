@@ -6,7 +6,7 @@ use crate::{
     policy::{Policy, PolicyError},
     store::StoreError,
     tx::MAX_NAME_LEN,
-    types::{IdError, OperatorId, PublicKey, RoutingNumber, Timestamp, parse_public_key},
+    types::{IdError, KeyId, OperatorId, PublicKey, RoutingNumber, Timestamp, parse_public_key},
 };
 use bytes::BufMut;
 use commonware_codec::{EncodeSize, Write};
@@ -40,7 +40,7 @@ pub enum GenesisError {
     #[error("operator {operator}: name must be 1 to {MAX_NAME_LEN} bytes without control characters")]
     BadName { operator: OperatorId },
     #[error("key {key} is used twice in the genesis (every operator and validator key must be unique)")]
-    DuplicateKey { key: PublicKey },
+    DuplicateKey { key: KeyId },
     #[error("range {prefix} appears twice in the genesis")]
     DuplicateRange { prefix: Prefix },
     #[error("range {prefix} is assigned to {holder}, which is not an operator of the genesis")]
@@ -233,7 +233,7 @@ impl Genesis {
             }
             for key in [&op.operator_key, &op.validator_key] {
                 if !keys.insert(key.clone()) {
-                    return Err(GenesisError::DuplicateKey { key: key.clone() });
+                    return Err(GenesisError::DuplicateKey { key: key.into() });
                 }
             }
         }
@@ -306,24 +306,21 @@ pub fn read_ported_csv<R: std::io::Read>(
     };
     let header_err = header_ok.err();
     let failed = header_err.is_some();
-    header_err.into_iter().map(Err).chain(
-        csv.into_records()
-            .take_while(move |_| !failed)
-            .enumerate()
-            .map(move |(i, rec)| {
-                let line = i + 2;
-                let bad = |reason: String| GenesisError::PortedLine { line, reason };
-                let rec = rec.map_err(|e| bad(e.to_string()))?;
-                if rec.len() < 2 || rec.len() > 3 {
-                    return Err(bad(format!("expected 2 or 3 fields, found {}", rec.len())));
-                }
-                let number = E164::parse(&rec[0], region).map_err(|e| bad(e.to_string()))?;
-                let operator = rec[1].parse().map_err(|e: IdError| bad(e.to_string()))?;
-                let routing_number = match rec.get(2).filter(|s| !s.is_empty()) {
-                    Some(rn) => Some(rn.parse().map_err(|e: IdError| bad(e.to_string()))?),
-                    None => None,
-                };
-                Ok(PortedEntry { number, operator, routing_number })
-            }),
-    )
+    header_err.into_iter().map(Err).chain(csv.into_records().take_while(move |_| !failed).enumerate().map(
+        move |(i, rec)| {
+            let line = i + 2;
+            let bad = |reason: String| GenesisError::PortedLine { line, reason };
+            let rec = rec.map_err(|e| bad(e.to_string()))?;
+            if rec.len() < 2 || rec.len() > 3 {
+                return Err(bad(format!("expected 2 or 3 fields, found {}", rec.len())));
+            }
+            let number = E164::parse(&rec[0], region).map_err(|e| bad(e.to_string()))?;
+            let operator = rec[1].parse().map_err(|e: IdError| bad(e.to_string()))?;
+            let routing_number = match rec.get(2).filter(|s| !s.is_empty()) {
+                Some(rn) => Some(rn.parse().map_err(|e: IdError| bad(e.to_string()))?),
+                None => None,
+            };
+            Ok(PortedEntry { number, operator, routing_number })
+        },
+    ))
 }

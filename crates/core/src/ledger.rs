@@ -12,7 +12,7 @@ use crate::{
     port::{Initiator, PortOrder, RejectCause, Step},
     records::{Event, NumberEvent, NumberRecord, OperatorRecord, TimerKind},
     routing::RoutingIndex,
-    store::{Batch, Change, Meta, Store, StoreError, Table, entry_digest_input},
+    store::{Batch, Change, Entry, Meta, Store, StoreError, Table, entry_digest_input},
     tx::{ChainId, PortRequest, TxBody, VerifiedTx},
     types::{Digest, OperatorId, PortId, PublicKey, RoutingNumber, Timestamp, TxId},
 };
@@ -171,22 +171,19 @@ impl<'a, S: Store> Ctx<'a, S> {
             what: "operator key",
             source: commonware_codec::Error::EndOfBuffer,
         })?;
-        let id = std::str::from_utf8(id)
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .ok_or(StoreError::Corrupt {
-                what: "operator key",
-                source: commonware_codec::Error::Invalid("OperatorKeys", "operator id"),
-            })?;
+        let id = std::str::from_utf8(id).ok().and_then(|s| s.parse().ok()).ok_or(StoreError::Corrupt {
+            what: "operator key",
+            source: commonware_codec::Error::Invalid("OperatorKeys", "operator id"),
+        })?;
         Ok(Some((id, if *kind == 0 { KeyKind::Operator } else { KeyKind::Validator })))
     }
 
     /// Checks that `signer` is the operator key of `expected`.
     fn require_operator(&self, signer: &PublicKey, expected: &OperatorId, role: Role) -> Result<(), Fail> {
         match self.key_owner(signer)? {
-            None => Err(TxError::UnknownSigner { signer: signer.clone() }.into()),
+            None => Err(TxError::UnknownSigner { signer: signer.into() }.into()),
             Some((operator, KeyKind::Validator)) => {
-                Err(TxError::ValidatorKeyUsed { signer: signer.clone(), operator }.into())
+                Err(TxError::ValidatorKeyUsed { signer: signer.into(), operator }.into())
             }
             Some((actual, KeyKind::Operator)) if &actual != expected => {
                 Err(TxError::WrongOperator { role, expected: expected.clone(), actual }.into())
@@ -643,7 +640,7 @@ impl<S: Store> Ledger<S> {
     }
 }
 
-fn scan_all<S: Store>(store: &S, table: Table) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+fn scan_all<S: Store>(store: &S, table: Table) -> Result<Vec<Entry>, StoreError> {
     store.range(table, &[], None, usize::MAX)
 }
 
@@ -780,11 +777,11 @@ fn apply_tx<S: Store>(ctx: &mut Ctx<'_, S>, now: Timestamp, vtx: &VerifiedTx) ->
             }
             for key in [operator_key, validator_key] {
                 if let Some((owner, _)) = ctx.key_owner(key)? {
-                    return Err(TxError::KeyInUse { key: key.clone(), operator: owner }.into());
+                    return Err(TxError::KeyInUse { key: key.into(), operator: owner }.into());
                 }
             }
             if operator_key == validator_key {
-                return Err(TxError::KeyInUse { key: operator_key.clone(), operator: id.clone() }.into());
+                return Err(TxError::KeyInUse { key: operator_key.into(), operator: id.clone() }.into());
             }
             let count: u16 = ctx.read(Table::Config, CONFIG_OPERATOR_COUNT)?.unwrap_or(0);
             if usize::from(count) >= MAX_OPERATORS {
@@ -801,8 +798,16 @@ fn apply_tx<S: Store>(ctx: &mut Ctx<'_, S>, now: Timestamp, vtx: &VerifiedTx) ->
             };
             ctx.write(Table::Operators, id.as_str().as_bytes().to_vec(), &record);
             ctx.write(Table::Config, CONFIG_OPERATOR_COUNT.to_vec(), &(count + 1));
-            ctx.put(Table::OperatorKeys, operator_key.as_ref().to_vec(), operator_key_value(KeyKind::Operator, id));
-            ctx.put(Table::OperatorKeys, validator_key.as_ref().to_vec(), operator_key_value(KeyKind::Validator, id));
+            ctx.put(
+                Table::OperatorKeys,
+                operator_key.as_ref().to_vec(),
+                operator_key_value(KeyKind::Operator, id),
+            );
+            ctx.put(
+                Table::OperatorKeys,
+                validator_key.as_ref().to_vec(),
+                operator_key_value(KeyKind::Validator, id),
+            );
             events.push(Event::OperatorAdmitted { operator: id.clone() });
         }
         TxBody::UpdateOperator { id, operator_key, routing_number } => {
@@ -810,10 +815,14 @@ fn apply_tx<S: Store>(ctx: &mut Ctx<'_, S>, now: Timestamp, vtx: &VerifiedTx) ->
             let mut record = ctx.known_operator(id)?;
             if operator_key != &record.operator_key {
                 if let Some((owner, _)) = ctx.key_owner(operator_key)? {
-                    return Err(TxError::KeyInUse { key: operator_key.clone(), operator: owner }.into());
+                    return Err(TxError::KeyInUse { key: operator_key.into(), operator: owner }.into());
                 }
                 ctx.delete(Table::OperatorKeys, record.operator_key.as_ref().to_vec());
-                ctx.put(Table::OperatorKeys, operator_key.as_ref().to_vec(), operator_key_value(KeyKind::Operator, id));
+                ctx.put(
+                    Table::OperatorKeys,
+                    operator_key.as_ref().to_vec(),
+                    operator_key_value(KeyKind::Operator, id),
+                );
                 record.operator_key = operator_key.clone();
             }
             record.routing_number = routing_number.clone();
@@ -924,7 +933,7 @@ fn apply_tx<S: Store>(ctx: &mut Ctx<'_, S>, now: Timestamp, vtx: &VerifiedTx) ->
 
 fn require_regulator<S: Store>(ctx: &Ctx<'_, S>, signer: &PublicKey, kind: &'static str) -> Result<(), Fail> {
     if signer != &ctx.regulator()? {
-        return Err(TxError::NotRegulator { kind, signer: signer.clone() }.into());
+        return Err(TxError::NotRegulator { kind, signer: signer.into() }.into());
     }
     Ok(())
 }
@@ -960,12 +969,9 @@ fn request_port<S: Store>(
     for number in &request.numbers {
         let (record, _, serving) = ctx.number_view(*number)?;
         if serving != request.donor {
-            return Err(TxError::DonorNotServing {
-                number: *number,
-                donor: request.donor.clone(),
-                serving,
-            }
-            .into());
+            return Err(
+                TxError::DonorNotServing { number: *number, donor: request.donor.clone(), serving }.into()
+            );
         }
         if record.subscriber.as_ref() != Some(subscriber) {
             return Err(TxError::NotBound { number: *number }.into());
@@ -973,10 +979,10 @@ fn request_port<S: Store>(
         if let Some(port) = record.open_port {
             return Err(TxError::PortOpen { number: *number, port }.into());
         }
-        if let Some(until) = record.last_ported_at.map(|t| t.plus_secs(policy.lock_in_secs)) {
-            if until > now {
-                return Err(TxError::LockIn { number: *number, until }.into());
-            }
+        if let Some(until) = record.last_ported_at.map(|t| t.plus_secs(policy.lock_in_secs))
+            && until > now
+        {
+            return Err(TxError::LockIn { number: *number, until }.into());
         }
         records.push(record);
     }
@@ -1066,7 +1072,12 @@ fn close<S: Store>(
     Ok(())
 }
 
-fn log_step<S: Store>(ctx: &mut Ctx<'_, S>, order: &PortOrder, now: Timestamp, step: Step) -> Result<(), StoreError> {
+fn log_step<S: Store>(
+    ctx: &mut Ctx<'_, S>,
+    order: &PortOrder,
+    now: Timestamp,
+    step: Step,
+) -> Result<(), StoreError> {
     for number in &order.numbers {
         let mut record = ctx.number(*number)?.unwrap_or_default();
         ctx.log(*number, &mut record, now, NumberEvent::Port { port: order.id, step });

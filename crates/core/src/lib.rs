@@ -26,4 +26,6 @@ pub use records::{Event, NumberEvent, NumberRecord, OperatorRecord};
 pub use routing::RoutingIndex;
 pub use store::{MemStore, Store, StoreError, Table};
 pub use tx::{ChainId, InvalidTx, PortRequest, SignedTransaction, Transaction, TxBody, VerifiedTx};
-pub use types::{Digest, OperatorId, PortId, PrivateKey, PublicKey, RoutingNumber, Signature, Timestamp, TxId};
+pub use types::{
+    Digest, OperatorId, PortId, PrivateKey, PublicKey, RoutingNumber, Signature, Timestamp, TxId,
+};

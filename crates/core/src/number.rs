@@ -72,9 +72,8 @@ impl E164 {
         if region.is_none() && !trimmed.starts_with('+') {
             return Err(NumberError::NeedsRegion { input: input.to_owned() });
         }
-        let parsed = phonenumber::parse(region.map(|r| r.0), trimmed).map_err(|e| {
-            NumberError::Unparseable { input: input.to_owned(), reason: e.to_string() }
-        })?;
+        let parsed = phonenumber::parse(region.map(|r| r.0), trimmed)
+            .map_err(|e| NumberError::Unparseable { input: input.to_owned(), reason: e.to_string() })?;
         if parsed.extension().is_some() {
             return Err(NumberError::HasExtension { input: input.to_owned() });
         }
@@ -83,10 +82,9 @@ impl E164 {
         if digits.is_empty() || digits.len() > usize::from(MAX_DIGITS) {
             return Err(NumberError::BadLength { input: input.to_owned(), digits: digits.len() });
         }
-        let value = digits.parse::<u64>().map_err(|e| NumberError::Unparseable {
-            input: input.to_owned(),
-            reason: e.to_string(),
-        })?;
+        let value = digits
+            .parse::<u64>()
+            .map_err(|e| NumberError::Unparseable { input: input.to_owned(), reason: e.to_string() })?;
         Self::from_value(value)
             .ok_or_else(|| NumberError::BadLength { input: input.to_owned(), digits: digits.len() })
     }
@@ -268,14 +266,8 @@ mod tests {
             let err = E164::parse(bad, de()).unwrap_err();
             assert!(err.to_string().contains(&format!("{bad:?}")), "{bad}: {err}");
         }
-        assert!(matches!(
-            E164::parse("030 1234567", None),
-            Err(NumberError::NeedsRegion { .. })
-        ));
-        assert!(matches!(
-            E164::parse("+49 30 1234567 ext. 12", None),
-            Err(NumberError::HasExtension { .. })
-        ));
+        assert!(matches!(E164::parse("030 1234567", None), Err(NumberError::NeedsRegion { .. })));
+        assert!(matches!(E164::parse("+49 30 1234567 ext. 12", None), Err(NumberError::HasExtension { .. })));
         assert!(E164::parse("+1234567890123456", None).is_err());
     }
 

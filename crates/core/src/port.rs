@@ -3,13 +3,11 @@
 use crate::{
     number::E164,
     policy::SilenceRule,
-    types::{OperatorId, PortId, PublicKey, Timestamp},
     tx::MAX_GROUP,
+    types::{OperatorId, PortId, PublicKey, Timestamp},
 };
 use bytes::BufMut;
-use commonware_codec::{
-    Buf, EncodeSize, Error as CodecError, FixedSize, RangeCfg, Read, ReadExt, Write,
-};
+use commonware_codec::{Buf, EncodeSize, Error as CodecError, FixedSize, RangeCfg, Read, ReadExt, Write};
 use std::{fmt, str::FromStr};
 
 /// Why a donor refuses a port: the closed list of DESIGN.md.
@@ -110,7 +108,9 @@ impl fmt::Display for RejectCause {
 pub enum Step {
     Requested,
     /// `deemed`: by the donor's silence, not its answer.
-    Released { deemed: bool },
+    Released {
+        deemed: bool,
+    },
     Rejected(RejectCause),
     Activated,
     Cancelled,

@@ -184,12 +184,25 @@ impl Read for NumberEvent {
 /// Something a committed block changed, for event streams and audit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    OperatorAdmitted { operator: OperatorId },
-    OperatorUpdated { operator: OperatorId },
-    OperatorRetired { operator: OperatorId },
-    RangeAssigned { prefix: Prefix, holder: OperatorId },
+    OperatorAdmitted {
+        operator: OperatorId,
+    },
+    OperatorUpdated {
+        operator: OperatorId,
+    },
+    OperatorRetired {
+        operator: OperatorId,
+    },
+    RangeAssigned {
+        prefix: Prefix,
+        holder: OperatorId,
+    },
     PolicySet,
-    Bound { number: E164, operator: OperatorId, subscriber: Option<PublicKey> },
+    Bound {
+        number: E164,
+        operator: OperatorId,
+        subscriber: Option<PublicKey>,
+    },
     /// A port order took a step (requested, released, rejected, activated, cancelled, expired).
     Port {
         port: PortId,
@@ -198,7 +211,11 @@ pub enum Event {
         recipient: OperatorId,
         numbers: Vec<E164>,
     },
-    Returned { number: E164, from: OperatorId, to: OperatorId },
+    Returned {
+        number: E164,
+        from: OperatorId,
+        to: OperatorId,
+    },
 }
 
 impl Event {

@@ -35,12 +35,7 @@ impl RoutingIndex {
     }
 
     fn with_min_delta(min_delta: usize) -> Self {
-        Self {
-            base_numbers: Vec::new(),
-            base_slots: Vec::new(),
-            delta: BTreeMap::new(),
-            min_delta,
-        }
+        Self { base_numbers: Vec::new(), base_slots: Vec::new(), delta: BTreeMap::new(), min_delta }
     }
 
     /// Builds the index from entries in any order; later duplicates win.

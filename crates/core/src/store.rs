@@ -123,6 +123,9 @@ impl Read for Meta {
     }
 }
 
+/// A stored key and its value.
+pub type Entry = (Vec<u8>, Vec<u8>);
+
 /// One table entry change: `None` deletes.
 pub type Change = Option<Vec<u8>>;
 
@@ -146,7 +149,7 @@ pub trait Store {
         start: &[u8],
         end: Option<&[u8]>,
         limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>;
+    ) -> Result<Vec<Entry>, StoreError>;
     /// The last committed meta, or `None` for an empty store.
     fn meta(&self) -> Result<Option<Meta>, StoreError>;
     /// Applies a batch atomically: all of it and its meta, or (on error) none of it.
@@ -187,7 +190,7 @@ impl Store for MemStore {
         start: &[u8],
         end: Option<&[u8]>,
         limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    ) -> Result<Vec<Entry>, StoreError> {
         Ok(self
             .tables
             .range((table, start.to_vec())..)

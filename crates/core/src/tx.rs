@@ -9,12 +9,13 @@ use crate::{
     number::{E164, Prefix},
     policy::{Policy, PolicyError},
     port::RejectReason,
-    types::{Digest, OperatorId, PortId, PrivateKey, PublicKey, RoutingNumber, Signature, Timestamp, TxId},
+    types::{
+        Digest, KeyId, OperatorId, PortId, PrivateKey, PublicKey, RoutingNumber, Signature, Timestamp, TxId,
+    },
 };
 use bytes::BufMut;
 use commonware_codec::{
-    Buf, DecodeExt, Encode, EncodeSize, Error as CodecError, FixedSize, RangeCfg, Read, ReadExt,
-    Write,
+    Buf, DecodeExt, Encode, EncodeSize, Error as CodecError, FixedSize, RangeCfg, Read, ReadExt, Write,
 };
 use commonware_cryptography::{Hasher, Sha256, Signer, Verifier};
 
@@ -213,9 +214,7 @@ impl Write for TxBody {
                 number.write(buf);
                 subscriber.write(buf);
             }
-            Self::Release { port } | Self::Activate { port } | Self::Cancel { port } => {
-                port.write(buf)
-            }
+            Self::Release { port } | Self::Activate { port } | Self::Cancel { port } => port.write(buf),
             Self::Reject { port, reason } => {
                 port.write(buf);
                 reason.write(buf);
@@ -251,9 +250,7 @@ impl EncodeSize for TxBody {
             Self::Reject { .. } => PortId::SIZE + RejectReason::SIZE,
             Self::Return { .. } => E164::SIZE,
             Self::RequestPort(r) => r.encode_size(),
-            Self::RequestPortFor { request, .. } => {
-                request.encode_size() + PublicKey::SIZE + Signature::SIZE
-            }
+            Self::RequestPortFor { request, .. } => request.encode_size() + PublicKey::SIZE + Signature::SIZE,
         }
     }
 }
@@ -289,10 +286,9 @@ impl Read for TxBody {
             2 => Self::RetireOperator { id: OperatorId::read(buf)? },
             3 => Self::AssignRange { prefix: Prefix::read(buf)?, holder: OperatorId::read(buf)? },
             4 => Self::SetPolicy(Policy::read(buf)?),
-            5 => Self::Bind {
-                number: E164::read(buf)?,
-                subscriber: Option::<PublicKey>::read_cfg(buf, &())?,
-            },
+            5 => {
+                Self::Bind { number: E164::read(buf)?, subscriber: Option::<PublicKey>::read_cfg(buf, &())? }
+            }
             6 => Self::Release { port: PortId::read(buf)? },
             7 => Self::Reject { port: PortId::read(buf)?, reason: RejectReason::read(buf)? },
             8 => Self::Activate { port: PortId::read(buf)? },
@@ -406,9 +402,9 @@ pub enum InvalidTx {
     #[error("transaction cannot be decoded: {0}")]
     Malformed(String),
     #[error("signature does not verify for signer {signer} on this network")]
-    BadSignature { signer: PublicKey },
+    BadSignature { signer: KeyId },
     #[error("the subscriber's consent signature does not verify for key {subscriber}")]
-    BadConsent { subscriber: PublicKey },
+    BadConsent { subscriber: KeyId },
     #[error("donor and recipient are both {operator}; a port needs two different operators")]
     SameOperator { operator: OperatorId },
     #[error("invalid policy: {0}")]
@@ -436,9 +432,8 @@ impl SignedTransaction {
         if encoded.len() + Signature::SIZE > MAX_TX_BYTES {
             return Err(InvalidTx::TooLarge { size: encoded.len() + Signature::SIZE });
         }
-        if !self.tx.signer.verify(NAMESPACE_TX, &signing_payload(chain, &encoded), &self.signature)
-        {
-            return Err(InvalidTx::BadSignature { signer: self.tx.signer.clone() });
+        if !self.tx.signer.verify(NAMESPACE_TX, &signing_payload(chain, &encoded), &self.signature) {
+            return Err(InvalidTx::BadSignature { signer: (&self.tx.signer).into() });
         }
         match &self.tx.body {
             TxBody::RequestPort(request) => check_request(request)?,
@@ -446,7 +441,7 @@ impl SignedTransaction {
                 check_request(request)?;
                 let payload = signing_payload(chain, &request.encode());
                 if !subscriber.verify(NAMESPACE_CONSENT, &payload, consent) {
-                    return Err(InvalidTx::BadConsent { subscriber: subscriber.clone() });
+                    return Err(InvalidTx::BadConsent { subscriber: subscriber.into() });
                 }
             }
             TxBody::SetPolicy(policy) => policy.validate()?,

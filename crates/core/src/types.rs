@@ -1,9 +1,7 @@
 //! Small domain types: operator ids, routing numbers, block time, ids and keys.
 
 use bytes::BufMut;
-use commonware_codec::{
-    Buf, EncodeSize, Error as CodecError, FixedSize, Read, ReadExt, Write,
-};
+use commonware_codec::{Buf, EncodeSize, Error as CodecError, FixedSize, Read, ReadExt, Write};
 use std::{fmt, str::FromStr};
 
 pub use commonware_cryptography::ed25519::{PrivateKey, PublicKey, Signature};
@@ -32,9 +30,7 @@ macro_rules! serde_via_str {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum IdError {
-    #[error(
-        "operator id {0:?} must be 1 to {MAX_OPERATOR_ID_LEN} characters of A-Z, 0-9, '-' or '_'"
-    )]
+    #[error("operator id {0:?} must be 1 to {MAX_OPERATOR_ID_LEN} characters of A-Z, 0-9, '-' or '_'")]
     OperatorId(String),
     #[error(
         "routing number {0:?} must be '+' and 1 to 15 digits (global) or 1 to 16 hex digits (local), RFC 4694"
@@ -283,6 +279,31 @@ fn parse_digest(s: &str) -> Result<Digest, IdError> {
     let bytes = commonware_formatting::from_hex(s.trim()).ok_or_else(|| IdError::Digest(s.to_owned()))?;
     let arr: [u8; 32] = bytes.try_into().map_err(|_| IdError::Digest(s.to_owned()))?;
     Ok(Digest(arr))
+}
+
+/// A public key as errors and logs name it: its 32 bytes, shown as hex. (The key type itself
+/// carries a decompressed point, too large to travel in every error.)
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct KeyId(pub [u8; 32]);
+
+impl From<&PublicKey> for KeyId {
+    fn from(key: &PublicKey) -> Self {
+        let mut bytes = [0u8; 32];
+        bytes.copy_from_slice(key.as_ref());
+        Self(bytes)
+    }
+}
+
+impl fmt::Display for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&commonware_formatting::Hex(&self.0), f)
+    }
+}
+
+impl fmt::Debug for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
 }
 
 /// Parses an ed25519 public key written as 64 hex characters.

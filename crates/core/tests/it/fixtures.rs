@@ -24,8 +24,13 @@ fn request() -> PortRequest {
 }
 
 fn signed(signer: &str, body: TxBody) -> SignedTransaction {
-    Transaction { nonce: 42, expires_at: Timestamp(GENESIS_MS + 600_000), signer: key(signer).public_key(), body }
-        .sign(&chain(), &key(signer))
+    Transaction {
+        nonce: 42,
+        expires_at: Timestamp(GENESIS_MS + 600_000),
+        signer: key(signer).public_key(),
+        body,
+    }
+    .sign(&chain(), &key(signer))
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -52,10 +57,19 @@ fn cases() -> Vec<(&'static str, SignedTransaction)> {
         ("reject", signed("OPA", TxBody::Reject { port, reason: RejectReason::CourtOrder })),
         ("activate", signed("OPB", TxBody::Activate { port })),
         ("cancel", signed("alice", TxBody::Cancel { port })),
-        ("bind", signed("OPA", TxBody::Bind { number: num("+49301000001"), subscriber: Some(key("alice").public_key()) })),
+        (
+            "bind",
+            signed(
+                "OPA",
+                TxBody::Bind { number: num("+49301000001"), subscriber: Some(key("alice").public_key()) },
+            ),
+        ),
         ("return", signed("OPB", TxBody::Return { number: num("+49301000001") })),
         ("set-policy", signed("regulator", TxBody::SetPolicy(Policy::default()))),
-        ("assign-range", signed("regulator", TxBody::AssignRange { prefix: "+49304".parse().unwrap(), holder: op("OPC") })),
+        (
+            "assign-range",
+            signed("regulator", TxBody::AssignRange { prefix: "+49304".parse().unwrap(), holder: op("OPC") }),
+        ),
         ("retire-operator", signed("regulator", TxBody::RetireOperator { id: op("OPC") })),
         (
             "admit-operator",
@@ -74,7 +88,11 @@ fn cases() -> Vec<(&'static str, SignedTransaction)> {
             "update-operator",
             signed(
                 "regulator",
-                TxBody::UpdateOperator { id: op("OPA"), operator_key: key("OPA2").public_key(), routing_number: "D0A1".parse().unwrap() },
+                TxBody::UpdateOperator {
+                    id: op("OPA"),
+                    operator_key: key("OPA2").public_key(),
+                    routing_number: "D0A1".parse().unwrap(),
+                },
             ),
         ),
     ]
@@ -82,19 +100,71 @@ fn cases() -> Vec<(&'static str, SignedTransaction)> {
 
 /// SHA-256 of each case's wire bytes, and its transaction id. Frozen.
 const FROZEN: &[(&str, &str, &str)] = &[
-    ("request-port", "a0761e18dd28dc2a7208994e1ee5db50c4e512b668d57b23f575a27d6241ff03", "cb7d0f6509a334f90945a2d34fb76bea0b781260864bcc2a758d2a2c4698b972"),
-    ("request-port-for", "b8e2e889f5785abf01df0f689d936efc35909977b3f96216408baf3374345311", "5eaa97b145cbc76aa7607bdcd1366919d30f008696735cd03efe3b12fb8c1d36"),
-    ("release", "0d5a929c03899a94ecc5d06a769a1e40e728b7793c8e0f7b39aaf654d081fa14", "84abab454ca768d4fd832e3949cf6e61057b5df2078b3fc5a094f0fc046cc363"),
-    ("reject", "dd46a0e7d026784790dfd59bb81eaf894adc5ecf8bbc067c27ee34aadfdee6fd", "10f4395dced9b23bd4d2cac2ca423b46db40312406af2ce42b42686951a1449f"),
-    ("activate", "3ae2bc58faa2b246087d92f0741a3794099b150098eda3dd5de0705e6a38d7fe", "657654c7b88544c9a57acb10c605e8bf57668fe35ffda1dbb5a698fe2ee05068"),
-    ("cancel", "4744b8de740af08489a232f2d22f41a7c78276ded4bfae9185777d4b349f0c02", "a01f9a62ea79d8a95347ded92d8fcf0f76295345f124bbb0cd6fbd1801036f2c"),
-    ("bind", "d45e2ce5e64524d40427b73baf5bc97a9bad2ebfb9e67c8572266f922c20b32d", "01d8b9a7e6b070153ba4658e1659ebc91ebc89ef960eb93af4e869c59784b1f1"),
-    ("return", "294b8b87d307f9fcd9e8c317eaf70335e20b9946c51967c089628c7362332a3f", "c266cfef0092e59d222d2874a5056ea30a1465ec0809c6cb2476b56a219adc2e"),
-    ("set-policy", "c759465bae76ff9cff9a56fd9ab9b8445b6953548f360fcf7b1820e4e647c989", "5d53654acb2f9f37d62afc8cd3ae242f2186c3ab6234133bff56e4f358a0f679"),
-    ("assign-range", "1b29ace73ac0f620feb5bc82acad468e98a98f418930ac289d50d57200ef4011", "226d4f3dc81c9691206273c599f4c98190e821c0a55c50175afa41df239f1745"),
-    ("retire-operator", "34cf1595c4c8a87511d6cf604e14590d61fa4e3e64c65fa16659d3d55d05b03c", "3e690929a5aa2685b912a59edf118b1335dbe9e3c817f1c6ff03391852e6730a"),
-    ("admit-operator", "08842db275ccbc0c3d6f534029fcef24aa8dd3679288c063cf23686738680e6e", "14d0bc0dfdec49f870cab344294588ba31856b19739534b9a3b879a0e707bdc3"),
-    ("update-operator", "5327b8189eb7103b1adc91130af548ec029c4ee629c7880b8a86720ff6226f18", "19570e5c5dd2233f415d293925a6483febed3706bef986d96c6f0df72bf1740c"),
+    (
+        "request-port",
+        "a0761e18dd28dc2a7208994e1ee5db50c4e512b668d57b23f575a27d6241ff03",
+        "cb7d0f6509a334f90945a2d34fb76bea0b781260864bcc2a758d2a2c4698b972",
+    ),
+    (
+        "request-port-for",
+        "b8e2e889f5785abf01df0f689d936efc35909977b3f96216408baf3374345311",
+        "5eaa97b145cbc76aa7607bdcd1366919d30f008696735cd03efe3b12fb8c1d36",
+    ),
+    (
+        "release",
+        "0d5a929c03899a94ecc5d06a769a1e40e728b7793c8e0f7b39aaf654d081fa14",
+        "84abab454ca768d4fd832e3949cf6e61057b5df2078b3fc5a094f0fc046cc363",
+    ),
+    (
+        "reject",
+        "dd46a0e7d026784790dfd59bb81eaf894adc5ecf8bbc067c27ee34aadfdee6fd",
+        "10f4395dced9b23bd4d2cac2ca423b46db40312406af2ce42b42686951a1449f",
+    ),
+    (
+        "activate",
+        "3ae2bc58faa2b246087d92f0741a3794099b150098eda3dd5de0705e6a38d7fe",
+        "657654c7b88544c9a57acb10c605e8bf57668fe35ffda1dbb5a698fe2ee05068",
+    ),
+    (
+        "cancel",
+        "4744b8de740af08489a232f2d22f41a7c78276ded4bfae9185777d4b349f0c02",
+        "a01f9a62ea79d8a95347ded92d8fcf0f76295345f124bbb0cd6fbd1801036f2c",
+    ),
+    (
+        "bind",
+        "d45e2ce5e64524d40427b73baf5bc97a9bad2ebfb9e67c8572266f922c20b32d",
+        "01d8b9a7e6b070153ba4658e1659ebc91ebc89ef960eb93af4e869c59784b1f1",
+    ),
+    (
+        "return",
+        "294b8b87d307f9fcd9e8c317eaf70335e20b9946c51967c089628c7362332a3f",
+        "c266cfef0092e59d222d2874a5056ea30a1465ec0809c6cb2476b56a219adc2e",
+    ),
+    (
+        "set-policy",
+        "c759465bae76ff9cff9a56fd9ab9b8445b6953548f360fcf7b1820e4e647c989",
+        "5d53654acb2f9f37d62afc8cd3ae242f2186c3ab6234133bff56e4f358a0f679",
+    ),
+    (
+        "assign-range",
+        "1b29ace73ac0f620feb5bc82acad468e98a98f418930ac289d50d57200ef4011",
+        "226d4f3dc81c9691206273c599f4c98190e821c0a55c50175afa41df239f1745",
+    ),
+    (
+        "retire-operator",
+        "34cf1595c4c8a87511d6cf604e14590d61fa4e3e64c65fa16659d3d55d05b03c",
+        "3e690929a5aa2685b912a59edf118b1335dbe9e3c817f1c6ff03391852e6730a",
+    ),
+    (
+        "admit-operator",
+        "08842db275ccbc0c3d6f534029fcef24aa8dd3679288c063cf23686738680e6e",
+        "14d0bc0dfdec49f870cab344294588ba31856b19739534b9a3b879a0e707bdc3",
+    ),
+    (
+        "update-operator",
+        "5327b8189eb7103b1adc91130af548ec029c4ee629c7880b8a86720ff6226f18",
+        "19570e5c5dd2233f415d293925a6483febed3706bef986d96c6f0df72bf1740c",
+    ),
 ];
 
 #[test]
@@ -139,12 +209,15 @@ fn encodings_are_frozen() {
 fn the_request_wire_form_is_documented_byte_by_byte() {
     let bytes = request().encode();
     let expected = concat!(
-        "02",                               // two numbers (varint)
-        "0000000b7a918f41", "0000000b7a918f42", // +49301000001, +49301000002 as u64 BE
-        "03", "4f5041",                     // "OPA"
-        "03", "4f5042",                     // "OPB"
-        "0000019b77119680",                 // due, ms since epoch
-        "0000000000000007",                 // nonce
+        "02", // two numbers (varint)
+        "0000000b7a918f41",
+        "0000000b7a918f42", // +49301000001, +49301000002 as u64 BE
+        "03",
+        "4f5041", // "OPA"
+        "03",
+        "4f5042",           // "OPB"
+        "0000019b77119680", // due, ms since epoch
+        "0000000000000007", // nonce
     );
     assert_eq!(hex(&bytes), expected);
 }
@@ -152,6 +225,12 @@ fn the_request_wire_form_is_documented_byte_by_byte() {
 #[test]
 fn the_genesis_state_hash_and_chain_id_are_frozen() {
     let ledger = Ledger::genesis(MemStore::new(), &genesis(Policy::default()), std::iter::empty()).unwrap();
-    assert_eq!(ledger.chain_id().to_string(), "a8ec78bd084c48c580025810985a7aa7ff7e77124f8cb47f3aa144ec1f5719e3");
-    assert_eq!(ledger.state_hash().to_string(), "c1bb4aa3c6379a16dd7818012c5e6eeeb2a8bf94e1e89a1ed12d27e453b91fbb");
+    assert_eq!(
+        ledger.chain_id().to_string(),
+        "a8ec78bd084c48c580025810985a7aa7ff7e77124f8cb47f3aa144ec1f5719e3"
+    );
+    assert_eq!(
+        ledger.state_hash().to_string(),
+        "c1bb4aa3c6379a16dd7818012c5e6eeeb2a8bf94e1e89a1ed12d27e453b91fbb"
+    );
 }

@@ -15,7 +15,10 @@ fn toml_round_trips_and_loads() {
 fn toml_errors_name_the_field() {
     let text = genesis(Policy::default()).to_toml();
     let cases = [
-        (text.replacen("routing_number = \"D001\"", "routing_number = \"rn=1\"", 1), "operators[0].routing_number"),
+        (
+            text.replacen("routing_number = \"D001\"", "routing_number = \"rn=1\"", 1),
+            "operators[0].routing_number",
+        ),
         (text.replacen("holder = \"OPB\"", "holder = \"OPZ\"", 1), "OPZ, which is not an operator"),
         (text.replacen("prefix = \"+49302\"", "prefix = \"49302\"", 1), "ranges[1].prefix"),
         (text.replacen("prefix = \"+49302\"", "prefix = \"+49301\"", 1), "range +49301 appears twice"),
@@ -61,7 +64,10 @@ fn migration_list_errors_name_the_line() {
 
     let load = |csv: &str| {
         let entries = read_ported_csv(csv.as_bytes(), region).collect::<Vec<_>>();
-        Ledger::genesis(MemStore::new(), &genesis(Policy::default()), entries).map(|_| ()).unwrap_err().to_string()
+        Ledger::genesis(MemStore::new(), &genesis(Policy::default()), entries)
+            .map(|_| ())
+            .unwrap_err()
+            .to_string()
     };
     let e = load("number,operator\n+49301000001,OPB\n+49301000001,OPC\n");
     assert!(e.contains("line 3") && e.contains("listed twice"), "{e}");

@@ -15,7 +15,8 @@ pub const OPERATORS: [(&str, &str); 3] = [("OPA", "+49301"), ("OPB", "+49302"), 
 
 /// A deterministic key for a name (test-only seeding).
 pub fn key(name: &str) -> PrivateKey {
-    let seed = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    let seed =
+        name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
     PrivateKey::from_seed(seed)
 }
 
@@ -65,8 +66,7 @@ impl Net {
     }
 
     pub fn with_ported(policy: Policy, ported: Vec<PortedEntry>) -> Self {
-        let ledger =
-            Ledger::genesis(MemStore::new(), &genesis(policy), ported.into_iter().map(Ok)).unwrap();
+        let ledger = Ledger::genesis(MemStore::new(), &genesis(policy), ported.into_iter().map(Ok)).unwrap();
         Self { ledger, now: Timestamp(GENESIS_MS), nonce: 0 }
     }
 
@@ -74,15 +74,10 @@ impl Net {
     pub fn sign(&mut self, signer: &str, body: TxBody) -> VerifiedTx {
         self.nonce += 1;
         let key = key(signer);
-        Transaction {
-            nonce: self.nonce,
-            expires_at: self.now.plus_secs(600),
-            signer: key.public_key(),
-            body,
-        }
-        .sign(&self.ledger.chain_id(), &key)
-        .verify(&self.ledger.chain_id())
-        .expect("test transactions verify")
+        Transaction { nonce: self.nonce, expires_at: self.now.plus_secs(600), signer: key.public_key(), body }
+            .sign(&self.ledger.chain_id(), &key)
+            .verify(&self.ledger.chain_id())
+            .expect("test transactions verify")
     }
 
     /// Applies `txs` as the next block at the current time; returns each outcome.

@@ -3,8 +3,8 @@
 use crate::harness::{GENESIS_MS, genesis, key, num, op};
 use commonware_cryptography::Signer;
 use npchain_core::{
-    E164, Ledger, MemStore, Policy, PortId, PortRequest, RejectReason, Route, SilenceRule,
-    Timestamp, Transaction, TxBody, VerifiedTx,
+    E164, Ledger, MemStore, Policy, PortId, PortRequest, RejectReason, Route, SilenceRule, Timestamp,
+    Transaction, TxBody, VerifiedTx,
 };
 use proptest::prelude::*;
 
@@ -110,7 +110,12 @@ impl Run {
         self.nonce += 1;
         let k = key(signer);
         let chain = self.ledger.chain_id();
-        let tx = Transaction { nonce: self.nonce, expires_at: self.now.plus_secs(600), signer: k.public_key(), body };
+        let tx = Transaction {
+            nonce: self.nonce,
+            expires_at: self.now.plus_secs(600),
+            signer: k.public_key(),
+            body,
+        };
         match tx.sign(&chain, &k).verify(&chain) {
             Ok(tx) => Some(tx),
             Err(npchain_core::InvalidTx::SameOperator { .. }) => None,
@@ -126,7 +131,11 @@ impl Run {
     }
 
     fn port(&self, i: usize) -> PortId {
-        if self.ports.is_empty() { PortId(npchain_core::Digest([7; 32])) } else { self.ports[i % self.ports.len()] }
+        if self.ports.is_empty() {
+            PortId(npchain_core::Digest([7; 32]))
+        } else {
+            self.ports[i % self.ports.len()]
+        }
     }
 
     fn request(&mut self, numbers: &[usize], donor: usize, recipient: usize, due: u64) -> PortRequest {
@@ -159,7 +168,9 @@ fn honest(r: &Run, action: Action) -> Action {
     let pick = |port: usize| if open.is_empty() { port } else { open[port % open.len()] };
     let order = |port: usize| r.ledger.order(&r.port(port)).unwrap();
     match action {
-        Action::Bind { number, subscriber, .. } => Action::Bind { signer: serving(number), number, subscriber },
+        Action::Bind { number, subscriber, .. } => {
+            Action::Bind { signer: serving(number), number, subscriber }
+        }
         Action::Request { subscriber, numbers, recipient, due, .. } => {
             let donor = serving(numbers[0]);
             let subscriber = sub_name(&r.ledger, num(NUMBERS[numbers[0]])).unwrap_or(subscriber);
@@ -200,8 +211,16 @@ fn honest(r: &Run, action: Action) -> Action {
 }
 
 fn run(actions: &[(Action, bool)], deemed_release: bool) -> Run {
-    let ledger = Ledger::genesis(MemStore::new(), &genesis(policy(deemed_release)), std::iter::empty()).unwrap();
-    let mut r = Run { ledger, now: Timestamp(GENESIS_MS), ports: Vec::new(), nonce: 0, blocks: Vec::new(), hashes: Vec::new() };
+    let ledger =
+        Ledger::genesis(MemStore::new(), &genesis(policy(deemed_release)), std::iter::empty()).unwrap();
+    let mut r = Run {
+        ledger,
+        now: Timestamp(GENESIS_MS),
+        ports: Vec::new(),
+        nonce: 0,
+        blocks: Vec::new(),
+        hashes: Vec::new(),
+    };
     for (action, play_honest) in actions {
         let action = if *play_honest { honest(&r, action.clone()) } else { action.clone() };
         if let Action::Wait { secs } = action {
@@ -223,7 +242,10 @@ fn run(actions: &[(Action, bool)], deemed_release: bool) -> Run {
         let (signer, body) = match action.clone() {
             Action::Bind { signer, number, subscriber } => (
                 SIGNERS[signer],
-                TxBody::Bind { number: num(NUMBERS[number]), subscriber: subscriber.map(|s| key(SUBSCRIBERS[s]).public_key()) },
+                TxBody::Bind {
+                    number: num(NUMBERS[number]),
+                    subscriber: subscriber.map(|s| key(SUBSCRIBERS[s]).public_key()),
+                },
             ),
             Action::Request { subscriber, numbers, donor, recipient, due } => {
                 let req = r.request(&numbers, donor, recipient, WAITS[due]);
@@ -241,12 +263,16 @@ fn run(actions: &[(Action, bool)], deemed_release: bool) -> Run {
             }
             Action::Activate { signer, port } => (SIGNERS[signer], TxBody::Activate { port: r.port(port) }),
             Action::Cancel { signer, port } => (SIGNERS[signer], TxBody::Cancel { port: r.port(port) }),
-            Action::Return { signer, number } => (SIGNERS[signer], TxBody::Return { number: num(NUMBERS[number]) }),
+            Action::Return { signer, number } => {
+                (SIGNERS[signer], TxBody::Return { number: num(NUMBERS[number]) })
+            }
             Action::Wait { .. } => unreachable!(),
         };
         let port_of_request = match &body {
             TxBody::RequestPort(req) => Some((req.port_id(&key(signer).public_key()), req.numbers.clone())),
-            TxBody::RequestPortFor { request, subscriber, .. } => Some((request.port_id(subscriber), request.numbers.clone())),
+            TxBody::RequestPortFor { request, subscriber, .. } => {
+                Some((request.port_id(subscriber), request.numbers.clone()))
+            }
             _ => None,
         };
         let Some(tx) = r.sign(signer, body.clone()) else { continue };
@@ -258,8 +284,12 @@ fn run(actions: &[(Action, bool)], deemed_release: bool) -> Run {
             assert_eq!(r.ledger.store().len(), len_before);
         }
         // routing changes only through an applied activation or return, and only for its numbers
-        let changed: Vec<E164> =
-            NUMBERS.iter().zip(before.iter().zip(&after)).filter(|(_, (b, a))| b != a).map(|(n, _)| num(n)).collect();
+        let changed: Vec<E164> = NUMBERS
+            .iter()
+            .zip(before.iter().zip(&after))
+            .filter(|(_, (b, a))| b != a)
+            .map(|(n, _)| num(n))
+            .collect();
         if !changed.is_empty() {
             assert!(ok, "a refused transaction changed routing");
             match &body {
@@ -311,7 +341,8 @@ proptest! {
 fn state_hash_depends_on_content_not_history() {
     // The same two bindings in either order, at the same block time, give the same state.
     let make = |order: [usize; 2]| {
-        let mut ledger = Ledger::genesis(MemStore::new(), &genesis(policy(true)), std::iter::empty()).unwrap();
+        let mut ledger =
+            Ledger::genesis(MemStore::new(), &genesis(policy(true)), std::iter::empty()).unwrap();
         let chain = ledger.chain_id();
         let now = Timestamp(GENESIS_MS);
         let txs: Vec<VerifiedTx> = [("OPA", NUMBERS[0], "s1"), ("OPB", NUMBERS[3], "s2")]
@@ -337,7 +368,8 @@ fn state_hash_depends_on_content_not_history() {
     };
     let ab = make([0, 1]);
     assert_eq!(ab, make([1, 0]));
-    let genesis_hash = Ledger::genesis(MemStore::new(), &genesis(policy(true)), std::iter::empty()).unwrap().state_hash();
+    let genesis_hash =
+        Ledger::genesis(MemStore::new(), &genesis(policy(true)), std::iter::empty()).unwrap().state_hash();
     assert_ne!(ab, genesis_hash);
 }
 
@@ -350,7 +382,10 @@ fn blocks_are_applied_once_in_order_and_never_back_in_time() {
     let hash = ledger.state_hash();
     assert!(matches!(ledger.apply_block(1, t, &[]), Err(BlockError::AlreadyApplied { height: 1, got: 1 })));
     assert!(matches!(ledger.apply_block(3, t, &[]), Err(BlockError::NotNext { height: 1, got: 3 })));
-    assert!(matches!(ledger.apply_block(2, Timestamp(GENESIS_MS), &[]), Err(BlockError::TimeWentBackwards { .. })));
+    assert!(matches!(
+        ledger.apply_block(2, Timestamp(GENESIS_MS), &[]),
+        Err(BlockError::TimeWentBackwards { .. })
+    ));
     assert_eq!(ledger.state_hash(), hash);
     assert_eq!(ledger.height(), 1);
 }

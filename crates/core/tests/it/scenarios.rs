@@ -70,7 +70,8 @@ impl Runner {
             }
         }
         self.nonce += 1;
-        let request = PortRequest { numbers, donor: op(donor), recipient: op(recipient), due, nonce: self.nonce };
+        let request =
+            PortRequest { numbers, donor: op(donor), recipient: op(recipient), due, nonce: self.nonce };
         (subscriber, request, name)
     }
 
