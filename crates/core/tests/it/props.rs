@@ -315,7 +315,7 @@ fn run(actions: &[(Action, bool)], deemed_release: bool) -> Run {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
     #[test]
     fn invariants_hold_and_replays_agree(actions in proptest::collection::vec(action(), 1..60), deemed_release: bool) {
