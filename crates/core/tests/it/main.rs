@@ -3,6 +3,7 @@
 
 mod fixtures;
 mod genesis;
+mod governance;
 mod harness;
 mod props;
 mod scenarios;
