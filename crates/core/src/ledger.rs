@@ -644,9 +644,7 @@ fn scan_all<S: Store>(store: &S, table: Table) -> Result<Vec<Entry>, StoreError>
     store.range(table, &[], None, usize::MAX)
 }
 
-/// The smallest key greater than every key starting with `key`... or, for a full key, the
-/// next key after it: `key` with a zero byte appended sorts right after it; for prefixes we
-/// increment instead.
+/// The smallest key greater than every key that starts with `key` (the end of a prefix scan).
 fn next_key(key: &[u8]) -> Vec<u8> {
     let mut k = key.to_vec();
     while let Some(last) = k.pop() {
