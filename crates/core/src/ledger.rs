@@ -1034,10 +1034,7 @@ fn release<S: Store>(
     let step = Step::Released { deemed };
     ctx.clear_timer(order.donor_deadline, &order.id);
     ctx.set_timer(order.activation_deadline, &order.id, TimerKind::ActivationDeadline);
-    order.history.push((now, step));
-    log_step(ctx, &order, now, step)?;
-    ctx.put_order(&order);
-    events.push(port_event(&order, step));
+    record_step(ctx, &mut order, now, step, events)?;
     Ok(order)
 }
 
@@ -1058,28 +1055,28 @@ fn close<S: Store>(
     for op in [&order.donor, &order.recipient] {
         ctx.delete(Table::OpenOrders, open_order_key(op, &order.id));
     }
-    for number in &order.numbers {
-        let mut record = ctx.number(*number)?.unwrap_or_default();
-        record.open_port = None;
-        ctx.put_number(*number, &record);
-    }
-    order.history.push((now, step));
-    log_step(ctx, &order, now, step)?;
-    ctx.put_order(&order);
-    events.push(port_event(&order, step));
-    Ok(())
+    record_step(ctx, &mut order, now, step, events)
 }
 
-fn log_step<S: Store>(
+/// Appends a step to the order and to each number's log (freeing the numbers when the step
+/// is final), stores the order and reports the event.
+fn record_step<S: Store>(
     ctx: &mut Ctx<'_, S>,
-    order: &PortOrder,
+    order: &mut PortOrder,
     now: Timestamp,
     step: Step,
+    events: &mut Vec<Event>,
 ) -> Result<(), StoreError> {
+    order.history.push((now, step));
     for number in &order.numbers {
         let mut record = ctx.number(*number)?.unwrap_or_default();
+        if step.is_final() {
+            record.open_port = None;
+        }
         ctx.log(*number, &mut record, now, NumberEvent::Port { port: order.id, step });
         ctx.put_number(*number, &record);
     }
+    ctx.put_order(order);
+    events.push(port_event(order, step));
     Ok(())
 }
