@@ -5,7 +5,7 @@ use crate::{
     number::{E164, NumberError, Prefix, Region},
     policy::{Policy, PolicyError},
     store::StoreError,
-    tx::MAX_NAME_LEN,
+    tx::{MAX_NAME_LEN, valid_operator_name},
     types::{IdError, KeyId, OperatorId, PublicKey, RoutingNumber, Timestamp, parse_public_key},
 };
 use bytes::BufMut;
@@ -224,11 +224,7 @@ impl Genesis {
             if !ids.insert(op.id.clone()) {
                 return Err(GenesisError::DuplicateOperator(op.id.clone()));
             }
-            if op.name.is_empty()
-                || op.name.len() > MAX_NAME_LEN
-                || op.name.chars().any(char::is_control)
-                || op.name.trim() != op.name
-            {
+            if !valid_operator_name(&op.name) {
                 return Err(GenesisError::BadName { operator: op.id.clone() });
             }
             for key in [&op.operator_key, &op.validator_key] {

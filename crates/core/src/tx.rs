@@ -28,6 +28,15 @@ pub const MAX_NAME_LEN: usize = 64;
 /// Largest encoded transaction, in bytes (a full group request fits with room to spare).
 pub const MAX_TX_BYTES: usize = 128 * 1024;
 
+/// Whether `name` is an acceptable operator display name: 1 to [`MAX_NAME_LEN`] bytes, no
+/// control characters, no surrounding blanks.
+pub fn valid_operator_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_NAME_LEN
+        && !name.chars().any(char::is_control)
+        && name.trim() == name
+}
+
 /// Signature namespace of transactions.
 pub const NAMESPACE_TX: &[u8] = b"npchain/v1/tx";
 /// Signature namespace of a subscriber's consent carried by an operator-initiated request.
@@ -194,7 +203,8 @@ impl Write for TxBody {
         match self {
             Self::AdmitOperator { id, name, operator_key, validator_key, routing_number } => {
                 id.write(buf);
-                name.as_bytes().to_vec().write(buf);
+                name.len().write(buf);
+                buf.put_slice(name.as_bytes());
                 operator_key.write(buf);
                 validator_key.write(buf);
                 routing_number.write(buf);
@@ -235,7 +245,8 @@ impl EncodeSize for TxBody {
         1 + match self {
             Self::AdmitOperator { id, name, routing_number, .. } => {
                 id.encode_size()
-                    + name.as_bytes().to_vec().encode_size()
+                    + name.len().encode_size()
+                    + name.len()
                     + 2 * PublicKey::SIZE
                     + routing_number.encode_size()
             }
@@ -264,7 +275,7 @@ impl Read for TxBody {
                 let raw = Vec::<u8>::read_cfg(buf, &(RangeCfg::from(1..=MAX_NAME_LEN), ()))?;
                 let name = String::from_utf8(raw)
                     .map_err(|_| CodecError::Invalid("AdmitOperator", "name is not UTF-8"))?;
-                if name.chars().any(char::is_control) || name.trim() != name {
+                if !valid_operator_name(&name) {
                     return Err(CodecError::Invalid(
                         "AdmitOperator",
                         "name has control characters or surrounding blanks",
