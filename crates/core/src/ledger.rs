@@ -12,7 +12,7 @@ use crate::{
     port::{Initiator, PortOrder, RejectCause, Step},
     records::{Event, NumberEvent, NumberRecord, OperatorRecord, TimerKind},
     routing::RoutingIndex,
-    store::{Batch, Change, Entry, Meta, Store, StoreError, Table, entry_digest_input},
+    store::{Batch, Change, Entry, Meta, Overlay, ReadStore, Store, StoreError, Table, entry_digest_input},
     tx::{ChainId, PortRequest, TxBody, VerifiedTx},
     types::{Digest, OperatorId, PortId, PublicKey, RoutingNumber, Timestamp, TxId},
 };
@@ -66,8 +66,37 @@ pub enum BlockError {
     NotNext { height: u64, got: u64 },
     #[error("block time {got} is before the previous block time {last}")]
     TimeWentBackwards { last: Timestamp, got: Timestamp },
+    #[error("block {height} was executed on another state than the committed one")]
+    WrongParentState { height: u64 },
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// A block executed but not written: its changes, the meta after it, and its outcome.
+/// Commit it with [`Ledger::commit`], or layer later blocks on it with [`Ledger::execute`].
+#[derive(Debug, Clone)]
+pub struct Executed {
+    parent_state: Digest,
+    batch: Batch,
+    meta: Meta,
+    outcome: BlockOutcome,
+}
+
+impl Executed {
+    /// What the block did.
+    pub fn outcome(&self) -> &BlockOutcome {
+        &self.outcome
+    }
+
+    /// The state hash after the block.
+    pub fn state_hash(&self) -> Digest {
+        self.outcome.state_hash
+    }
+
+    /// The block's height.
+    pub fn height(&self) -> u64 {
+        self.meta.height
+    }
 }
 
 /// A transaction refusal or a storage failure while applying one.
@@ -92,13 +121,13 @@ type Key = (Table, Vec<u8>);
 
 /// Reads through two layers of pending writes (this transaction's, this block's) to the store.
 /// A refused transaction's layer is dropped, so it leaves no trace.
-struct Ctx<'a, S: Store> {
+struct Ctx<'a, S: ReadStore> {
     store: &'a S,
     block: BTreeMap<Key, Change>,
     tx: BTreeMap<Key, Change>,
 }
 
-impl<'a, S: Store> Ctx<'a, S> {
+impl<'a, S: ReadStore> Ctx<'a, S> {
     fn new(store: &'a S) -> Self {
         Self { store, block: BTreeMap::new(), tx: BTreeMap::new() }
     }
@@ -460,16 +489,33 @@ impl<S: Store> Ledger<S> {
         block_time: Timestamp,
         txs: &[VerifiedTx],
     ) -> Result<BlockOutcome, BlockError> {
-        if height <= self.meta.height {
-            return Err(BlockError::AlreadyApplied { height: self.meta.height, got: height });
+        let executed = self.execute(&[], height, block_time, txs)?;
+        self.commit(executed)
+    }
+
+    /// Executes a block without writing anything: on the committed state as `pending` (blocks
+    /// executed earlier and not yet committed, oldest first) leaves it. This is how a node
+    /// builds and checks blocks whose parents consensus has not finalized yet.
+    pub fn execute(
+        &self,
+        pending: &[&Executed],
+        height: u64,
+        block_time: Timestamp,
+        txs: &[VerifiedTx],
+    ) -> Result<Executed, BlockError> {
+        let layers: Vec<&Batch> = pending.iter().map(|e| &e.batch).collect();
+        let view = Overlay::new(&self.store, &layers);
+        let parent = pending.last().map_or(&self.meta, |e| &e.meta);
+        if height <= parent.height {
+            return Err(BlockError::AlreadyApplied { height: parent.height, got: height });
         }
-        if height != self.meta.height + 1 {
-            return Err(BlockError::NotNext { height: self.meta.height, got: height });
+        if height != parent.height + 1 {
+            return Err(BlockError::NotNext { height: parent.height, got: height });
         }
-        if block_time < self.meta.block_time {
-            return Err(BlockError::TimeWentBackwards { last: self.meta.block_time, got: block_time });
+        if block_time < parent.block_time {
+            return Err(BlockError::TimeWentBackwards { last: parent.block_time, got: block_time });
         }
-        let mut ctx = Ctx::new(&self.store);
+        let mut ctx = Ctx::new(&view);
         let mut events = Vec::new();
         prune_seen(&mut ctx, block_time)?;
         fire_timers(&mut ctx, block_time, &mut events)?;
@@ -489,14 +535,35 @@ impl<S: Store> Ledger<S> {
             }
         }
         let changes = ctx.block;
-        let mut accumulator = self.meta.accumulator.clone();
-        accumulate(&self.store, &changes, &mut accumulator)?;
+        let mut accumulator = parent.accumulator.clone();
+        accumulate(&view, &changes, &mut accumulator)?;
         let meta = Meta { height, block_time, accumulator };
-        let batch = Batch { changes, meta: Some(meta.clone()) };
+        let outcome =
+            BlockOutcome { height, block_time, state_hash: Digest(meta.accumulator.checksum().0), results, events };
+        Ok(Executed {
+            parent_state: Digest(parent.accumulator.checksum().0),
+            batch: Batch { changes, meta: Some(meta.clone()) },
+            meta,
+            outcome,
+        })
+    }
+
+    /// Writes an executed block: it must have been executed on exactly the committed state.
+    pub fn commit(&mut self, executed: Executed) -> Result<BlockOutcome, BlockError> {
+        let Executed { parent_state, batch, meta, outcome } = executed;
+        if meta.height <= self.meta.height {
+            return Err(BlockError::AlreadyApplied { height: self.meta.height, got: meta.height });
+        }
+        if meta.height != self.meta.height + 1 {
+            return Err(BlockError::NotNext { height: self.meta.height, got: meta.height });
+        }
+        if parent_state != self.state_hash() {
+            return Err(BlockError::WrongParentState { height: meta.height });
+        }
         self.store.commit(&batch)?;
         self.meta = meta;
         self.refresh_caches(&batch.changes)?;
-        Ok(BlockOutcome { height, block_time, state_hash: self.state_hash(), results, events })
+        Ok(outcome)
     }
 
     /// Brings the caches in line with what a committed batch changed.
@@ -640,7 +707,7 @@ impl<S: Store> Ledger<S> {
     }
 }
 
-fn scan_all<S: Store>(store: &S, table: Table) -> Result<Vec<Entry>, StoreError> {
+fn scan_all<S: ReadStore>(store: &S, table: Table) -> Result<Vec<Entry>, StoreError> {
     store.range(table, &[], None, usize::MAX)
 }
 
@@ -668,7 +735,7 @@ fn number_from_key(key: &[u8]) -> Result<E164, StoreError> {
 }
 
 /// Folds a batch into the state-hash accumulator: out with each old entry, in with the new.
-fn accumulate<S: Store>(
+fn accumulate<S: ReadStore>(
     store: &S,
     changes: &BTreeMap<Key, Change>,
     accumulator: &mut LtHash,
@@ -685,7 +752,7 @@ fn accumulate<S: Store>(
 }
 
 /// Forgets applied transactions whose validity window closed before `now`.
-fn prune_seen<S: Store>(ctx: &mut Ctx<'_, S>, now: Timestamp) -> Result<(), StoreError> {
+fn prune_seen<S: ReadStore>(ctx: &mut Ctx<'_, S>, now: Timestamp) -> Result<(), StoreError> {
     let end = now.millis().to_be_bytes();
     for (k, _) in ctx.store.range(Table::SeenTxByExpiry, &[], Some(&end), usize::MAX)? {
         ctx.delete(Table::SeenTx, k[8..].to_vec());
@@ -697,7 +764,7 @@ fn prune_seen<S: Store>(ctx: &mut Ctx<'_, S>, now: Timestamp) -> Result<(), Stor
 
 /// Fires every timer due at or before `now`, in (deadline, port id) order, including timers
 /// that firing sets within the same window.
-fn fire_timers<S: Store>(
+fn fire_timers<S: ReadStore>(
     ctx: &mut Ctx<'_, S>,
     now: Timestamp,
     events: &mut Vec<Event>,
@@ -751,7 +818,7 @@ fn key_prefix8(key: &[u8]) -> [u8; 8] {
     a
 }
 
-fn apply_tx<S: Store>(ctx: &mut Ctx<'_, S>, now: Timestamp, vtx: &VerifiedTx) -> Result<Vec<Event>, Fail> {
+fn apply_tx<S: ReadStore>(ctx: &mut Ctx<'_, S>, now: Timestamp, vtx: &VerifiedTx) -> Result<Vec<Event>, Fail> {
     let tx = vtx.tx();
     if tx.expires_at < now {
         return Err(TxError::Expired { expires_at: tx.expires_at, block_time: now }.into());
@@ -929,7 +996,7 @@ fn apply_tx<S: Store>(ctx: &mut Ctx<'_, S>, now: Timestamp, vtx: &VerifiedTx) ->
     Ok(events)
 }
 
-fn require_regulator<S: Store>(ctx: &Ctx<'_, S>, signer: &PublicKey, kind: &'static str) -> Result<(), Fail> {
+fn require_regulator<S: ReadStore>(ctx: &Ctx<'_, S>, signer: &PublicKey, kind: &'static str) -> Result<(), Fail> {
     if signer != &ctx.regulator()? {
         return Err(TxError::NotRegulator { kind, signer: signer.into() }.into());
     }
@@ -944,7 +1011,7 @@ fn expect_state(order: &PortOrder, ok: bool, expected: &'static str) -> Result<(
     }
 }
 
-fn request_port<S: Store>(
+fn request_port<S: ReadStore>(
     ctx: &mut Ctx<'_, S>,
     now: Timestamp,
     policy: &Policy,
@@ -1024,7 +1091,7 @@ fn port_event(order: &PortOrder, step: Step) -> Event {
 }
 
 /// Moves a requested order to released (by the donor's answer or its silence).
-fn release<S: Store>(
+fn release<S: ReadStore>(
     ctx: &mut Ctx<'_, S>,
     mut order: PortOrder,
     now: Timestamp,
@@ -1039,7 +1106,7 @@ fn release<S: Store>(
 }
 
 /// Ends an order with a final step: frees its numbers, its timer and its open-order entries.
-fn close<S: Store>(
+fn close<S: ReadStore>(
     ctx: &mut Ctx<'_, S>,
     mut order: PortOrder,
     now: Timestamp,
@@ -1060,7 +1127,7 @@ fn close<S: Store>(
 
 /// Appends a step to the order and to each number's log (freeing the numbers when the step
 /// is final), stores the order and reports the event.
-fn record_step<S: Store>(
+fn record_step<S: ReadStore>(
     ctx: &mut Ctx<'_, S>,
     order: &mut PortOrder,
     now: Timestamp,

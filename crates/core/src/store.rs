@@ -138,8 +138,9 @@ pub struct Batch {
     pub meta: Option<Meta>,
 }
 
-/// Ordered key-value tables holding the ledger.
-pub trait Store {
+/// Read access to ordered key-value tables holding the ledger. Implemented by every
+/// [`Store`], and by [`Overlay`], which shows blocks executed but not yet committed.
+pub trait ReadStore {
     /// The value at `key`, if any.
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
     /// Up to `limit` entries with `start <= key < end` (no end: to the table's end), in key order.
@@ -152,6 +153,10 @@ pub trait Store {
     ) -> Result<Vec<Entry>, StoreError>;
     /// The last committed meta, or `None` for an empty store.
     fn meta(&self) -> Result<Option<Meta>, StoreError>;
+}
+
+/// Ordered key-value tables holding the ledger, written one atomic batch at a time.
+pub trait Store: ReadStore {
     /// Applies a batch atomically: all of it and its meta, or (on error) none of it.
     fn commit(&mut self, batch: &Batch) -> Result<(), StoreError>;
 }
@@ -179,7 +184,7 @@ impl MemStore {
     }
 }
 
-impl Store for MemStore {
+impl ReadStore for MemStore {
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.tables.get(&(table, key.to_vec())).cloned())
     }
@@ -203,7 +208,9 @@ impl Store for MemStore {
     fn meta(&self) -> Result<Option<Meta>, StoreError> {
         Ok(self.meta.clone())
     }
+}
 
+impl Store for MemStore {
     fn commit(&mut self, batch: &Batch) -> Result<(), StoreError> {
         for (key, change) in &batch.changes {
             match change {
@@ -215,6 +222,63 @@ impl Store for MemStore {
             self.meta = Some(meta.clone());
         }
         Ok(())
+    }
+}
+
+/// A read view of a store with batches layered on top (oldest first), as if they had been
+/// committed. Nothing is copied: reads go to the newest layer that touched the key.
+#[derive(Debug)]
+pub struct Overlay<'a, S: ReadStore> {
+    base: &'a S,
+    layers: &'a [&'a Batch],
+}
+
+impl<'a, S: ReadStore> Overlay<'a, S> {
+    pub fn new(base: &'a S, layers: &'a [&'a Batch]) -> Self {
+        Self { base, layers }
+    }
+}
+
+impl<S: ReadStore> ReadStore for Overlay<'_, S> {
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let k = (table, key.to_vec());
+        match self.layers.iter().rev().find_map(|l| l.changes.get(&k)) {
+            Some(change) => Ok(change.clone()),
+            None => self.base.get(table, key),
+        }
+    }
+
+    fn range(
+        &self,
+        table: Table,
+        start: &[u8],
+        end: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<Entry>, StoreError> {
+        // Layer changes in the range, newest winning; then enough base entries that, even if
+        // every layered key hides one of them, `limit` visible entries remain.
+        let mut merged: BTreeMap<Vec<u8>, Change> = BTreeMap::new();
+        for layer in self.layers {
+            let changed = layer
+                .changes
+                .range((table, start.to_vec())..)
+                .take_while(|((t, k), _)| *t == table && end.is_none_or(|e| k.as_slice() < e));
+            for ((_, k), change) in changed {
+                merged.insert(k.clone(), change.clone());
+            }
+        }
+        let base = self.base.range(table, start, end, limit.saturating_add(merged.len()))?;
+        for (k, v) in base {
+            merged.entry(k).or_insert(Some(v));
+        }
+        Ok(merged.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))).take(limit).collect())
+    }
+
+    fn meta(&self) -> Result<Option<Meta>, StoreError> {
+        match self.layers.iter().rev().find_map(|l| l.meta.clone()) {
+            Some(meta) => Ok(Some(meta)),
+            None => self.base.meta(),
+        }
     }
 }
 
