@@ -1,0 +1,280 @@
+//! A node's configuration file (TOML). Paths in it are relative to the file's directory.
+//!
+//! ```toml
+//! data_dir = "data"
+//! genesis = "genesis.toml"
+//! ported = "ported.csv"          # optional migration list, the same file on every node
+//! validator_key = "validator.key"  # this node's consensus and p2p identity
+//! operator_key = "operator.key"    # optional: the operator's signing key
+//!
+//! [p2p]
+//! listen = "0.0.0.0:7400"
+//! [[p2p.peers]]
+//! key = "…64 hex…"
+//! address = "10.0.0.2:7400"
+//!
+//! [http]
+//! listen = "127.0.0.1:8400"
+//!
+//! [dns]
+//! listen = "127.0.0.1:5300"
+//! ```
+//!
+//! Every validator of the genesis must be listed as a peer (its own entry may be left out);
+//! any other peer is an observer that follows the chain without voting.
+
+use npchain_core::types::{PublicKey, parse_public_key};
+use serde::Deserialize;
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+/// Why a configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {source}")]
+    Toml {
+        path: String,
+        #[source]
+        source: toml::de::Error,
+    },
+    #[error("config: peer {index}: {reason}")]
+    Peer { index: usize, reason: String },
+    #[error("config: {0}")]
+    Invalid(String),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    data_dir: PathBuf,
+    genesis: PathBuf,
+    #[serde(default)]
+    ported: Option<PathBuf>,
+    validator_key: PathBuf,
+    #[serde(default)]
+    operator_key: Option<PathBuf>,
+    p2p: RawP2p,
+    http: RawListen,
+    #[serde(default)]
+    dns: Option<RawListen>,
+    #[serde(default)]
+    consensus: Option<Timing>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawP2p {
+    listen: SocketAddr,
+    #[serde(default)]
+    peers: Vec<RawPeer>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPeer {
+    key: String,
+    address: SocketAddr,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawListen {
+    listen: SocketAddr,
+}
+
+/// Consensus timeouts, in milliseconds.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Timing {
+    pub leader_timeout_ms: u64,
+    pub certification_timeout_ms: u64,
+    pub timeout_retry_ms: u64,
+    pub fetch_timeout_ms: u64,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Self { leader_timeout_ms: 1_000, certification_timeout_ms: 2_000, timeout_retry_ms: 500, fetch_timeout_ms: 1_000 }
+    }
+}
+
+impl Timing {
+    pub fn leader_timeout(&self) -> Duration {
+        Duration::from_millis(self.leader_timeout_ms)
+    }
+    pub fn certification_timeout(&self) -> Duration {
+        Duration::from_millis(self.certification_timeout_ms)
+    }
+    pub fn timeout_retry(&self) -> Duration {
+        Duration::from_millis(self.timeout_retry_ms)
+    }
+    pub fn fetch_timeout(&self) -> Duration {
+        Duration::from_millis(self.fetch_timeout_ms)
+    }
+
+    /// The engine refuses (by panicking) timeouts out of order; say so clearly instead.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.leader_timeout_ms == 0 || self.fetch_timeout_ms == 0 || self.timeout_retry_ms == 0 {
+            return Err(ConfigError::Invalid("consensus timeouts must be greater than zero".into()));
+        }
+        if self.certification_timeout_ms <= self.leader_timeout_ms {
+            return Err(ConfigError::Invalid(format!(
+                "consensus certification-timeout-ms ({}) must be greater than leader-timeout-ms ({})",
+                self.certification_timeout_ms, self.leader_timeout_ms
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// One other node: its identity (validator key) and where to reach it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Peer {
+    pub key: PublicKey,
+    pub address: SocketAddr,
+}
+
+/// A validated node configuration with absolute paths.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    pub data_dir: PathBuf,
+    pub genesis: PathBuf,
+    pub ported: Option<PathBuf>,
+    pub validator_key: PathBuf,
+    pub operator_key: Option<PathBuf>,
+    pub p2p_listen: SocketAddr,
+    pub peers: Vec<Peer>,
+    pub http_listen: SocketAddr,
+    pub dns_listen: Option<SocketAddr>,
+    pub timing: Timing,
+}
+
+impl NodeConfig {
+    /// Reads and checks a configuration file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: name.clone(), source })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Self::parse(&text, base).map_err(|e| match e {
+            ConfigError::Toml { source, .. } => ConfigError::Toml { path: name, source },
+            other => other,
+        })
+    }
+
+    /// Parses a configuration; relative paths are taken from `base`.
+    pub fn parse(text: &str, base: &Path) -> Result<Self, ConfigError> {
+        let raw: RawConfig =
+            toml::from_str(text).map_err(|source| ConfigError::Toml { path: String::new(), source })?;
+        let mut peers = Vec::with_capacity(raw.p2p.peers.len());
+        for (index, p) in raw.p2p.peers.into_iter().enumerate() {
+            let key = parse_public_key(&p.key).map_err(|e| ConfigError::Peer { index, reason: e.to_string() })?;
+            if peers.iter().any(|q: &Peer| q.key == key) {
+                return Err(ConfigError::Peer { index, reason: "key listed twice".into() });
+            }
+            if peers.iter().any(|q: &Peer| q.address == p.address) {
+                return Err(ConfigError::Peer { index, reason: format!("address {} listed twice", p.address) });
+            }
+            peers.push(Peer { key, address: p.address });
+        }
+        let timing = raw.consensus.unwrap_or_default();
+        timing.validate()?;
+        let abs = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
+        Ok(Self {
+            data_dir: abs(raw.data_dir),
+            genesis: abs(raw.genesis),
+            ported: raw.ported.map(abs),
+            validator_key: abs(raw.validator_key),
+            operator_key: raw.operator_key.map(abs),
+            p2p_listen: raw.p2p.listen,
+            peers,
+            http_listen: raw.http.listen,
+            dns_listen: raw.dns.map(|d| d.listen),
+            timing,
+        })
+    }
+
+    /// Writes the configuration back as TOML (paths as given).
+    pub fn to_toml(&self) -> String {
+        let mut out = String::new();
+        let path = |p: &Path| p.display().to_string().replace('\\', "/");
+        out.push_str(&format!("data_dir = {:?}\n", path(&self.data_dir)));
+        out.push_str(&format!("genesis = {:?}\n", path(&self.genesis)));
+        if let Some(p) = &self.ported {
+            out.push_str(&format!("ported = {:?}\n", path(p)));
+        }
+        out.push_str(&format!("validator_key = {:?}\n", path(&self.validator_key)));
+        if let Some(p) = &self.operator_key {
+            out.push_str(&format!("operator_key = {:?}\n", path(p)));
+        }
+        out.push_str(&format!("\n[p2p]\nlisten = \"{}\"\n", self.p2p_listen));
+        for p in &self.peers {
+            out.push_str(&format!(
+                "[[p2p.peers]]\nkey = \"{}\"\naddress = \"{}\"\n",
+                commonware_formatting::hex(p.key.as_ref()),
+                p.address
+            ));
+        }
+        out.push_str(&format!("\n[http]\nlisten = \"{}\"\n", self.http_listen));
+        if let Some(d) = self.dns_listen {
+            out.push_str(&format!("\n[dns]\nlisten = \"{d}\"\n"));
+        }
+        let t = self.timing;
+        out.push_str(&format!(
+            "\n[consensus]\nleader-timeout-ms = {}\ncertification-timeout-ms = {}\ntimeout-retry-ms = {}\nfetch-timeout-ms = {}\n",
+            t.leader_timeout_ms, t.certification_timeout_ms, t.timeout_retry_ms, t.fetch_timeout_ms
+        ));
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+    fn sample() -> String {
+        use commonware_cryptography::Signer as _;
+        let key = commonware_formatting::hex(npchain_core::types::PrivateKey::from_seed(1).public_key().as_ref());
+        format!(
+            "data_dir = \"d\"\ngenesis = \"/abs/g.toml\"\nvalidator_key = \"v.key\"\n[p2p]\nlisten = \"127.0.0.1:1\"\n[[p2p.peers]]\nkey = \"{key}\"\naddress = \"127.0.0.1:2\"\n[http]\nlisten = \"127.0.0.1:3\"\n"
+        )
+    }
+
+    #[test]
+    fn parses_round_trips_and_resolves_paths() {
+        let c = NodeConfig::parse(&sample(), Path::new("/etc/np")).unwrap();
+        assert_eq!(c.data_dir, Path::new("/etc/np/d"));
+        assert_eq!(c.genesis, Path::new("/abs/g.toml"));
+        assert_eq!(c.peers.len(), 1);
+        assert_eq!(c.timing, Timing::default());
+        let again = NodeConfig::parse(&c.to_toml(), Path::new("/elsewhere")).unwrap();
+        assert_eq!(again.data_dir, c.data_dir);
+        assert_eq!(again.peers, c.peers);
+    }
+
+    #[test]
+    fn refuses_bad_peers_fields_and_timeouts() {
+        let bad_key = sample().replace("key = \"", "key = \"zz");
+        assert!(matches!(NodeConfig::parse(&bad_key, Path::new("/")), Err(ConfigError::Peer { index: 0, .. })));
+        let unknown = format!("{}\nsurprise = 1\n", sample());
+        assert!(matches!(NodeConfig::parse(&unknown, Path::new("/")), Err(ConfigError::Toml { .. })));
+        let twice = format!("{}[[p2p.peers]]\nkey = \"{KEY}\"\naddress = \"127.0.0.1:2\"\n", sample().replace("[http]", "[[http_placeholder]]"));
+        assert!(NodeConfig::parse(&twice, Path::new("/")).is_err());
+        let timing = format!(
+            "{}\n[consensus]\nleader-timeout-ms = 2000\ncertification-timeout-ms = 1000\ntimeout-retry-ms = 1\nfetch-timeout-ms = 1\n",
+            sample()
+        );
+        let err = NodeConfig::parse(&timing, Path::new("/")).unwrap_err().to_string();
+        assert!(err.contains("certification-timeout-ms"), "{err}");
+    }
+}

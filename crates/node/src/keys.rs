@@ -1,0 +1,74 @@
+//! Key files: one ed25519 private key per file, as 64 hex characters, readable by its owner only.
+
+use commonware_codec::{DecodeExt, Encode};
+use commonware_cryptography::Signer;
+use npchain_core::types::{PrivateKey, PublicKey};
+use std::{fs, io::Write, path::Path};
+
+/// Why a key file could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("key file {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("key file {path} does not hold an ed25519 private key as 64 hex characters")]
+    Malformed { path: String },
+    #[error("key file {path} exists; refusing to overwrite a key")]
+    Exists { path: String },
+}
+
+/// Writes `key` to a new file at `path` with mode 0600. Never overwrites.
+pub fn write_key(path: &Path, key: &PrivateKey) -> Result<(), KeyError> {
+    let name = path.display().to_string();
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).map_err(|source| match source.kind() {
+        std::io::ErrorKind::AlreadyExists => KeyError::Exists { path: name.clone() },
+        _ => KeyError::Io { path: name.clone(), source },
+    })?;
+    let hex = commonware_formatting::hex(&key.encode());
+    file.write_all(format!("{hex}\n").as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(|source| KeyError::Io { path: name, source })
+}
+
+/// Reads a key written by [`write_key`].
+pub fn read_key(path: &Path) -> Result<PrivateKey, KeyError> {
+    let name = path.display().to_string();
+    let text = fs::read_to_string(path).map_err(|source| KeyError::Io { path: name.clone(), source })?;
+    let bytes = commonware_formatting::from_hex(text.trim()).ok_or(KeyError::Malformed { path: name.clone() })?;
+    PrivateKey::decode(bytes).map_err(|_| KeyError::Malformed { path: name })
+}
+
+/// The public half of `key`.
+pub fn public(key: &PrivateKey) -> PublicKey {
+    key.public_key()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_round_trip_and_are_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.key");
+        let key = PrivateKey::from_seed(7);
+        write_key(&path, &key).unwrap();
+        assert_eq!(public(&read_key(&path).unwrap()), public(&key));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+        assert!(matches!(write_key(&path, &key), Err(KeyError::Exists { .. })));
+        fs::write(&path, "not hex").unwrap();
+        assert!(matches!(read_key(&path), Err(KeyError::Malformed { .. })));
+        assert!(matches!(read_key(&dir.path().join("missing")), Err(KeyError::Io { .. })));
+    }
+}

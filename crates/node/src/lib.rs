@@ -1,0 +1,5 @@
+//! The operator node: consensus wiring, mempool, durable ledger, interfaces.
+
+pub mod api;
+pub mod config;
+pub mod keys;
