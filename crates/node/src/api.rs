@@ -26,6 +26,21 @@ pub struct Status {
     pub validators: Vec<String>,
 }
 
+/// A finalized block, as `GET /v1/blocks/{height}` shows it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct BlockInfo {
+    pub height: u64,
+    /// The block's digest, hex.
+    pub digest: String,
+    /// The parent block's digest, hex.
+    pub parent: String,
+    pub block_time_ms: u64,
+    /// State hash after the block, hex.
+    pub state_hash: String,
+    /// Transaction ids in block order, hex.
+    pub txs: Vec<String>,
+}
+
 /// Why a submitted transaction was not taken into the mempool.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum SubmitError {
@@ -50,4 +65,6 @@ pub trait NodeApi: Send + Sync + 'static {
     fn status(&self) -> Status;
     /// Checks a signed transaction (canonical bytes) and puts it in the mempool.
     fn submit(&self, tx: &[u8]) -> Result<TxId, SubmitError>;
+    /// A finalized block this node holds, if any.
+    fn block(&self, height: u64) -> Option<BlockInfo>;
 }
