@@ -1,6 +1,7 @@
 //! The operator node: consensus wiring, mempool, durable ledger, interfaces.
 
 pub mod api;
+pub mod block;
 pub mod config;
 pub mod keys;
 pub mod node;
