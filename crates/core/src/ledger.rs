@@ -597,6 +597,12 @@ impl<S: Store> Ledger<S> {
 
     // --- queries (committed state only)
 
+    /// Whether a transaction with this id was applied and is still inside its validity window
+    /// (so sending it again would be refused as a replay).
+    pub fn tx_applied(&self, id: &TxId) -> Result<bool, StoreError> {
+        Ok(self.store.get(Table::SeenTx, id.0.as_ref())?.is_some())
+    }
+
     /// Where `number` routes now, or `None` if it is in no assigned range.
     pub fn route(&self, number: E164) -> Option<Route> {
         let range = number.prefixes().find_map(|p| self.ranges.get(&p).map(|s| (p, *s)));

@@ -56,8 +56,8 @@ pub enum SubmitError {
     Expired { expires_at_ms: u64, now_ms: u64 },
     #[error("mempool is full ({0} transactions); try again later")]
     Full(usize),
-    #[error("node is shutting down")]
-    Unavailable,
+    #[error("node cannot take transactions now: {0}")]
+    Unavailable(String),
 }
 
 /// The running node, as seen by its interfaces.

@@ -10,7 +10,7 @@ use commonware_codec::{Buf, EncodeSize, Error as CodecError, Read, ReadExt, Writ
 use commonware_consensus::{Heightable, types::Height};
 use commonware_cryptography::{Digestible, Hasher, Sha256};
 use npchain_core::{
-    tx::{MAX_TX_BYTES, SignedTransaction},
+    tx::{ChainId, MAX_TX_BYTES, SignedTransaction},
     types::{Digest, Timestamp},
 };
 
@@ -35,9 +35,10 @@ pub struct Block {
 }
 
 impl Block {
-    /// The block every chain starts from: height 0, the genesis time and state.
-    pub fn genesis(time: Timestamp, state_hash: Digest) -> Self {
-        Self { parent: Digest::from([0u8; 32]), height: 0, time, state_hash, txs: Vec::new() }
+    /// The block every chain starts from: height 0 at the genesis time. In place of a state
+    /// hash it carries the chain id, which covers the genesis and its migration list.
+    pub fn genesis(time: Timestamp, chain: ChainId) -> Self {
+        Self { parent: Digest::from([0u8; 32]), height: 0, time, state_hash: chain.0, txs: Vec::new() }
     }
 
     /// Decodes the carried transactions; an undecodable one makes the whole block invalid.

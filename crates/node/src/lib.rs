@@ -2,6 +2,8 @@
 
 pub mod api;
 pub mod block;
+pub mod chain;
+pub mod mempool;
 pub mod config;
 pub mod keys;
 pub mod node;

@@ -1,0 +1,443 @@
+//! The node's application state: the committed ledger, the blocks executed on top of it that
+//! consensus has not finalized yet, the mempool, and the record of finalized blocks.
+//!
+//! Consensus (through marshal) asks three things of it: build a block on a parent, verify a
+//! block, and apply a finalized block. Building and verifying execute the block on the
+//! committed state plus its unfinalized ancestors ([`Ledger::execute`]) and keep the result, so
+//! that finalizing usually just writes what was already computed. Applying is idempotent:
+//! a block at or below the committed height is acknowledged and skipped.
+
+use crate::{
+    api::{BlockInfo, SubmitError},
+    block::{Block, MAX_BLOCK_TX_BYTES, MAX_BLOCK_TXS},
+    mempool::{Mempool, Refused},
+};
+use bytes::Bytes;
+use npchain_core::{
+    BlockError, BlockOutcome, Executed, Ledger, Store, StoreError,
+    tx::{ChainId, MAX_TX_BYTES, SignedTransaction, VerifiedTx},
+    types::{Digest, Timestamp, TxId},
+};
+use std::{
+    collections::{BTreeMap, HashMap, HashSet},
+    sync::{Arc, Mutex, MutexGuard},
+};
+
+/// How far ahead of a validator's clock a block time may be.
+pub const MAX_CLOCK_DRIFT_MS: u64 = 5_000;
+
+/// Why a block is not acceptable.
+#[derive(Debug, thiserror::Error)]
+pub enum InvalidBlock {
+    #[error("block {height} builds on a parent below the committed height {committed}")]
+    Stale { height: u64, committed: u64 },
+    #[error("block {height}: parent {parent} is unknown")]
+    UnknownParent { height: u64, parent: Digest },
+    #[error("block {height}: time {time} is before its parent's {parent}")]
+    TimeBackwards { height: u64, time: Timestamp, parent: Timestamp },
+    #[error("block {height}: time {time} is more than {MAX_CLOCK_DRIFT_MS} ms ahead of this node's clock {now}")]
+    TimeAhead { height: u64, time: Timestamp, now: Timestamp },
+    #[error("block {height}: transaction {index} is invalid: {reason}")]
+    Transaction { height: u64, index: usize, reason: String },
+    #[error("block {height}: transaction {tx} appears twice on this branch")]
+    DuplicateTx { height: u64, tx: TxId },
+    #[error("block {height}: state hash {claimed} differs from the computed {computed}")]
+    StateHash { height: u64, claimed: Digest, computed: Digest },
+    #[error("block {height}: {source}")]
+    Execution {
+        height: u64,
+        #[source]
+        source: BlockError,
+    },
+}
+
+/// Where the node keeps what it reports about finalized blocks (outside the ledger state).
+pub trait BlockLog: Send + 'static {
+    fn put(&mut self, info: &BlockInfo) -> Result<(), StoreError>;
+    fn get(&self, height: u64) -> Result<Option<BlockInfo>, StoreError>;
+}
+
+/// A block log in memory, for simulation and tests.
+impl BlockLog for BTreeMap<u64, BlockInfo> {
+    fn put(&mut self, info: &BlockInfo) -> Result<(), StoreError> {
+        self.insert(info.height, info.clone());
+        Ok(())
+    }
+    fn get(&self, height: u64) -> Result<Option<BlockInfo>, StoreError> {
+        Ok(BTreeMap::get(self, &height).cloned())
+    }
+}
+
+struct Pending {
+    parent: Digest,
+    executed: Executed,
+    txs: HashSet<TxId>,
+}
+
+struct Inner<S: Store, L: BlockLog> {
+    ledger: Ledger<S>,
+    log: L,
+    /// Digest of the last committed block, once known in this run.
+    committed: Option<Digest>,
+    pending: HashMap<Digest, Pending>,
+    pool: Mempool,
+    finalized_tip: u64,
+    halted: Option<String>,
+}
+
+/// What finalizing a block did.
+#[derive(Debug)]
+pub enum Finalized {
+    /// The block was at or below the committed height: nothing to do.
+    AlreadyApplied,
+    Applied(BlockOutcome),
+}
+
+/// Why a finalized block could not be applied. The node stops applying: either its storage
+/// failed or the network finalized a block this node computes differently.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error("finalized block {got} is not the next one after {height}")]
+    Gap { height: u64, got: u64 },
+    #[error("finalized {0}")]
+    Invalid(#[from] InvalidBlock),
+    #[error("storage failed: {0}")]
+    Store(#[from] StoreError),
+    #[error("node halted earlier: {0}")]
+    Halted(String),
+}
+
+/// The shared application state. Cheap to clone (an `Arc`).
+pub struct Chain<S: Store, L: BlockLog> {
+    inner: Arc<Mutex<Inner<S, L>>>,
+    chain_id: ChainId,
+}
+
+impl<S: Store, L: BlockLog> Clone for Chain<S, L> {
+    fn clone(&self) -> Self {
+        Self { inner: self.inner.clone(), chain_id: self.chain_id }
+    }
+}
+
+impl<S: Store, L: BlockLog> std::fmt::Debug for Chain<S, L> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Chain").field("chain_id", &self.chain_id).finish_non_exhaustive()
+    }
+}
+
+impl<S: Store + Send + 'static, L: BlockLog> Chain<S, L> {
+    pub fn new(ledger: Ledger<S>, log: L, pool: Mempool) -> Self {
+        let chain_id = ledger.chain_id();
+        let finalized_tip = ledger.height();
+        Self {
+            inner: Arc::new(Mutex::new(Inner {
+                ledger,
+                log,
+                committed: None,
+                pending: HashMap::new(),
+                pool,
+                finalized_tip,
+                halted: None,
+            })),
+            chain_id,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner<S, L>> {
+        // A panic while holding the lock leaves no half-applied state behind (the ledger
+        // commits atomically), so a poisoned lock is still usable.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn chain_id(&self) -> ChainId {
+        self.chain_id
+    }
+
+    /// Runs `f` on the committed ledger.
+    pub fn with_ledger<T>(&self, f: impl FnOnce(&Ledger<S>) -> T) -> T {
+        f(&self.lock().ledger)
+    }
+
+    pub fn height(&self) -> u64 {
+        self.lock().ledger.height()
+    }
+
+    pub fn state_hash(&self) -> Digest {
+        self.lock().ledger.state_hash()
+    }
+
+    pub fn finalized_tip(&self) -> u64 {
+        self.lock().finalized_tip
+    }
+
+    pub fn mempool_len(&self) -> usize {
+        self.lock().pool.len()
+    }
+
+    pub fn halted(&self) -> Option<String> {
+        self.lock().halted.clone()
+    }
+
+    pub fn block_info(&self, height: u64) -> Result<Option<BlockInfo>, StoreError> {
+        self.lock().log.get(height)
+    }
+
+    /// Notes that consensus finalized a block at `height` (the tip may run ahead of what is
+    /// applied while the node catches up).
+    pub fn note_tip(&self, height: u64) {
+        let mut inner = self.lock();
+        inner.finalized_tip = inner.finalized_tip.max(height);
+    }
+
+    /// Whether the block is already known: committed (at or below the committed height) or
+    /// executed and pending.
+    pub fn knows(&self, digest: &Digest, height: u64) -> bool {
+        let inner = self.lock();
+        height <= inner.ledger.height() || inner.pending.contains_key(digest)
+    }
+
+    // --- transactions entering the node
+
+    /// Checks a transaction from a client or a peer and pools it. Signatures are checked here,
+    /// once, outside the lock; a block carrying the same bytes later reuses the result.
+    pub fn submit(&self, bytes: &[u8]) -> Result<VerifiedTx, SubmitError> {
+        if bytes.len() > MAX_TX_BYTES {
+            return Err(SubmitError::Malformed(format!(
+                "transaction is {} bytes; at most {MAX_TX_BYTES} are accepted",
+                bytes.len()
+            )));
+        }
+        let tx = SignedTransaction::from_bytes(bytes).map_err(|e| SubmitError::Malformed(e.to_string()))?;
+        let id = tx.id();
+        self.precheck(&id, &tx)?;
+        let verified = tx.verify(&self.chain_id).map_err(|e| SubmitError::Invalid(e.to_string()))?;
+        let mut inner = self.lock();
+        match inner.pool.insert(verified.clone(), Bytes::copy_from_slice(bytes)) {
+            Ok(()) => Ok(verified),
+            Err(Refused::Duplicate) => Err(SubmitError::Duplicate(id)),
+            Err(Refused::Full) => Err(SubmitError::Full(inner.pool.capacity())),
+        }
+    }
+
+    fn precheck(&self, id: &TxId, tx: &SignedTransaction) -> Result<(), SubmitError> {
+        let inner = self.lock();
+        if let Some(reason) = &inner.halted {
+            return Err(SubmitError::Unavailable(reason.clone()));
+        }
+        if inner.pool.contains(id) {
+            return Err(SubmitError::Duplicate(*id));
+        }
+        let ledger = &inner.ledger;
+        if ledger.tx_applied(id).map_err(|e| SubmitError::Unavailable(e.to_string()))? {
+            return Err(SubmitError::Committed(*id));
+        }
+        let now = ledger.block_time();
+        if tx.tx.expires_at < now {
+            return Err(SubmitError::Expired { expires_at_ms: tx.tx.expires_at.millis(), now_ms: now.millis() });
+        }
+        let latest = now.plus_secs(ledger.policy().tx_ttl_max_secs);
+        if tx.tx.expires_at > latest.plus_secs(MAX_CLOCK_DRIFT_MS / 1000) {
+            return Err(SubmitError::Invalid(format!(
+                "expires_at {} ms is beyond the longest validity window (the last block time plus {} s)",
+                tx.tx.expires_at.millis(),
+                ledger.policy().tx_ttl_max_secs
+            )));
+        }
+        Ok(())
+    }
+
+    // --- consensus: build, verify, finalize
+
+    /// Executes blocks consensus already holds (ancestors of a proposal or of a block to
+    /// verify), oldest first, that this node has not executed yet.
+    pub fn absorb(&self, blocks: &[Arc<Block>], now: Timestamp) -> Result<(), InvalidBlock> {
+        for block in blocks {
+            let digest = commonware_cryptography::Digestible::digest(block.as_ref());
+            self.execute(block, digest, now, false)?;
+        }
+        Ok(())
+    }
+
+    /// Verifies a proposed block (its parent chain absorbed first) and keeps its execution.
+    pub fn verify(&self, block: &Block, digest: Digest, now: Timestamp) -> Result<(), InvalidBlock> {
+        self.execute(block, digest, now, true)
+    }
+
+    fn execute(&self, block: &Block, digest: Digest, now: Timestamp, check_clock: bool) -> Result<(), InvalidBlock> {
+        let height = block.height;
+        // Decode and verify signatures outside the lock, reusing the pool's checks.
+        let txs = self.verified_txs(block)?;
+        let mut inner = self.lock();
+        if inner.pending.contains_key(&digest) || height <= inner.ledger.height() {
+            return Ok(());
+        }
+        let (parent_time, branch_txs) = {
+            let chain = inner.branch(block.parent, height - 1)?;
+            let parent_time = chain.last().map_or(inner.ledger.block_time(), |p| p.executed.outcome().block_time);
+            let seen: HashSet<TxId> = chain.iter().flat_map(|p| p.txs.iter().copied()).collect();
+            (parent_time, seen)
+        };
+        if block.time < parent_time {
+            return Err(InvalidBlock::TimeBackwards { height, time: block.time, parent: parent_time });
+        }
+        if check_clock && block.time.millis() > now.millis().saturating_add(MAX_CLOCK_DRIFT_MS) {
+            return Err(InvalidBlock::TimeAhead { height, time: block.time, now });
+        }
+        let mut ids = HashSet::with_capacity(txs.len());
+        for tx in &txs {
+            if !ids.insert(tx.id()) || branch_txs.contains(&tx.id()) {
+                return Err(InvalidBlock::DuplicateTx { height, tx: tx.id() });
+            }
+        }
+        let executed = {
+            let chain = inner.branch(block.parent, height - 1)?;
+            let layers: Vec<&Executed> = chain.iter().map(|p| &p.executed).collect();
+            inner
+                .ledger
+                .execute(&layers, height, block.time, &txs)
+                .map_err(|source| InvalidBlock::Execution { height, source })?
+        };
+        if executed.state_hash() != block.state_hash {
+            return Err(InvalidBlock::StateHash { height, claimed: block.state_hash, computed: executed.state_hash() });
+        }
+        inner.pending.insert(digest, Pending { parent: block.parent, executed, txs: ids });
+        Ok(())
+    }
+
+    fn verified_txs(&self, block: &Block) -> Result<Vec<VerifiedTx>, InvalidBlock> {
+        let height = block.height;
+        if block.txs.len() > MAX_BLOCK_TXS {
+            return Err(InvalidBlock::Transaction { height, index: MAX_BLOCK_TXS, reason: "too many".into() });
+        }
+        let mut out = Vec::with_capacity(block.txs.len());
+        let mut unverified = Vec::new();
+        {
+            let inner = self.lock();
+            for (index, bytes) in block.txs.iter().enumerate() {
+                let tx = SignedTransaction::from_bytes(bytes)
+                    .map_err(|e| InvalidBlock::Transaction { height, index, reason: e.to_string() })?;
+                match inner.pool.verified(&tx.id(), bytes) {
+                    Some(v) => out.push(Some(v.clone())),
+                    None => {
+                        out.push(None);
+                        unverified.push((index, tx));
+                    }
+                }
+            }
+        }
+        for (index, tx) in unverified {
+            let v = tx
+                .verify(&self.chain_id)
+                .map_err(|e| InvalidBlock::Transaction { height, index, reason: e.to_string() })?;
+            out[index] = Some(v);
+        }
+        Ok(out.into_iter().flatten().collect())
+    }
+
+    /// Builds a block on `parent` (already absorbed) at the proposer's clock `now`: pooled
+    /// transactions not yet on the branch, executed to get the state hash.
+    pub fn build(&self, parent: &Block, parent_digest: Digest, now: Timestamp) -> Result<Block, InvalidBlock> {
+        let height = parent.height + 1;
+        let time = Timestamp(now.millis().max(parent.time.millis()));
+        let mut inner = self.lock();
+        let (selected, executed) = {
+            let chain = inner.branch(parent_digest, parent.height)?;
+            let on_branch: HashSet<TxId> = chain.iter().flat_map(|p| p.txs.iter().copied()).collect();
+            let selected = inner.pool.select(MAX_BLOCK_TXS, MAX_BLOCK_TX_BYTES, |id| on_branch.contains(id));
+            let txs: Vec<VerifiedTx> = selected.iter().map(|(t, _)| t.clone()).collect();
+            let layers: Vec<&Executed> = chain.iter().map(|p| &p.executed).collect();
+            let executed = inner
+                .ledger
+                .execute(&layers, height, time, &txs)
+                .map_err(|source| InvalidBlock::Execution { height, source })?;
+            (selected, executed)
+        };
+        let block = Block {
+            parent: parent_digest,
+            height,
+            time,
+            state_hash: executed.state_hash(),
+            txs: selected.iter().map(|(_, b)| b.clone()).collect(),
+        };
+        let digest = commonware_cryptography::Digestible::digest(&block);
+        let ids = selected.iter().map(|(t, _)| t.id()).collect();
+        inner.pending.insert(digest, Pending { parent: parent_digest, executed, txs: ids });
+        Ok(block)
+    }
+
+    /// Applies a finalized block. Idempotent: a block at or below the committed height is
+    /// skipped. On a failure the node halts (stops applying) and says why.
+    pub fn finalize(&self, block: &Block, digest: Digest) -> Result<Finalized, ApplyError> {
+        if let Some(reason) = self.halted() {
+            return Err(ApplyError::Halted(reason));
+        }
+        let result = self.finalize_inner(block, digest);
+        if let Err(e) = &result {
+            self.lock().halted = Some(e.to_string());
+        }
+        result
+    }
+
+    fn finalize_inner(&self, block: &Block, digest: Digest) -> Result<Finalized, ApplyError> {
+        let committed = self.height();
+        if block.height <= committed {
+            return Ok(Finalized::AlreadyApplied);
+        }
+        if block.height != committed + 1 {
+            return Err(ApplyError::Gap { height: committed, got: block.height });
+        }
+        // Finalized by a quorum: our clock does not get a veto, but the rest is checked.
+        self.execute(block, digest, Timestamp(0), false)?;
+        let mut inner = self.lock();
+        let pending = inner.pending.remove(&digest).ok_or(InvalidBlock::UnknownParent { height: block.height, parent: digest })?;
+        let info = BlockInfo {
+            height: block.height,
+            digest: digest.to_string(),
+            parent: block.parent.to_string(),
+            block_time_ms: block.time.millis(),
+            state_hash: block.state_hash.to_string(),
+            txs: pending.executed.outcome().results.iter().map(|(id, _)| id.to_string()).collect(),
+        };
+        // The log first: if the node dies between the two writes, the block is delivered again
+        // and both are written again; the other order could lose the log entry.
+        inner.log.put(&info)?;
+        let outcome = inner.ledger.commit(pending.executed).map_err(|e| match e {
+            BlockError::Store(s) => ApplyError::Store(s),
+            other => ApplyError::Invalid(InvalidBlock::Execution { height: block.height, source: other }),
+        })?;
+        inner.committed = Some(digest);
+        inner.finalized_tip = inner.finalized_tip.max(block.height);
+        let height = block.height;
+        inner.pending.retain(|_, p| p.executed.height() > height);
+        for id in &pending.txs {
+            inner.pool.remove(id);
+        }
+        inner.pool.expire(block.time);
+        Ok(Finalized::Applied(outcome))
+    }
+}
+
+impl<S: Store, L: BlockLog> Inner<S, L> {
+    /// The pending blocks from just above the committed height up to `digest` at `height`,
+    /// oldest first (empty when `height` is the committed height).
+    fn branch(&self, mut digest: Digest, mut height: u64) -> Result<Vec<&Pending>, InvalidBlock> {
+        let committed = self.ledger.height();
+        if height < committed {
+            return Err(InvalidBlock::Stale { height: height + 1, committed });
+        }
+        let mut out = Vec::new();
+        while height > committed {
+            let p = self.pending.get(&digest).ok_or(InvalidBlock::UnknownParent { height: height + 1, parent: digest })?;
+            out.push(p);
+            digest = p.parent;
+            height -= 1;
+        }
+        if let Some(tip) = self.committed
+            && tip != digest
+        {
+            return Err(InvalidBlock::UnknownParent { height: committed + 1, parent: digest });
+        }
+        out.reverse();
+        Ok(out)
+    }
+}
