@@ -1,9 +1,11 @@
 //! The operator node: consensus wiring, mempool, durable ledger, interfaces.
 
 pub mod api;
+pub mod app;
 pub mod block;
 pub mod chain;
-pub mod mempool;
 pub mod config;
+pub mod engine;
 pub mod keys;
+pub mod mempool;
 pub mod node;

@@ -1,0 +1,188 @@
+//! The consensus-facing application: builds and verifies blocks for simplex (through marshal's
+//! [`Inline`](commonware_consensus::marshal::standard::Inline) wrapper) and applies the
+//! finalized blocks marshal delivers in order.
+
+use crate::{
+    block::Block,
+    chain::{BlockLog, Chain, Finalized},
+};
+use commonware_actor::Feedback;
+use commonware_consensus::{
+    Heightable, Reporter, marshal::Update, marshal::ancestry::Ancestry, simplex::types::Context,
+};
+use commonware_cryptography::{Digested, Digestible};
+use commonware_runtime::Clock;
+use commonware_utils::Acknowledgement;
+use futures::StreamExt;
+use npchain_core::{
+    Store,
+    types::{Digest, PublicKey, Timestamp},
+};
+use std::{sync::Arc, time::UNIX_EPOCH};
+use tracing::{debug, error, info, warn};
+
+/// The simplex signing scheme: ed25519, attributable (each certificate lists its signers).
+pub type Scheme = commonware_consensus::simplex::scheme::ed25519::Scheme;
+
+/// The node's application, shared by consensus tasks.
+pub struct App<S: Store, L: BlockLog> {
+    chain: Chain<S, L>,
+}
+
+impl<S: Store, L: BlockLog> std::fmt::Debug for App<S, L> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App").field("chain", &self.chain).finish()
+    }
+}
+
+impl<S: Store, L: BlockLog> std::fmt::Debug for Finalizer<S, L> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Finalizer").field("chain", &self.chain).finish()
+    }
+}
+
+impl<S: Store, L: BlockLog> Clone for App<S, L> {
+    fn clone(&self) -> Self {
+        Self { chain: self.chain.clone() }
+    }
+}
+
+impl<S: Store + Send + 'static, L: BlockLog> App<S, L> {
+    pub fn new(chain: Chain<S, L>) -> Self {
+        Self { chain }
+    }
+
+    /// Takes ancestors from the stream (newest first) until one this node already executed
+    /// or committed; returns the unknown ones oldest first and the newest block seen.
+    async fn unknown_ancestors(
+        &self,
+        mut ancestry: impl Ancestry<Block>,
+    ) -> Option<(Vec<Arc<Block>>, Digested<Block>)> {
+        let first = ancestry.next().await?;
+        let mut unknown = Vec::new();
+        let mut next = Some(first.clone());
+        while let Some(block) = next {
+            if self.chain.knows(&block.digest(), block.height().get()) {
+                break;
+            }
+            unknown.push(block.inner_shared());
+            next = ancestry.next().await;
+        }
+        unknown.reverse();
+        Some((unknown, first))
+    }
+}
+
+fn now_ms(clock: &impl Clock) -> Timestamp {
+    Timestamp(clock.current().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0))
+}
+
+impl<E, S, L> commonware_consensus::Application<E> for App<S, L>
+where
+    E: Clock + Send + 'static,
+    S: Store + Send + 'static,
+    L: BlockLog,
+{
+    type SigningScheme = Scheme;
+    type Context = Context<Digest, PublicKey>;
+    type Block = Block;
+    type Input = ();
+
+    async fn propose(
+        &mut self,
+        (clock, _context): (E, Self::Context),
+        ancestry: impl Ancestry<Self::Block>,
+        _input: (),
+    ) -> Option<Digested<Self::Block>> {
+        let now = now_ms(&clock);
+        let (unknown, parent) = self.unknown_ancestors(ancestry).await?;
+        if let Err(e) = self.chain.absorb(&unknown, now) {
+            warn!(error = %e, "cannot build on this parent");
+            return None;
+        }
+        match self.chain.build(parent.inner(), parent.digest(), now) {
+            Ok(block) => {
+                debug!(height = block.height, txs = block.txs.len(), "proposing");
+                let digest = block.digest();
+                Some(Digested::precomputed(block, digest))
+            }
+            Err(e) => {
+                warn!(error = %e, "cannot build a block");
+                None
+            }
+        }
+    }
+
+    async fn verify(
+        &mut self,
+        (clock, _context): (E, Self::Context),
+        ancestry: impl Ancestry<Self::Block>,
+    ) -> bool {
+        let now = now_ms(&clock);
+        let Some((mut unknown, block)) = self.unknown_ancestors(ancestry).await else {
+            return false;
+        };
+        // The first block of the stream is the one to verify; the rest are its ancestors.
+        if unknown.last().map(|b| b.height) != Some(block.height().get()) {
+            return true; // already verified (or committed) by this node
+        }
+        unknown.pop();
+        if let Err(e) = self.chain.absorb(&unknown, now) {
+            warn!(error = %e, "ancestor of a proposal is invalid");
+            return false;
+        }
+        match self.chain.verify(block.inner(), block.digest(), now) {
+            Ok(()) => true,
+            Err(e) => {
+                warn!(error = %e, "refusing proposal");
+                false
+            }
+        }
+    }
+}
+
+/// Receives finalized blocks from marshal, in height order, at least once each.
+pub struct Finalizer<S: Store, L: BlockLog> {
+    chain: Chain<S, L>,
+}
+
+impl<S: Store, L: BlockLog> Clone for Finalizer<S, L> {
+    fn clone(&self) -> Self {
+        Self { chain: self.chain.clone() }
+    }
+}
+
+impl<S: Store + Send + 'static, L: BlockLog> Finalizer<S, L> {
+    pub fn new(chain: Chain<S, L>) -> Self {
+        Self { chain }
+    }
+}
+
+impl<S: Store + Send + 'static, L: BlockLog> Reporter for Finalizer<S, L> {
+    type Activity = Update<Block>;
+
+    fn report(&mut self, activity: Self::Activity) -> Feedback {
+        match activity {
+            Update::Tip(_, height, _) => self.chain.note_tip(height.get()),
+            Update::Block(block, ack) => match self.chain.finalize(block.inner(), block.digest()) {
+                Ok(Finalized::Applied(outcome)) => {
+                    info!(
+                        height = outcome.height,
+                        txs = outcome.results.len(),
+                        state = %outcome.state_hash,
+                        "applied finalized block"
+                    );
+                    ack.acknowledge();
+                }
+                Ok(Finalized::AlreadyApplied) => ack.acknowledge(),
+                Err(e) => {
+                    // Dropping the acknowledgement stops marshal: the node must not go on
+                    // from a state it could not reach.
+                    error!(height = block.height().get(), error = %e, "cannot apply finalized block; halting");
+                    drop(ack);
+                }
+            },
+        }
+        Feedback::Ok
+    }
+}

@@ -1,0 +1,292 @@
+//! Consensus wiring, generic over the runtime and the p2p network so that the same code runs
+//! on the production runtime (tokio, authenticated `lookup` network) and in deterministic
+//! simulation (seeded executor, simulated network).
+//!
+//! The pieces: simplex (ed25519 attributable certificates, round-robin leaders) orders block
+//! digests; marshal turns notarizations and finalizations into an ordered stream of finalized
+//! blocks, stores blocks and certificates in its archives and backfills what is missing from
+//! peers; the buffered broadcast engine spreads proposed blocks; [`App`] builds and verifies
+//! blocks and [`Finalizer`] applies finalized ones; a gossip channel spreads transactions.
+
+use crate::{
+    app::{App, Finalizer, Scheme},
+    block::Block,
+    chain::{BlockLog, Chain},
+    config::Timing,
+};
+use bytes::Bytes;
+use commonware_broadcast::buffered;
+use commonware_consensus::{
+    marshal::{self, core::Actor as Marshal, resolver::p2p as marshal_resolver, standard::Inline},
+    simplex::{
+        self,
+        config::{ForwardPolicy, SkipBudget, SkipPolicy},
+        elector::RoundRobin,
+    },
+    types::{Epoch, FixedEpocher, ViewDelta},
+};
+use commonware_cryptography::{Digestible, Sha256, certificate::ConstantProvider};
+use commonware_p2p::{Blocker, Provider, Receiver, Recipients, Sender};
+use commonware_parallel::Sequential;
+use commonware_runtime::{Clock, Handle, Metrics, Spawner, Storage, buffer::paged::CacheRef};
+use commonware_storage::archive::immutable;
+use commonware_utils::{NZDuration, NZU16, NZU64, NZUsize, ordered::Set};
+use npchain_core::{
+    Store,
+    types::{PrivateKey, PublicKey},
+};
+use rand_core::CryptoRng;
+use std::{
+    num::{NonZeroU64, NonZeroUsize},
+    sync::{Arc, Mutex},
+};
+use tracing::debug;
+
+/// p2p channels, one per kind of traffic.
+pub const CHANNEL_VOTES: u64 = 0;
+pub const CHANNEL_CERTIFICATES: u64 = 1;
+pub const CHANNEL_RESOLVER: u64 = 2;
+pub const CHANNEL_BACKFILL: u64 = 3;
+pub const CHANNEL_BLOCKS: u64 = 4;
+pub const CHANNEL_TXS: u64 = 5;
+
+/// Namespace of consensus signatures; distinct from transaction signatures.
+pub const CONSENSUS_NAMESPACE: &[u8] = b"npchain/v1/consensus";
+
+/// One epoch for the whole chain until validator changes go through governance.
+const BLOCKS_PER_EPOCH: NonZeroU64 = NZU64!(u64::MAX);
+const MAILBOX: NonZeroUsize = NZUsize!(1024);
+const IO_BUFFER: NonZeroUsize = NZUsize!(1 << 20);
+
+/// What one node brings to the network.
+#[allow(missing_debug_implementations)]
+pub struct Wiring<S: Store, L: BlockLog, P, B> {
+    /// This node's identity (p2p and, for a validator, consensus votes).
+    pub signer: PrivateKey,
+    /// The validators, from the genesis.
+    pub validators: Vec<PublicKey>,
+    pub chain: Chain<S, L>,
+    pub genesis: Block,
+    /// Prefix of the engine's storage partitions.
+    pub partition: String,
+    pub timing: Timing,
+    pub peers: P,
+    pub blocker: B,
+}
+
+/// The network channels a node needs, as (sender, receiver) pairs.
+#[allow(missing_debug_implementations)]
+pub struct Channels<Sn, Rc> {
+    pub votes: (Sn, Rc),
+    pub certificates: (Sn, Rc),
+    pub resolver: (Sn, Rc),
+    pub backfill: (Sn, Rc),
+    pub blocks: (Sn, Rc),
+    pub txs: (Sn, Rc),
+}
+
+/// Sends transactions this node accepted to every peer.
+pub struct Gossip<Sn> {
+    sender: Mutex<Sn>,
+}
+
+impl<Sn: Sender<PublicKey = PublicKey>> Gossip<Sn> {
+    pub fn send(&self, tx: &[u8]) {
+        let mut sender = self.sender.lock().unwrap_or_else(|e| e.into_inner());
+        sender.send(Recipients::All, Bytes::copy_from_slice(tx), false);
+    }
+}
+
+impl<Sn> std::fmt::Debug for Gossip<Sn> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Gossip")
+    }
+}
+
+/// A started node: its tasks and the handle to gossip transactions.
+pub struct Started<Sn> {
+    pub handles: Vec<Handle<()>>,
+    pub gossip: Arc<Gossip<Sn>>,
+}
+
+impl<Sn> std::fmt::Debug for Started<Sn> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Started").field("tasks", &self.handles.len()).finish()
+    }
+}
+
+/// The most a network message may carry: a whole block with its framing.
+pub fn max_message_size(validators: usize) -> u32 {
+    let bound =
+        marshal::max_payload_size::<marshal::standard::Standard<Block>, Scheme>(validators as u32, &());
+    (bound + 1024) as u32
+}
+
+/// Starts consensus, marshal, block broadcast and transaction gossip for one node.
+pub async fn start<E, S, L, P, B, Sn, Rc>(
+    context: E,
+    wiring: Wiring<S, L, P, B>,
+    channels: Channels<Sn, Rc>,
+) -> Started<Sn>
+where
+    E: Clock + CryptoRng + Spawner + Storage + Metrics + commonware_runtime::Supervisor,
+    S: Store + Send + 'static,
+    L: BlockLog,
+    P: Provider<PublicKey = PublicKey>,
+    B: Blocker<PublicKey = PublicKey>,
+    Sn: Sender<PublicKey = PublicKey>,
+    Rc: Receiver<PublicKey = PublicKey>,
+{
+    let Wiring { signer, validators, chain, genesis, partition, timing, peers, blocker } = wiring;
+    let me = commonware_cryptography::Signer::public_key(&signer);
+    let participants: Set<PublicKey> = Set::from_iter_dedup(validators);
+    let scheme = Scheme::signer(CONSENSUS_NAMESPACE, participants.clone(), signer)
+        .unwrap_or_else(|| Scheme::verifier(CONSENSUS_NAMESPACE, participants.clone()));
+    let page_cache = CacheRef::new(NZU16!(4096), NZUsize!(1024));
+    let epocher = FixedEpocher::new(BLOCKS_PER_EPOCH);
+    let genesis_digest = genesis.digest();
+
+    // Backfill of missing blocks and certificates from peers.
+    let (resolver_rx, resolver) = marshal_resolver::init(
+        context.child("marshal_resolver"),
+        marshal_resolver::Config {
+            public_key: me.clone(),
+            peer_provider: peers.clone(),
+            blocker: blocker.clone(),
+            mailbox_size: MAILBOX,
+            fetch_timeout: NZDuration!(std::time::Duration::from_secs(2)),
+            fetch_retry_delay: std::time::Duration::from_millis(100),
+            priority_requests: false,
+            priority_responses: false,
+        },
+        channels.backfill,
+    );
+
+    // Proposed blocks travel whole to every peer.
+    let (broadcast, buffer) = buffered::Engine::new(
+        context.child("broadcast"),
+        buffered::Config {
+            public_key: me.clone(),
+            mailbox_size: MAILBOX,
+            deque_size: 16,
+            priority: false,
+            codec_config: (),
+            peer_provider: peers.clone(),
+            strategy: Sequential,
+        },
+    );
+    let mut handles = vec![broadcast.start(channels.blocks)];
+
+    let finalizations = immutable::Archive::init(
+        context.child("finalizations_by_height"),
+        archive_config(
+            &partition,
+            "finalizations",
+            &page_cache,
+            <Scheme as commonware_cryptography::certificate::Verifier>::certificate_codec_config_unbounded(),
+        ),
+    )
+    .await
+    .expect("finalizations archive");
+    let blocks = immutable::Archive::init(
+        context.child("finalized_blocks"),
+        archive_config(&partition, "blocks", &page_cache, ()),
+    )
+    .await
+    .expect("blocks archive");
+
+    let genesis_block = commonware_cryptography::Digested::precomputed(genesis, genesis_digest);
+    let (marshal_actor, marshal, _floor) = Marshal::init(
+        context.child("marshal"),
+        finalizations,
+        blocks,
+        marshal::Config {
+            provider: ConstantProvider::new(scheme.clone()),
+            epocher: epocher.clone(),
+            start: marshal::Start::Genesis(genesis_block),
+            partition_prefix: format!("{partition}-marshal"),
+            mailbox_size: MAILBOX,
+            view_retention: ViewDelta::new(10),
+            prunable_items_per_section: NZU64!(10),
+            page_cache: page_cache.clone(),
+            replay_buffer: IO_BUFFER,
+            key_write_buffer: IO_BUFFER,
+            value_write_buffer: IO_BUFFER,
+            block_codec_config: (),
+            max_repair: NZUsize!(10),
+            max_pending_acks: NZUsize!(1),
+            strategy: Sequential,
+        },
+    )
+    .await;
+
+    let application =
+        Inline::new(context.child("application"), App::new(chain.clone()), marshal.clone(), epocher);
+    let consensus = simplex::Engine::new(
+        context.child("consensus"),
+        simplex::Config {
+            scheme,
+            elector: RoundRobin::<Sha256>::default(),
+            blocker,
+            automaton: application.clone(),
+            relay: application.clone(),
+            reporter: application,
+            track_historical_votes: false,
+            strategy: Sequential,
+            partition: format!("{partition}-consensus"),
+            mailbox_size: MAILBOX,
+            epoch: Epoch::zero(),
+            floor: simplex::config::Floor::Genesis(genesis_digest),
+            replay_buffer: IO_BUFFER,
+            write_buffer: IO_BUFFER,
+            page_cache,
+            leader_timeout: timing.leader_timeout(),
+            certification_timeout: timing.certification_timeout(),
+            timeout_retry: timing.timeout_retry(),
+            view_retention: ViewDelta::new(10),
+            skip: SkipPolicy::Enabled {
+                timeout: timing.certification_timeout().max(timing.timeout_retry()) * 2,
+                budget: SkipBudget::Participants,
+            },
+            fetch_timeout: NZDuration!(timing.fetch_timeout()),
+            fetch_retry_delay: std::time::Duration::from_millis(100),
+            forward: ForwardPolicy::Disabled,
+        },
+    );
+    handles.push(marshal_actor.start(Finalizer::new(chain.clone()), buffer, (resolver_rx, resolver)));
+    handles.push(consensus.start(channels.votes, channels.certificates, channels.resolver));
+
+    // Transactions from peers enter the pool the same way as from clients.
+    let (tx_sender, mut tx_receiver) = channels.txs;
+    let gossip = Arc::new(Gossip { sender: Mutex::new(tx_sender) });
+    handles.push(context.child("tx_gossip").spawn(move |_| async move {
+        while let Ok((peer, bytes)) = tx_receiver.recv().await {
+            if let Err(e) = chain.submit(bytes.as_ref()) {
+                debug!(peer = %peer, error = %e, "gossiped transaction not pooled");
+            }
+        }
+    }));
+    Started { handles, gossip }
+}
+
+fn archive_config<C>(partition: &str, name: &str, page_cache: &CacheRef, codec: C) -> immutable::Config<C> {
+    immutable::Config {
+        metadata_partition: format!("{partition}-{name}-metadata"),
+        freezer_table_partition: format!("{partition}-{name}-freezer-table"),
+        freezer_table_initial_size: 64,
+        freezer_table_resize_frequency: 10,
+        freezer_table_resize_chunk_size: 10,
+        freezer_key_partition: format!("{partition}-{name}-freezer-key"),
+        freezer_key_page_cache: page_cache.clone(),
+        freezer_value_partition: format!("{partition}-{name}-freezer-value"),
+        freezer_value_target_size: 1 << 20,
+        freezer_value_compression: None,
+        ordinal_partition: format!("{partition}-{name}-ordinal"),
+        items_per_section: NZU64!(1024),
+        codec_config: codec,
+        replay_buffer: IO_BUFFER,
+        freezer_key_write_buffer: IO_BUFFER,
+        freezer_value_write_buffer: IO_BUFFER,
+        ordinal_write_buffer: IO_BUFFER,
+    }
+}
