@@ -46,7 +46,8 @@ impl Block {
         self.txs
             .iter()
             .map(|b| {
-                SignedTransaction::from_bytes(b).map_err(|_| CodecError::Invalid("Block", "undecodable transaction"))
+                SignedTransaction::from_bytes(b)
+                    .map_err(|_| CodecError::Invalid("Block", "undecodable transaction"))
             })
             .collect()
     }

@@ -35,7 +35,9 @@ pub enum InvalidBlock {
     UnknownParent { height: u64, parent: Digest },
     #[error("block {height}: time {time} is before its parent's {parent}")]
     TimeBackwards { height: u64, time: Timestamp, parent: Timestamp },
-    #[error("block {height}: time {time} is more than {MAX_CLOCK_DRIFT_MS} ms ahead of this node's clock {now}")]
+    #[error(
+        "block {height}: time {time} is more than {MAX_CLOCK_DRIFT_MS} ms ahead of this node's clock {now}"
+    )]
     TimeAhead { height: u64, time: Timestamp, now: Timestamp },
     #[error("block {height}: transaction {index} is invalid: {reason}")]
     Transaction { height: u64, index: usize, reason: String },
@@ -233,7 +235,10 @@ impl<S: Store + Send + 'static, L: BlockLog> Chain<S, L> {
         }
         let now = ledger.block_time();
         if tx.tx.expires_at < now {
-            return Err(SubmitError::Expired { expires_at_ms: tx.tx.expires_at.millis(), now_ms: now.millis() });
+            return Err(SubmitError::Expired {
+                expires_at_ms: tx.tx.expires_at.millis(),
+                now_ms: now.millis(),
+            });
         }
         let latest = now.plus_secs(ledger.policy().tx_ttl_max_secs);
         if tx.tx.expires_at > latest.plus_secs(MAX_CLOCK_DRIFT_MS / 1000) {
@@ -263,7 +268,13 @@ impl<S: Store + Send + 'static, L: BlockLog> Chain<S, L> {
         self.execute(block, digest, now, true)
     }
 
-    fn execute(&self, block: &Block, digest: Digest, now: Timestamp, check_clock: bool) -> Result<(), InvalidBlock> {
+    fn execute(
+        &self,
+        block: &Block,
+        digest: Digest,
+        now: Timestamp,
+        check_clock: bool,
+    ) -> Result<(), InvalidBlock> {
         let height = block.height;
         // Decode and verify signatures outside the lock, reusing the pool's checks.
         let txs = self.verified_txs(block)?;
@@ -273,7 +284,8 @@ impl<S: Store + Send + 'static, L: BlockLog> Chain<S, L> {
         }
         let (parent_time, branch_txs) = {
             let chain = inner.branch(block.parent, height - 1)?;
-            let parent_time = chain.last().map_or(inner.ledger.block_time(), |p| p.executed.outcome().block_time);
+            let parent_time =
+                chain.last().map_or(inner.ledger.block_time(), |p| p.executed.outcome().block_time);
             let seen: HashSet<TxId> = chain.iter().flat_map(|p| p.txs.iter().copied()).collect();
             (parent_time, seen)
         };
@@ -298,7 +310,11 @@ impl<S: Store + Send + 'static, L: BlockLog> Chain<S, L> {
                 .map_err(|source| InvalidBlock::Execution { height, source })?
         };
         if executed.state_hash() != block.state_hash {
-            return Err(InvalidBlock::StateHash { height, claimed: block.state_hash, computed: executed.state_hash() });
+            return Err(InvalidBlock::StateHash {
+                height,
+                claimed: block.state_hash,
+                computed: executed.state_hash(),
+            });
         }
         inner.pending.insert(digest, Pending { parent: block.parent, executed, txs: ids });
         Ok(())
@@ -307,15 +323,22 @@ impl<S: Store + Send + 'static, L: BlockLog> Chain<S, L> {
     fn verified_txs(&self, block: &Block) -> Result<Vec<VerifiedTx>, InvalidBlock> {
         let height = block.height;
         if block.txs.len() > MAX_BLOCK_TXS {
-            return Err(InvalidBlock::Transaction { height, index: MAX_BLOCK_TXS, reason: "too many".into() });
+            return Err(InvalidBlock::Transaction {
+                height,
+                index: MAX_BLOCK_TXS,
+                reason: "too many".into(),
+            });
         }
         let mut out = Vec::with_capacity(block.txs.len());
         let mut unverified = Vec::new();
         {
             let inner = self.lock();
             for (index, bytes) in block.txs.iter().enumerate() {
-                let tx = SignedTransaction::from_bytes(bytes)
-                    .map_err(|e| InvalidBlock::Transaction { height, index, reason: e.to_string() })?;
+                let tx = SignedTransaction::from_bytes(bytes).map_err(|e| InvalidBlock::Transaction {
+                    height,
+                    index,
+                    reason: e.to_string(),
+                })?;
                 match inner.pool.verified(&tx.id(), bytes) {
                     Some(v) => out.push(Some(v.clone())),
                     None => {
@@ -326,9 +349,11 @@ impl<S: Store + Send + 'static, L: BlockLog> Chain<S, L> {
             }
         }
         for (index, tx) in unverified {
-            let v = tx
-                .verify(&self.chain_id)
-                .map_err(|e| InvalidBlock::Transaction { height, index, reason: e.to_string() })?;
+            let v = tx.verify(&self.chain_id).map_err(|e| InvalidBlock::Transaction {
+                height,
+                index,
+                reason: e.to_string(),
+            })?;
             out[index] = Some(v);
         }
         Ok(out.into_iter().flatten().collect())
@@ -336,7 +361,12 @@ impl<S: Store + Send + 'static, L: BlockLog> Chain<S, L> {
 
     /// Builds a block on `parent` (already absorbed) at the proposer's clock `now`: pooled
     /// transactions not yet on the branch, executed to get the state hash.
-    pub fn build(&self, parent: &Block, parent_digest: Digest, now: Timestamp) -> Result<Block, InvalidBlock> {
+    pub fn build(
+        &self,
+        parent: &Block,
+        parent_digest: Digest,
+        now: Timestamp,
+    ) -> Result<Block, InvalidBlock> {
         let height = parent.height + 1;
         let time = Timestamp(now.millis().max(parent.time.millis()));
         let mut inner = self.lock();
@@ -389,7 +419,10 @@ impl<S: Store + Send + 'static, L: BlockLog> Chain<S, L> {
         // Finalized by a quorum: our clock does not get a veto, but the rest is checked.
         self.execute(block, digest, Timestamp(0), false)?;
         let mut inner = self.lock();
-        let pending = inner.pending.remove(&digest).ok_or(InvalidBlock::UnknownParent { height: block.height, parent: digest })?;
+        let pending = inner
+            .pending
+            .remove(&digest)
+            .ok_or(InvalidBlock::UnknownParent { height: block.height, parent: digest })?;
         let info = BlockInfo {
             height: block.height,
             digest: digest.to_string(),
@@ -427,7 +460,10 @@ impl<S: Store, L: BlockLog> Inner<S, L> {
         }
         let mut out = Vec::new();
         while height > committed {
-            let p = self.pending.get(&digest).ok_or(InvalidBlock::UnknownParent { height: height + 1, parent: digest })?;
+            let p = self
+                .pending
+                .get(&digest)
+                .ok_or(InvalidBlock::UnknownParent { height: height + 1, parent: digest })?;
             out.push(p);
             digest = p.parent;
             height -= 1;

@@ -103,7 +103,12 @@ pub struct Timing {
 
 impl Default for Timing {
     fn default() -> Self {
-        Self { leader_timeout_ms: 1_000, certification_timeout_ms: 2_000, timeout_retry_ms: 500, fetch_timeout_ms: 1_000 }
+        Self {
+            leader_timeout_ms: 1_000,
+            certification_timeout_ms: 2_000,
+            timeout_retry_ms: 500,
+            fetch_timeout_ms: 1_000,
+        }
     }
 }
 
@@ -162,7 +167,8 @@ impl NodeConfig {
     /// Reads and checks a configuration file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: name.clone(), source })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: name.clone(), source })?;
         let base = path.parent().unwrap_or(Path::new("."));
         Self::parse(&text, base).map_err(|e| match e {
             ConfigError::Toml { source, .. } => ConfigError::Toml { path: name, source },
@@ -176,12 +182,16 @@ impl NodeConfig {
             toml::from_str(text).map_err(|source| ConfigError::Toml { path: String::new(), source })?;
         let mut peers = Vec::with_capacity(raw.p2p.peers.len());
         for (index, p) in raw.p2p.peers.into_iter().enumerate() {
-            let key = parse_public_key(&p.key).map_err(|e| ConfigError::Peer { index, reason: e.to_string() })?;
+            let key =
+                parse_public_key(&p.key).map_err(|e| ConfigError::Peer { index, reason: e.to_string() })?;
             if peers.iter().any(|q: &Peer| q.key == key) {
                 return Err(ConfigError::Peer { index, reason: "key listed twice".into() });
             }
             if peers.iter().any(|q: &Peer| q.address == p.address) {
-                return Err(ConfigError::Peer { index, reason: format!("address {} listed twice", p.address) });
+                return Err(ConfigError::Peer {
+                    index,
+                    reason: format!("address {} listed twice", p.address),
+                });
             }
             peers.push(Peer { key, address: p.address });
         }
@@ -244,7 +254,8 @@ mod tests {
 
     fn sample() -> String {
         use commonware_cryptography::Signer as _;
-        let key = commonware_formatting::hex(npchain_core::types::PrivateKey::from_seed(1).public_key().as_ref());
+        let key =
+            commonware_formatting::hex(npchain_core::types::PrivateKey::from_seed(1).public_key().as_ref());
         format!(
             "data_dir = \"d\"\ngenesis = \"/abs/g.toml\"\nvalidator_key = \"v.key\"\n[p2p]\nlisten = \"127.0.0.1:1\"\n[[p2p.peers]]\nkey = \"{key}\"\naddress = \"127.0.0.1:2\"\n[http]\nlisten = \"127.0.0.1:3\"\n"
         )
@@ -265,10 +276,16 @@ mod tests {
     #[test]
     fn refuses_bad_peers_fields_and_timeouts() {
         let bad_key = sample().replace("key = \"", "key = \"zz");
-        assert!(matches!(NodeConfig::parse(&bad_key, Path::new("/")), Err(ConfigError::Peer { index: 0, .. })));
+        assert!(matches!(
+            NodeConfig::parse(&bad_key, Path::new("/")),
+            Err(ConfigError::Peer { index: 0, .. })
+        ));
         let unknown = format!("{}\nsurprise = 1\n", sample());
         assert!(matches!(NodeConfig::parse(&unknown, Path::new("/")), Err(ConfigError::Toml { .. })));
-        let twice = format!("{}[[p2p.peers]]\nkey = \"{KEY}\"\naddress = \"127.0.0.1:2\"\n", sample().replace("[http]", "[[http_placeholder]]"));
+        let twice = format!(
+            "{}[[p2p.peers]]\nkey = \"{KEY}\"\naddress = \"127.0.0.1:2\"\n",
+            sample().replace("[http]", "[[http_placeholder]]")
+        );
         assert!(NodeConfig::parse(&twice, Path::new("/")).is_err());
         let timing = format!(
             "{}\n[consensus]\nleader-timeout-ms = 2000\ncertification-timeout-ms = 1000\ntimeout-retry-ms = 1\nfetch-timeout-ms = 1\n",

@@ -41,7 +41,8 @@ pub fn write_key(path: &Path, key: &PrivateKey) -> Result<(), KeyError> {
 pub fn read_key(path: &Path) -> Result<PrivateKey, KeyError> {
     let name = path.display().to_string();
     let text = fs::read_to_string(path).map_err(|source| KeyError::Io { path: name.clone(), source })?;
-    let bytes = commonware_formatting::from_hex(text.trim()).ok_or(KeyError::Malformed { path: name.clone() })?;
+    let bytes =
+        commonware_formatting::from_hex(text.trim()).ok_or(KeyError::Malformed { path: name.clone() })?;
     PrivateKey::decode(bytes).map_err(|_| KeyError::Malformed { path: name })
 }
 
