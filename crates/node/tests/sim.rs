@@ -195,6 +195,30 @@ async fn disconnect(oracle: &Oracle<PublicKey, Sim>, a: usize, b: usize) {
     let _ = oracle.remove_link(pb, pa).await;
 }
 
+/// A simulated network joining every pair of validators.
+async fn network(context: &Sim, rng: &mut StdRng, lossy: bool) -> Oracle<PublicKey, Sim> {
+    let peers: Vec<PublicKey> = (0..VALIDATORS).map(|i| validator_key(i).public_key()).collect();
+    let (network, oracle) = Network::new_with_peers(
+        context.child("network"),
+        simulated::Config {
+            max_size: engine::max_message_size(VALIDATORS),
+            // Byzantine nodes may be blocked, and disconnected, by the honest ones.
+            max_peers_per_set: NZUsize!(VALIDATORS),
+            disconnect_on_block: true,
+            tracked_peer_sets: NZUsize!(1),
+        },
+        peers,
+    )
+    .await;
+    network.start();
+    for a in 0..VALIDATORS {
+        for b in a + 1..VALIDATORS {
+            connect(&oracle, rng, a, b, lossy).await;
+        }
+    }
+    oracle
+}
+
 async fn wait_for(context: &Sim, what: &str, mut cond: impl FnMut() -> bool) {
     for _ in 0..3_000 {
         if cond() {
@@ -249,33 +273,16 @@ fn check_agreement(nodes: &[&Chain<MemStore, Log>], submitted: &[(usize, u64)]) 
 }
 
 /// Runs one seeded schedule: traffic to random nodes, lossy links, one crash and restart,
-/// one partition and heal. Returns the final height reached.
-fn run_faulty(seed: u64) -> u64 {
+/// one partition and heal. Returns the blocks all nodes agreed on.
+fn run_faulty(seed: u64) -> Vec<BlockInfo> {
     let cfg = deterministic::Config::new()
         .with_seed(seed)
         .with_start_time(UNIX_EPOCH + Duration::from_millis(GENESIS_MS))
         .with_timeout(Some(Duration::from_secs(900)));
     deterministic::Runner::new(cfg).start(|context| async move {
         let mut rng = StdRng::seed_from_u64(seed);
-        let peers: Vec<PublicKey> = (0..VALIDATORS).map(|i| validator_key(i).public_key()).collect();
-        let (network, oracle) = Network::new_with_peers(
-            context.child("network"),
-            simulated::Config {
-                max_size: engine::max_message_size(VALIDATORS),
-                max_peers_per_set: NZUsize!(VALIDATORS),
-                disconnect_on_block: true,
-                tracked_peer_sets: NZUsize!(1),
-            },
-            peers,
-        )
-        .await;
-        network.start();
         let lossy = rng.random_bool(0.5);
-        for a in 0..VALIDATORS {
-            for b in a + 1..VALIDATORS {
-                connect(&oracle, &mut rng, a, b, lossy).await;
-            }
-        }
+        let oracle = network(&context, &mut rng, lossy).await;
         let mut nodes = Vec::new();
         for i in 0..VALIDATORS {
             nodes.push(Some(start_node(&context, &oracle, i, None).await));
@@ -371,7 +378,109 @@ fn run_faulty(seed: u64) -> u64 {
         wait_for(&context, "all nodes at the same height", || chains.iter().all(|c| c.height() >= top)).await;
         let refs: Vec<_> = chains.iter().collect();
         check_agreement(&refs, &submitted);
-        refs.iter().map(|c| c.height()).min().unwrap()
+        let height = refs.iter().map(|c| c.height()).min().unwrap();
+        (1..=height).map(|h| chains[0].block_info(h).unwrap().unwrap()).collect()
+    })
+}
+
+/// Which misbehaviour the Byzantine validator shows.
+#[derive(Clone, Copy, Debug)]
+enum Byzantine {
+    /// Votes for the proposal and for a random conflicting digest in every round.
+    Conflicter,
+    /// As leader, sends different proposals to different validators.
+    Equivocator,
+}
+
+/// Three honest validators and one Byzantine one (the engine's own mocks): the honest ones
+/// keep committing every transaction and agree at every height.
+fn run_byzantine(seed: u64, kind: Byzantine) -> u64 {
+    let cfg = deterministic::Config::new()
+        .with_seed(seed)
+        .with_start_time(UNIX_EPOCH + Duration::from_millis(GENESIS_MS))
+        .with_timeout(Some(Duration::from_secs(900)));
+    deterministic::Runner::new(cfg).start(|context| async move {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let oracle = network(&context, &mut rng, false).await;
+        let bad = VALIDATORS - 1;
+        let participants: commonware_utils::ordered::Set<PublicKey> =
+            commonware_utils::ordered::Set::from_iter_dedup(
+                (0..VALIDATORS).map(|v| validator_key(v).public_key()),
+            );
+        let scheme =
+            npchain_node::app::Scheme::signer(engine::CONSENSUS_NAMESPACE, participants, validator_key(bad))
+                .expect("a validator signs");
+        let control = oracle.control(validator_key(bad).public_key());
+        let quota = Quota::per_second(NZU32!(100_000));
+        let votes = control.register(engine::CHANNEL_VOTES, quota).await.unwrap();
+        let certificates = control.register(engine::CHANNEL_CERTIFICATES, quota).await.unwrap();
+        match kind {
+            Byzantine::Conflicter => {
+                use commonware_consensus::simplex::mocks::conflicter::{Config, Conflicter};
+                Conflicter::<_, _, commonware_cryptography::Sha256>::new(
+                    context.child("byzantine"),
+                    Config { scheme },
+                )
+                .start(votes);
+            }
+            Byzantine::Equivocator => {
+                use commonware_consensus::simplex::mocks::{
+                    equivocator::{Config, Equivocator},
+                    relay::Relay,
+                };
+                Equivocator::<_, _, _, commonware_cryptography::Sha256>::new(
+                    context.child("byzantine"),
+                    Config {
+                        scheme,
+                        elector: commonware_consensus::simplex::elector::RoundRobin::<
+                            commonware_cryptography::Sha256,
+                        >::default(),
+                        epoch: commonware_consensus::types::Epoch::zero(),
+                        relay: Arc::new(Relay::new()),
+                    },
+                )
+                .start(votes, certificates);
+            }
+        }
+        let mut nodes = Vec::new();
+        for i in 0..bad {
+            nodes.push(start_node(&context, &oracle, i, None).await);
+        }
+        let chain_id = nodes[0].chain.chain_id();
+        let mut submitted = Vec::new();
+        for k in 0..24u64 {
+            let node = &nodes[rng.random_range(0..bad)];
+            let op = rng.random_range(0..VALIDATORS);
+            let tx = bind(&chain_id, op, k, now_ms(&context));
+            node.chain.submit(&tx).expect("fresh transaction is pooled");
+            node.gossip.send(&tx);
+            submitted.push((op, k));
+            if k % 6 == 5 {
+                let chains: Vec<_> = nodes.iter().map(|n| n.chain.clone()).collect();
+                let target = chains.iter().map(|c| c.height()).max().unwrap() + 2;
+                wait_for(&context, "honest validators to commit", || {
+                    chains.iter().all(|c| c.height() >= target)
+                })
+                .await;
+            }
+        }
+        let chains: Vec<_> = nodes.iter().map(|n| n.chain.clone()).collect();
+        let everything = submitted.clone();
+        wait_for(&context, "every transaction on every honest node", || {
+            chains.iter().all(|c| {
+                everything.iter().all(|(op, k)| {
+                    c.with_ledger(|l| l.number(number(*op, *k)).unwrap())
+                        .is_some_and(|r| r.subscriber.is_some())
+                })
+            })
+        })
+        .await;
+        let top = chains.iter().map(|c| c.height()).max().unwrap();
+        wait_for(&context, "honest nodes at the same height", || chains.iter().all(|c| c.height() >= top))
+            .await;
+        let refs: Vec<_> = chains.iter().collect();
+        check_agreement(&refs, &submitted);
+        top
     })
 }
 
@@ -387,7 +496,7 @@ fn validators_agree_through_crashes_partitions_and_loss() {
     for seed in seeds(0..8) {
         let result = std::panic::catch_unwind(|| run_faulty(seed));
         match result {
-            Ok(height) => eprintln!("seed {seed}: agreed up to height {height}"),
+            Ok(blocks) => eprintln!("seed {seed}: agreed up to height {}", blocks.len()),
             Err(e) => {
                 eprintln!("seed {seed} FAILED; replay with NPCHAIN_SIM_SEED={seed}");
                 std::panic::resume_unwind(e);
@@ -397,9 +506,25 @@ fn validators_agree_through_crashes_partitions_and_loss() {
 }
 
 #[test]
+fn honest_validators_agree_despite_a_byzantine_one() {
+    for seed in seeds(0..4) {
+        let kind = if seed % 2 == 0 { Byzantine::Conflicter } else { Byzantine::Equivocator };
+        match std::panic::catch_unwind(|| run_byzantine(seed, kind)) {
+            Ok(height) => eprintln!("seed {seed} ({kind:?}): honest nodes agreed up to height {height}"),
+            Err(e) => {
+                eprintln!("seed {seed} ({kind:?}) FAILED; replay with NPCHAIN_SIM_SEED={seed}");
+                std::panic::resume_unwind(e);
+            }
+        }
+    }
+}
+
+#[test]
 fn same_seed_same_chain() {
-    // Determinism of the whole stack: one seed, run twice, gives the same blocks.
+    // Determinism of the whole stack: one seed, run twice, gives the same blocks, digests,
+    // block times and state hashes.
     let a = run_faulty(42);
     let b = run_faulty(42);
+    assert!(a.len() > 5);
     assert_eq!(a, b);
 }
