@@ -1,7 +1,7 @@
 //! What the node's interfaces (HTTP now; DNS and more later) may ask of a running node.
 
 use npchain_core::types::TxId;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A node's view of the chain, as `GET /v1/status` shows it.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -27,7 +27,7 @@ pub struct Status {
 }
 
 /// A finalized block, as `GET /v1/blocks/{height}` shows it.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct BlockInfo {
     pub height: u64,
     /// The block's digest, hex.

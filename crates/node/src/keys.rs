@@ -46,6 +46,11 @@ pub fn read_key(path: &Path) -> Result<PrivateKey, KeyError> {
     PrivateKey::decode(bytes).map_err(|_| KeyError::Malformed { path: name })
 }
 
+/// A new key from the operating system's randomness.
+pub fn generate() -> PrivateKey {
+    <PrivateKey as commonware_math::algebra::Random>::random(&mut rand::rng())
+}
+
 /// The public half of `key`.
 pub fn public(key: &PrivateKey) -> PublicKey {
     key.public_key()

@@ -3,9 +3,12 @@
 pub mod api;
 pub mod app;
 pub mod block;
+pub mod blocklog;
 pub mod chain;
 pub mod config;
 pub mod engine;
 pub mod keys;
 pub mod mempool;
 pub mod node;
+pub mod http;
+pub mod storage;

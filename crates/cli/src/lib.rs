@@ -1,0 +1,3 @@
+//! The `npchain` command's library: devnet layout and supervision, key initialisation.
+
+pub mod devnet;
