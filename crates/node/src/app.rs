@@ -18,7 +18,15 @@ use npchain_core::{
     Store,
     types::{Digest, PublicKey, Timestamp},
 };
-use std::{sync::Arc, time::UNIX_EPOCH};
+use std::{
+    sync::Arc,
+    time::{Duration, UNIX_EPOCH},
+};
+
+/// The shortest gap between two blocks when there is nothing to put in them.
+pub const EMPTY_BLOCK_INTERVAL_MS: u64 = 500;
+/// How often a proposer with nothing to propose looks at the mempool again.
+const IDLE_POLL_MS: u64 = 20;
 use tracing::{debug, error, info, warn};
 
 /// The simplex signing scheme: ed25519, attributable (each certificate lists its signers).
@@ -94,8 +102,14 @@ where
         ancestry: impl Ancestry<Self::Block>,
         _input: (),
     ) -> Option<Digested<Self::Block>> {
-        let now = now_ms(&clock);
         let (unknown, parent) = self.unknown_ancestors(ancestry).await?;
+        // An idle network makes a few empty blocks a second, not one per round trip: with
+        // nothing to carry, wait (well inside the leader timeout) for a transaction.
+        let idle_until = parent.inner().time.millis() + EMPTY_BLOCK_INTERVAL_MS;
+        while self.chain.mempool_len() == 0 && now_ms(&clock).millis() < idle_until {
+            clock.sleep(Duration::from_millis(IDLE_POLL_MS)).await;
+        }
+        let now = now_ms(&clock);
         if let Err(e) = self.chain.absorb(&unknown, now) {
             warn!(error = %e, "cannot build on this parent");
             return None;

@@ -101,14 +101,14 @@ impl NodeApi for LiveNode {
 fn open_ledger(config: &NodeConfig, genesis: &Genesis) -> Result<Ledger<RedbStore>, NodeError> {
     let path = config.data_dir.join("state.redb");
     let name = path.display().to_string();
-    let store = RedbStore::open(&path)?;
-    if store.meta()?.is_some() {
-        return Ok(Ledger::open(store)?);
-    }
-    // No meta: never initialised, or a genesis load was interrupted (its meta is written
-    // last). Start it again from an empty file.
-    drop(store);
     if path.exists() {
+        let store = RedbStore::open(&path)?;
+        if store.meta()?.is_some() {
+            return Ok(Ledger::open(store)?);
+        }
+        // No meta: a genesis load was interrupted (its meta is written last). Start again
+        // from an empty file.
+        drop(store);
         warn!(path = %name, "ledger store holds an unfinished genesis load; loading again");
         std::fs::remove_file(&path).map_err(|source| NodeError::Io { path: name.clone(), source })?;
     }
