@@ -50,6 +50,19 @@ pub const CHANNEL_BACKFILL: u64 = 3;
 pub const CHANNEL_BLOCKS: u64 = 4;
 pub const CHANNEL_TXS: u64 = 5;
 
+/// Per-peer message rate allowed on each channel. The network sizes each channel's inbound
+/// mailbox from its burst, so these are also memory bounds.
+pub fn channel_quota(channel: u64) -> commonware_runtime::Quota {
+    use commonware_utils::NZU32;
+    let per_second = match channel {
+        CHANNEL_VOTES | CHANNEL_CERTIFICATES => NZU32!(1_000),
+        CHANNEL_RESOLVER | CHANNEL_BACKFILL => NZU32!(500),
+        CHANNEL_BLOCKS => NZU32!(100),
+        _ => NZU32!(5_000),
+    };
+    commonware_runtime::Quota::per_second(per_second)
+}
+
 /// Namespace of consensus signatures; distinct from transaction signatures.
 pub const CONSENSUS_NAMESPACE: &[u8] = b"npchain/v1/consensus";
 

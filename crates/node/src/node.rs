@@ -15,12 +15,12 @@ use crate::{
 };
 use commonware_cryptography::{ChaCha20Poly1305, Signer};
 use commonware_p2p::{Address, AddressableManager, authenticated::lookup};
-use commonware_runtime::{Quota, Runner as _, Supervisor as _, tokio as runtime};
+use commonware_runtime::{Runner as _, Supervisor as _, tokio as runtime};
 use commonware_stream::{
     cups::{self, Cups},
     sake::{self, Sake},
 };
-use commonware_utils::{NZU32, NZUsize, ordered::Map};
+use commonware_utils::{NZUsize, ordered::Map};
 use npchain_core::{
     Genesis, GenesisError, Ledger, ReadStore, StoreError,
     genesis::read_ported_csv,
@@ -202,14 +202,14 @@ pub fn run(config: &NodeConfig) -> Result<(), NodeError> {
         p2p_config.allow_private_ips = true;
         let (mut network, mut oracle) = lookup::Network::new(context.child("p2p"), p2p_config);
         let _ = oracle.track(0, peers);
-        let quota = Quota::per_second(NZU32!(100_000));
+        let mut register = |channel| network.register(channel, engine::channel_quota(channel));
         let channels = Channels {
-            votes: network.register(engine::CHANNEL_VOTES, quota),
-            certificates: network.register(engine::CHANNEL_CERTIFICATES, quota),
-            resolver: network.register(engine::CHANNEL_RESOLVER, quota),
-            backfill: network.register(engine::CHANNEL_BACKFILL, quota),
-            blocks: network.register(engine::CHANNEL_BLOCKS, quota),
-            txs: network.register(engine::CHANNEL_TXS, quota),
+            votes: register(engine::CHANNEL_VOTES),
+            certificates: register(engine::CHANNEL_CERTIFICATES),
+            resolver: register(engine::CHANNEL_RESOLVER),
+            backfill: register(engine::CHANNEL_BACKFILL),
+            blocks: register(engine::CHANNEL_BLOCKS),
+            txs: register(engine::CHANNEL_TXS),
         };
         let network_handle = network.start();
         let wiring = Wiring {

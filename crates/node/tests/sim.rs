@@ -136,10 +136,9 @@ async fn start_node(
     let chain = Chain::new(ledger, log, Mempool::default());
     let me = validator_key(i).public_key();
     let control = oracle.control(me.clone());
-    let quota = Quota::per_second(NZU32!(100_000));
     let mut register = Vec::new();
     for channel in 0..6u64 {
-        register.push(control.register(channel, quota).await.unwrap());
+        register.push(control.register(channel, engine::channel_quota(channel)).await.unwrap());
     }
     let mut register = register.into_iter();
     let mut next = || register.next().unwrap();

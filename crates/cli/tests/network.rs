@@ -1,0 +1,143 @@
+//! Multi-process tests on loopback: real `npchain node` processes, real p2p, redb, HTTP.
+//! Every wait is bounded; every process is killed when its test ends (also on failure).
+
+mod support;
+
+use std::{collections::HashSet, time::Duration};
+use support::{Net, get, wait_until};
+
+const LONG: Duration = Duration::from_secs(90);
+
+/// Ids of every transaction node `i` holds in finalized blocks 1..=its height.
+fn committed_ids(net: &Net, i: usize) -> HashSet<String> {
+    let h = net.height(i).unwrap_or(0);
+    (1..=h).filter_map(|b| net.block(i, b)).flat_map(|b| b.txs).collect()
+}
+
+fn all_at_least(net: &Net, nodes: &[usize], h: u64) -> bool {
+    nodes.iter().all(|i| net.height(*i).is_some_and(|x| x >= h))
+}
+
+fn max_height(net: &Net, nodes: &[usize]) -> u64 {
+    nodes.iter().filter_map(|i| net.height(*i)).max().unwrap_or(0)
+}
+
+/// Every node in `nodes` holds the same block (digest, time, state hash, txs) at every height
+/// up to the lowest of their heights.
+fn assert_same_chain(net: &Net, nodes: &[usize]) -> u64 {
+    let common = nodes.iter().map(|i| net.height(*i).unwrap()).min().unwrap();
+    let reference = net.blocks(nodes[0], common);
+    for &i in &nodes[1..] {
+        assert_eq!(net.blocks(i, common), reference, "node {i} differs from node {}", nodes[0]);
+    }
+    common
+}
+
+fn submit_binds(net: &mut Net, to: usize, first: u64, count: u64) -> Vec<String> {
+    let chain = net.chain_id(to);
+    let time = net.status(to).unwrap()["block_time_ms"].as_u64().unwrap();
+    (first..first + count)
+        .map(|k| {
+            let tx = net.bind_tx(&chain, (k % 4) as usize, k, time);
+            net.submit(to, &tx)
+        })
+        .collect()
+}
+
+#[test]
+fn validators_commit_survive_a_kill_and_an_observer_catches_up() {
+    let mut net = Net::new(4);
+    let observer = net.add_observer();
+    net.start_all();
+    wait_until(LONG, "all four validators to finalize blocks", || all_at_least(&net, &[0, 1, 2, 3], 2));
+
+    // Transactions sent to one node reach the proposers and commit on every node.
+    let ids = submit_binds(&mut net, 3, 0, 6);
+    wait_until(LONG, "the transactions sent to node 3 to commit on every node", || {
+        (0..4).all(|i| {
+            let got = committed_ids(&net, i);
+            ids.iter().all(|id| got.contains(id))
+        })
+    });
+    assert_same_chain(&net, &[0, 1, 2, 3]);
+
+    // kill -9 one validator: the other three keep committing.
+    net.kill(2);
+    let h = max_height(&net, &[0, 1, 3]);
+    let more = submit_binds(&mut net, 1, 100, 4);
+    wait_until(LONG, "three validators to commit without the fourth", || {
+        all_at_least(&net, &[0, 1, 3], h + 3) && {
+            let got = committed_ids(&net, 0);
+            more.iter().all(|id| got.contains(id))
+        }
+    });
+
+    // Restarted, it catches up from its peers and matches.
+    net.start(2);
+    let target = max_height(&net, &[0, 1, 3]);
+    wait_until(LONG, "the restarted validator to catch up", || all_at_least(&net, &[2], target));
+    assert_same_chain(&net, &[0, 1, 2, 3]);
+
+    // An observer (not a validator) joins late and catches up.
+    net.start_observer(observer);
+    let target = max_height(&net, &[0, 1, 2, 3]);
+    let url = net.observer_url(observer);
+    wait_until(LONG, "the observer to catch up", || {
+        get(url, "/v1/status").and_then(|s| s["height"].as_u64()).is_some_and(|h| h >= target)
+    });
+    let status = get(url, "/v1/status").unwrap();
+    assert!(status["operator"].is_null(), "an observer is no operator: {status}");
+    for h in 1..=target {
+        let theirs = get(url, &format!("/v1/blocks/{h}")).expect("observer has the block");
+        let ours = serde_json::to_value(net.block(0, h).unwrap()).unwrap();
+        assert_eq!(theirs, ours, "observer differs at height {h}");
+    }
+}
+
+#[test]
+fn without_a_quorum_commits_stop_and_resume_without_divergence() {
+    let mut net = Net::new(4);
+    net.start_all();
+    wait_until(LONG, "all four validators to finalize blocks", || all_at_least(&net, &[0, 1, 2, 3], 2));
+    net.kill(2);
+    net.kill(3);
+    // Let a finalization already under way land, then the height must stand still. This is
+    // the one bounded wait on time itself: no event announces that nothing happens.
+    std::thread::sleep(Duration::from_millis(1_500));
+    let stalled = max_height(&net, &[0, 1]);
+    for _ in 0..6 {
+        std::thread::sleep(Duration::from_millis(500));
+        assert_eq!(max_height(&net, &[0, 1]), stalled, "two of four validators finalized a block");
+    }
+    assert_same_chain(&net, &[0, 1]);
+    net.start(3);
+    wait_until(LONG, "commits to resume with three of four", || all_at_least(&net, &[0, 1, 3], stalled + 3));
+    assert_same_chain(&net, &[0, 1, 3]);
+}
+
+#[test]
+fn a_validator_killed_in_a_loop_loses_no_committed_block() {
+    let mut net = Net::new(4);
+    net.start_all();
+    wait_until(LONG, "all four validators to finalize blocks", || all_at_least(&net, &[0, 1, 2, 3], 2));
+    let mut ids = Vec::new();
+    for round in 0..5u64 {
+        ids.extend(submit_binds(&mut net, 0, round * 10, 3));
+        let before = net.height(1).unwrap_or(0);
+        wait_until(LONG, "node 1 to apply more blocks before it is killed", || {
+            net.height(1).is_some_and(|h| h > before)
+        });
+        net.kill(1);
+        net.start(1);
+    }
+    wait_until(LONG, "every transaction to commit", || {
+        let got = committed_ids(&net, 0);
+        ids.iter().all(|id| got.contains(id))
+    });
+    let target = max_height(&net, &[0]);
+    wait_until(LONG, "the crashed node to catch up", || all_at_least(&net, &[1], target));
+    let common = assert_same_chain(&net, &[0, 1, 2, 3]);
+    assert!(common >= target);
+    let on_crashed = committed_ids(&net, 1);
+    assert!(ids.iter().all(|id| on_crashed.contains(id)), "a committed transaction is missing on the crashed node");
+}

@@ -1,0 +1,254 @@
+//! Multi-process test support: a devnet in a temporary directory whose node processes the
+//! test starts, kills (SIGKILL) and restarts itself; a tiny HTTP client; bounded waits.
+#![allow(dead_code)]
+
+use commonware_codec::{DecodeExt, Encode};
+use commonware_cryptography::Signer;
+use npchain_cli::devnet::{self, Layout, Options};
+use npchain_core::{
+    E164, PrivateKey, Timestamp, Transaction, TxBody,
+    tx::ChainId,
+    types::Digest,
+};
+use npchain_node::{api::BlockInfo, config::NodeConfig, keys};
+use serde_json::Value;
+use std::{
+    io::{Read, Write},
+    net::{SocketAddr, TcpListener, TcpStream},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+/// A devnet whose processes are killed when it is dropped.
+pub struct Net {
+    pub _tmp: tempfile::TempDir,
+    pub layout: Layout,
+    pub children: Vec<Option<Child>>,
+    pub extra: Vec<(PathBuf, Option<Child>, SocketAddr)>,
+    nonce: u64,
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        for child in self.children.iter_mut().chain(self.extra.iter_mut().map(|(_, c, _)| c)).flatten() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A base port with `count` free consecutive TCP ports after it, for each of the three kinds.
+fn free_base(count: usize) -> u16 {
+    let seed = std::process::id() as usize * 7919 + Instant::now().elapsed().subsec_nanos() as usize;
+    for attempt in 0..200 {
+        let base = 20_000 + ((seed + attempt * 104_729) % 40_000) as u16 / 10 * 10;
+        let ok = (0..count * 3 + 3).all(|i| TcpListener::bind(("127.0.0.1", base + i as u16)).is_ok());
+        if ok {
+            return base;
+        }
+    }
+    panic!("no free ports");
+}
+
+impl Net {
+    /// Lays out a devnet of `n` validators; starts none of them.
+    pub fn new(n: usize) -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let base = free_base(n + 2);
+        let stride = (n + 2) as u16;
+        let options = Options {
+            validators: n,
+            p2p_port: base,
+            http_port: base + stride,
+            dns_port: base + 2 * stride,
+            custom_ranges: false,
+            ported: false,
+        };
+        let layout =
+            devnet::prepare(&tmp.path().join("devnet"), &options, None, None, false, Timestamp(now_ms())).unwrap();
+        let children = (0..n).map(|_| None).collect();
+        Self { _tmp: tmp, layout, children, extra: Vec::new(), nonce: 0 }
+    }
+
+    pub fn start(&mut self, i: usize) {
+        assert!(self.children[i].is_none(), "node {i} already runs");
+        self.children[i] = Some(spawn_node(&self.layout.nodes[i].config_path, &self.layout.nodes[i].dir));
+    }
+
+    pub fn start_all(&mut self) {
+        for i in 0..self.children.len() {
+            self.start(i);
+        }
+    }
+
+    /// SIGKILL: the node gets no chance to flush anything.
+    pub fn kill(&mut self, i: usize) {
+        let mut child = self.children[i].take().expect("node runs");
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    pub fn url(&self, i: usize) -> SocketAddr {
+        self.layout.nodes[i].config.http_listen
+    }
+
+    pub fn status(&self, i: usize) -> Option<Value> {
+        get(self.url(i), "/v1/status")
+    }
+
+    pub fn height(&self, i: usize) -> Option<u64> {
+        self.status(i).and_then(|s| s["height"].as_u64())
+    }
+
+    pub fn block(&self, i: usize, h: u64) -> Option<BlockInfo> {
+        get(self.url(i), &format!("/v1/blocks/{h}")).and_then(|v| serde_json::from_value(v).ok())
+    }
+
+    pub fn chain_id(&self, i: usize) -> ChainId {
+        let hex = self.status(i).expect("status")["chain_id"].as_str().unwrap().to_owned();
+        ChainId(Digest::decode(commonware_formatting::from_hex(&hex).unwrap()).unwrap())
+    }
+
+    /// A bind transaction signed by operator `op` for a number of its demo mobile range.
+    pub fn bind_tx(&mut self, chain: &ChainId, op: usize, k: u64, block_time_ms: u64) -> Vec<u8> {
+        self.nonce += 1;
+        let key = keys::read_key(&self.layout.nodes[op].dir.join("operator.key")).unwrap();
+        let number: E164 = format!("+491{}{}{:07}", 5 + op / 10, op % 10, k).parse().unwrap();
+        let subscriber = PrivateKey::from_seed(k + 1).public_key();
+        Transaction {
+            nonce: self.nonce,
+            expires_at: Timestamp(block_time_ms + 300_000),
+            signer: key.public_key(),
+            body: TxBody::Bind { number, subscriber: Some(subscriber) },
+        }
+        .sign(chain, &key)
+        .encode()
+        .to_vec()
+    }
+
+    /// Posts a transaction to node `i`; returns its id.
+    pub fn submit(&self, i: usize, tx: &[u8]) -> String {
+        let (status, body) = post(self.url(i), "/v1/tx", tx).expect("node answers");
+        assert_eq!(status, 202, "submit refused: {body}");
+        body["id"].as_str().unwrap().to_owned()
+    }
+
+    /// The heights 1..=h of node `i`, as block infos.
+    pub fn blocks(&self, i: usize, to: u64) -> Vec<BlockInfo> {
+        (1..=to).map(|h| self.block(i, h).unwrap_or_else(|| panic!("node {i} lacks block {h}"))).collect()
+    }
+
+    /// Adds an observer (not a validator) that every validator accepts as a peer; the
+    /// validators must be (re)started after this to pick up the new peer.
+    pub fn add_observer(&mut self) -> usize {
+        let dir = self.layout.dir.join(format!("observer-{}", self.extra.len()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let key = keys::generate();
+        keys::write_key(&dir.join("validator.key"), &key).unwrap();
+        let n = self.layout.nodes.len();
+        let base_port = self.layout.nodes[n - 1].config.p2p_listen.port() + 1 + self.extra.len() as u16;
+        let http_port = self.layout.nodes[n - 1].config.http_listen.port() + 1 + self.extra.len() as u16;
+        let p2p: SocketAddr = ([127, 0, 0, 1], base_port).into();
+        let http: SocketAddr = ([127, 0, 0, 1], http_port).into();
+        for node in &mut self.layout.nodes {
+            node.config.peers.push(npchain_node::config::Peer { key: key.public_key(), address: p2p });
+            std::fs::write(&node.config_path, node.config.to_toml()).unwrap();
+        }
+        let first = &self.layout.nodes[0].config;
+        let config = NodeConfig {
+            data_dir: dir.join("data"),
+            genesis: first.genesis.clone(),
+            ported: first.ported.clone(),
+            validator_key: dir.join("validator.key"),
+            operator_key: None,
+            p2p_listen: p2p,
+            peers: self
+                .layout
+                .nodes
+                .iter()
+                .map(|n| npchain_node::config::Peer {
+                    key: keys::read_key(&n.config.validator_key).unwrap().public_key(),
+                    address: n.config.p2p_listen,
+                })
+                .collect(),
+            http_listen: http,
+            dns_listen: None,
+            timing: first.timing,
+        };
+        let path = dir.join("config.toml");
+        std::fs::write(&path, config.to_toml()).unwrap();
+        self.extra.push((path, None, http));
+        self.extra.len() - 1
+    }
+
+    pub fn start_observer(&mut self, o: usize) {
+        let (path, _, _) = &self.extra[o];
+        let child = spawn_node(path, path.parent().unwrap());
+        self.extra[o].1 = Some(child);
+    }
+
+    pub fn observer_url(&self, o: usize) -> SocketAddr {
+        self.extra[o].2
+    }
+}
+
+fn spawn_node(config: &Path, dir: &Path) -> Child {
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("node.log")).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_npchain"))
+        .arg("node")
+        .arg("--config")
+        .arg(config)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("start node")
+}
+
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64
+}
+
+/// Polls `cond` every 100 ms until it holds; panics after `limit` with `what`.
+pub fn wait_until(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("timed out after {limit:?} waiting for {what}");
+}
+
+fn request(addr: SocketAddr, head: &str, body: &[u8]) -> Option<(u16, Value)> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    stream.write_all(head.as_bytes()).ok()?;
+    stream.write_all(body).ok()?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).ok()?;
+    let text = String::from_utf8_lossy(&raw);
+    let status: u16 = text.split_whitespace().nth(1)?.parse().ok()?;
+    let body = text.split_once("\r\n\r\n")?.1;
+    Some((status, serde_json::from_str(body).unwrap_or(Value::Null)))
+}
+
+/// GET a JSON document; `None` if the node does not answer or answers other than 200.
+pub fn get(addr: SocketAddr, path: &str) -> Option<Value> {
+    let head = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    match request(addr, &head, &[])? {
+        (200, v) => Some(v),
+        _ => None,
+    }
+}
+
+/// POST bytes; the status and the JSON answer.
+pub fn post(addr: SocketAddr, path: &str, body: &[u8]) -> Option<(u16, Value)> {
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    request(addr, &head, body)
+}
