@@ -31,6 +31,23 @@ pub struct Net {
 
 impl Drop for Net {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            // The failing test's evidence: the end of every node's log.
+            let logs = self
+                .layout
+                .nodes
+                .iter()
+                .map(|n| n.dir.join("node.log"))
+                .chain(self.extra.iter().map(|(p, _, _)| p.parent().unwrap().join("node.log")));
+            for log in logs {
+                let text = std::fs::read_to_string(&log).unwrap_or_default();
+                let tail: Vec<&str> = text.lines().rev().take(15).collect();
+                eprintln!("--- {} (last lines)", log.display());
+                for line in tail.iter().rev() {
+                    eprintln!("{line}");
+                }
+            }
+        }
         for child in self.children.iter_mut().chain(self.extra.iter_mut().map(|(_, c, _)| c)).flatten() {
             let _ = child.kill();
             let _ = child.wait();
