@@ -1,0 +1,197 @@
+//! The application state without consensus: building, verifying and finalizing blocks, and
+//! what it refuses (bad blocks, bad transactions) without changing anything.
+
+use bytes::Bytes;
+use commonware_codec::Encode;
+use commonware_cryptography::{Digestible, Hasher as _, Signer};
+use npchain_core::{
+    E164, Genesis, GenesisOperator, GenesisRange, Ledger, MemStore, Policy, PrivateKey, Timestamp, Transaction,
+    TxBody, tx::ChainId,
+};
+use npchain_node::{
+    api::{BlockInfo, SubmitError},
+    block::Block,
+    chain::{Chain, Finalized, InvalidBlock, MAX_CLOCK_DRIFT_MS},
+    mempool::Mempool,
+};
+use std::collections::BTreeMap;
+
+const T0: u64 = 1_767_225_600_000;
+
+type TestChain = Chain<MemStore, BTreeMap<u64, BlockInfo>>;
+
+fn key(seed: u64) -> PrivateKey {
+    PrivateKey::from_seed(seed)
+}
+
+fn genesis() -> Genesis {
+    Genesis {
+        chain_name: "npchain-chain-test".into(),
+        genesis_time: Timestamp(T0),
+        regulator_key: key(99).public_key(),
+        region: None,
+        policy: Policy::default(),
+        operators: (0..2)
+            .map(|i| GenesisOperator {
+                id: ["OPA", "OPB"][i].parse().unwrap(),
+                name: "x".into(),
+                operator_key: key(10 + i as u64).public_key(),
+                validator_key: key(20 + i as u64).public_key(),
+                routing_number: format!("D00{}", i + 1).parse().unwrap(),
+            })
+            .collect(),
+        ranges: vec![GenesisRange { prefix: "+49301".parse().unwrap(), holder: "OPA".parse().unwrap() }],
+    }
+}
+
+fn chain(pool: Mempool) -> TestChain {
+    let ledger = Ledger::genesis(MemStore::new(), &genesis(), std::iter::empty()).unwrap();
+    Chain::new(ledger, BTreeMap::new(), pool)
+}
+
+fn genesis_block(c: &TestChain) -> Block {
+    Block::genesis(Timestamp(T0), c.chain_id())
+}
+
+fn bind(chain: &ChainId, k: u64, expires: u64) -> Vec<u8> {
+    let number: E164 = format!("+49301{k:06}").parse().unwrap();
+    Transaction {
+        nonce: k,
+        expires_at: Timestamp(expires),
+        signer: key(10).public_key(),
+        body: TxBody::Bind { number, subscriber: Some(key(1_000 + k).public_key()) },
+    }
+    .sign(chain, &key(10))
+    .encode()
+    .to_vec()
+}
+
+fn now(ms: u64) -> Timestamp {
+    Timestamp(T0 + ms)
+}
+
+#[test]
+fn submit_refuses_garbage_bad_signatures_duplicates_expired_and_replays() {
+    let c = chain(Mempool::default());
+    let id = c.chain_id();
+    assert!(matches!(c.submit(b"garbage"), Err(SubmitError::Malformed(_))));
+    assert!(matches!(c.submit(&vec![0u8; 200 * 1024]), Err(SubmitError::Malformed(_))));
+    // signed for another network
+    let other = ChainId(commonware_cryptography::Sha256::hash(&[b"other"]));
+    assert!(matches!(c.submit(&bind(&other, 1, T0 + 60_000)), Err(SubmitError::Invalid(_))));
+    // one flipped bit in the signature
+    let mut tampered = bind(&id, 1, T0 + 60_000);
+    let last = tampered.len() - 1;
+    tampered[last] ^= 1;
+    assert!(matches!(c.submit(&tampered), Err(SubmitError::Invalid(_))));
+    assert!(matches!(c.submit(&bind(&id, 1, T0 - 1)), Err(SubmitError::Expired { .. })));
+    assert!(matches!(c.submit(&bind(&id, 1, T0 + 30 * 24 * 3_600_000)), Err(SubmitError::Invalid(_))));
+    assert_eq!(c.mempool_len(), 0, "nothing refused was pooled");
+
+    let good = bind(&id, 1, T0 + 60_000);
+    c.submit(&good).unwrap();
+    assert!(matches!(c.submit(&good), Err(SubmitError::Duplicate(_))));
+    // once committed, the same bytes are a replay
+    let g = genesis_block(&c);
+    let b1 = c.build(&g, g.digest(), now(1_000)).unwrap();
+    assert_eq!(b1.txs.len(), 1);
+    assert!(matches!(c.finalize(&b1, b1.digest()).unwrap(), Finalized::Applied(_)));
+    assert_eq!(c.mempool_len(), 0, "committed transactions leave the pool");
+    assert!(matches!(c.submit(&good), Err(SubmitError::Committed(_))));
+}
+
+#[test]
+fn a_full_pool_says_so() {
+    let c = chain(Mempool::new(2, 1 << 20));
+    let id = c.chain_id();
+    c.submit(&bind(&id, 1, T0 + 60_000)).unwrap();
+    c.submit(&bind(&id, 2, T0 + 60_000)).unwrap();
+    assert!(matches!(c.submit(&bind(&id, 3, T0 + 60_000)), Err(SubmitError::Full(2))));
+}
+
+#[test]
+fn another_node_verifies_what_one_builds_and_both_finalize_to_the_same_state() {
+    let proposer = chain(Mempool::default());
+    let verifier = chain(Mempool::default());
+    let id = proposer.chain_id();
+    for k in 0..5 {
+        proposer.submit(&bind(&id, k, T0 + 600_000)).unwrap();
+    }
+    let g = genesis_block(&proposer);
+    // two blocks on top of each other before either is finalized
+    let b1 = proposer.build(&g, g.digest(), now(1_000)).unwrap();
+    let b2 = proposer.build(&b1, b1.digest(), now(2_000)).unwrap();
+    assert_eq!(b1.txs.len(), 5);
+    assert!(b2.txs.is_empty(), "transactions already on the branch are not proposed again");
+    verifier.verify(&b1, b1.digest(), now(1_000)).unwrap();
+    verifier.verify(&b2, b2.digest(), now(2_000)).unwrap();
+    for c in [&proposer, &verifier] {
+        c.finalize(&b1, b1.digest()).unwrap();
+        c.finalize(&b2, b2.digest()).unwrap();
+        // delivered again after a restart: acknowledged, nothing changes
+        assert!(matches!(c.finalize(&b1, b1.digest()).unwrap(), Finalized::AlreadyApplied));
+    }
+    assert_eq!(proposer.state_hash(), verifier.state_hash());
+    assert_eq!(proposer.block_info(2).unwrap(), verifier.block_info(2).unwrap());
+    assert_eq!(verifier.height(), 2);
+}
+
+#[test]
+fn bad_blocks_are_refused_and_change_nothing() {
+    let proposer = chain(Mempool::default());
+    let verifier = chain(Mempool::default());
+    let id = proposer.chain_id();
+    proposer.submit(&bind(&id, 1, T0 + 600_000)).unwrap();
+    let g = genesis_block(&proposer);
+    let good = proposer.build(&g, g.digest(), now(1_000)).unwrap();
+    let before = verifier.state_hash();
+
+    let check = |block: Block, at: Timestamp| verifier.verify(&block, block.digest(), at).unwrap_err();
+    let wrong_state = Block { state_hash: commonware_cryptography::Sha256::hash(&[b"x"]), ..good.clone() };
+    assert!(matches!(check(wrong_state, now(1_000)), InvalidBlock::StateHash { .. }));
+    let early = Block { time: Timestamp(T0 - 1), ..good.clone() };
+    assert!(matches!(check(early, now(1_000)), InvalidBlock::TimeBackwards { .. }));
+    let ahead = Block { time: now(10_000 + MAX_CLOCK_DRIFT_MS + 1), ..good.clone() };
+    assert!(matches!(check(ahead, now(10_000)), InvalidBlock::TimeAhead { .. }));
+    let garbage = Block { txs: vec![Bytes::from_static(b"junk")], ..good.clone() };
+    assert!(matches!(check(garbage, now(1_000)), InvalidBlock::Transaction { .. }));
+    let twice = Block { txs: vec![good.txs[0].clone(), good.txs[0].clone()], ..good.clone() };
+    assert!(matches!(check(twice, now(1_000)), InvalidBlock::DuplicateTx { .. }));
+    let orphan = Block { parent: commonware_cryptography::Sha256::hash(&[b"nowhere"]), height: 2, ..good.clone() };
+    assert!(matches!(check(orphan, now(1_000)), InvalidBlock::UnknownParent { .. }));
+    let mut forged_sig = good.txs[0].to_vec();
+    let last = forged_sig.len() - 1;
+    forged_sig[last] ^= 1;
+    let forged = Block { txs: vec![Bytes::from(forged_sig)], ..good.clone() };
+    assert!(matches!(check(forged, now(1_000)), InvalidBlock::Transaction { .. }));
+
+    assert_eq!(verifier.state_hash(), before);
+    assert_eq!(verifier.height(), 0);
+    verifier.verify(&good, good.digest(), now(1_000)).unwrap();
+}
+
+#[test]
+fn a_finalized_block_that_does_not_compute_halts_the_node() {
+    let proposer = chain(Mempool::default());
+    let follower = chain(Mempool::default());
+    let g = genesis_block(&proposer);
+    let good = proposer.build(&g, g.digest(), now(1_000)).unwrap();
+    let lying = Block { state_hash: commonware_cryptography::Sha256::hash(&[b"lie"]), ..good.clone() };
+    assert!(follower.finalize(&lying, lying.digest()).is_err());
+    assert!(follower.halted().is_some());
+    assert_eq!(follower.height(), 0);
+    // halted: it refuses to go on, and says so to clients
+    assert!(follower.finalize(&good, good.digest()).is_err());
+    assert!(matches!(follower.submit(&bind(&follower.chain_id(), 1, T0 + 60_000)), Err(SubmitError::Unavailable(_))));
+}
+
+#[test]
+fn blocks_out_of_order_are_a_gap_not_a_guess() {
+    let proposer = chain(Mempool::default());
+    let follower = chain(Mempool::default());
+    let g = genesis_block(&proposer);
+    let b1 = proposer.build(&g, g.digest(), now(1_000)).unwrap();
+    let b2 = proposer.build(&b1, b1.digest(), now(2_000)).unwrap();
+    assert!(follower.finalize(&b2, b2.digest()).is_err());
+    assert_eq!(follower.height(), 0);
+}
