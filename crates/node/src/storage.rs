@@ -112,3 +112,86 @@ impl Store for RedbStore {
         txn.commit().map_err(backend)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use npchain_core::{MemStore, types::Timestamp};
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    fn meta(height: u64) -> Meta {
+        Meta { height, block_time: Timestamp(height * 10), accumulator: Default::default() }
+    }
+
+    fn batch(changes: &[(u8, Vec<u8>, Option<Vec<u8>>)], height: Option<u64>) -> Batch {
+        let changes: BTreeMap<(Table, Vec<u8>), Option<Vec<u8>>> =
+            changes.iter().map(|(t, k, v)| ((Table::ALL[*t as usize % Table::ALL.len()], k.clone()), v.clone())).collect();
+        Batch { changes, meta: height.map(meta) }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+        /// The same batches give the same tables as the in-memory store, before and after reopening.
+        #[test]
+        fn behaves_like_the_memory_store(
+            batches in prop::collection::vec(
+                prop::collection::vec((0u8..3, prop::collection::vec(0u8..4, 0..3), prop::option::of(prop::collection::vec(any::<u8>(), 0..4))), 0..8),
+                1..6),
+            start in prop::collection::vec(0u8..4, 0..2),
+            end in prop::option::of(prop::collection::vec(0u8..4, 0..3)),
+            limit in 0usize..6,
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("s.redb");
+            let mut redb = RedbStore::open(&path).unwrap();
+            let mut mem = MemStore::new();
+            for (h, b) in batches.iter().enumerate() {
+                let b = batch(b, Some(h as u64 + 1));
+                redb.commit(&b).unwrap();
+                mem.commit(&b).unwrap();
+            }
+            let check = |redb: &RedbStore| -> Result<(), TestCaseError> {
+                for t in Table::ALL.into_iter().take(3) {
+                    prop_assert_eq!(
+                        redb.range(t, &start, end.as_deref(), limit).unwrap(),
+                        mem.range(t, &start, end.as_deref(), limit).unwrap()
+                    );
+                    for (k, _) in mem.range(t, &[], None, usize::MAX).unwrap() {
+                        prop_assert_eq!(redb.get(t, &k).unwrap(), mem.get(t, &k).unwrap());
+                    }
+                }
+                prop_assert_eq!(redb.meta().unwrap().map(|m| m.height), Some(batches.len() as u64));
+                Ok(())
+            };
+            check(&redb)?;
+            drop(redb);
+            check(&RedbStore::open(&path).unwrap())?;
+        }
+    }
+
+    #[test]
+    fn a_batch_without_meta_keeps_the_meta_and_a_fresh_store_has_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = RedbStore::open(&dir.path().join("a/b/s.redb")).unwrap();
+        assert!(s.meta().unwrap().is_none());
+        s.commit(&batch(&[(0, vec![1], Some(vec![2]))], Some(7))).unwrap();
+        s.commit(&batch(&[(0, vec![3], Some(vec![4]))], None)).unwrap();
+        assert_eq!(s.meta().unwrap().unwrap().height, 7);
+        assert_eq!(s.get(Table::Config, &[3]).unwrap(), Some(vec![4]));
+    }
+
+    #[test]
+    fn a_corrupt_meta_is_reported_not_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.redb");
+        {
+            let s = RedbStore::open(&path).unwrap();
+            let txn = s.db.begin_write().unwrap();
+            txn.open_table(META).unwrap().insert(META_KEY, &b"short"[..]).unwrap();
+            txn.commit().unwrap();
+        }
+        let s = RedbStore::open(&path).unwrap();
+        assert!(matches!(s.meta(), Err(StoreError::Corrupt { what: "meta", .. })));
+    }
+}
