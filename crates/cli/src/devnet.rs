@@ -99,8 +99,10 @@ pub fn demo_ranges(validators: usize) -> Vec<GenesisRange> {
 pub fn read_ranges(path: &Path, validators: usize) -> Result<Vec<GenesisRange>, DevnetError> {
     let name = path.display().to_string();
     let err = |line: usize, reason: String| DevnetError::Ranges { path: name.clone(), line, reason };
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_path(path).map_err(|e| err(1, e.to_string()))?;
-    let header: Vec<String> = reader.headers().map_err(|e| err(1, e.to_string()))?.iter().map(str::to_owned).collect();
+    let mut reader =
+        csv::ReaderBuilder::new().trim(csv::Trim::All).from_path(path).map_err(|e| err(1, e.to_string()))?;
+    let header: Vec<String> =
+        reader.headers().map_err(|e| err(1, e.to_string()))?.iter().map(str::to_owned).collect();
     if header != ["prefix", "operator"] {
         return Err(err(1, format!("header must be prefix,operator; found {}", header.join(","))));
     }
@@ -112,11 +114,15 @@ pub fn read_ranges(path: &Path, validators: usize) -> Result<Vec<GenesisRange>, 
         if record.len() != 2 {
             return Err(err(line, format!("expected 2 fields, found {}", record.len())));
         }
-        let prefix: Prefix = record[0].parse().map_err(|e| err(line, format!("prefix {:?}: {e}", &record[0])))?;
+        let prefix: Prefix =
+            record[0].parse().map_err(|e| err(line, format!("prefix {:?}: {e}", &record[0])))?;
         let holder: OperatorId =
             record[1].parse().map_err(|e| err(line, format!("operator {:?}: {e}", &record[1])))?;
         if !known.contains(&holder) {
-            return Err(err(line, format!("operator {holder} is not one of this devnet's ({})", list(&known))));
+            return Err(err(
+                line,
+                format!("operator {holder} is not one of this devnet's ({})", list(&known)),
+            ));
         }
         out.push(GenesisRange { prefix, holder });
     }
@@ -183,18 +189,33 @@ pub fn prepare(
     }
     if marker.exists() {
         let text = fs::read_to_string(&marker).map_err(io(&marker))?;
-        let existing: Options = toml::from_str(&text).map_err(|e| DevnetError::Other(format!("{}: {e}", marker.display())))?;
-        let same_files = same_copy(ranges_csv, &dir.join("ranges.csv"))? && same_copy(ported_csv, &dir.join("ported.csv"))?;
+        let existing: Options =
+            toml::from_str(&text).map_err(|e| DevnetError::Other(format!("{}: {e}", marker.display())))?;
+        let same_files = same_copy(ranges_csv, &dir.join("ranges.csv"))?
+            && same_copy(ported_csv, &dir.join("ported.csv"))?;
         if &existing != options || !same_files {
-            return Err(DevnetError::Mismatch { dir: dir.display().to_string(), existing: text.trim().replace('\n', ", ") });
+            return Err(DevnetError::Mismatch {
+                dir: dir.display().to_string(),
+                existing: text.trim().replace('\n', ", "),
+            });
         }
-        return Ok(Layout { dir: dir.to_path_buf(), options: existing, nodes: nodes(dir, options)?, created: false });
+        return Ok(Layout {
+            dir: dir.to_path_buf(),
+            options: existing,
+            nodes: nodes(dir, options)?,
+            created: false,
+        });
     }
     if dir.exists() && fs::read_dir(dir).map_err(io(dir))?.next().is_some() {
         return Err(DevnetError::NotDevnet { dir: dir.display().to_string() });
     }
     create(dir, options, ranges_csv, ported_csv, genesis_time)?;
-    Ok(Layout { dir: dir.to_path_buf(), options: options.clone(), nodes: nodes(dir, options)?, created: true })
+    Ok(Layout {
+        dir: dir.to_path_buf(),
+        options: options.clone(),
+        nodes: nodes(dir, options)?,
+        created: true,
+    })
 }
 
 /// Whether the given input file (or its absence) matches the devnet's stored copy.
@@ -225,8 +246,10 @@ fn create(
         fs::create_dir_all(&node_dir).map_err(io(&node_dir))?;
         let validator = keys::generate();
         let operator = keys::generate();
-        keys::write_key(&node_dir.join("validator.key"), &validator).map_err(|e| DevnetError::Other(e.to_string()))?;
-        keys::write_key(&node_dir.join("operator.key"), &operator).map_err(|e| DevnetError::Other(e.to_string()))?;
+        keys::write_key(&node_dir.join("validator.key"), &validator)
+            .map_err(|e| DevnetError::Other(e.to_string()))?;
+        keys::write_key(&node_dir.join("operator.key"), &operator)
+            .map_err(|e| DevnetError::Other(e.to_string()))?;
         operators.push(GenesisOperator {
             id: operator_id(i),
             name: format!("Demo operator {}", operator_id(i)),
@@ -251,7 +274,8 @@ fn create(
     if let Some(p) = ported_csv {
         let file = fs::File::open(p).map_err(io(p))?;
         for entry in read_ported_csv(std::io::BufReader::new(file), genesis.region) {
-            entry.map_err(|e| DevnetError::Ported { path: p.display().to_string(), reason: e.to_string() })?;
+            entry
+                .map_err(|e| DevnetError::Ported { path: p.display().to_string(), reason: e.to_string() })?;
         }
         fs::copy(p, dir.join("ported.csv")).map_err(io(p))?;
     }
@@ -271,7 +295,9 @@ fn create(
             p2p_listen: loopback(port(options.p2p_port, i)?),
             peers: (0..n)
                 .filter(|j| *j != i)
-                .map(|j| Ok(Peer { key: validator_keys[j].clone(), address: loopback(port(options.p2p_port, j)?) }))
+                .map(|j| {
+                    Ok(Peer { key: validator_keys[j].clone(), address: loopback(port(options.p2p_port, j)?) })
+                })
                 .collect::<Result<_, DevnetError>>()?,
             http_listen: loopback(port(options.http_port, i)?),
             dns_listen: Some(loopback(port(options.dns_port, i)?)),
@@ -310,7 +336,14 @@ mod tests {
     use super::*;
 
     fn options(n: usize) -> Options {
-        Options { validators: n, http_port: 8400, dns_port: 5300, p2p_port: 7400, custom_ranges: false, ported: false }
+        Options {
+            validators: n,
+            http_port: 8400,
+            dns_port: 5300,
+            p2p_port: 7400,
+            custom_ranges: false,
+            ported: false,
+        }
     }
 
     #[test]
@@ -358,10 +391,16 @@ mod tests {
     #[test]
     fn checks_counts_ports_and_csv_inputs() {
         let tmp = tempfile::tempdir().unwrap();
-        assert!(matches!(prepare(&tmp.path().join("a"), &options(0), None, None, false, Timestamp(0)), Err(DevnetError::Validators(0))));
+        assert!(matches!(
+            prepare(&tmp.path().join("a"), &options(0), None, None, false, Timestamp(0)),
+            Err(DevnetError::Validators(0))
+        ));
         let mut high = options(4);
         high.http_port = 65534;
-        assert!(matches!(prepare(&tmp.path().join("b"), &high, None, None, false, Timestamp(0)), Err(DevnetError::Port { .. })));
+        assert!(matches!(
+            prepare(&tmp.path().join("b"), &high, None, None, false, Timestamp(0)),
+            Err(DevnetError::Port { .. })
+        ));
         let ranges = tmp.path().join("ranges.csv");
         fs::write(&ranges, "prefix,operator\n+4940,OPA\n+4989,OPZ\n").unwrap();
         let err = read_ranges(&ranges, 4).unwrap_err().to_string();
@@ -373,14 +412,17 @@ mod tests {
         assert_eq!(got.len(), 2);
         let mut custom = options(4);
         custom.custom_ranges = true;
-        let layout = prepare(&tmp.path().join("c"), &custom, Some(&ranges), None, false, Timestamp(0)).unwrap();
-        let genesis = Genesis::from_toml(&fs::read_to_string(layout.dir.join("genesis.toml")).unwrap()).unwrap();
+        let layout =
+            prepare(&tmp.path().join("c"), &custom, Some(&ranges), None, false, Timestamp(0)).unwrap();
+        let genesis =
+            Genesis::from_toml(&fs::read_to_string(layout.dir.join("genesis.toml")).unwrap()).unwrap();
         assert_eq!(genesis.ranges.len(), 2);
         let ported = tmp.path().join("ported.csv");
         fs::write(&ported, "number,operator\nnot-a-number,OPB\n").unwrap();
         let mut with_ported = options(4);
         with_ported.ported = true;
-        let err = prepare(&tmp.path().join("d"), &with_ported, None, Some(&ported), false, Timestamp(0)).unwrap_err();
+        let err = prepare(&tmp.path().join("d"), &with_ported, None, Some(&ported), false, Timestamp(0))
+            .unwrap_err();
         assert!(matches!(err, DevnetError::Ported { .. }), "{err}");
     }
 

@@ -1,5 +1,8 @@
 //! `npchain`: one binary for operators, regulators and subscribers.
 
+// The command line program talks to its user on stdout.
+#![allow(clippy::print_stdout)]
+
 use clap::{Parser, Subcommand};
 use commonware_cryptography::Signer;
 use npchain_cli::devnet::{self, Options};
@@ -104,7 +107,11 @@ fn init(dir: PathBuf, operator: &str) -> ExitCode {
     println!("validator key: {}", hex(&validator));
     println!("operator key:  {}", hex(&op));
     println!("\n# for the genesis TOML:\n[[operators]]");
-    println!("id = {operator:?}\nname = \"…\"\noperator_key = \"{}\"\nvalidator_key = \"{}\"\nrouting_number = \"D001\"", hex(&op), hex(&validator));
+    println!(
+        "id = {operator:?}\nname = \"…\"\noperator_key = \"{}\"\nvalidator_key = \"{}\"\nrouting_number = \"D001\"",
+        hex(&op),
+        hex(&validator)
+    );
     ExitCode::SUCCESS
 }
 
@@ -131,7 +138,10 @@ fn run_devnet(args: DevnetArgs) -> ExitCode {
         custom_ranges: args.ranges.is_some(),
         ported: args.ported.is_some(),
     };
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
     let layout = match devnet::prepare(
         &args.data,
         &options,

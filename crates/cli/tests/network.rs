@@ -139,5 +139,8 @@ fn a_validator_killed_in_a_loop_loses_no_committed_block() {
     let common = assert_same_chain(&net, &[0, 1, 2, 3]);
     assert!(common >= target);
     let on_crashed = committed_ids(&net, 1);
-    assert!(ids.iter().all(|id| on_crashed.contains(id)), "a committed transaction is missing on the crashed node");
+    assert!(
+        ids.iter().all(|id| on_crashed.contains(id)),
+        "a committed transaction is missing on the crashed node"
+    );
 }

@@ -538,8 +538,13 @@ impl<S: Store> Ledger<S> {
         let mut accumulator = parent.accumulator.clone();
         accumulate(&view, &changes, &mut accumulator)?;
         let meta = Meta { height, block_time, accumulator };
-        let outcome =
-            BlockOutcome { height, block_time, state_hash: Digest(meta.accumulator.checksum().0), results, events };
+        let outcome = BlockOutcome {
+            height,
+            block_time,
+            state_hash: Digest(meta.accumulator.checksum().0),
+            results,
+            events,
+        };
         Ok(Executed {
             parent_state: Digest(parent.accumulator.checksum().0),
             batch: Batch { changes, meta: Some(meta.clone()) },
@@ -824,7 +829,11 @@ fn key_prefix8(key: &[u8]) -> [u8; 8] {
     a
 }
 
-fn apply_tx<S: ReadStore>(ctx: &mut Ctx<'_, S>, now: Timestamp, vtx: &VerifiedTx) -> Result<Vec<Event>, Fail> {
+fn apply_tx<S: ReadStore>(
+    ctx: &mut Ctx<'_, S>,
+    now: Timestamp,
+    vtx: &VerifiedTx,
+) -> Result<Vec<Event>, Fail> {
     let tx = vtx.tx();
     if tx.expires_at < now {
         return Err(TxError::Expired { expires_at: tx.expires_at, block_time: now }.into());
@@ -1002,7 +1011,11 @@ fn apply_tx<S: ReadStore>(ctx: &mut Ctx<'_, S>, now: Timestamp, vtx: &VerifiedTx
     Ok(events)
 }
 
-fn require_regulator<S: ReadStore>(ctx: &Ctx<'_, S>, signer: &PublicKey, kind: &'static str) -> Result<(), Fail> {
+fn require_regulator<S: ReadStore>(
+    ctx: &Ctx<'_, S>,
+    signer: &PublicKey,
+    kind: &'static str,
+) -> Result<(), Fail> {
     if signer != &ctx.regulator()? {
         return Err(TxError::NotRegulator { kind, signer: signer.into() }.into());
     }

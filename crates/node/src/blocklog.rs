@@ -48,7 +48,10 @@ impl BlockLog for RedbBlockLog {
         };
         serde_json::from_slice(value.value()).map(Some).map_err(|e| StoreError::Corrupt {
             what: "block log",
-            source: commonware_codec::Error::Invalid("BlockInfo", if e.is_eof() { "truncated" } else { "not JSON" }),
+            source: commonware_codec::Error::Invalid(
+                "BlockInfo",
+                if e.is_eof() { "truncated" } else { "not JSON" },
+            ),
         })
     }
 }

@@ -52,7 +52,11 @@ async fn block(State(api): State<Api>, Path(height): Path<String>) -> Response {
     };
     match api.block(height) {
         Some(info) => Json(info).into_response(),
-        None => error(StatusCode::NOT_FOUND, "unknown_block", format!("this node holds no finalized block {height}")),
+        None => error(
+            StatusCode::NOT_FOUND,
+            "unknown_block",
+            format!("this node holds no finalized block {height}"),
+        ),
     }
 }
 
@@ -70,7 +74,13 @@ async fn submit(State(api): State<Api>, headers: HeaderMap, body: Bytes) -> Resp
     let bytes = if json {
         let parsed: HexTx = match serde_json::from_slice(&body) {
             Ok(p) => p,
-            Err(e) => return error(StatusCode::BAD_REQUEST, "bad_json", format!("expected {{\"tx\": \"<hex>\"}}: {e}")),
+            Err(e) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "bad_json",
+                    format!("expected {{\"tx\": \"<hex>\"}}: {e}"),
+                );
+            }
         };
         match commonware_formatting::from_hex(parsed.tx.trim()) {
             Some(b) => b,

@@ -48,7 +48,7 @@ pub fn read_key(path: &Path) -> Result<PrivateKey, KeyError> {
 
 /// A new key from the operating system's randomness.
 pub fn generate() -> PrivateKey {
-    <PrivateKey as commonware_math::algebra::Random>::random(&mut rand::rng())
+    <PrivateKey as commonware_math::algebra::Random>::random(rand::rng())
 }
 
 /// The public half of `key`.

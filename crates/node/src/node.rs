@@ -129,8 +129,10 @@ fn open_ledger(config: &NodeConfig, genesis: &Genesis) -> Result<Ledger<RedbStor
 
 fn read_genesis(path: &Path) -> Result<Genesis, NodeError> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| NodeError::Io { path: name.clone(), source })?;
-    let genesis = Genesis::from_toml(&text).map_err(|source| NodeError::Genesis { path: name.clone(), source })?;
+    let text =
+        std::fs::read_to_string(path).map_err(|source| NodeError::Io { path: name.clone(), source })?;
+    let genesis =
+        Genesis::from_toml(&text).map_err(|source| NodeError::Genesis { path: name.clone(), source })?;
     genesis.validate().map_err(|source| NodeError::Genesis { path: name, source })?;
     Ok(genesis)
 }
@@ -248,7 +250,8 @@ fn spawn_http(listen: std::net::SocketAddr, api: Arc<dyn NodeApi>) {
     std::thread::Builder::new()
         .name("http".into())
         .spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("http runtime");
+            let rt =
+                tokio::runtime::Builder::new_current_thread().enable_all().build().expect("http runtime");
             rt.block_on(async move {
                 let listener = match tokio::net::TcpListener::bind(listen).await {
                     Ok(l) => l,

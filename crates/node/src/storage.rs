@@ -5,15 +5,15 @@
 //! moment finds on restart either the whole block (and its height in the meta) or none of it.
 
 use commonware_codec::{DecodeExt, Encode};
-use npchain_core::{
-    Batch, Meta, ReadStore, Store, StoreError, Table,
-    store::Entry,
-};
+use npchain_core::{Batch, Meta, ReadStore, Store, StoreError, Table, store::Entry};
 use redb::{Database, Durability, ReadableDatabase, TableDefinition};
 use std::path::Path;
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const META_KEY: &str = "meta";
+
+/// A ledger table opened for writing in a transaction.
+type OpenTable<'txn> = redb::Table<'txn, &'static [u8], &'static [u8]>;
 
 fn table(t: Table) -> TableDefinition<'static, &'static [u8], &'static [u8]> {
     TableDefinition::new(t.name())
@@ -54,7 +54,13 @@ impl ReadStore for RedbStore {
         Ok(tbl.get(key).map_err(backend)?.map(|v| v.value().to_vec()))
     }
 
-    fn range(&self, t: Table, start: &[u8], end: Option<&[u8]>, limit: usize) -> Result<Vec<Entry>, StoreError> {
+    fn range(
+        &self,
+        t: Table,
+        start: &[u8],
+        end: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<Entry>, StoreError> {
         let txn = self.db.begin_read().map_err(backend)?;
         let tbl = txn.open_table(table(t)).map_err(backend)?;
         let iter = match end {
@@ -88,7 +94,7 @@ impl Store for RedbStore {
         txn.set_durability(Durability::Immediate).map_err(backend)?;
         {
             // Changes come sorted by table, so each table is opened once.
-            let mut open: Option<(Table, redb::Table<&[u8], &[u8]>)> = None;
+            let mut open: Option<(Table, OpenTable<'_>)> = None;
             for ((t, key), change) in &batch.changes {
                 if open.as_ref().is_none_or(|(ot, _)| ot != t) {
                     open = Some((*t, txn.open_table(table(*t)).map_err(backend)?));
@@ -124,9 +130,14 @@ mod tests {
         Meta { height, block_time: Timestamp(height * 10), accumulator: Default::default() }
     }
 
-    fn batch(changes: &[(u8, Vec<u8>, Option<Vec<u8>>)], height: Option<u64>) -> Batch {
-        let changes: BTreeMap<(Table, Vec<u8>), Option<Vec<u8>>> =
-            changes.iter().map(|(t, k, v)| ((Table::ALL[*t as usize % Table::ALL.len()], k.clone()), v.clone())).collect();
+    /// (table index, key, value or deletion)
+    type Change = (u8, Vec<u8>, Option<Vec<u8>>);
+
+    fn batch(changes: &[Change], height: Option<u64>) -> Batch {
+        let changes: BTreeMap<(Table, Vec<u8>), Option<Vec<u8>>> = changes
+            .iter()
+            .map(|(t, k, v)| ((Table::ALL[*t as usize % Table::ALL.len()], k.clone()), v.clone()))
+            .collect();
         Batch { changes, meta: height.map(meta) }
     }
 

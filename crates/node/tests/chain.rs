@@ -5,8 +5,8 @@ use bytes::Bytes;
 use commonware_codec::Encode;
 use commonware_cryptography::{Digestible, Hasher as _, Signer};
 use npchain_core::{
-    E164, Genesis, GenesisOperator, GenesisRange, Ledger, MemStore, Policy, PrivateKey, Timestamp, Transaction,
-    TxBody, tx::ChainId,
+    E164, Genesis, GenesisOperator, GenesisRange, Ledger, MemStore, Policy, PrivateKey, Timestamp,
+    Transaction, TxBody, tx::ChainId,
 };
 use npchain_node::{
     api::{BlockInfo, SubmitError},
@@ -157,7 +157,8 @@ fn bad_blocks_are_refused_and_change_nothing() {
     assert!(matches!(check(garbage, now(1_000)), InvalidBlock::Transaction { .. }));
     let twice = Block { txs: vec![good.txs[0].clone(), good.txs[0].clone()], ..good.clone() };
     assert!(matches!(check(twice, now(1_000)), InvalidBlock::DuplicateTx { .. }));
-    let orphan = Block { parent: commonware_cryptography::Sha256::hash(&[b"nowhere"]), height: 2, ..good.clone() };
+    let orphan =
+        Block { parent: commonware_cryptography::Sha256::hash(&[b"nowhere"]), height: 2, ..good.clone() };
     assert!(matches!(check(orphan, now(1_000)), InvalidBlock::UnknownParent { .. }));
     let mut forged_sig = good.txs[0].to_vec();
     let last = forged_sig.len() - 1;
@@ -182,7 +183,10 @@ fn a_finalized_block_that_does_not_compute_halts_the_node() {
     assert_eq!(follower.height(), 0);
     // halted: it refuses to go on, and says so to clients
     assert!(follower.finalize(&good, good.digest()).is_err());
-    assert!(matches!(follower.submit(&bind(&follower.chain_id(), 1, T0 + 60_000)), Err(SubmitError::Unavailable(_))));
+    assert!(matches!(
+        follower.submit(&bind(&follower.chain_id(), 1, T0 + 60_000)),
+        Err(SubmitError::Unavailable(_))
+    ));
 }
 
 #[test]

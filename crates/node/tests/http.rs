@@ -69,7 +69,13 @@ fn serve() -> (SocketAddr, Arc<Fake>) {
     (rx.recv().unwrap(), fake)
 }
 
-fn call(addr: SocketAddr, method: &str, path: &str, content_type: &str, body: &[u8]) -> (u16, serde_json::Value) {
+fn call(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    body: &[u8],
+) -> (u16, serde_json::Value) {
     let mut s = TcpStream::connect(addr).unwrap();
     write!(
         s,
@@ -82,7 +88,10 @@ fn call(addr: SocketAddr, method: &str, path: &str, content_type: &str, body: &[
     s.read_to_end(&mut out).unwrap();
     let text = String::from_utf8_lossy(&out);
     let status = text.split_whitespace().nth(1).unwrap().parse().unwrap();
-    let json = text.split_once("\r\n\r\n").map(|(_, b)| serde_json::from_str(b).unwrap_or_default()).unwrap_or_default();
+    let json = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| serde_json::from_str(b).unwrap_or_default())
+        .unwrap_or_default();
     (status, json)
 }
 

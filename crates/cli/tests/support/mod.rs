@@ -5,11 +5,7 @@
 use commonware_codec::{DecodeExt, Encode};
 use commonware_cryptography::Signer;
 use npchain_cli::devnet::{self, Layout, Options};
-use npchain_core::{
-    E164, PrivateKey, Timestamp, Transaction, TxBody,
-    tx::ChainId,
-    types::Digest,
-};
+use npchain_core::{E164, PrivateKey, Timestamp, Transaction, TxBody, tx::ChainId, types::Digest};
 use npchain_node::{api::BlockInfo, config::NodeConfig, keys};
 use serde_json::Value;
 use std::{
@@ -83,7 +79,8 @@ impl Net {
             ported: false,
         };
         let layout =
-            devnet::prepare(&tmp.path().join("devnet"), &options, None, None, false, Timestamp(now_ms())).unwrap();
+            devnet::prepare(&tmp.path().join("devnet"), &options, None, None, false, Timestamp(now_ms()))
+                .unwrap();
         let children = (0..n).map(|_| None).collect();
         Self { _tmp: tmp, layout, children, extra: Vec::new(), nonce: 0 }
     }
