@@ -13,6 +13,7 @@ use std::{
     net::{SocketAddr, TcpListener, TcpStream},
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
+    sync::atomic::{AtomicUsize, Ordering},
     time::{Duration, Instant},
 };
 
@@ -52,12 +53,15 @@ impl Drop for Net {
 }
 
 /// A base port with `count` free consecutive TCP ports after it, for each of the three kinds.
+/// Tests of one process run in parallel: each call takes its own block of 50 ports.
 fn free_base(count: usize) -> u16 {
-    let seed = std::process::id() as usize * 7919 + Instant::now().elapsed().subsec_nanos() as usize;
-    for attempt in 0..200 {
-        let base = 20_000 + ((seed + attempt * 104_729) % 40_000) as u16 / 10 * 10;
-        let ok = (0..count * 3 + 3).all(|i| TcpListener::bind(("127.0.0.1", base + i as u16)).is_ok());
-        if ok {
+    static NEXT_BLOCK: AtomicUsize = AtomicUsize::new(0);
+    let first = 20_000 + (std::process::id() as usize % 400) * 100;
+    for _ in 0..100 {
+        let block = NEXT_BLOCK.fetch_add(1, Ordering::Relaxed);
+        let base = (first + block * 50) % 40_000 + 20_000;
+        let base = u16::try_from(base).expect("below 60000");
+        if (0..count * 3 + 3).all(|i| TcpListener::bind(("127.0.0.1", base + i as u16)).is_ok()) {
             return base;
         }
     }
