@@ -138,7 +138,8 @@ where
         };
         // The first block of the stream is the one to verify; the rest are its ancestors.
         if unknown.last().map(|b| b.height) != Some(block.height().get()) {
-            return true; // already verified (or committed) by this node
+            // Known: valid only if it is the block this node executed or finalized there.
+            return self.chain.holds_valid(&block.digest(), block.height().get());
         }
         unknown.pop();
         if let Err(e) = self.chain.absorb(&unknown, now) {

@@ -198,6 +198,19 @@ impl<S: Store + Send + 'static, L: BlockLog> Chain<S, L> {
         height <= inner.ledger.height() || inner.pending.contains_key(digest)
     }
 
+    /// Whether this node already holds the block as valid: executed and pending, or the very
+    /// block finalized at its height (not merely some block at a finalized height).
+    pub fn holds_valid(&self, digest: &Digest, height: u64) -> bool {
+        let inner = self.lock();
+        if inner.pending.contains_key(digest) {
+            return true;
+        }
+        if height == 0 || height > inner.ledger.height() {
+            return false;
+        }
+        matches!(inner.log.get(height), Ok(Some(info)) if info.digest == digest.to_string())
+    }
+
     // --- transactions entering the node
 
     /// Checks a transaction from a client or a peer and pools it. Signatures are checked here,

@@ -132,6 +132,11 @@ fn another_node_verifies_what_one_builds_and_both_finalize_to_the_same_state() {
         assert!(matches!(c.finalize(&b1, b1.digest()).unwrap(), Finalized::AlreadyApplied));
     }
     assert_eq!(proposer.state_hash(), verifier.state_hash());
+    // a finalized height holds exactly the finalized block, not any block at that height
+    assert!(verifier.holds_valid(&b1.digest(), 1));
+    let other = Block { time: now(1_001), ..b1.clone() };
+    assert!(!verifier.holds_valid(&other.digest(), 1));
+    assert!(!verifier.holds_valid(&b2.digest(), 3));
     assert_eq!(proposer.block_info(2).unwrap(), verifier.block_info(2).unwrap());
     assert_eq!(verifier.height(), 2);
 }
