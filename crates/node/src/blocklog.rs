@@ -2,16 +2,16 @@
 //! kept in its own redb file beside the ledger. It is not part of the state hash: it is what the
 //! node reports about blocks, and it is rewritten if a block is delivered again after a crash.
 
-use crate::{api::BlockInfo, chain::BlockLog};
+use crate::{
+    api::BlockInfo,
+    chain::BlockLog,
+    storage::{backend, open_database},
+};
 use npchain_core::StoreError;
 use redb::{Database, ReadableDatabase, TableDefinition};
 use std::path::Path;
 
 const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
-
-fn backend(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
-    StoreError::Backend(Box::new(e))
-}
 
 /// Finalized blocks by height, in redb.
 #[derive(Debug)]
@@ -21,14 +21,7 @@ pub struct RedbBlockLog {
 
 impl RedbBlockLog {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(backend)?;
-        }
-        let db = Database::create(path).map_err(backend)?;
-        let txn = db.begin_write().map_err(backend)?;
-        txn.open_table(BLOCKS).map_err(backend)?;
-        txn.commit().map_err(backend)?;
-        Ok(Self { db })
+        Ok(Self { db: open_database(path, |txn| txn.open_table(BLOCKS).map(drop))? })
     }
 }
 

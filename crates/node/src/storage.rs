@@ -19,8 +19,24 @@ fn table(t: Table) -> TableDefinition<'static, &'static [u8], &'static [u8]> {
     TableDefinition::new(t.name())
 }
 
-fn backend(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+pub(crate) fn backend(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
     StoreError::Backend(Box::new(e))
+}
+
+/// Opens (creating file and directory if missing) a redb database whose tables `create` makes
+/// up front, so reads never meet a missing table.
+pub(crate) fn open_database(
+    path: &Path,
+    create: impl FnOnce(&redb::WriteTransaction) -> Result<(), redb::TableError>,
+) -> Result<Database, StoreError> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(backend)?;
+    }
+    let db = Database::create(path).map_err(backend)?;
+    let txn = db.begin_write().map_err(backend)?;
+    create(&txn).map_err(backend)?;
+    txn.commit().map_err(backend)?;
+    Ok(db)
 }
 
 /// The ledger tables in one redb file.
@@ -32,17 +48,12 @@ pub struct RedbStore {
 impl RedbStore {
     /// Opens the store at `path`, creating the file (and its directory) if missing.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(backend)?;
-        }
-        let db = Database::create(path).map_err(backend)?;
-        // Create every table up front so reads never meet a missing one.
-        let txn = db.begin_write().map_err(backend)?;
-        for t in Table::ALL {
-            txn.open_table(table(t)).map_err(backend)?;
-        }
-        txn.open_table(META).map_err(backend)?;
-        txn.commit().map_err(backend)?;
+        let db = open_database(path, |txn| {
+            for t in Table::ALL {
+                txn.open_table(table(t))?;
+            }
+            txn.open_table(META).map(drop)
+        })?;
         Ok(Self { db })
     }
 }

@@ -244,6 +244,28 @@ fn now_ms(context: &Sim) -> u64 {
     context.current().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
 }
 
+/// Waits until every submitted transaction is applied on every node and all reached the same
+/// height, checks they agree, and returns the blocks of the first.
+async fn settle_and_check(
+    context: &Sim,
+    chains: &[Chain<MemStore, Log>],
+    submitted: &[(usize, u64)],
+) -> Vec<BlockInfo> {
+    wait_for(context, "every submitted transaction on every node", || {
+        chains.iter().all(|c| {
+            submitted.iter().all(|(op, k)| {
+                c.with_ledger(|l| l.number(number(*op, *k)).unwrap()).is_some_and(|r| r.subscriber.is_some())
+            })
+        })
+    })
+    .await;
+    let top = chains.iter().map(|c| c.height()).max().unwrap();
+    wait_for(context, "all nodes at the same height", || chains.iter().all(|c| c.height() >= top)).await;
+    let refs: Vec<_> = chains.iter().collect();
+    check_agreement(&refs, submitted);
+    (1..=top).map(|h| chains[0].block_info(h).unwrap().unwrap()).collect()
+}
+
 /// Every honest node holds the same block (digest, state hash, transactions) at every height
 /// they all reached, and each has applied every submitted transaction exactly once.
 fn check_agreement(nodes: &[&Chain<MemStore, Log>], submitted: &[(usize, u64)]) {
@@ -362,23 +384,7 @@ fn run_faulty(seed: u64) -> Vec<BlockInfo> {
             }
         }
         let chains: Vec<_> = nodes.iter().map(|n| n.as_ref().unwrap().chain.clone()).collect();
-        let everything = submitted.clone();
-        wait_for(&context, "every submitted transaction on every node", || {
-            chains.iter().all(|c| {
-                everything.iter().all(|(op, k)| {
-                    c.with_ledger(|l| l.number(number(*op, *k)).unwrap())
-                        .is_some_and(|r| r.subscriber.is_some())
-                })
-            })
-        })
-        .await;
-        // let everyone reach the same height before comparing
-        let top = chains.iter().map(|c| c.height()).max().unwrap();
-        wait_for(&context, "all nodes at the same height", || chains.iter().all(|c| c.height() >= top)).await;
-        let refs: Vec<_> = chains.iter().collect();
-        check_agreement(&refs, &submitted);
-        let height = refs.iter().map(|c| c.height()).min().unwrap();
-        (1..=height).map(|h| chains[0].block_info(h).unwrap().unwrap()).collect()
+        settle_and_check(&context, &chains, &submitted).await
     })
 }
 
@@ -464,22 +470,7 @@ fn run_byzantine(seed: u64, kind: Byzantine) -> u64 {
             }
         }
         let chains: Vec<_> = nodes.iter().map(|n| n.chain.clone()).collect();
-        let everything = submitted.clone();
-        wait_for(&context, "every transaction on every honest node", || {
-            chains.iter().all(|c| {
-                everything.iter().all(|(op, k)| {
-                    c.with_ledger(|l| l.number(number(*op, *k)).unwrap())
-                        .is_some_and(|r| r.subscriber.is_some())
-                })
-            })
-        })
-        .await;
-        let top = chains.iter().map(|c| c.height()).max().unwrap();
-        wait_for(&context, "honest nodes at the same height", || chains.iter().all(|c| c.height() >= top))
-            .await;
-        let refs: Vec<_> = chains.iter().collect();
-        check_agreement(&refs, &submitted);
-        top
+        settle_and_check(&context, &chains, &submitted).await.len() as u64
     })
 }
 
