@@ -240,6 +240,18 @@ fn describe(chains: &[Chain<MemStore, Log>]) -> String {
         .join("; ")
 }
 
+/// Waits until every running node but `skip` reached `target`.
+async fn wait_all_but(context: &Sim, nodes: &[Option<Node>], skip: usize, target: u64, what: &str) {
+    let others: Vec<_> = nodes
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != skip)
+        .filter_map(|(_, n)| n.as_ref())
+        .map(|n| n.chain.clone())
+        .collect();
+    wait_for(context, what, || others.iter().all(|c| c.height() >= target)).await;
+}
+
 fn now_ms(context: &Sim) -> u64 {
     context.current().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
 }
@@ -342,14 +354,8 @@ fn run_faulty(seed: u64) -> Vec<BlockInfo> {
                     node.task.abort();
                     let _ = node.task.await;
                     let saved = durable(&node.chain);
-                    let others: Vec<_> = (0..VALIDATORS)
-                        .filter(|i| *i != crash)
-                        .map(|i| nodes[i].as_ref().unwrap().chain.clone())
-                        .collect();
-                    wait_for(&context, "three validators to commit without the fourth", || {
-                        others.iter().all(|c| c.height() >= target)
-                    })
-                    .await;
+                    let what = "three validators to commit without the fourth";
+                    wait_all_but(&context, &nodes, crash, target, what).await;
                     nodes[crash] = Some(start_node(&context, &oracle, crash, Some(saved)).await);
                 }
                 3 => {
@@ -358,14 +364,8 @@ fn run_faulty(seed: u64) -> Vec<BlockInfo> {
                             disconnect(&oracle, partitioned, other).await;
                         }
                     }
-                    let others: Vec<_> = (0..VALIDATORS)
-                        .filter(|i| *i != partitioned)
-                        .map(|i| nodes[i].as_ref().unwrap().chain.clone())
-                        .collect();
-                    wait_for(&context, "the majority side to commit during a partition", || {
-                        others.iter().all(|c| c.height() >= target)
-                    })
-                    .await;
+                    let what = "the majority side to commit during a partition";
+                    wait_all_but(&context, &nodes, partitioned, target, what).await;
                     for other in 0..VALIDATORS {
                         if other != partitioned {
                             connect(&oracle, &mut rng, partitioned, other, lossy).await;
