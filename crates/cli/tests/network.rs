@@ -144,3 +144,17 @@ fn a_validator_killed_in_a_loop_loses_no_committed_block() {
         "a committed transaction is missing on the crashed node"
     );
 }
+
+#[test]
+fn a_node_refuses_a_ledger_made_from_another_genesis() {
+    let mut net = Net::new(4);
+    net.start(0);
+    wait_until(LONG, "node 0 to initialise its ledger and answer", || net.status(0).is_some());
+    net.kill(0);
+    let genesis = net.layout.dir.join("genesis.toml");
+    let text = std::fs::read_to_string(&genesis).unwrap();
+    std::fs::write(&genesis, text.replace("npchain-devnet", "npchain-elsewhere")).unwrap();
+    let (status, log) = net.run_to_exit(0, LONG);
+    assert!(!status.success());
+    assert!(log.contains("another genesis"), "{log}");
+}

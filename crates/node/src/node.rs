@@ -49,8 +49,8 @@ pub enum NodeError {
     #[error("ledger store: {0}")]
     Store(#[from] StoreError),
     #[error(
-        "the ledger in {path} belongs to chain {found}, but the genesis describes chain {expected}; \
-         point data_dir elsewhere or remove it"
+        "the ledger in {path} was made from another genesis or migration list (fingerprint {found}, \
+         the configured files give {expected}); point data_dir elsewhere or remove it"
     )]
     WrongChain { path: String, found: String, expected: String },
     #[error("config: {0}")]
@@ -98,12 +98,53 @@ impl NodeApi for LiveNode {
 }
 
 /// Loads the genesis and opens (or, the first time, initialises) the ledger in `data_dir`.
+/// A fingerprint of what a ledger is made from: the genesis (canonical TOML) and the bytes of
+/// the migration list. Kept beside the store, so a node restarted with other genesis files
+/// refuses to run instead of joining a chain its ledger does not belong to. (The chain id covers
+/// the same, but recomputing it means loading the whole migration list.)
+fn genesis_fingerprint(config: &NodeConfig, genesis: &Genesis) -> Result<String, NodeError> {
+    use commonware_cryptography::Hasher as _;
+    use std::io::Read as _;
+    let mut hasher = commonware_cryptography::Sha256::default();
+    hasher.update(genesis.to_toml().as_bytes());
+    if let Some(csv) = &config.ported {
+        let io = |source| NodeError::Io { path: csv.display().to_string(), source };
+        let mut file = std::fs::File::open(csv).map_err(io)?;
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = file.read(&mut buf).map_err(io)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+        }
+    }
+    Ok(hasher.finalize().1.to_string())
+}
+
 fn open_ledger(config: &NodeConfig, genesis: &Genesis) -> Result<Ledger<RedbStore>, NodeError> {
     let path = config.data_dir.join("state.redb");
     let name = path.display().to_string();
+    let fingerprint_path = config.data_dir.join("genesis.fingerprint");
+    let fingerprint = genesis_fingerprint(config, genesis)?;
+    let write_fingerprint = || {
+        std::fs::write(&fingerprint_path, format!("{fingerprint}\n"))
+            .map_err(|source| NodeError::Io { path: fingerprint_path.display().to_string(), source })
+    };
     if path.exists() {
         let store = RedbStore::open(&path)?;
         if store.meta()?.is_some() {
+            match std::fs::read_to_string(&fingerprint_path) {
+                Ok(found) if found.trim() != fingerprint => {
+                    return Err(NodeError::WrongChain {
+                        path: name,
+                        found: found.trim().into(),
+                        expected: fingerprint,
+                    });
+                }
+                Ok(_) => {}
+                Err(_) => write_fingerprint()?,
+            }
             return Ok(Ledger::open(store)?);
         }
         // No meta: a genesis load was interrupted (its meta is written last). Start again
@@ -124,6 +165,7 @@ fn open_ledger(config: &NodeConfig, genesis: &Genesis) -> Result<Ledger<RedbStor
     }
     .map_err(|source| NodeError::Genesis { path: config.genesis.display().to_string(), source })?;
     info!(elapsed = ?started.elapsed(), chain = %ledger.chain_id().0, "initialised the ledger from genesis");
+    write_fingerprint()?;
     Ok(ledger)
 }
 

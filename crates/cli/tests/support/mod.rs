@@ -100,6 +100,18 @@ impl Net {
         }
     }
 
+    /// Runs node `i` expecting it to stop by itself within `limit`; its exit status and log.
+    pub fn run_to_exit(&mut self, i: usize, limit: Duration) -> (std::process::ExitStatus, String) {
+        let mut child = spawn_node(&self.layout.nodes[i].config_path, &self.layout.nodes[i].dir);
+        let mut status = None;
+        wait_until(limit, "the node to exit", || {
+            status = child.try_wait().unwrap();
+            status.is_some()
+        });
+        let log = std::fs::read_to_string(self.layout.nodes[i].dir.join("node.log")).unwrap_or_default();
+        (status.unwrap(), log)
+    }
+
     /// SIGKILL: the node gets no chance to flush anything.
     pub fn kill(&mut self, i: usize) {
         let mut child = self.children[i].take().expect("node runs");
