@@ -3,6 +3,11 @@
 
 mod support;
 
+use commonware_codec::{Decode, Encode};
+use commonware_consensus::simplex::types::Finalization;
+use commonware_cryptography::certificate::Verifier;
+use npchain_core::{Genesis, types::Digest};
+use npchain_node::{app::Scheme, engine::CONSENSUS_NAMESPACE};
 use std::{collections::HashSet, time::Duration};
 use support::{Net, get, wait_until};
 
@@ -60,6 +65,11 @@ fn validators_commit_survive_a_kill_and_an_observer_catches_up() {
         })
     });
     assert_same_chain(&net, &[0, 1, 2, 3]);
+
+    // Each block comes with its finalization certificate: a quorum of the genesis validators'
+    // signatures over the block digest, which anyone holding the genesis can check offline.
+    check_finalization(&net, 0, 2);
+    check_finalization(&net, 3, net.height(3).unwrap());
 
     // kill -9 one validator: the other three keep committing.
     net.kill(2);
@@ -157,4 +167,28 @@ fn a_node_refuses_a_ledger_made_from_another_genesis() {
     let (status, log) = net.run_to_exit(0, LONG);
     assert!(!status.success());
     assert!(log.contains("another genesis"), "{log}");
+}
+
+/// Fetches the finalization of block `h` from node `i` and checks it against the validator set
+/// of the genesis file; a tampered copy must not check out.
+fn check_finalization(net: &Net, i: usize, h: u64) {
+    let genesis =
+        Genesis::from_toml(&std::fs::read_to_string(net.layout.dir.join("genesis.toml")).unwrap()).unwrap();
+    let validators = commonware_utils::ordered::Set::from_iter_dedup(
+        genesis.operators.iter().map(|o| o.validator_key.clone()),
+    );
+    let scheme = Scheme::verifier(CONSENSUS_NAMESPACE, validators);
+    let answer = get(net.url(i), &format!("/v1/blocks/{h}/finalization")).expect("finalization served");
+    let bytes = commonware_formatting::from_hex(answer["finalization"].as_str().unwrap()).unwrap();
+    let cfg = scheme.certificate_codec_config();
+    let finalization = Finalization::<Scheme, Digest>::decode_cfg(bytes, &cfg).expect("decodes");
+    let block = net.block(i, h).unwrap();
+    assert_eq!(finalization.proposal.payload.to_string(), block.digest, "certifies block {h}");
+    let strategy = commonware_parallel::Sequential;
+    assert!(finalization.verify(&mut rand::rng(), &scheme, &strategy), "certificate of block {h} verifies");
+    let mut forged = finalization.encode().to_vec();
+    let last = forged.len() - 1;
+    forged[last] ^= 1;
+    let tampered = Finalization::<Scheme, Digest>::decode_cfg(forged, &cfg);
+    assert!(tampered.is_err() || !tampered.unwrap().verify(&mut rand::rng(), &scheme, &strategy));
 }

@@ -67,4 +67,7 @@ pub trait NodeApi: Send + Sync + 'static {
     fn submit(&self, tx: &[u8]) -> Result<TxId, SubmitError>;
     /// A finalized block this node holds, if any.
     fn block(&self, height: u64) -> Option<BlockInfo>;
+    /// The finalization certificate of the block at `height` (the canonical encoding of the
+    /// engine's `Finalization`: the proposal and a quorum of validator signatures), if held.
+    fn finalization(&self, height: u64) -> Option<Vec<u8>>;
 }

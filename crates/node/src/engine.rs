@@ -17,7 +17,7 @@ use crate::{
 use bytes::Bytes;
 use commonware_broadcast::buffered;
 use commonware_consensus::{
-    marshal::{self, core::Actor as Marshal, resolver::p2p as marshal_resolver, standard::Inline},
+    marshal::{self, core::Actor as MarshalActor, resolver::p2p as marshal_resolver, standard::Inline},
     simplex::{
         self,
         config::{ForwardPolicy, SkipBudget, SkipPolicy},
@@ -116,10 +116,14 @@ impl<Sn> std::fmt::Debug for Gossip<Sn> {
     }
 }
 
-/// A started node: its tasks and the handle to gossip transactions.
+/// Marshal's handle: finalized blocks and their certificates, from its archives.
+pub type Marshal = marshal::core::Mailbox<Scheme, marshal::standard::Standard<Block>>;
+
+/// A started node: its tasks, the handle to gossip transactions, and marshal.
 pub struct Started<Sn> {
     pub handles: Vec<Handle<()>>,
     pub gossip: Arc<Gossip<Sn>>,
+    pub marshal: Marshal,
 }
 
 impl<Sn> std::fmt::Debug for Started<Sn> {
@@ -209,7 +213,7 @@ where
     .expect("blocks archive");
 
     let genesis_block = commonware_cryptography::Digested::precomputed(genesis, genesis_digest);
-    let (marshal_actor, marshal, _floor) = Marshal::init(
+    let (marshal_actor, marshal, _floor) = MarshalActor::init(
         context.child("marshal"),
         finalizations,
         blocks,
@@ -279,7 +283,7 @@ where
             }
         }
     }));
-    Started { handles, gossip }
+    Started { handles, gossip, marshal }
 }
 
 fn archive_config<C>(partition: &str, name: &str, page_cache: &CacheRef, codec: C) -> immutable::Config<C> {

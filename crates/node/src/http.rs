@@ -27,6 +27,7 @@ pub fn router(api: Api) -> Router {
     Router::new()
         .route("/v1/status", get(status))
         .route("/v1/blocks/{height}", get(block))
+        .route("/v1/blocks/{height}/finalization", get(finalization))
         .route("/v1/tx", post(submit))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -57,6 +58,26 @@ async fn block(State(api): State<Api>, Path(height): Path<String>) -> Response {
             "unknown_block",
             format!("this node holds no finalized block {height}"),
         ),
+    }
+}
+
+async fn finalization(State(api): State<Api>, Path(height): Path<String>) -> Response {
+    let Ok(height) = height.parse::<u64>() else {
+        return error(StatusCode::BAD_REQUEST, "bad_height", format!("{height:?} is not a block height"));
+    };
+    // Marshal's archive read blocks this task briefly; keep it off the async workers.
+    let answer = tokio::task::spawn_blocking(move || api.finalization(height)).await;
+    match answer {
+        Ok(Some(bytes)) => {
+            Json(json!({ "height": height, "finalization": commonware_formatting::hex(&bytes) }))
+                .into_response()
+        }
+        Ok(None) => error(
+            StatusCode::NOT_FOUND,
+            "unknown_finalization",
+            format!("this node holds no finalization for block {height}"),
+        ),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
     }
 }
 

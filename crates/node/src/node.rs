@@ -64,6 +64,7 @@ type LiveSender = lookup::Sender<PublicKey, runtime::Context>;
 struct LiveNode {
     chain: LiveChain,
     gossip: Arc<Gossip<LiveSender>>,
+    marshal: engine::Marshal,
     node_key: PublicKey,
     operator: Option<String>,
     validators: Vec<String>,
@@ -94,6 +95,12 @@ impl NodeApi for LiveNode {
 
     fn block(&self, height: u64) -> Option<BlockInfo> {
         self.chain.block_info(height).ok().flatten()
+    }
+
+    fn finalization(&self, height: u64) -> Option<Vec<u8>> {
+        // Marshal answers from its archive on the node's runtime; this thread only waits.
+        let request = self.marshal.get_finalization(commonware_consensus::types::Height::new(height));
+        futures::executor::block_on(request).map(|f| commonware_codec::Encode::encode(&f).to_vec())
     }
 }
 
@@ -270,6 +277,7 @@ pub fn run(config: &NodeConfig) -> Result<(), NodeError> {
         let api: Arc<dyn NodeApi> = Arc::new(LiveNode {
             chain,
             gossip: started.gossip.clone(),
+            marshal: started.marshal.clone(),
             node_key: me,
             operator,
             validators: validator_ids,

@@ -42,6 +42,10 @@ impl NodeApi for Fake {
         }
     }
 
+    fn finalization(&self, height: u64) -> Option<Vec<u8>> {
+        (height == 3).then(|| vec![1, 2, 3])
+    }
+
     fn block(&self, height: u64) -> Option<BlockInfo> {
         (height == 3).then(|| BlockInfo {
             height: 3,
@@ -105,6 +109,10 @@ fn status_and_blocks() {
     assert_eq!(call(addr, "GET", "/v1/blocks/3", "text/plain", b"").1["digest"], "d");
     let (code, body) = call(addr, "GET", "/v1/blocks/4", "text/plain", b"");
     assert_eq!((code, body["error"].as_str()), (404, Some("unknown_block")));
+    let (code, body) = call(addr, "GET", "/v1/blocks/3/finalization", "text/plain", b"");
+    assert_eq!((code, body["finalization"].as_str()), (200, Some("010203")));
+    let (code, body) = call(addr, "GET", "/v1/blocks/4/finalization", "text/plain", b"");
+    assert_eq!((code, body["error"].as_str()), (404, Some("unknown_finalization")));
     let (code, body) = call(addr, "GET", "/v1/blocks/-1", "text/plain", b"");
     assert_eq!((code, body["error"].as_str()), (400, Some("bad_height")));
     let (code, body) = call(addr, "GET", "/nowhere", "text/plain", b"");
