@@ -305,14 +305,20 @@ fn check_agreement(nodes: &[&Chain<MemStore, Log>], submitted: &[(usize, u64)]) 
     }
 }
 
+/// The seeded executor, its clock starting at the genesis time.
+fn runner(seed: u64) -> deterministic::Runner {
+    deterministic::Runner::new(
+        deterministic::Config::new()
+            .with_seed(seed)
+            .with_start_time(UNIX_EPOCH + Duration::from_millis(GENESIS_MS))
+            .with_timeout(Some(Duration::from_secs(900))),
+    )
+}
+
 /// Runs one seeded schedule: traffic to random nodes, lossy links, one crash and restart,
 /// one partition and heal. Returns the blocks all nodes agreed on.
 fn run_faulty(seed: u64) -> Vec<BlockInfo> {
-    let cfg = deterministic::Config::new()
-        .with_seed(seed)
-        .with_start_time(UNIX_EPOCH + Duration::from_millis(GENESIS_MS))
-        .with_timeout(Some(Duration::from_secs(900)));
-    deterministic::Runner::new(cfg).start(|context| async move {
+    runner(seed).start(|context| async move {
         let mut rng = StdRng::seed_from_u64(seed);
         let lossy = rng.random_bool(0.5);
         let oracle = network(&context, &mut rng, lossy).await;
@@ -400,11 +406,7 @@ enum Byzantine {
 /// Three honest validators and one Byzantine one (the engine's own mocks): the honest ones
 /// keep committing every transaction and agree at every height.
 fn run_byzantine(seed: u64, kind: Byzantine) -> u64 {
-    let cfg = deterministic::Config::new()
-        .with_seed(seed)
-        .with_start_time(UNIX_EPOCH + Duration::from_millis(GENESIS_MS))
-        .with_timeout(Some(Duration::from_secs(900)));
-    deterministic::Runner::new(cfg).start(|context| async move {
+    runner(seed).start(|context| async move {
         let mut rng = StdRng::seed_from_u64(seed);
         let oracle = network(&context, &mut rng, false).await;
         let bad = VALIDATORS - 1;
