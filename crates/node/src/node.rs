@@ -55,6 +55,8 @@ pub enum NodeError {
     WrongChain { path: String, found: String, expected: String },
     #[error("config: {0}")]
     Config(String),
+    #[error("node stopped: {0}")]
+    Stopped(String),
 }
 
 type LiveChain = Chain<RedbStore, RedbBlockLog>;
@@ -217,6 +219,7 @@ pub fn run(config: &NodeConfig) -> Result<(), NodeError> {
         "ledger open"
     );
     let chain = Chain::new(ledger, log, Mempool::default());
+    let chain_halted = chain.clone();
 
     let mut peers: Vec<(PublicKey, Address)> =
         config.peers.iter().map(|p| (p.key.clone(), Address::from(p.address))).collect();
@@ -233,7 +236,7 @@ pub fn run(config: &NodeConfig) -> Result<(), NodeError> {
     let timing = config.timing;
     let p2p_listen = config.p2p_listen;
     let validator_ids: Vec<String> = genesis.operators.iter().map(|o| o.id.to_string()).collect();
-    runtime::Runner::new(runtime_config).start(|context| async move {
+    let stopped = runtime::Runner::new(runtime_config).start(|context| async move {
         let mut p2p_config = lookup::Config::local(
             Cups::<_, ChaCha20Poly1305>::new(
                 Sake {
@@ -288,8 +291,10 @@ pub fn run(config: &NodeConfig) -> Result<(), NodeError> {
         handles.push(network_handle);
         let (result, index, _) = futures::future::select_all(handles).await;
         tracing::error!(task = index, ?result, "a node task stopped; shutting down");
+        format!("node task {index} stopped ({result:?})")
     });
-    Ok(())
+    // The node only returns when a part of it stopped (a signal exits the process).
+    Err(NodeError::Stopped(chain_halted.halted().unwrap_or(stopped)))
 }
 
 type SakeCups = Cups<Sake<npchain_core::types::PrivateKey>, ChaCha20Poly1305>;
