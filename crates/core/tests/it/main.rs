@@ -5,5 +5,6 @@ mod fixtures;
 mod genesis;
 mod governance;
 mod harness;
+mod pending;
 mod props;
 mod scenarios;
