@@ -11,10 +11,10 @@ use crate::{
     policy::{Policy, SilenceRule},
     port::{Initiator, PortOrder, RejectCause, Step},
     records::{Event, NumberEvent, NumberRecord, OperatorRecord, TimerKind},
-    routing::RoutingIndex,
+    routing::{Route, Routes, RoutingIndex},
     store::{Batch, Change, Entry, Meta, Overlay, ReadStore, Store, StoreError, Table, entry_digest_input},
     tx::{ChainId, PortRequest, TxBody, VerifiedTx},
-    types::{Digest, OperatorId, PortId, PublicKey, RoutingNumber, Timestamp, TxId},
+    types::{Digest, OperatorId, PortId, PublicKey, Timestamp, TxId},
 };
 use commonware_codec::{Copying, Decode, Encode, Read};
 use commonware_cryptography::{Hasher, Sha256, lthash::LtHash};
@@ -29,19 +29,6 @@ const CONFIG_CHAIN: &[u8] = b"chain";
 const CONFIG_REGULATOR: &[u8] = b"regulator";
 const CONFIG_POLICY: &[u8] = b"policy";
 const CONFIG_OPERATOR_COUNT: &[u8] = b"operator_count";
-
-/// Where a number's calls and messages go, as every node answers at the same height.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Route {
-    pub number: E164,
-    pub serving: OperatorId,
-    pub routing_number: RoutingNumber,
-    /// Served by someone other than the range holder.
-    pub ported: bool,
-    /// The holder of the longest assigned range containing the number.
-    pub range_holder: Option<OperatorId>,
-    pub range: Option<Prefix>,
-}
 
 /// What applying one block did.
 #[derive(Debug, Clone)]
@@ -303,8 +290,8 @@ fn operator_key_value(kind: KeyKind, id: &OperatorId) -> Vec<u8> {
     v
 }
 
-/// The ledger: its store plus small in-memory caches for answering routing queries without
-/// touching the store.
+/// The ledger: its store plus small in-memory caches, among them the routing table that answers
+/// routing queries without touching the store.
 #[derive(Debug)]
 pub struct Ledger<S: Store> {
     store: S,
@@ -314,8 +301,7 @@ pub struct Ledger<S: Store> {
     regulator: PublicKey,
     operators: Vec<OperatorRecord>,
     slot_of: HashMap<OperatorId, u16>,
-    ranges: HashMap<Prefix, u16>,
-    routing: RoutingIndex,
+    routes: Routes,
 }
 
 impl<S: Store> Ledger<S> {
@@ -440,16 +426,17 @@ impl<S: Store> Ledger<S> {
             regulator,
             operators: Vec::new(),
             slot_of: HashMap::new(),
-            ranges: HashMap::new(),
-            routing: RoutingIndex::new(),
+            routes: Routes::default(),
         };
         for (_, v) in scan_all(&ledger.store, Table::Operators)? {
-            ledger.cache_operator(decode(Table::Operators, &v)?);
+            let op: OperatorRecord = decode(Table::Operators, &v)?;
+            ledger.routes.write().set_operator(op.slot, op.id.clone(), op.routing_number.clone());
+            ledger.cache_operator(op);
         }
         for (k, v) in scan_all(&ledger.store, Table::Ranges)? {
             let prefix = decode(Table::Ranges, &k)?;
             let holder: OperatorId = decode(Table::Ranges, &v)?;
-            ledger.ranges.insert(prefix, ledger.slot_of[&holder]);
+            ledger.routes.write().set_range(prefix, ledger.slot_of[&holder]);
         }
         let mut entries = Vec::new();
         let mut start = Vec::new();
@@ -464,10 +451,14 @@ impl<S: Store> Ledger<S> {
                 }
             }
         }
-        ledger.routing = RoutingIndex::from_entries(entries);
+        let mut table = ledger.routes.write();
+        *table.index_mut() = RoutingIndex::from_entries(entries);
+        table.set_height(ledger.meta.height, ledger.meta.block_time);
+        drop(table);
         Ok(ledger)
     }
 
+    /// Caches an operator record on the ledger's side (the routing table is updated apart).
     fn cache_operator(&mut self, op: OperatorRecord) {
         let slot = usize::from(op.slot);
         self.slot_of.insert(op.id.clone(), op.slot);
@@ -571,32 +562,51 @@ impl<S: Store> Ledger<S> {
         Ok(outcome)
     }
 
-    /// Brings the caches in line with what a committed batch changed.
+    /// Brings the caches in line with what a committed batch changed. Everything is decoded
+    /// first; the routing table then changes in one write section, so a reader sees the routes
+    /// of the previous height or of this one, never a mix.
     fn refresh_caches(&mut self, changes: &BTreeMap<Key, Change>) -> Result<(), StoreError> {
+        let mut operators = Vec::new();
+        let mut ranges = Vec::new();
+        let mut numbers = Vec::new();
         for ((table, key), change) in changes {
             match (table, change) {
                 (Table::Config, Some(v)) if key == CONFIG_POLICY => {
                     self.policy = decode(Table::Config, v)?;
                 }
-                (Table::Operators, Some(v)) => self.cache_operator(decode(Table::Operators, v)?),
+                (Table::Operators, Some(v)) => operators.push(decode::<OperatorRecord>(Table::Operators, v)?),
                 (Table::Ranges, Some(v)) => {
-                    let holder: OperatorId = decode(Table::Ranges, v)?;
-                    self.ranges.insert(decode(Table::Ranges, key)?, self.slot_of[&holder]);
+                    ranges.push((decode::<Prefix>(Table::Ranges, key)?, decode::<OperatorId>(Table::Ranges, v)?));
                 }
                 (Table::Numbers, change) => {
-                    let number = number_from_key(key)?;
                     let ported_to = match change {
                         Some(v) => decode::<NumberRecord>(Table::Numbers, v)?.ported_to,
                         None => None,
                     };
-                    match ported_to {
-                        Some(op) => self.routing.set(number, self.slot_of[&op]),
-                        None => self.routing.remove(number),
-                    }
+                    numbers.push((number_from_key(key)?, ported_to));
                 }
                 _ => {}
             }
         }
+        for op in &operators {
+            self.cache_operator(op.clone());
+        }
+        let mut table = self.routes.write();
+        for op in operators {
+            table.set_operator(op.slot, op.id, op.routing_number);
+        }
+        for (prefix, holder) in ranges {
+            table.set_range(prefix, self.slot_of[&holder]);
+        }
+        for (number, ported_to) in numbers {
+            match ported_to {
+                Some(op) => table.index_mut().set(number, self.slot_of[&op]),
+                None => table.index_mut().remove(number),
+            }
+        }
+        table.set_height(self.meta.height, self.meta.block_time);
+        drop(table);
+        self.routes.merge_if_needed();
         Ok(())
     }
 
@@ -610,18 +620,13 @@ impl<S: Store> Ledger<S> {
 
     /// Where `number` routes now, or `None` if it is in no assigned range.
     pub fn route(&self, number: E164) -> Option<Route> {
-        let range = number.prefixes().find_map(|p| self.ranges.get(&p).map(|s| (p, *s)));
-        let serving_slot = self.routing.get(number).or(range.map(|(_, s)| s))?;
-        let serving = &self.operators[usize::from(serving_slot)];
-        let holder_slot = range.map(|(_, s)| s);
-        Some(Route {
-            number,
-            serving: serving.id.clone(),
-            routing_number: serving.routing_number.clone(),
-            ported: holder_slot != Some(serving_slot),
-            range_holder: holder_slot.map(|s| self.operators[usize::from(s)].id.clone()),
-            range: range.map(|(p, _)| p),
-        })
+        self.routes.read().route(number)
+    }
+
+    /// The shared routing table, for readers that must not wait for the ledger (the ENUM
+    /// server, the HTTP API): it changes once per committed block.
+    pub fn routes(&self) -> Routes {
+        self.routes.clone()
     }
 
     /// The number's record, if it has one.
@@ -671,8 +676,8 @@ impl<S: Store> Ledger<S> {
     }
 
     /// The assigned ranges and their holders.
-    pub fn ranges(&self) -> impl Iterator<Item = (Prefix, &OperatorId)> {
-        self.ranges.iter().map(|(p, s)| (*p, &self.operators[usize::from(*s)].id))
+    pub fn ranges(&self) -> Vec<(Prefix, OperatorId)> {
+        self.routes.read().ranges().map(|(p, s)| (p, self.operators[usize::from(s)].id.clone())).collect()
     }
 
     pub fn policy(&self) -> &Policy {
@@ -702,9 +707,10 @@ impl<S: Store> Ledger<S> {
         Digest(self.meta.accumulator.checksum().0)
     }
 
-    /// The compact routing index (for measurements).
-    pub fn routing_index(&self) -> &RoutingIndex {
-        &self.routing
+    /// How many numbers are ported and the heap bytes of their index (for measurements).
+    pub fn ported_index(&self) -> (usize, usize) {
+        let table = self.routes.read();
+        (table.ported_count(), table.index_heap_bytes())
     }
 
     /// The underlying store.

@@ -18,12 +18,12 @@ pub mod types;
 
 pub use error::{Role, TxError};
 pub use genesis::{Genesis, GenesisError, GenesisOperator, GenesisRange, PortedEntry, read_ported_csv};
-pub use ledger::{BlockError, BlockOutcome, Executed, Ledger, Route};
+pub use ledger::{BlockError, BlockOutcome, Executed, Ledger};
 pub use number::{E164, NumberError, Prefix, Region};
 pub use policy::{Policy, PolicyError, SilenceRule};
 pub use port::{Initiator, PortOrder, PortState, RejectCause, RejectReason, Step};
 pub use records::{Event, NumberEvent, NumberRecord, OperatorRecord};
-pub use routing::RoutingIndex;
+pub use routing::{Route, Routes, RoutingIndex, RoutingTable};
 pub use store::{Batch, MemStore, Meta, Overlay, ReadStore, Store, StoreError, Table};
 pub use tx::{ChainId, InvalidTx, PortRequest, SignedTransaction, Transaction, TxBody, VerifiedTx};
 pub use types::{

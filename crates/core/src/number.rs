@@ -158,6 +158,25 @@ pub struct Prefix {
 }
 
 impl Prefix {
+    /// Every proper leading part of the prefix, longest first (`+491`, `+49`, `+4` for `+4915`).
+    pub fn stems(self) -> impl Iterator<Item = Prefix> {
+        (1..self.len).rev().map(move |n| Prefix { value: self.value / 10u64.pow(u32::from(self.len - n)), len: n })
+    }
+
+    /// The prefix made of exactly these digits (`None` if not 1 to 15 digits, the first not 0).
+    pub fn from_digits(digits: &str) -> Option<Self> {
+        let len = u8::try_from(digits.len()).ok()?;
+        if len == 0 || len > MAX_DIGITS || !digits.bytes().all(|b| b.is_ascii_digit()) || digits.starts_with('0') {
+            return None;
+        }
+        Some(Prefix { value: digits.parse().ok()?, len })
+    }
+
+    /// The number with the prefix's digits.
+    pub fn as_number(self) -> E164 {
+        E164(self.value)
+    }
+
     /// Whether `number` starts with this prefix.
     pub fn contains(self, number: E164) -> bool {
         number.prefixes().any(|p| p == self)
@@ -181,15 +200,7 @@ impl FromStr for Prefix {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let bad = || NumberError::BadPrefix { input: s.to_owned() };
         let digits = s.trim().strip_prefix('+').ok_or_else(bad)?;
-        if digits.is_empty()
-            || digits.len() > usize::from(MAX_DIGITS)
-            || !digits.bytes().all(|b| b.is_ascii_digit())
-            || digits.starts_with('0')
-        {
-            return Err(bad());
-        }
-        let value = digits.parse().map_err(|_| bad())?;
-        Ok(Self { value, len: digits.len() as u8 })
+        Self::from_digits(digits).ok_or_else(bad)
     }
 }
 

@@ -5,9 +5,20 @@
 //! small ordered delta of recent changes, merged into the base when it grows past an eighth
 //! of it, so the merge cost is amortised to a few element moves per change. It is derived
 //! data: rebuilt from the `Numbers` table on start.
+//!
+//! [`RoutingTable`] puts the index together with the ranges and the operators' routing numbers:
+//! everything a routing answer needs. The ledger shares it behind a read-write lock ([`Routes`])
+//! and changes it once per committed block, after the block is on disk, so a reader (the ENUM
+//! server, the HTTP API) sees the routes of one height or of the next, never a mix.
 
-use crate::number::E164;
-use std::collections::BTreeMap;
+use crate::{
+    number::{E164, Prefix},
+    types::{OperatorId, RoutingNumber, Timestamp},
+};
+use std::{
+    collections::{BTreeMap, HashMap, HashSet},
+    sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard},
+};
 
 /// Smallest delta worth merging.
 const MIN_DELTA: usize = 4096;
@@ -65,10 +76,10 @@ impl RoutingIndex {
         self.base_numbers.binary_search(&n).ok().map(|i| self.base_slots[i])
     }
 
-    /// Records that `number` is ported to `slot`.
+    /// Records that `number` is ported to `slot`. The delta grows until [`Self::merge`] (or
+    /// [`Self::needs_merge`] and [`Self::merged`]) folds it in.
     pub fn set(&mut self, number: E164, slot: u16) {
         self.delta.insert(number.value(), Some(slot));
-        self.maybe_merge();
     }
 
     /// Records that `number` routes by its range again.
@@ -79,7 +90,6 @@ impl RoutingIndex {
         } else {
             self.delta.remove(&n);
         }
-        self.maybe_merge();
     }
 
     /// How many numbers are ported.
@@ -101,23 +111,28 @@ impl RoutingIndex {
         self.len() == 0
     }
 
-    fn maybe_merge(&mut self) {
-        if self.delta.len() >= self.min_delta.max(self.base_numbers.len() / 8) {
-            self.merge();
-        }
+    /// Whether the delta has grown past an eighth of the base (or the minimum), so that
+    /// merging now keeps the amortised cost to a few element moves per change.
+    pub fn needs_merge(&self) -> bool {
+        self.delta.len() >= self.min_delta.max(self.base_numbers.len() / 8)
     }
 
     /// Folds the delta into the base.
     pub fn merge(&mut self) {
-        if self.delta.is_empty() {
-            return;
+        if !self.delta.is_empty() {
+            let merged = self.merged();
+            self.install(merged);
         }
-        let delta = std::mem::take(&mut self.delta);
-        let cap = self.base_numbers.len() + delta.len();
+    }
+
+    /// The base with the delta folded in, computed without changing the index (so a shared
+    /// index can be merged under a read lock and swapped under a short write lock).
+    pub fn merged(&self) -> Merged {
+        let cap = self.base_numbers.len() + self.delta.len();
         let mut numbers = Vec::with_capacity(cap);
         let mut slots = Vec::with_capacity(cap);
         let mut base = self.base_numbers.iter().copied().zip(self.base_slots.iter().copied()).peekable();
-        let mut changes = delta.into_iter().peekable();
+        let mut changes = self.delta.iter().map(|(n, c)| (*n, *c)).peekable();
         loop {
             let take_base = match (base.peek(), changes.peek()) {
                 (None, None) => break,
@@ -142,13 +157,166 @@ impl RoutingIndex {
         }
         numbers.shrink_to_fit();
         slots.shrink_to_fit();
-        self.base_numbers = numbers;
-        self.base_slots = slots;
+        Merged { numbers, slots, delta_len: self.delta.len() }
+    }
+
+    /// Installs a merge computed by [`Self::merged`] on this very index.
+    fn install(&mut self, merged: Merged) {
+        debug_assert_eq!(merged.delta_len, self.delta.len(), "the index changed since the merge");
+        self.base_numbers = merged.numbers;
+        self.base_slots = merged.slots;
+        self.delta.clear();
     }
 
     /// Heap bytes held (the delta's B-tree is estimated at 32 bytes an entry).
     pub fn heap_bytes(&self) -> usize {
         self.base_numbers.capacity() * 8 + self.base_slots.capacity() * 2 + self.delta.len() * 32
+    }
+}
+
+/// A merged base, ready to install (see [`RoutingIndex::merged`]).
+#[derive(Debug)]
+pub struct Merged {
+    numbers: Vec<u64>,
+    slots: Vec<u16>,
+    delta_len: usize,
+}
+
+/// Where a number's calls and messages go, as every node answers at the same height.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub number: E164,
+    pub serving: OperatorId,
+    pub routing_number: RoutingNumber,
+    /// Served by someone other than the range holder.
+    pub ported: bool,
+    /// The holder of the longest assigned range containing the number.
+    pub range_holder: Option<OperatorId>,
+    pub range: Option<Prefix>,
+}
+
+/// Everything a routing answer needs, as of one committed height.
+#[derive(Debug, Default)]
+pub struct RoutingTable {
+    height: u64,
+    block_time: Timestamp,
+    /// By slot: the operator's id and routing number.
+    operators: Vec<(OperatorId, RoutingNumber)>,
+    ranges: HashMap<Prefix, u16>,
+    /// Every proper leading part of an assigned range prefix (`+49` and `+491` for `+4915`):
+    /// names that have numbers below them without being numbers of any range themselves.
+    stems: HashSet<Prefix>,
+    index: RoutingIndex,
+}
+
+impl RoutingTable {
+    /// The committed height these routes belong to.
+    pub fn height(&self) -> u64 {
+        self.height
+    }
+
+    /// The block time of that height.
+    pub fn block_time(&self) -> Timestamp {
+        self.block_time
+    }
+
+    /// Where `number` routes, or `None` if it is in no assigned range.
+    pub fn route(&self, number: E164) -> Option<Route> {
+        let range = number.prefixes().find_map(|p| self.ranges.get(&p).map(|s| (p, *s)));
+        let serving_slot = self.index.get(number).or(range.map(|(_, s)| s))?;
+        let (serving, routing_number) = &self.operators[usize::from(serving_slot)];
+        let holder_slot = range.map(|(_, s)| s);
+        Some(Route {
+            number,
+            serving: serving.clone(),
+            routing_number: routing_number.clone(),
+            ported: holder_slot != Some(serving_slot),
+            range_holder: holder_slot.map(|s| self.operators[usize::from(s)].0.clone()),
+            range: range.map(|(p, _)| p),
+        })
+    }
+
+    /// Whether `digits` (a leading part of numbers, not in any range itself) has assigned
+    /// ranges below it: an ENUM empty non-terminal, answered NODATA rather than NXDOMAIN.
+    pub fn has_ranges_below(&self, digits: Prefix) -> bool {
+        self.stems.contains(&digits)
+    }
+
+    /// The number of ported numbers.
+    pub fn ported_count(&self) -> usize {
+        self.index.len()
+    }
+
+    /// Heap bytes of the ported-number index.
+    pub fn index_heap_bytes(&self) -> usize {
+        self.index.heap_bytes()
+    }
+
+    pub(crate) fn set_height(&mut self, height: u64, block_time: Timestamp) {
+        self.height = height;
+        self.block_time = block_time;
+    }
+
+    pub(crate) fn set_operator(&mut self, slot: u16, id: OperatorId, routing_number: RoutingNumber) {
+        let slot = usize::from(slot);
+        if slot == self.operators.len() {
+            self.operators.push((id, routing_number));
+        } else {
+            self.operators[slot] = (id, routing_number);
+        }
+    }
+
+    pub(crate) fn set_range(&mut self, prefix: Prefix, holder: u16) {
+        self.ranges.insert(prefix, holder);
+        self.stems.extend(prefix.stems());
+    }
+
+    pub(crate) fn index_mut(&mut self) -> &mut RoutingIndex {
+        &mut self.index
+    }
+
+    /// The assigned ranges with their holders' slots.
+    pub(crate) fn ranges(&self) -> impl Iterator<Item = (Prefix, u16)> + '_ {
+        self.ranges.iter().map(|(p, s)| (*p, *s))
+    }
+}
+
+/// The shared routing table: one writer (the ledger, once per committed block), any number of
+/// readers. Cloning shares it.
+#[derive(Debug, Clone, Default)]
+pub struct Routes(Arc<RwLock<RoutingTable>>);
+
+impl Routes {
+    /// The routes as of the last committed block. Hold the guard only for a lookup: the next
+    /// commit waits for it.
+    pub fn read(&self) -> RwLockReadGuard<'_, RoutingTable> {
+        // a panic while holding the lock cannot leave the table half-changed (the writer's
+        // sections do not panic), so a poisoned lock is still a consistent table
+        self.0.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn write(&self) -> RwLockWriteGuard<'_, RoutingTable> {
+        self.0.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Where `number` routes now, with the height of the answer.
+    pub fn route(&self, number: E164) -> (u64, Option<Route>) {
+        let table = self.read();
+        (table.height, table.route(number))
+    }
+
+    /// Folds the index's delta into its base if it has grown enough: the merge is computed
+    /// under the read lock (queries go on), and only the swap takes the write lock. Only the
+    /// writer calls this, so nothing changes between the two.
+    pub(crate) fn merge_if_needed(&self) {
+        let merged = {
+            let table = self.read();
+            if !table.index.needs_merge() {
+                return;
+            }
+            table.index.merged()
+        };
+        self.write().index.install(merged);
     }
 }
 
@@ -194,5 +362,60 @@ mod tests {
         assert_eq!(index.get(n(3)), Some(2));
         assert_eq!(index.len(), 2);
         assert_eq!(index.heap_bytes(), 2 * 10);
+    }
+
+    fn op(s: &str) -> OperatorId {
+        s.parse().unwrap()
+    }
+
+    fn rn(s: &str) -> RoutingNumber {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn table_answers_by_range_index_and_stems() {
+        let routes = Routes::default();
+        {
+            let mut t = routes.write();
+            t.set_operator(0, op("OPA"), rn("D001"));
+            t.set_operator(1, op("OPB"), rn("D002"));
+            t.set_range("+4915".parse().unwrap(), 0);
+            t.index_mut().set(n(491512345), 1);
+            t.set_height(7, Timestamp(9));
+        }
+        let (height, route) = routes.route(n(491512345));
+        assert_eq!(height, 7);
+        let route = route.unwrap();
+        assert!(route.ported);
+        assert_eq!((route.serving, route.routing_number), (op("OPB"), rn("D002")));
+        assert_eq!(route.range_holder, Some(op("OPA")));
+        let home = routes.route(n(491500000)).1.unwrap();
+        assert!(!home.ported);
+        assert_eq!(home.serving, op("OPA"));
+        assert_eq!(routes.route(n(4930)).1, None);
+        let t = routes.read();
+        for stem in ["4", "49", "491"] {
+            assert!(t.has_ranges_below(Prefix::from_digits(stem).unwrap()), "{stem}");
+        }
+        for other in ["4915", "493", "5"] {
+            assert!(!t.has_ranges_below(Prefix::from_digits(other).unwrap()), "{other}");
+        }
+    }
+
+    #[test]
+    fn shared_merge_keeps_every_answer() {
+        let routes = Routes::default();
+        routes.write().set_operator(0, op("OPA"), rn("D001"));
+        routes.write().set_range("+49".parse().unwrap(), 0);
+        routes.write().set_operator(1, op("OPB"), rn("D002"));
+        for v in 0..MIN_DELTA as u64 {
+            routes.write().index_mut().set(n(4_900_000_000 + v), 1);
+        }
+        assert!(routes.read().index.needs_merge());
+        routes.merge_if_needed();
+        assert!(routes.read().index.delta.is_empty(), "merged");
+        assert_eq!(routes.read().ported_count(), MIN_DELTA);
+        assert!(routes.route(n(4_900_000_017)).1.unwrap().ported);
+        assert!(!routes.route(n(4_910_000_017)).1.unwrap().ported);
     }
 }
