@@ -292,6 +292,7 @@ fn create(
             ported: ported_csv.map(|_| PathBuf::from("../ported.csv")),
             validator_key: PathBuf::from("validator.key"),
             operator_key: Some(PathBuf::from("operator.key")),
+            admin_token: Some(PathBuf::from("admin.token")),
             p2p_listen: loopback(port(options.p2p_port, i)?),
             peers: (0..n)
                 .filter(|j| *j != i)
@@ -301,8 +302,11 @@ fn create(
                 .collect::<Result<_, DevnetError>>()?,
             http_listen: loopback(port(options.http_port, i)?),
             dns_listen: Some(loopback(port(options.dns_port, i)?)),
+            enum_origin: npchain_node::config::DEFAULT_ENUM_ORIGIN.into(),
             timing: Timing::default(),
         };
+        keys::write_admin_token(&node_dir.join("admin.token"))
+            .map_err(|e| DevnetError::Other(e.to_string()))?;
         let path = node_dir.join("config.toml");
         fs::write(&path, config.to_toml()).map_err(io(&path))?;
     }

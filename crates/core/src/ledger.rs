@@ -576,7 +576,10 @@ impl<S: Store> Ledger<S> {
                 }
                 (Table::Operators, Some(v)) => operators.push(decode::<OperatorRecord>(Table::Operators, v)?),
                 (Table::Ranges, Some(v)) => {
-                    ranges.push((decode::<Prefix>(Table::Ranges, key)?, decode::<OperatorId>(Table::Ranges, v)?));
+                    ranges.push((
+                        decode::<Prefix>(Table::Ranges, key)?,
+                        decode::<OperatorId>(Table::Ranges, v)?,
+                    ));
                 }
                 (Table::Numbers, change) => {
                     let ported_to = match change {

@@ -160,13 +160,19 @@ pub struct Prefix {
 impl Prefix {
     /// Every proper leading part of the prefix, longest first (`+491`, `+49`, `+4` for `+4915`).
     pub fn stems(self) -> impl Iterator<Item = Prefix> {
-        (1..self.len).rev().map(move |n| Prefix { value: self.value / 10u64.pow(u32::from(self.len - n)), len: n })
+        (1..self.len)
+            .rev()
+            .map(move |n| Prefix { value: self.value / 10u64.pow(u32::from(self.len - n)), len: n })
     }
 
     /// The prefix made of exactly these digits (`None` if not 1 to 15 digits, the first not 0).
     pub fn from_digits(digits: &str) -> Option<Self> {
         let len = u8::try_from(digits.len()).ok()?;
-        if len == 0 || len > MAX_DIGITS || !digits.bytes().all(|b| b.is_ascii_digit()) || digits.starts_with('0') {
+        if len == 0
+            || len > MAX_DIGITS
+            || !digits.bytes().all(|b| b.is_ascii_digit())
+            || digits.starts_with('0')
+        {
             return None;
         }
         Some(Prefix { value: digits.parse().ok()?, len })

@@ -8,20 +8,22 @@
 //! a block at or below the committed height is acknowledged and skipped.
 
 use crate::{
-    api::{BlockInfo, SubmitError},
+    api::{BlockInfo, EventInfo, SubmitError, TxResult},
     block::{Block, MAX_BLOCK_TX_BYTES, MAX_BLOCK_TXS},
     mempool::{Mempool, Refused},
+    metrics::Metrics,
 };
 use bytes::Bytes;
 use npchain_core::{
     BlockError, BlockOutcome, Executed, Ledger, Store, StoreError,
     tx::{ChainId, MAX_TX_BYTES, SignedTransaction, VerifiedTx},
-    types::{Digest, Timestamp, TxId},
+    types::{Digest, PortId, Timestamp, TxId},
 };
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
     sync::{Arc, Mutex, MutexGuard},
 };
+use tokio::sync::watch;
 
 /// How far ahead of a validator's clock a block time may be.
 pub const MAX_CLOCK_DRIFT_MS: u64 = 5_000;
@@ -53,13 +55,35 @@ pub enum InvalidBlock {
     },
 }
 
-/// Where the node keeps what it reports about finalized blocks (outside the ledger state).
+/// Where the node keeps what it reports about finalized blocks (outside the ledger state), with
+/// two indexes derived from them: transaction id → height, and operator → the orders it is
+/// donor or recipient of.
 pub trait BlockLog: Send + 'static {
+    /// Writes the block and its index entries at once; writing the same block again is harmless.
     fn put(&mut self, info: &BlockInfo) -> Result<(), StoreError>;
     fn get(&self, height: u64) -> Result<Option<BlockInfo>, StoreError>;
+    /// The height of the block that carries the transaction.
+    fn tx_height(&self, id: &TxId) -> Result<Option<u64>, StoreError>;
+    /// The orders `operator` is donor or recipient of, in port-id order, after `after`.
+    fn operator_ports(
+        &self,
+        operator: &str,
+        after: Option<&PortId>,
+        limit: usize,
+    ) -> Result<Vec<PortId>, StoreError>;
 }
 
-/// A block log in memory, for simulation and tests.
+/// The orders a block requested, with their donor and recipient: what the operator index holds.
+pub fn requested_ports(info: &BlockInfo) -> impl Iterator<Item = (&str, &str, &str)> {
+    info.events.iter().filter_map(|e| match e {
+        EventInfo::Port { port, step, donor, recipient, .. } if step.step == "requested" => {
+            Some((port.as_str(), donor.as_str(), recipient.as_str()))
+        }
+        _ => None,
+    })
+}
+
+/// A block log in memory, for simulation and tests (its indexes are scans).
 impl BlockLog for BTreeMap<u64, BlockInfo> {
     fn put(&mut self, info: &BlockInfo) -> Result<(), StoreError> {
         self.insert(info.height, info.clone());
@@ -67,6 +91,27 @@ impl BlockLog for BTreeMap<u64, BlockInfo> {
     }
     fn get(&self, height: u64) -> Result<Option<BlockInfo>, StoreError> {
         Ok(BTreeMap::get(self, &height).cloned())
+    }
+    fn tx_height(&self, id: &TxId) -> Result<Option<u64>, StoreError> {
+        let id = id.to_string();
+        Ok(self.values().find(|b| b.txs.iter().any(|t| t.id == id)).map(|b| b.height))
+    }
+    fn operator_ports(
+        &self,
+        operator: &str,
+        after: Option<&PortId>,
+        limit: usize,
+    ) -> Result<Vec<PortId>, StoreError> {
+        let mut ports: Vec<PortId> = self
+            .values()
+            .flat_map(requested_ports)
+            .filter(|(_, d, r)| *d == operator || *r == operator)
+            .filter_map(|(p, _, _)| p.parse().ok())
+            .filter(|p| after.is_none_or(|a| p > a))
+            .collect();
+        ports.sort();
+        ports.truncate(limit);
+        Ok(ports)
     }
 }
 
@@ -113,11 +158,19 @@ pub enum ApplyError {
 pub struct Chain<S: Store, L: BlockLog> {
     inner: Arc<Mutex<Inner<S, L>>>,
     chain_id: ChainId,
+    /// The committed height, for whoever waits for commits (event streams).
+    committed: Arc<watch::Sender<u64>>,
+    metrics: Arc<Metrics>,
 }
 
 impl<S: Store, L: BlockLog> Clone for Chain<S, L> {
     fn clone(&self) -> Self {
-        Self { inner: self.inner.clone(), chain_id: self.chain_id }
+        Self {
+            inner: self.inner.clone(),
+            chain_id: self.chain_id,
+            committed: self.committed.clone(),
+            metrics: self.metrics.clone(),
+        }
     }
 }
 
@@ -131,6 +184,8 @@ impl<S: Store + Send + 'static, L: BlockLog> Chain<S, L> {
     pub fn new(ledger: Ledger<S>, log: L, pool: Mempool) -> Self {
         let chain_id = ledger.chain_id();
         let finalized_tip = ledger.height();
+        let metrics = Arc::new(Metrics::default());
+        metrics.height.set(finalized_tip as i64);
         Self {
             inner: Arc::new(Mutex::new(Inner {
                 ledger,
@@ -142,7 +197,29 @@ impl<S: Store + Send + 'static, L: BlockLog> Chain<S, L> {
                 halted: None,
             })),
             chain_id,
+            committed: Arc::new(watch::channel(finalized_tip).0),
+            metrics,
         }
+    }
+
+    /// The node's metrics, which the chain keeps current at every submission and commit.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// The committed height, updated after every commit.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.committed.subscribe()
+    }
+
+    /// Runs `f` on the log of finalized blocks.
+    pub fn with_log<T>(&self, f: impl FnOnce(&L) -> T) -> T {
+        f(&self.lock().log)
+    }
+
+    /// Whether the transaction waits in the mempool.
+    pub fn is_pending(&self, id: &TxId) -> bool {
+        self.lock().pool.contains(id)
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner<S, L>> {
@@ -216,6 +293,30 @@ impl<S: Store + Send + 'static, L: BlockLog> Chain<S, L> {
     /// Checks a transaction from a client or a peer and pools it. Signatures are checked here,
     /// once, outside the lock; a block carrying the same bytes later reuses the result.
     pub fn submit(&self, bytes: &[u8]) -> Result<VerifiedTx, SubmitError> {
+        self.submit_checked(bytes, None)
+    }
+
+    /// Like [`Self::submit`]; with `dry_run_at`, the ledger first applies the transaction to
+    /// the committed state at that block time (or the last block time, if later) and refuses it
+    /// with the ledger's reason if it fails, before it enters the pool. Nothing is written.
+    /// A transaction that needs another one still pending (a release before its activation)
+    /// fails this check; clients send those without it.
+    pub fn submit_checked(
+        &self,
+        bytes: &[u8],
+        dry_run_at: Option<Timestamp>,
+    ) -> Result<VerifiedTx, SubmitError> {
+        let result = self.admit(bytes, dry_run_at);
+        match &result {
+            Ok(_) => {
+                self.metrics.mempool.set(self.mempool_len() as i64);
+            }
+            Err(e) => self.metrics.rejected("submit", e.code()),
+        }
+        result
+    }
+
+    fn admit(&self, bytes: &[u8], dry_run_at: Option<Timestamp>) -> Result<VerifiedTx, SubmitError> {
         if bytes.len() > MAX_TX_BYTES {
             return Err(SubmitError::Malformed(format!(
                 "transaction is {} bytes; at most {MAX_TX_BYTES} are accepted",
@@ -227,6 +328,16 @@ impl<S: Store + Send + 'static, L: BlockLog> Chain<S, L> {
         self.precheck(&id, &tx)?;
         let verified = tx.verify(&self.chain_id).map_err(|e| SubmitError::Invalid(e.to_string()))?;
         let mut inner = self.lock();
+        if let Some(at) = dry_run_at {
+            let ledger = &inner.ledger;
+            let time = Timestamp(at.millis().max(ledger.block_time().millis()));
+            let executed = ledger
+                .execute(&[], ledger.height() + 1, time, std::slice::from_ref(&verified))
+                .map_err(|e| SubmitError::Unavailable(e.to_string()))?;
+            if let Some((_, Err(e))) = executed.outcome().results.first() {
+                return Err(SubmitError::Refused { code: e.code(), reason: e.to_string() });
+            }
+        }
         match inner.pool.insert(verified.clone(), Bytes::copy_from_slice(bytes)) {
             Ok(()) => Ok(verified),
             Err(Refused::Duplicate) => Err(SubmitError::Duplicate(id)),
@@ -436,13 +547,15 @@ impl<S: Store + Send + 'static, L: BlockLog> Chain<S, L> {
             .pending
             .remove(&digest)
             .ok_or(InvalidBlock::UnknownParent { height: block.height, parent: digest })?;
+        let outcome = pending.executed.outcome();
         let info = BlockInfo {
             height: block.height,
             digest: digest.to_string(),
             parent: block.parent.to_string(),
             block_time_ms: block.time.millis(),
             state_hash: block.state_hash.to_string(),
-            txs: pending.executed.outcome().results.iter().map(|(id, _)| id.to_string()).collect(),
+            txs: outcome.results.iter().map(|(id, result)| TxResult::new(id, result)).collect(),
+            events: outcome.events.iter().map(EventInfo::from).collect(),
         };
         // The log first: if the node dies between the two writes, the block is delivered again
         // and both are written again; the other order could lose the log entry.
@@ -459,7 +572,25 @@ impl<S: Store + Send + 'static, L: BlockLog> Chain<S, L> {
             inner.pool.remove(id);
         }
         inner.pool.expire(block.time);
+        let mempool = inner.pool.len();
+        drop(inner);
+        self.count(&outcome, mempool);
+        self.committed.send_replace(height);
         Ok(Finalized::Applied(outcome))
+    }
+
+    fn count(&self, outcome: &BlockOutcome, mempool: usize) {
+        let m = &self.metrics;
+        m.height.set(outcome.height as i64);
+        m.mempool.set(mempool as i64);
+        for (_, result) in &outcome.results {
+            match result {
+                Ok(()) => {
+                    m.tx_applied.inc();
+                }
+                Err(e) => m.rejected("block", e.code()),
+            }
+        }
     }
 }
 

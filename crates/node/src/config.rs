@@ -6,6 +6,7 @@
 //! ported = "ported.csv"          # optional migration list, the same file on every node
 //! validator_key = "validator.key"  # this node's consensus and p2p identity
 //! operator_key = "operator.key"    # optional: the operator's signing key
+//! admin_token = "admin.token"      # optional: enables operator actions over HTTP
 //!
 //! [p2p]
 //! listen = "0.0.0.0:7400"
@@ -18,6 +19,7 @@
 //!
 //! [dns]
 //! listen = "127.0.0.1:5300"
+//! origin = "e164.arpa"             # optional: the ENUM zone apex
 //! ```
 //!
 //! Every validator of the genesis must be listed as a peer (its own entry may be left out);
@@ -62,10 +64,12 @@ struct RawConfig {
     validator_key: PathBuf,
     #[serde(default)]
     operator_key: Option<PathBuf>,
+    #[serde(default)]
+    admin_token: Option<PathBuf>,
     p2p: RawP2p,
     http: RawListen,
     #[serde(default)]
-    dns: Option<RawListen>,
+    dns: Option<RawDns>,
     #[serde(default)]
     consensus: Option<Timing>,
 }
@@ -90,6 +94,17 @@ struct RawPeer {
 struct RawListen {
     listen: SocketAddr,
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDns {
+    listen: SocketAddr,
+    #[serde(default)]
+    origin: Option<String>,
+}
+
+/// The ENUM zone apex unless the config names another.
+pub const DEFAULT_ENUM_ORIGIN: &str = "e164.arpa";
 
 /// Consensus timeouts, in milliseconds.
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -156,10 +171,14 @@ pub struct NodeConfig {
     pub ported: Option<PathBuf>,
     pub validator_key: PathBuf,
     pub operator_key: Option<PathBuf>,
+    /// A file holding the token that operator actions over HTTP must present.
+    pub admin_token: Option<PathBuf>,
     pub p2p_listen: SocketAddr,
     pub peers: Vec<Peer>,
     pub http_listen: SocketAddr,
     pub dns_listen: Option<SocketAddr>,
+    /// The ENUM zone apex (e.g. `e164.arpa`).
+    pub enum_origin: String,
     pub timing: Timing,
 }
 
@@ -198,16 +217,32 @@ impl NodeConfig {
         let timing = raw.consensus.unwrap_or_default();
         timing.validate()?;
         let abs = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
+        let enum_origin = raw
+            .dns
+            .as_ref()
+            .and_then(|d| d.origin.clone())
+            .unwrap_or_else(|| DEFAULT_ENUM_ORIGIN.into())
+            .trim_end_matches('.')
+            .to_ascii_lowercase();
+        if enum_origin.is_empty()
+            || enum_origin.split('.').any(|l| {
+                l.is_empty() || l.len() > 63 || !l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            })
+        {
+            return Err(ConfigError::Invalid(format!("dns origin {enum_origin:?} is not a domain name")));
+        }
         Ok(Self {
             data_dir: abs(raw.data_dir),
             genesis: abs(raw.genesis),
             ported: raw.ported.map(abs),
             validator_key: abs(raw.validator_key),
             operator_key: raw.operator_key.map(abs),
+            admin_token: raw.admin_token.map(abs),
             p2p_listen: raw.p2p.listen,
             peers,
             http_listen: raw.http.listen,
             dns_listen: raw.dns.map(|d| d.listen),
+            enum_origin,
             timing,
         })
     }
@@ -225,6 +260,9 @@ impl NodeConfig {
         if let Some(p) = &self.operator_key {
             out.push_str(&format!("operator_key = {:?}\n", path(p)));
         }
+        if let Some(p) = &self.admin_token {
+            out.push_str(&format!("admin_token = {:?}\n", path(p)));
+        }
         out.push_str(&format!("\n[p2p]\nlisten = \"{}\"\n", self.p2p_listen));
         for p in &self.peers {
             out.push_str(&format!(
@@ -235,7 +273,7 @@ impl NodeConfig {
         }
         out.push_str(&format!("\n[http]\nlisten = \"{}\"\n", self.http_listen));
         if let Some(d) = self.dns_listen {
-            out.push_str(&format!("\n[dns]\nlisten = \"{d}\"\n"));
+            out.push_str(&format!("\n[dns]\nlisten = \"{d}\"\norigin = {:?}\n", self.enum_origin));
         }
         let t = self.timing;
         out.push_str(&format!(
@@ -271,6 +309,13 @@ mod tests {
         let again = NodeConfig::parse(&c.to_toml(), Path::new("/elsewhere")).unwrap();
         assert_eq!(again.data_dir, c.data_dir);
         assert_eq!(again.peers, c.peers);
+        assert_eq!(c.enum_origin, DEFAULT_ENUM_ORIGIN);
+        let dns = format!("{}\n[dns]\nlisten = \"127.0.0.1:4\"\norigin = \"E164.Example.NET.\"\n", sample());
+        let c = NodeConfig::parse(&dns, Path::new("/")).unwrap();
+        assert_eq!(c.enum_origin, "e164.example.net");
+        assert_eq!(NodeConfig::parse(&c.to_toml(), Path::new("/")).unwrap().enum_origin, "e164.example.net");
+        let bad = dns.replace("E164.Example.NET.", "e164..arpa");
+        assert!(NodeConfig::parse(&bad, Path::new("/")).unwrap_err().to_string().contains("origin"));
     }
 
     #[test]

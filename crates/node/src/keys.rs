@@ -22,6 +22,18 @@ pub enum KeyError {
 
 /// Writes `key` to a new file at `path` with mode 0600. Never overwrites.
 pub fn write_key(path: &Path, key: &PrivateKey) -> Result<(), KeyError> {
+    write_secret(path, &commonware_formatting::hex(&key.encode()))
+}
+
+/// Writes a new random admin token (64 hex characters) to a new file at `path` with mode 0600,
+/// and returns it. Never overwrites.
+pub fn write_admin_token(path: &Path) -> Result<String, KeyError> {
+    let token = commonware_formatting::hex(&rand::random::<[u8; 32]>());
+    write_secret(path, &token)?;
+    Ok(token)
+}
+
+fn write_secret(path: &Path, text: &str) -> Result<(), KeyError> {
     let name = path.display().to_string();
     let mut options = fs::OpenOptions::new();
     options.write(true).create_new(true);
@@ -31,8 +43,7 @@ pub fn write_key(path: &Path, key: &PrivateKey) -> Result<(), KeyError> {
         std::io::ErrorKind::AlreadyExists => KeyError::Exists { path: name.clone() },
         _ => KeyError::Io { path: name.clone(), source },
     })?;
-    let hex = commonware_formatting::hex(&key.encode());
-    file.write_all(format!("{hex}\n").as_bytes())
+    file.write_all(format!("{text}\n").as_bytes())
         .and_then(|()| file.sync_all())
         .map_err(|source| KeyError::Io { path: name, source })
 }
@@ -76,5 +87,11 @@ mod tests {
         fs::write(&path, "not hex").unwrap();
         assert!(matches!(read_key(&path), Err(KeyError::Malformed { .. })));
         assert!(matches!(read_key(&dir.path().join("missing")), Err(KeyError::Io { .. })));
+        let token_path = dir.path().join("admin.token");
+        let token = write_admin_token(&token_path).unwrap();
+        assert_eq!(token.len(), 64);
+        assert_eq!(fs::read_to_string(&token_path).unwrap().trim(), token);
+        assert_ne!(write_admin_token(&dir.path().join("other.token")).unwrap(), token);
+        assert!(matches!(write_admin_token(&token_path), Err(KeyError::Exists { .. })));
     }
 }

@@ -10,5 +10,7 @@ pub mod engine;
 pub mod http;
 pub mod keys;
 pub mod mempool;
+pub mod metrics;
 pub mod node;
+pub mod service;
 pub mod storage;

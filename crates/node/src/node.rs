@@ -3,14 +3,15 @@
 //! serves the HTTP API.
 
 use crate::{
-    api::{BlockInfo, NodeApi, Status, SubmitError},
+    api::{NodeApi, PeerInfo},
     block::Block,
     blocklog::RedbBlockLog,
     chain::Chain,
     config::NodeConfig,
-    engine::{self, Channels, Gossip, Wiring},
+    engine::{self, Channels, Wiring},
     keys,
     mempool::Mempool,
+    service::{Identity, Service},
     storage::RedbStore,
 };
 use commonware_cryptography::{ChaCha20Poly1305, Signer};
@@ -22,9 +23,7 @@ use commonware_stream::{
 };
 use commonware_utils::{NZUsize, ordered::Map};
 use npchain_core::{
-    Genesis, GenesisError, Ledger, ReadStore, StoreError,
-    genesis::read_ported_csv,
-    types::{PublicKey, TxId},
+    Genesis, GenesisError, Ledger, ReadStore, StoreError, genesis::read_ported_csv, types::PublicKey,
 };
 use std::{path::Path, sync::Arc, time::Duration};
 use tracing::{info, warn};
@@ -59,51 +58,18 @@ pub enum NodeError {
     Stopped(String),
 }
 
-type LiveChain = Chain<RedbStore, RedbBlockLog>;
-type LiveSender = lookup::Sender<PublicKey, runtime::Context>;
-
-/// The running node as its interfaces see it.
-struct LiveNode {
-    chain: LiveChain,
-    gossip: Arc<Gossip<LiveSender>>,
-    marshal: engine::Marshal,
-    node_key: PublicKey,
-    operator: Option<String>,
-    validators: Vec<String>,
-}
-
-impl NodeApi for LiveNode {
-    fn status(&self) -> Status {
-        let (chain_id, height, block_time, state_hash) =
-            self.chain.with_ledger(|l| (l.chain_id(), l.height(), l.block_time(), l.state_hash()));
-        Status {
-            operator: self.operator.clone(),
-            node_key: commonware_formatting::hex(self.node_key.as_ref()),
-            chain_id: chain_id.0.to_string(),
-            height,
-            block_time_ms: block_time.millis(),
-            state_hash: state_hash.to_string(),
-            finalized_tip: self.chain.finalized_tip(),
-            mempool: self.chain.mempool_len(),
-            validators: self.validators.clone(),
-        }
+/// Reads the admin token file: one line, at least 16 characters.
+fn read_admin_token(path: &Path) -> Result<String, NodeError> {
+    let name = path.display().to_string();
+    let text =
+        std::fs::read_to_string(path).map_err(|source| NodeError::Io { path: name.clone(), source })?;
+    let token = text.trim().to_owned();
+    if token.len() < 16 || token.contains(char::is_whitespace) {
+        return Err(NodeError::Config(format!(
+            "admin token in {name} must be one word of at least 16 characters"
+        )));
     }
-
-    fn submit(&self, tx: &[u8]) -> Result<TxId, SubmitError> {
-        let verified = self.chain.submit(tx)?;
-        self.gossip.send(tx);
-        Ok(verified.id())
-    }
-
-    fn block(&self, height: u64) -> Option<BlockInfo> {
-        self.chain.block_info(height).ok().flatten()
-    }
-
-    fn finalization(&self, height: u64) -> Option<Vec<u8>> {
-        // Marshal answers from its archive on the node's runtime; this thread only waits.
-        let request = self.marshal.get_finalization(commonware_consensus::types::Height::new(height));
-        futures::executor::block_on(request).map(|f| commonware_codec::Encode::encode(&f).to_vec())
-    }
+    Ok(token)
 }
 
 /// Loads the genesis and opens (or, the first time, initialises) the ledger in `data_dir`.
@@ -194,7 +160,47 @@ pub fn run(config: &NodeConfig) -> Result<(), NodeError> {
     let me = signer.public_key();
     let genesis = read_genesis(&config.genesis)?;
     let validators: Vec<PublicKey> = genesis.operators.iter().map(|o| o.validator_key.clone()).collect();
-    let operator = genesis.operators.iter().find(|o| o.validator_key == me).map(|o| o.id.to_string());
+    let operator = genesis.operators.iter().find(|o| o.validator_key == me).map(|o| o.id.clone());
+    let operator_key = match &config.operator_key {
+        Some(path) => {
+            let key = keys::read_key(path)?;
+            let expected =
+                genesis.operators.iter().find(|o| Some(&o.id) == operator.as_ref()).map(|o| &o.operator_key);
+            if expected != Some(&key.public_key()) {
+                return Err(NodeError::Config(format!(
+                    "operator key {} is not the genesis operator key of this node's operator",
+                    path.display()
+                )));
+            }
+            Some(key)
+        }
+        None => None,
+    };
+    let admin_token = config.admin_token.as_deref().map(read_admin_token).transpose()?;
+    let peer_infos: Vec<PeerInfo> = config
+        .peers
+        .iter()
+        .map(|p| PeerInfo {
+            key: commonware_formatting::hex(p.key.as_ref()),
+            address: p.address.to_string(),
+            operator: genesis.operators.iter().find(|o| o.validator_key == p.key).map(|o| o.id.to_string()),
+        })
+        .collect();
+    // Bind the query ports before anything else: a port in use is a clear error at start.
+    let http_listener = std::net::TcpListener::bind(config.http_listen).map_err(|source| NodeError::Io {
+        path: format!("HTTP listen address {}", config.http_listen),
+        source,
+    })?;
+    let dns_sockets = match config.dns_listen {
+        Some(addr) => {
+            let io = |source| NodeError::Io { path: format!("DNS listen address {addr}"), source };
+            Some((
+                std::net::UdpSocket::bind(addr).map_err(io)?,
+                std::net::TcpListener::bind(addr).map_err(io)?,
+            ))
+        }
+        None => None,
+    };
     for v in &validators {
         if *v != me && !config.peers.iter().any(|p| &p.key == v) {
             return Err(NodeError::Config(format!(
@@ -213,13 +219,17 @@ pub fn run(config: &NodeConfig) -> Result<(), NodeError> {
     let log = RedbBlockLog::open(&config.data_dir.join("blocks.redb"))?;
     let genesis_block = Block::genesis(genesis.genesis_time, ledger.chain_id());
     info!(
-        operator = operator.as_deref().unwrap_or("observer"),
+        operator = operator.as_ref().map_or("observer", |o| o.as_str()),
         height = ledger.height(),
         state = %ledger.state_hash(),
         "ledger open"
     );
+    let routes = ledger.routes();
     let chain = Chain::new(ledger, log, Mempool::default());
     let chain_halted = chain.clone();
+    if let Some((udp, tcp)) = dns_sockets {
+        let _ = (udp, tcp, routes);
+    }
 
     let mut peers: Vec<(PublicKey, Address)> =
         config.peers.iter().map(|p| (p.key.clone(), Address::from(p.address))).collect();
@@ -232,7 +242,6 @@ pub fn run(config: &NodeConfig) -> Result<(), NodeError> {
         .with_worker_threads(2)
         .with_storage_directory(config.data_dir.join("consensus"))
         .with_catch_panics(false);
-    let http_listen = config.http_listen;
     let timing = config.timing;
     let p2p_listen = config.p2p_listen;
     let validator_ids: Vec<String> = genesis.operators.iter().map(|o| o.id.to_string()).collect();
@@ -277,16 +286,28 @@ pub fn run(config: &NodeConfig) -> Result<(), NodeError> {
             blocker: oracle,
         };
         let started = engine::start(context.child("node"), wiring, channels).await;
-        let api: Arc<dyn NodeApi> = Arc::new(LiveNode {
-            chain,
-            gossip: started.gossip.clone(),
-            marshal: started.marshal.clone(),
-            node_key: me,
-            operator,
+        let gossip = started.gossip.clone();
+        let marshal = started.marshal.clone();
+        let identity = Identity {
+            node_key: commonware_formatting::hex(me.as_ref()),
+            operator: operator.map(|id| (id, operator_key)),
             validators: validator_ids,
-        });
-        spawn_http(http_listen, api);
-        info!(p2p = %p2p_listen, http = %http_listen, "node running");
+            peers: peer_infos,
+        };
+        let api: Arc<dyn NodeApi> = Arc::new(Service::new(
+            chain,
+            identity,
+            admin_token,
+            Box::new(move |tx: &[u8]| gossip.send(tx)),
+            Box::new(move |height| {
+                // Marshal answers from its archive on the node's runtime; this thread only waits.
+                let request = marshal.get_finalization(commonware_consensus::types::Height::new(height));
+                futures::executor::block_on(request).map(|f| commonware_codec::Encode::encode(&f).to_vec())
+            }),
+        ));
+        let http_listen = http_listener.local_addr().ok();
+        spawn_http(http_listener, api);
+        info!(p2p = %p2p_listen, http = ?http_listen, "node running");
         let mut handles = started.handles;
         handles.push(network_handle);
         let (result, index, _) = futures::future::select_all(handles).await;
@@ -301,17 +322,20 @@ type SakeCups = Cups<Sake<npchain_core::types::PrivateKey>, ChaCha20Poly1305>;
 
 /// Serves the HTTP API on its own thread and runtime, and exits the process on SIGINT or
 /// SIGTERM: every finalized block is already durable, so there is nothing to flush.
-fn spawn_http(listen: std::net::SocketAddr, api: Arc<dyn NodeApi>) {
+fn spawn_http(listener: std::net::TcpListener, api: Arc<dyn NodeApi>) {
     std::thread::Builder::new()
         .name("http".into())
         .spawn(move || {
             let rt =
                 tokio::runtime::Builder::new_current_thread().enable_all().build().expect("http runtime");
             rt.block_on(async move {
-                let listener = match tokio::net::TcpListener::bind(listen).await {
+                let listener = match listener
+                    .set_nonblocking(true)
+                    .and_then(|()| tokio::net::TcpListener::from_std(listener))
+                {
                     Ok(l) => l,
                     Err(e) => {
-                        tracing::error!(%listen, error = %e, "cannot listen for HTTP");
+                        tracing::error!(error = %e, "cannot listen for HTTP");
                         std::process::exit(1);
                     }
                 };

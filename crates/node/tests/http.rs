@@ -1,89 +1,178 @@
-//! The HTTP API over a fake node: every answer, and the precise error of every refusal.
+//! The HTTP API over a real chain (in-memory ledger, blocks built and finalized by the test
+//! instead of consensus): a whole port through the API, the event stream, and the precise
+//! error of every refusal.
 
-use npchain_core::types::TxId;
-use npchain_node::api::{BlockInfo, NodeApi, Status, SubmitError};
+use commonware_codec::Encode;
+use commonware_cryptography::{Digestible, Signer};
+use npchain_core::{
+    E164, Genesis, GenesisOperator, GenesisRange, Ledger, MemStore, Policy, PortRequest, PrivateKey,
+    Timestamp, Transaction, TxBody, tx::ChainId, types::PortId,
+};
+use npchain_node::{
+    api::{BlockInfo, NodeApi},
+    block::Block,
+    chain::Chain,
+    mempool::Mempool,
+    service::{Identity, Service},
+};
 use std::{
-    io::{Read, Write},
+    collections::BTreeMap,
+    io::{BufRead, BufReader, Read, Write},
     net::{SocketAddr, TcpStream},
     sync::{Arc, Mutex},
+    time::Duration,
 };
 
-#[derive(Default)]
-struct Fake {
-    submitted: Mutex<Vec<Vec<u8>>>,
+type TestChain = Chain<MemStore, BTreeMap<u64, BlockInfo>>;
+
+const TOKEN: &str = "0123456789abcdef0123456789abcdef";
+const NUMBER: &str = "+4930100001";
+
+fn key(seed: u64) -> PrivateKey {
+    PrivateKey::from_seed(seed)
 }
 
-impl NodeApi for Fake {
-    fn status(&self) -> Status {
-        Status {
-            operator: Some("OPA".into()),
+fn opa() -> PrivateKey {
+    key(10)
+}
+
+fn opb() -> PrivateKey {
+    key(11)
+}
+
+fn subscriber() -> PrivateKey {
+    key(500)
+}
+
+fn wall_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64
+}
+
+/// A node of operator OPA over a real chain, serving HTTP; the test plays consensus.
+struct Node {
+    chain: TestChain,
+    addr: SocketAddr,
+    last: Mutex<Block>,
+    relayed: Arc<Mutex<usize>>,
+}
+
+impl Node {
+    fn start(admin: Option<&str>) -> Self {
+        let genesis = Genesis {
+            chain_name: "npchain-http-test".into(),
+            genesis_time: Timestamp(wall_ms() - 60_000),
+            regulator_key: key(99).public_key(),
+            region: None,
+            policy: Policy { donor_answer_secs: 3600, ..Policy::default() },
+            operators: [("OPA", opa()), ("OPB", opb())]
+                .into_iter()
+                .enumerate()
+                .map(|(i, (id, k))| GenesisOperator {
+                    id: id.parse().unwrap(),
+                    name: id.into(),
+                    operator_key: k.public_key(),
+                    validator_key: key(20 + i as u64).public_key(),
+                    routing_number: format!("D00{}", i + 1).parse().unwrap(),
+                })
+                .collect(),
+            ranges: vec![
+                GenesisRange { prefix: "+49301".parse().unwrap(), holder: "OPA".parse().unwrap() },
+                GenesisRange { prefix: "+49302".parse().unwrap(), holder: "OPB".parse().unwrap() },
+            ],
+        };
+        let ledger = Ledger::genesis(MemStore::new(), &genesis, std::iter::empty()).unwrap();
+        let chain: TestChain = Chain::new(ledger, BTreeMap::new(), Mempool::default());
+        let relayed = Arc::new(Mutex::new(0));
+        let counter = relayed.clone();
+        let identity = Identity {
             node_key: "ab".into(),
-            chain_id: "cd".into(),
-            height: 7,
-            block_time_ms: 1_000,
-            state_hash: "ef".into(),
-            finalized_tip: 8,
-            mempool: 2,
+            operator: Some(("OPA".parse().unwrap(), Some(opa()))),
             validators: vec!["OPA".into(), "OPB".into()],
-        }
-    }
-
-    fn submit(&self, tx: &[u8]) -> Result<TxId, SubmitError> {
-        self.submitted.lock().unwrap().push(tx.to_vec());
-        let id = TxId(<commonware_cryptography::Sha256 as commonware_cryptography::Hasher>::hash(&[tx]));
-        match tx {
-            b"dup" => Err(SubmitError::Duplicate(id)),
-            b"old" => Err(SubmitError::Expired { expires_at_ms: 1, now_ms: 2 }),
-            b"full" => Err(SubmitError::Full(10)),
-            b"bad" => Err(SubmitError::Invalid("signature".into())),
-            b"done" => Err(SubmitError::Committed(id)),
-            _ if tx.first() == Some(&0xff) => Err(SubmitError::Malformed("no".into())),
-            _ => Ok(id),
-        }
-    }
-
-    fn finalization(&self, height: u64) -> Option<Vec<u8>> {
-        (height == 3).then(|| vec![1, 2, 3])
-    }
-
-    fn block(&self, height: u64) -> Option<BlockInfo> {
-        (height == 3).then(|| BlockInfo {
-            height: 3,
-            digest: "d".into(),
-            parent: "p".into(),
-            block_time_ms: 9,
-            state_hash: "s".into(),
-            txs: vec![],
-        })
-    }
-}
-
-fn serve() -> (SocketAddr, Arc<Fake>) {
-    let fake = Arc::new(Fake::default());
-    let api: Arc<dyn NodeApi> = fake.clone();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(listener.local_addr().unwrap()).unwrap();
-            npchain_node::http::serve(listener, api, std::future::pending()).await.unwrap();
+            peers: vec![],
+        };
+        let service = Service::new(
+            chain.clone(),
+            identity,
+            admin.map(String::from),
+            Box::new(move |_| *counter.lock().unwrap() += 1),
+            Box::new(|h| (h == 1).then(|| vec![1, 2, 3])),
+        );
+        let api: Arc<dyn NodeApi> = Arc::new(service);
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                tx.send(listener.local_addr().unwrap()).unwrap();
+                npchain_node::http::serve(listener, api, std::future::pending()).await.unwrap();
+            });
         });
-    });
-    (rx.recv().unwrap(), fake)
+        let last = Block::genesis(genesis.genesis_time, chain.chain_id());
+        Self { chain, addr: rx.recv().unwrap(), last: Mutex::new(last), relayed }
+    }
+
+    /// Builds a block of everything pooled and finalizes it, as consensus would.
+    fn commit(&self) -> BlockInfo {
+        let mut last = self.last.lock().unwrap();
+        let block = self.chain.build(&last, last.digest(), Timestamp(wall_ms())).unwrap();
+        self.chain.finalize(&block, block.digest()).unwrap();
+        *last = block;
+        self.chain.block_info(last.height).unwrap().unwrap()
+    }
+
+    fn id(&self) -> ChainId {
+        self.chain.chain_id()
+    }
+
+    fn call(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> (u16, serde_json::Value) {
+        call(self.addr, method, path, headers, body)
+    }
+
+    fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        self.call("GET", path, &[], b"")
+    }
+
+    fn act(&self, path: &str, body: &str) -> (u16, serde_json::Value) {
+        let auth = format!("Bearer {TOKEN}");
+        self.call(
+            "POST",
+            path,
+            &[("Authorization", &auth), ("Content-Type", "application/json")],
+            body.as_bytes(),
+        )
+    }
+
+    fn submit(&self, signer: &PrivateKey, nonce: u64, body: TxBody) -> (u16, serde_json::Value) {
+        let tx = Transaction {
+            nonce,
+            expires_at: Timestamp(wall_ms() + 600_000),
+            signer: signer.public_key(),
+            body,
+        }
+        .sign(&self.id(), signer);
+        self.call("POST", "/v1/tx", &[("Content-Type", "application/octet-stream")], &tx.encode())
+    }
 }
 
 fn call(
     addr: SocketAddr,
     method: &str,
     path: &str,
-    content_type: &str,
+    headers: &[(&str, &str)],
     body: &[u8],
 ) -> (u16, serde_json::Value) {
     let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let extra: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
     write!(
         s,
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{extra}Content-Length: {}\r\n\r\n",
         body.len()
     )
     .unwrap();
@@ -99,56 +188,311 @@ fn call(
     (status, json)
 }
 
-#[test]
-fn status_and_blocks() {
-    let (addr, _) = serve();
-    let (code, body) = call(addr, "GET", "/v1/status", "text/plain", b"");
-    assert_eq!(code, 200);
-    assert_eq!(body["height"], 7);
-    assert_eq!(body["state_hash"], "ef");
-    assert_eq!(call(addr, "GET", "/v1/blocks/3", "text/plain", b"").1["digest"], "d");
-    let (code, body) = call(addr, "GET", "/v1/blocks/4", "text/plain", b"");
-    assert_eq!((code, body["error"].as_str()), (404, Some("unknown_block")));
-    let (code, body) = call(addr, "GET", "/v1/blocks/3/finalization", "text/plain", b"");
-    assert_eq!((code, body["finalization"].as_str()), (200, Some("010203")));
-    let (code, body) = call(addr, "GET", "/v1/blocks/4/finalization", "text/plain", b"");
-    assert_eq!((code, body["error"].as_str()), (404, Some("unknown_finalization")));
-    let (code, body) = call(addr, "GET", "/v1/blocks/-1", "text/plain", b"");
-    assert_eq!((code, body["error"].as_str()), (400, Some("bad_height")));
-    let (code, body) = call(addr, "GET", "/nowhere", "text/plain", b"");
-    assert_eq!((code, body["error"].as_str()), (404, Some("not_found")));
+fn assert_error(got: (u16, serde_json::Value), status: u16, code: &str) {
+    assert_eq!((got.0, got.1["error"].as_str()), (status, Some(code)), "{}", got.1);
+    assert!(got.1["message"].as_str().is_some_and(|m| !m.is_empty()), "{}", got.1);
+}
+
+/// An event-stream client: reads `data:` lines of the stream.
+struct Events {
+    reader: BufReader<TcpStream>,
+}
+
+impl Events {
+    fn open(addr: SocketAddr, query: &str, last_id: Option<&str>) -> Self {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let resume = last_id.map(|id| format!("Last-Event-ID: {id}\r\n")).unwrap_or_default();
+        write!(s, "GET /v1/events{query} HTTP/1.1\r\nHost: x\r\n{resume}\r\n").unwrap();
+        let mut reader = BufReader::new(s);
+        // the headers: once they are here, the stream's starting point is fixed
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        assert!(line.contains(" 200 "), "{line}");
+        loop {
+            line.clear();
+            reader.read_line(&mut line).unwrap();
+            if line == "\r\n" {
+                break;
+            }
+        }
+        Self { reader }
+    }
+
+    /// The next event's id and data.
+    fn next(&mut self) -> (String, serde_json::Value) {
+        let mut id = String::new();
+        loop {
+            let mut line = String::new();
+            assert!(self.reader.read_line(&mut line).unwrap() > 0, "stream ended");
+            if let Some(v) = line.trim_end().strip_prefix("id:") {
+                id = v.trim().to_owned();
+            }
+            if let Some(data) = line.trim_end().strip_prefix("data:") {
+                return (id, serde_json::from_str(data.trim()).unwrap());
+            }
+        }
+    }
 }
 
 #[test]
-fn submissions_map_every_refusal_to_a_precise_status() {
-    let (addr, fake) = serve();
-    let post = |body: &[u8]| call(addr, "POST", "/v1/tx", "application/octet-stream", body);
-    let (code, body) = post(b"fine");
-    assert_eq!(code, 202);
-    assert_eq!(body["id"].as_str().unwrap().len(), 64);
-    for (input, status, error) in [
-        (&b"dup"[..], 409, "duplicate"),
-        (b"done", 409, "committed"),
-        (b"old", 422, "expired"),
-        (b"full", 503, "mempool_full"),
-        (b"bad", 400, "invalid"),
-        (&[0xff, 1][..], 400, "malformed"),
-    ] {
-        let (code, body) = post(input);
-        assert_eq!((code, body["error"].as_str()), (status, Some(error)), "{input:?}");
-        assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
-    }
-    // JSON with hex, bad JSON, bad hex
-    let (code, _) = call(addr, "POST", "/v1/tx", "application/json", br#"{"tx":"66696e65"}"#);
-    assert_eq!(code, 202);
-    assert_eq!(fake.submitted.lock().unwrap().last().unwrap(), b"fine");
-    let (code, body) = call(addr, "POST", "/v1/tx", "application/json", b"{nope");
-    assert_eq!((code, body["error"].as_str()), (400, Some("bad_json")));
-    let (code, body) = call(addr, "POST", "/v1/tx", "application/json", br#"{"tx":"zz"}"#);
-    assert_eq!((code, body["error"].as_str()), (400, Some("bad_hex")));
-    // oversized bodies are refused before they reach the node
-    let before = fake.submitted.lock().unwrap().len();
-    let (code, _) = post(&vec![1u8; npchain_node::http::MAX_BODY_BYTES + 1]);
+fn a_port_through_the_api() {
+    let node = Node::start(Some(TOKEN));
+    let number: E164 = NUMBER.parse().unwrap();
+    let mut live = Events::open(node.addr, "?operator=OPB", None);
+
+    // OPA binds the subscriber's key to its number.
+    let sub_hex = commonware_formatting::hex(subscriber().public_key().as_ref());
+    let (code, body) =
+        node.act(&format!("/v1/operator/numbers/{NUMBER}/bind"), &format!(r#"{{"subscriber":"{sub_hex}"}}"#));
+    assert_eq!(code, 202, "{body}");
+    let bind_id = body["id"].as_str().unwrap().to_owned();
+    assert_eq!(node.get(&format!("/v1/tx/{bind_id}")).1["status"], "pending");
+    assert_eq!(*node.relayed.lock().unwrap(), 1, "relayed to peers");
+    node.commit();
+    let (code, tx) = node.get(&format!("/v1/tx/{bind_id}"));
+    assert_eq!(
+        (code, tx["status"].as_str(), tx["outcome"].as_str()),
+        (200, Some("committed"), Some("applied")),
+        "{tx}"
+    );
+    assert_eq!(tx["height"], 1);
+
+    // the number routes home, bound
+    let (code, route) = node.get(&format!("/v1/numbers/{NUMBER}"));
+    assert_eq!(code, 200);
+    assert_eq!(
+        (route["serving"].as_str(), route["ported"].as_bool(), route["bound"].as_bool()),
+        (Some("OPA"), Some(false), Some(true))
+    );
+    // the same without the '+', and URL-encoded
+    assert_eq!(node.get("/v1/numbers/4930100001").1, route);
+    assert_eq!(node.get("/v1/numbers/%2B4930100001").1, route);
+
+    // the subscriber requests the port to OPB
+    let request = PortRequest {
+        numbers: vec![number],
+        donor: "OPA".parse().unwrap(),
+        recipient: "OPB".parse().unwrap(),
+        due: Timestamp(0),
+        nonce: 1,
+    };
+    let port: PortId = request.port_id(&subscriber().public_key());
+    let (code, body) = node.submit(&subscriber(), 1, TxBody::RequestPort(request));
+    assert_eq!(code, 202, "{body}");
+    node.commit();
+    let (code, order) = node.get(&format!("/v1/ports/{port}"));
+    assert_eq!(
+        (code, order["state"].as_str(), order["open"].as_bool()),
+        (200, Some("requested"), Some(true)),
+        "{order}"
+    );
+    assert_eq!(node.get(&format!("/v1/numbers/{NUMBER}")).1["open_port"], port.to_string());
+
+    // OPA (this node) cannot activate: it is the donor. Refused before the pool, with the ledger's reason.
+    let refused = node.act(&format!("/v1/operator/ports/{port}/activate"), "");
+    assert_eq!(refused.0, 422, "{}", refused.1);
+    assert!(refused.1["message"].as_str().unwrap().contains("recipient"), "{}", refused.1);
+    // OPA releases
+    assert_eq!(node.act(&format!("/v1/operator/ports/{port}/release"), "").0, 202);
+    node.commit();
+    // OPB activates through POST /v1/tx
+    let (code, body) = node.submit(&opb(), 7, TxBody::Activate { port });
+    assert_eq!(code, 202, "{body}");
+    let activated = node.commit();
+    assert!(
+        activated.events.iter().any(
+            |e| matches!(e, npchain_node::api::EventInfo::Port { step, .. } if step.step == "activated")
+        )
+    );
+
+    let (_, route) = node.get(&format!("/v1/numbers/{NUMBER}"));
+    assert_eq!(
+        (route["serving"].as_str(), route["routing_number"].as_str(), route["ported"].as_bool()),
+        (Some("OPB"), Some("D002"), Some(true))
+    );
+    assert_eq!(route["height"], activated.height);
+    let (_, history) = node.get(&format!("/v1/numbers/{NUMBER}/history"));
+    let kinds: Vec<String> = history["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| format!("{}:{}", e["type"].as_str().unwrap(), e["step"].as_str().unwrap_or("")))
+        .collect();
+    assert_eq!(kinds, ["bound:", "port:requested", "port:released", "port:activated"]);
+
+    // listings
+    let (_, list) = node.get("/v1/ports?operator=OPB&state=activated");
+    assert_eq!(list["ports"].as_array().unwrap().len(), 1);
+    assert_eq!(list["ports"][0]["id"], port.to_string());
+    assert!(list["next"].is_null());
+    assert!(node.get("/v1/ports?operator=OPB&state=open").1["ports"].as_array().unwrap().is_empty());
+    assert_eq!(node.get("/v1/ports?number=%2B4930100001").1["ports"].as_array().unwrap().len(), 1);
+    assert_eq!(node.get("/v1/ports?state=activated").1["ports"].as_array().unwrap().len(), 1);
+    assert!(node.get("/v1/ports?operator=OPC").1["ports"].as_array().unwrap().is_empty());
+
+    // the live stream filtered on OPB saw requested, released, activated (not the bind)
+    let steps: Vec<String> = (0..3).map(|_| live.next().1["step"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(steps, ["requested", "released", "activated"]);
+    // a stream from height 1 replays everything, the bind first; resuming after an id skips it
+    let mut replay = Events::open(node.addr, "?from_height=1", None);
+    let (first_id, first) = replay.next();
+    assert_eq!(
+        (first_id.as_str(), first["type"].as_str(), first["height"].as_u64()),
+        ("1:0", Some("bound"), Some(1))
+    );
+    let mut resumed = Events::open(node.addr, "", Some(&first_id));
+    assert_eq!(resumed.next().1["step"], "requested");
+    // the number filter
+    let mut by_number = Events::open(node.addr, &format!("?from_height=1&number={}", "%2B4930100001"), None);
+    assert_eq!(by_number.next().1["type"], "bound");
+
+    // blocks carry outcomes and events; metrics count it all
+    let (_, block) = node.get("/v1/blocks/1");
+    assert_eq!(block["txs"][0]["outcome"], "applied");
+    assert_eq!(block["events"][0]["type"], "bound");
+    assert_eq!(node.get("/v1/blocks/1/finalization").1["finalization"], "010203");
+    let mut s = TcpStream::connect(node.addr).unwrap();
+    write!(s, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    assert!(text.contains(&format!("npchain_height {}", activated.height)), "{text}");
+    assert!(text.contains(r#"npchain_queries_total{kind="http",result="ported"} 1"#), "{text}");
+    assert!(text.contains(r#"npchain_tx_rejected_total{stage="submit",reason="#), "{text}");
+    assert!(text.contains("npchain_tx_applied_total 4"), "{text}");
+}
+
+#[test]
+fn every_refusal_is_a_precise_json_error() {
+    let node = Node::start(Some(TOKEN));
+    // numbers
+    assert_error(node.get("/v1/numbers/hello"), 400, "bad_number");
+    assert_error(node.get("/v1/numbers/+49301x"), 400, "bad_number");
+    assert_error(node.get("/v1/numbers/+1234567890123456"), 400, "bad_number");
+    assert_error(node.get("/v1/numbers/+4940123456"), 404, "unknown_number");
+    assert_error(node.get("/v1/numbers/zz/history"), 400, "bad_number");
+    // ids
+    assert_error(node.get("/v1/tx/abc"), 400, "bad_tx_id");
+    assert_error(node.get(&format!("/v1/tx/{}", "00".repeat(32))), 404, "unknown_tx");
+    assert_error(node.get("/v1/ports/xyz"), 400, "bad_port_id");
+    assert_error(node.get(&format!("/v1/ports/{}", "00".repeat(32))), 404, "unknown_port");
+    assert_error(node.get("/v1/ports?state=sleeping"), 400, "bad_state");
+    assert_error(node.get("/v1/ports?limit=0"), 400, "bad_limit");
+    assert_error(node.get("/v1/ports?surprise=1"), 400, "bad_query");
+    assert_error(node.get("/v1/blocks/-1"), 400, "bad_height");
+    assert_error(node.get("/v1/blocks/99"), 404, "unknown_block");
+    assert_error(node.get("/v1/blocks/99/finalization"), 404, "unknown_finalization");
+    assert_error(node.get("/nowhere"), 404, "not_found");
+    assert_error(node.call("GET", "/v1/events", &[("Last-Event-ID", "nope")], b""), 400, "bad_last_event_id");
+    // submissions
+    let octet = [("Content-Type", "application/octet-stream")];
+    let json = [("Content-Type", "application/json")];
+    assert_error(node.call("POST", "/v1/tx", &octet, b"garbage"), 400, "malformed");
+    assert_error(node.call("POST", "/v1/tx", &json, b"{nope"), 400, "bad_json");
+    assert_error(node.call("POST", "/v1/tx", &json, br#"{"tx":"zz"}"#), 400, "bad_hex");
+    assert_error(node.call("POST", "/v1/tx", &json, br#"{"tx":"00","more":1}"#), 400, "bad_json");
+    assert_error(node.call("POST", "/v1/tx?precheck=maybe", &octet, b"x"), 400, "bad_query");
+    let (code, _) = node.call("POST", "/v1/tx", &octet, &vec![1u8; npchain_node::http::MAX_BODY_BYTES + 1]);
     assert_eq!(code, 413);
-    assert_eq!(fake.submitted.lock().unwrap().len(), before);
+    // a forged signature, an operator acting for another, a replay, a duplicate
+    let bind =
+        || TxBody::Bind { number: NUMBER.parse().unwrap(), subscriber: Some(subscriber().public_key()) };
+    let mut forged = Transaction {
+        nonce: 1,
+        expires_at: Timestamp(wall_ms() + 60_000),
+        signer: opa().public_key(),
+        body: bind(),
+    }
+    .sign(&node.id(), &opa())
+    .encode()
+    .to_vec();
+    let last = forged.len() - 1;
+    forged[last] ^= 1;
+    assert_error(node.call("POST", "/v1/tx", &octet, &forged), 400, "invalid");
+    let (code, body) = node.submit(&opb(), 1, bind());
+    assert_eq!(code, 422, "OPB does not serve the number: {body}");
+    let (code, _) = node.call("POST", "/v1/tx?precheck=false", &octet, &{
+        Transaction {
+            nonce: 2,
+            expires_at: Timestamp(wall_ms() + 60_000),
+            signer: opb().public_key(),
+            body: bind(),
+        }
+        .sign(&node.id(), &opb())
+        .encode()
+    });
+    assert_eq!(code, 202, "without the precheck it is pooled, and refused in the block");
+    let tx = Transaction {
+        nonce: 3,
+        expires_at: Timestamp(wall_ms() + 60_000),
+        signer: opa().public_key(),
+        body: bind(),
+    }
+    .sign(&node.id(), &opa())
+    .encode();
+    assert_eq!(node.call("POST", "/v1/tx", &octet, &tx).0, 202);
+    assert_error(node.call("POST", "/v1/tx", &octet, &tx), 409, "duplicate");
+    let block = node.commit();
+    assert_eq!(block.txs.iter().filter(|t| t.outcome == "rejected").count(), 1, "{block:?}");
+    let rejected = &block.txs.iter().find(|t| t.outcome == "rejected").unwrap().id;
+    let (_, status) = node.get(&format!("/v1/tx/{rejected}"));
+    assert_eq!(
+        (status["status"].as_str(), status["outcome"].as_str()),
+        (Some("committed"), Some("rejected"))
+    );
+    assert!(status["reason"].as_str().is_some_and(|r| !r.is_empty()), "{status}");
+    assert_error(node.call("POST", "/v1/tx", &octet, &tx), 409, "committed");
+    // operator actions: token, action, body
+    let port = "00".repeat(32);
+    assert_error(
+        node.call("POST", &format!("/v1/operator/ports/{port}/release"), &[], b""),
+        401,
+        "missing_token",
+    );
+    assert_error(
+        node.call(
+            "POST",
+            &format!("/v1/operator/ports/{port}/release"),
+            &[("Authorization", "Bearer wrong-token-of-some-length")],
+            b"",
+        ),
+        403,
+        "wrong_token",
+    );
+    assert_error(node.act(&format!("/v1/operator/ports/{port}/explode"), ""), 404, "unknown_action");
+    assert_error(
+        node.act(&format!("/v1/operator/ports/{port}/reject"), r#"{"reason":"because"}"#),
+        400,
+        "bad_reason",
+    );
+    assert_error(node.act(&format!("/v1/operator/ports/{port}/reject"), "{"), 400, "bad_json");
+    assert_error(
+        node.act(&format!("/v1/operator/numbers/{NUMBER}/bind"), r#"{"subscriber":"beef"}"#),
+        400,
+        "bad_key",
+    );
+    assert_error(node.act("/v1/operator/numbers/12ab/return", ""), 400, "bad_number");
+    let (code, body) = node.act(&format!("/v1/operator/ports/{port}/reject"), r#"{"reason":"court-order"}"#);
+    assert_eq!(code, 422, "no such order: {body}");
+    // without a configured token, actions are off
+    let closed = Node::start(None);
+    assert_error(closed.act(&format!("/v1/operator/ports/{port}/release"), ""), 403, "admin_disabled");
+}
+
+#[test]
+fn the_openapi_document_lists_every_route() {
+    let node = Node::start(None);
+    let (code, doc) = node.get("/openapi.json");
+    assert_eq!(code, 200);
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths: Vec<&str> = doc["paths"].as_object().unwrap().keys().map(String::as_str).collect();
+    let source = include_str!("../src/http.rs");
+    let routes: Vec<&str> = source.split(".route(\"").skip(1).map(|s| s.split('"').next().unwrap()).collect();
+    assert!(routes.len() >= 14, "{routes:?}");
+    for r in &routes {
+        assert!(paths.contains(r), "{r} is served but not documented");
+    }
+    for p in &paths {
+        assert!(routes.contains(p), "{p} is documented but not served");
+    }
 }

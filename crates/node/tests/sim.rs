@@ -294,7 +294,7 @@ fn check_agreement(nodes: &[&Chain<MemStore, Log>], submitted: &[(usize, u64)]) 
         let mut seen = BTreeMap::new();
         for h in 1..=c.height() {
             for tx in c.block_info(h).unwrap().unwrap().txs {
-                *seen.entry(tx).or_insert(0) += 1;
+                *seen.entry(tx.id).or_insert(0) += 1;
             }
         }
         assert!(seen.values().all(|n| *n == 1), "a transaction was finalized twice");

@@ -192,6 +192,7 @@ impl Net {
             ported: first.ported.clone(),
             validator_key: dir.join("validator.key"),
             operator_key: None,
+            admin_token: None,
             p2p_listen: p2p,
             peers: self
                 .layout
@@ -204,6 +205,7 @@ impl Net {
                 .collect(),
             http_listen: http,
             dns_listen: None,
+            enum_origin: first.enum_origin.clone(),
             timing: first.timing,
         };
         let path = dir.join("config.toml");

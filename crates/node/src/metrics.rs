@@ -1,0 +1,113 @@
+//! The node's metrics, served at `/metrics` in the Prometheus text format.
+
+use prometheus_client::{
+    encoding::{EncodeLabelSet, text::encode},
+    metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
+    registry::Registry,
+};
+
+/// What a routing query was, and how it was answered.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct QueryLabels {
+    /// `enum` (DNS) or `http`.
+    pub kind: &'static str,
+    /// `ported`, `not_ported`, `unknown` (NXDOMAIN / 404), `nodata`, `apex` (SOA/NS), `refused`,
+    /// `formerr`, `bad_request` (HTTP 400), `error`.
+    pub result: &'static str,
+}
+
+/// Why a transaction was refused, and where.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RejectLabels {
+    /// `submit` (refused before the mempool) or `block` (refused by the ledger in a block).
+    pub stage: &'static str,
+    /// The refusal's stable code.
+    pub reason: &'static str,
+}
+
+/// Every metric the node exports.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    /// Height of the last committed block.
+    pub height: Gauge,
+    /// Transactions in the mempool.
+    pub mempool: Gauge,
+    /// Seconds from a block's proposal time to its commit on this node.
+    pub commit_latency: Histogram,
+    /// Routing queries served, by kind and result.
+    pub queries: Family<QueryLabels, Counter>,
+    /// Transactions refused, by stage and reason.
+    pub tx_rejected: Family<RejectLabels, Counter>,
+    /// Transactions applied by committed blocks.
+    pub tx_applied: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("npchain");
+        let height = Gauge::default();
+        registry.register("height", "Height of the last committed block", height.clone());
+        let mempool = Gauge::default();
+        registry.register("mempool_transactions", "Transactions waiting in the mempool", mempool.clone());
+        let commit_latency = Histogram::new([0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0]);
+        registry.register(
+            "commit_latency_seconds",
+            "From a block's proposal time to its commit on this node",
+            commit_latency.clone(),
+        );
+        let queries = Family::default();
+        registry.register(
+            "queries",
+            "Routing queries served, by kind (enum, http) and result",
+            queries.clone(),
+        );
+        let tx_rejected = Family::default();
+        registry.register(
+            "tx_rejected",
+            "Transactions refused, by stage (submit, block) and reason",
+            tx_rejected.clone(),
+        );
+        let tx_applied = Counter::default();
+        registry.register("tx_applied", "Transactions applied by committed blocks", tx_applied.clone());
+        Self { registry, height, mempool, commit_latency, queries, tx_rejected, tx_applied }
+    }
+}
+
+impl Metrics {
+    /// Counts one routing query.
+    pub fn query(&self, kind: &'static str, result: &'static str) {
+        self.queries.get_or_create(&QueryLabels { kind, result }).inc();
+    }
+
+    /// Counts one refused transaction.
+    pub fn rejected(&self, stage: &'static str, reason: &'static str) {
+        self.tx_rejected.get_or_create(&RejectLabels { stage, reason }).inc();
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        encode(&mut out, &self.registry).expect("writing to a String cannot fail");
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_with_labels() {
+        let m = Metrics::default();
+        m.height.set(42);
+        m.query("enum", "ported");
+        m.query("enum", "ported");
+        m.rejected("submit", "malformed");
+        let text = m.render();
+        assert!(text.contains("npchain_height 42"), "{text}");
+        assert!(text.contains(r#"npchain_queries_total{kind="enum",result="ported"} 2"#), "{text}");
+        assert!(text.contains(r#"npchain_tx_rejected_total{stage="submit",reason="malformed"} 1"#), "{text}");
+        assert!(text.ends_with("# EOF\n"), "{text}");
+    }
+}

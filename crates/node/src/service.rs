@@ -1,0 +1,281 @@
+//! The node's answers to its interfaces ([`NodeApi`]) over its chain: queries on the committed
+//! ledger and the block log, submissions, and the operator's own actions signed with its key.
+//!
+//! Consensus-side parts (relaying a transaction to peers, reading a finalization certificate
+//! from the engine's archive) come in as functions, so the same service runs in the node and
+//! over an in-memory chain in tests.
+
+use crate::{
+    api::{
+        ActionError, BlockInfo, History, HistoryEntry, NodeApi, OperatorAction, PeerInfo, PortInfo, PortList,
+        PortQuery, ReadError, RouteInfo, STEP_NAMES, Status, SubmitError, TxStatus, step_name,
+    },
+    chain::{BlockLog, Chain},
+    metrics::Metrics,
+};
+use commonware_codec::Encode;
+use commonware_cryptography::Signer as _;
+use npchain_core::{
+    E164, NumberEvent, PortOrder, Store, Table, Transaction, TxBody,
+    types::{OperatorId, PortId, PrivateKey, Timestamp, TxId},
+};
+use std::{
+    collections::BTreeSet,
+    sync::atomic::{AtomicU64, Ordering},
+};
+
+/// Longest validity the node gives the transactions it signs for its operator.
+const ACTION_TTL_SECS: u64 = 600;
+/// Candidates examined at most per `GET /v1/ports` page (a page may come back short, with `next`).
+const MAX_PORT_SCAN: usize = 10_000;
+/// Most orders per page.
+pub const MAX_PORT_PAGE: usize = 1_000;
+
+/// Who the node is.
+#[derive(Debug)]
+pub struct Identity {
+    /// The validator (p2p) key, hex.
+    pub node_key: String,
+    /// The operator the node belongs to, and its signing key if configured.
+    pub operator: Option<(OperatorId, Option<PrivateKey>)>,
+    /// The validators of the genesis (operator ids).
+    pub validators: Vec<String>,
+    pub peers: Vec<PeerInfo>,
+}
+
+type Relay = Box<dyn Fn(&[u8]) + Send + Sync>;
+type Finalizations = Box<dyn Fn(u64) -> Option<Vec<u8>> + Send + Sync>;
+
+/// The node's [`NodeApi`].
+pub struct Service<S: Store, L: BlockLog> {
+    chain: Chain<S, L>,
+    identity: Identity,
+    admin_token: Option<String>,
+    relay: Relay,
+    finalizations: Finalizations,
+    nonce: AtomicU64,
+}
+
+impl<S: Store, L: BlockLog> std::fmt::Debug for Service<S, L> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service").field("identity", &self.identity.node_key).finish_non_exhaustive()
+    }
+}
+
+/// Wall-clock time, for the dry run of submissions and the expiry of signed actions.
+fn wall_clock() -> Timestamp {
+    let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
+    Timestamp(ms as u64)
+}
+
+impl<S: Store + Send + 'static, L: BlockLog> Service<S, L> {
+    pub fn new(
+        chain: Chain<S, L>,
+        identity: Identity,
+        admin_token: Option<String>,
+        relay: Relay,
+        finalizations: Finalizations,
+    ) -> Self {
+        // Unique per signer across restarts: start from the clock, count up.
+        let nonce = AtomicU64::new(wall_clock().millis() << 16);
+        Self { chain, identity, admin_token, relay, finalizations, nonce }
+    }
+
+    fn order(&self, id: &PortId) -> Result<Option<PortOrder>, ReadError> {
+        Ok(self.chain.with_ledger(|l| l.order(id))?)
+    }
+
+    /// Port ids to examine for a listing, in ascending order, after `after`.
+    fn candidates(&self, q: &PortQuery, after: Option<&PortId>, n: usize) -> Result<Vec<PortId>, ReadError> {
+        if let Some(op) = &q.operator {
+            return Ok(self.chain.with_log(|log| log.operator_ports(op, after, n))?);
+        }
+        if let Some(number) = q.number {
+            let history = self.chain.with_ledger(|l| l.number_history(number))?;
+            let ids: BTreeSet<PortId> = history
+                .into_iter()
+                .filter_map(|(_, e)| match e {
+                    NumberEvent::Port { port, .. } => Some(port),
+                    _ => None,
+                })
+                .filter(|p| after.is_none_or(|a| p > a))
+                .collect();
+            return Ok(ids.into_iter().take(n).collect());
+        }
+        let start = after.map_or_else(Vec::new, |a| {
+            let mut k = a.0.as_ref().to_vec();
+            k.push(0); // just after `a`
+            k
+        });
+        let rows = self.chain.with_ledger(|l| l.store().range(Table::Orders, &start, None, n))?;
+        rows.into_iter()
+            .map(|(k, _)| {
+                let raw: [u8; 32] =
+                    k.as_slice().try_into().map_err(|_| ReadError("order key is not 32 bytes".into()))?;
+                Ok(PortId(npchain_core::Digest(raw)))
+            })
+            .collect()
+    }
+
+    fn matches(q: &PortQuery, o: &PortOrder) -> bool {
+        let state = step_name(o.state());
+        q.operator.as_ref().is_none_or(|op| o.donor.as_str() == op || o.recipient.as_str() == op)
+            && q.number.is_none_or(|n| o.numbers.binary_search(&n).is_ok())
+            && q.state.as_deref().is_none_or(|s| s == state || (s == "open" && o.is_open()))
+    }
+}
+
+/// Whether `state` is a state `GET /v1/ports` can filter on.
+pub fn known_state(state: &str) -> bool {
+    state == "open" || STEP_NAMES.contains(&state)
+}
+
+/// Compares in time independent of where the first difference is.
+fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+impl<S: Store + Send + Sync + 'static, L: BlockLog + Sync> NodeApi for Service<S, L> {
+    fn status(&self) -> Status {
+        let (chain_id, height, block_time, state_hash) =
+            self.chain.with_ledger(|l| (l.chain_id(), l.height(), l.block_time(), l.state_hash()));
+        let finalized_tip = self.chain.finalized_tip();
+        Status {
+            operator: self.identity.operator.as_ref().map(|(id, _)| id.to_string()),
+            node_key: self.identity.node_key.clone(),
+            chain_id: chain_id.0.to_string(),
+            height,
+            block_time_ms: block_time.millis(),
+            state_hash: state_hash.to_string(),
+            finalized_tip,
+            behind: finalized_tip.saturating_sub(height),
+            mempool: self.chain.mempool_len(),
+            validators: self.identity.validators.clone(),
+            peers: self.identity.peers.clone(),
+            halted: self.chain.halted(),
+        }
+    }
+
+    fn submit(&self, tx: &[u8], precheck: bool) -> Result<TxId, SubmitError> {
+        let verified = self.chain.submit_checked(tx, precheck.then(wall_clock))?;
+        (self.relay)(tx);
+        Ok(verified.id())
+    }
+
+    fn block(&self, height: u64) -> Result<Option<BlockInfo>, ReadError> {
+        Ok(self.chain.block_info(height)?)
+    }
+
+    fn finalization(&self, height: u64) -> Option<Vec<u8>> {
+        (self.finalizations)(height)
+    }
+
+    fn route(&self, number: E164) -> Result<Option<RouteInfo>, ReadError> {
+        // Under the ledger's lock, so the route and the record are of the same height.
+        let (height, route, record) =
+            self.chain.with_ledger(|l| (l.height(), l.route(number), l.number(number)));
+        let record = record?;
+        Ok(route.map(|r| {
+            let bound = record.as_ref().is_some_and(|rec| rec.subscriber.is_some());
+            RouteInfo::new(height, &r, bound, record.as_ref().and_then(|rec| rec.open_port.as_ref()))
+        }))
+    }
+
+    fn history(&self, number: E164) -> Result<History, ReadError> {
+        let (height, entries) = self.chain.with_ledger(|l| (l.height(), l.number_history(number)));
+        Ok(History {
+            number: number.to_string(),
+            height,
+            entries: entries?
+                .iter()
+                .map(|(t, e)| HistoryEntry { time_ms: t.millis(), event: e.into() })
+                .collect(),
+        })
+    }
+
+    fn tx(&self, id: &TxId) -> Result<Option<TxStatus>, ReadError> {
+        if let Some(height) = self.chain.with_log(|log| log.tx_height(id))? {
+            let block = self.chain.block_info(height)?.ok_or_else(|| {
+                ReadError(format!("the index names block {height} for {id}, which the log does not hold"))
+            })?;
+            let want = id.to_string();
+            let result = block.txs.into_iter().find(|t| t.id == want).ok_or_else(|| {
+                ReadError(format!("the index names block {height} for {id}, which does not carry it"))
+            })?;
+            return Ok(Some(TxStatus::Committed { height, block_time_ms: block.block_time_ms, result }));
+        }
+        Ok(self.chain.is_pending(id).then_some(TxStatus::Pending))
+    }
+
+    fn port(&self, id: &PortId) -> Result<Option<PortInfo>, ReadError> {
+        Ok(self.order(id)?.as_ref().map(PortInfo::from))
+    }
+
+    fn ports(&self, q: &PortQuery) -> Result<PortList, ReadError> {
+        let height = self.chain.height();
+        let limit = q.limit.clamp(1, MAX_PORT_PAGE);
+        let batch = 256;
+        let mut cursor = q.after;
+        let mut ports = Vec::new();
+        let mut scanned = 0;
+        loop {
+            let ids = self.candidates(q, cursor.as_ref(), batch)?;
+            for id in &ids {
+                cursor = Some(*id);
+                scanned += 1;
+                if let Some(order) = self.order(id)?
+                    && Self::matches(q, &order)
+                {
+                    ports.push(PortInfo::from(&order));
+                    if ports.len() == limit {
+                        return Ok(PortList { height, ports, next: Some(id.to_string()) });
+                    }
+                }
+            }
+            if ids.len() < batch {
+                return Ok(PortList { height, ports, next: None });
+            }
+            if scanned >= MAX_PORT_SCAN {
+                return Ok(PortList { height, ports, next: cursor.map(|c| c.to_string()) });
+            }
+        }
+    }
+
+    fn committed(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.chain.subscribe()
+    }
+
+    fn act(&self, action: OperatorAction) -> Result<TxId, ActionError> {
+        let Some((_, Some(key))) = &self.identity.operator else {
+            return Err(ActionError::NoOperator);
+        };
+        let body = match action {
+            OperatorAction::Release { port } => TxBody::Release { port },
+            OperatorAction::Reject { port, reason } => TxBody::Reject { port, reason },
+            OperatorAction::Activate { port } => TxBody::Activate { port },
+            OperatorAction::Bind { number, subscriber } => TxBody::Bind { number, subscriber },
+            OperatorAction::Return { number } => TxBody::Return { number },
+        };
+        let (block_time, ttl) = self.chain.with_ledger(|l| (l.block_time(), l.policy().tx_ttl_max_secs));
+        let tx = Transaction {
+            nonce: self.nonce.fetch_add(1, Ordering::Relaxed),
+            expires_at: block_time.plus_secs(ttl.min(ACTION_TTL_SECS)),
+            signer: key.public_key(),
+            body,
+        };
+        let signed = tx.sign(&self.chain.chain_id(), key);
+        Ok(self.submit(&signed.encode(), true)?)
+    }
+
+    fn admin_token_matches(&self, token: &str) -> bool {
+        self.admin_token.as_deref().is_some_and(|t| same_secret(t, token))
+    }
+
+    fn admin_enabled(&self) -> bool {
+        self.admin_token.is_some()
+    }
+
+    fn metrics(&self) -> &Metrics {
+        self.chain.metrics()
+    }
+}
