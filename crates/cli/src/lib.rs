@@ -1,3 +1,4 @@
 //! The `npchain` command's library: devnet layout and supervision, key initialisation.
 
+pub mod client;
 pub mod devnet;

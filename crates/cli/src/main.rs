@@ -5,7 +5,11 @@
 
 use clap::{Parser, Subcommand};
 use commonware_cryptography::Signer;
-use npchain_cli::devnet::{self, Options};
+use npchain_cli::{
+    client::{Client, encode},
+    devnet::{self, Options},
+};
+use npchain_node::api::TxStatus;
 use npchain_node::{config::NodeConfig, keys};
 use std::{
     path::PathBuf,
@@ -38,6 +42,69 @@ enum Verb {
     Node {
         #[arg(long)]
         config: PathBuf,
+    },
+    /// Ask a node where a number routes.
+    Query {
+        /// The number, international form (+4930…).
+        number: String,
+        /// Node API URLs, tried in order until one answers.
+        #[arg(long = "node", default_value = DEFAULT_NODE)]
+        nodes: Vec<String>,
+        /// Print the node's JSON answer.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Act as the node's operator: release, reject, activate, bind, return; list orders.
+    Operator(OperatorArgs),
+}
+
+const DEFAULT_NODE: &str = "http://127.0.0.1:8400";
+
+#[derive(clap::Args)]
+struct OperatorArgs {
+    /// Node API URLs of the operator's own node(s), tried in order.
+    #[arg(long = "node", default_value = DEFAULT_NODE, global = true)]
+    nodes: Vec<String>,
+    /// File holding the node's admin token (or set NPCHAIN_ADMIN_TOKEN).
+    #[arg(long, global = true)]
+    token_file: Option<PathBuf>,
+    /// Wait until the transaction is in a finalized block and print its outcome.
+    #[arg(long, global = true)]
+    wait: bool,
+    #[command(subcommand)]
+    action: OperatorVerb,
+}
+
+#[derive(Subcommand)]
+enum OperatorVerb {
+    /// As donor: release an order's numbers.
+    Release { port: String },
+    /// As donor: reject an order (reasons: outstanding-dues, lock-in-period,
+    /// ownership-change-pending, contractual-obligation, court-order, identity-mismatch).
+    Reject {
+        port: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// As recipient: activate a released order; routing switches at its block.
+    Activate { port: String },
+    /// As serving operator: bind a subscriber's public key (hex) to a number.
+    Bind {
+        number: String,
+        /// The subscriber's public key, hex.
+        #[arg(long, conflicts_with = "unbind", required_unless_present = "unbind")]
+        subscriber: Option<String>,
+        /// Remove the binding instead.
+        #[arg(long)]
+        unbind: bool,
+    },
+    /// As serving operator: the subscription ended; the number goes back to its range holder.
+    Return { number: String },
+    /// List orders this operator is donor or recipient of.
+    Ports {
+        /// open, requested, released, rejected, activated, cancelled or expired.
+        #[arg(long, default_value = "open")]
+        state: String,
     },
 }
 
@@ -84,6 +151,112 @@ fn main() -> ExitCode {
         Verb::Init { dir, operator } => init(dir, &operator),
         Verb::Node { config } => node(config),
         Verb::Devnet(args) => run_devnet(args),
+        Verb::Query { number, nodes, json } => query(&number, nodes, json),
+        Verb::Operator(args) => operator(args),
+    }
+}
+
+fn query(number: &str, nodes: Vec<String>, json: bool) -> ExitCode {
+    match Client::new(nodes).route(number) {
+        Ok(route) if json => {
+            println!("{}", serde_json::to_string_pretty(&route).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
+        Ok(r) => {
+            let how = if r.ported {
+                format!("ported (range holder {})", r.range_holder.as_deref().unwrap_or("none"))
+            } else {
+                format!("not ported (range {})", r.range.as_deref().unwrap_or("?"))
+            };
+            println!(
+                "{} -> {} (routing number {}), {how}, at height {}",
+                r.number, r.serving, r.routing_number, r.height
+            );
+            if let Some(port) = r.open_port {
+                println!("open port order: {port}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}
+
+fn operator(args: OperatorArgs) -> ExitCode {
+    let token = match (&args.token_file, std::env::var("NPCHAIN_ADMIN_TOKEN")) {
+        (Some(path), _) => match std::fs::read_to_string(path) {
+            Ok(t) => Some(t.trim().to_owned()),
+            Err(e) => return fail(format!("{}: {e}", path.display())),
+        },
+        (None, Ok(t)) => Some(t.trim().to_owned()),
+        (None, Err(_)) => None,
+    };
+    let mut client = Client::new(args.nodes);
+    if let Some(t) = token {
+        client = client.with_token(t);
+    }
+    let (path, body) = match args.action {
+        OperatorVerb::Ports { state } => {
+            let status = match client.status() {
+                Ok(s) => s,
+                Err(e) => return fail(e),
+            };
+            let Some(me) = status.operator else {
+                return fail("the node is an observer: it has no operator");
+            };
+            return match client.ports(&[("operator", &me), ("state", &state)]) {
+                Ok(list) => {
+                    for p in &list.ports {
+                        let role = if p.donor == me { "donor" } else { "recipient" };
+                        println!(
+                            "{} {} {} {} -> {} ({role}) {}",
+                            p.id,
+                            p.state,
+                            p.numbers.join(","),
+                            p.donor,
+                            p.recipient,
+                            p.initiator
+                        );
+                    }
+                    println!(
+                        "{} order(s) at height {}{}",
+                        list.ports.len(),
+                        list.height,
+                        if list.next.is_some() { ", more after the last" } else { "" }
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(e),
+            };
+        }
+        OperatorVerb::Release { port } => (format!("ports/{}/release", encode(&port)), None),
+        OperatorVerb::Activate { port } => (format!("ports/{}/activate", encode(&port)), None),
+        OperatorVerb::Reject { port, reason } => {
+            (format!("ports/{}/reject", encode(&port)), Some(serde_json::json!({ "reason": reason })))
+        }
+        OperatorVerb::Bind { number, subscriber, .. } => (
+            format!("numbers/{}/bind", encode(&number)),
+            Some(serde_json::json!({ "subscriber": subscriber })),
+        ),
+        OperatorVerb::Return { number } => (format!("numbers/{}/return", encode(&number)), None),
+    };
+    let id = match client.act(&path, body.as_ref()) {
+        Ok(id) => id,
+        Err(e) => return fail(e),
+    };
+    println!("transaction {id} accepted");
+    if !args.wait {
+        return ExitCode::SUCCESS;
+    }
+    match client.wait_committed(&id, Duration::from_secs(60)) {
+        Ok(TxStatus::Committed { height, result, .. }) if result.outcome == "applied" => {
+            println!("applied at height {height}");
+            ExitCode::SUCCESS
+        }
+        Ok(TxStatus::Committed { height, result, .. }) => {
+            fail(format!("rejected at height {height}: {}", result.reason.unwrap_or_default()))
+        }
+        Ok(TxStatus::Pending) => fail("still pending"),
+        Err(e) => fail(e),
     }
 }
 
@@ -170,6 +343,22 @@ fn run_devnet(args: DevnetArgs) -> ExitCode {
             format!("http://{}", c.http_listen),
             c.dns_listen.map(|d| d.to_string()).unwrap_or_default(),
             n.dir.join("node.log").display()
+        );
+    }
+    if let Some(first) = layout.nodes.first() {
+        let c = &first.config;
+        const EXAMPLE: &str = "+4915000000001";
+        println!("\ntry:");
+        println!("  npchain query {EXAMPLE} --node http://{}", c.http_listen);
+        if let Some(dns) = c.dns_listen {
+            let name: Vec<String> = EXAMPLE[1..].chars().rev().map(String::from).collect();
+            println!("  dig @{} -p {} NAPTR {}.{}", dns.ip(), dns.port(), name.join("."), c.enum_origin);
+        }
+        println!("  curl -N http://{}/v1/events        (the event stream)", c.http_listen);
+        println!(
+            "  npchain operator --node http://{} --token-file {} ports",
+            c.http_listen,
+            first.dir.join("admin.token").display()
         );
     }
     if args.print_only {

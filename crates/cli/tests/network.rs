@@ -16,7 +16,7 @@ const LONG: Duration = Duration::from_secs(90);
 /// Ids of every transaction node `i` holds in finalized blocks 1..=its height.
 fn committed_ids(net: &Net, i: usize) -> HashSet<String> {
     let h = net.height(i).unwrap_or(0);
-    (1..=h).filter_map(|b| net.block(i, b)).flat_map(|b| b.txs).collect()
+    (1..=h).filter_map(|b| net.block(i, b)).flat_map(|b| b.txs).map(|t| t.id).collect()
 }
 
 fn all_at_least(net: &Net, nodes: &[usize], h: u64) -> bool {

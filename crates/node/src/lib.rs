@@ -7,6 +7,7 @@ pub mod blocklog;
 pub mod chain;
 pub mod config;
 pub mod engine;
+pub mod enum_dns;
 pub mod http;
 pub mod keys;
 pub mod mempool;

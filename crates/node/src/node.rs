@@ -9,8 +9,10 @@ use crate::{
     chain::Chain,
     config::NodeConfig,
     engine::{self, Channels, Wiring},
+    enum_dns::{self, EnumConfig},
     keys,
     mempool::Mempool,
+    metrics::Metrics,
     service::{Identity, Service},
     storage::RedbStore,
 };
@@ -23,7 +25,7 @@ use commonware_stream::{
 };
 use commonware_utils::{NZUsize, ordered::Map};
 use npchain_core::{
-    Genesis, GenesisError, Ledger, ReadStore, StoreError, genesis::read_ported_csv, types::PublicKey,
+    Genesis, GenesisError, Ledger, ReadStore, Routes, StoreError, genesis::read_ported_csv, types::PublicKey,
 };
 use std::{path::Path, sync::Arc, time::Duration};
 use tracing::{info, warn};
@@ -228,7 +230,9 @@ pub fn run(config: &NodeConfig) -> Result<(), NodeError> {
     let chain = Chain::new(ledger, log, Mempool::default());
     let chain_halted = chain.clone();
     if let Some((udp, tcp)) = dns_sockets {
-        let _ = (udp, tcp, routes);
+        let zone =
+            EnumConfig { origin: config.enum_origin.clone(), ns: format!("ns.{}", config.enum_origin) };
+        spawn_dns(udp, tcp, routes, zone, chain.metrics().clone())?;
     }
 
     let mut peers: Vec<(PublicKey, Address)> =
@@ -319,6 +323,43 @@ pub fn run(config: &NodeConfig) -> Result<(), NodeError> {
 }
 
 type SakeCups = Cups<Sake<npchain_core::types::PrivateKey>, ChaCha20Poly1305>;
+
+/// Serves ENUM on its own threads and runtime, so routing answers never wait for consensus work.
+fn spawn_dns(
+    udp: std::net::UdpSocket,
+    tcp: std::net::TcpListener,
+    routes: Routes,
+    zone: EnumConfig,
+    metrics: Arc<Metrics>,
+) -> Result<(), NodeError> {
+    let io = |source| NodeError::Io { path: "DNS sockets".into(), source };
+    udp.set_nonblocking(true).map_err(io)?;
+    tcp.set_nonblocking(true).map_err(io)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("dns")
+        .enable_all()
+        .build()
+        .map_err(io)?;
+    std::thread::Builder::new()
+        .name("dns".into())
+        .spawn(move || {
+            rt.block_on(async move {
+                let sockets = tokio::net::UdpSocket::from_std(udp)
+                    .and_then(|u| Ok((u, tokio::net::TcpListener::from_std(tcp)?)));
+                let result = match sockets {
+                    Ok((udp, tcp)) => {
+                        enum_dns::serve(udp, tcp, routes, &zone, metrics).await.map_err(|e| e.to_string())
+                    }
+                    Err(e) => Err(e.to_string()),
+                };
+                tracing::error!(?result, "the ENUM server stopped");
+                std::process::exit(1);
+            });
+        })
+        .map_err(io)?;
+    Ok(())
+}
 
 /// Serves the HTTP API on its own thread and runtime, and exits the process on SIGINT or
 /// SIGTERM: every finalized block is already durable, so there is nothing to flush.

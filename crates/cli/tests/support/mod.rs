@@ -164,6 +164,38 @@ impl Net {
         body["id"].as_str().unwrap().to_owned()
     }
 
+    /// An operator action on node `i`'s own operator, with its admin token: status and answer.
+    pub fn act(&self, i: usize, path: &str, body: &Value) -> (u16, Value) {
+        let token = std::fs::read_to_string(self.layout.nodes[i].dir.join("admin.token")).unwrap();
+        let body = body.to_string();
+        let addr = self.url(i);
+        let head = format!(
+            "POST /v1/operator/{path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            token.trim(),
+            body.len()
+        );
+        request(addr, &head, body.as_bytes()).expect("node answers")
+    }
+
+    /// `dig +short` against node `i`'s ENUM server: the answer lines.
+    pub fn dig(&self, i: usize, qtype: &str, name: &str) -> Vec<String> {
+        let dns = self.layout.nodes[i].config.dns_listen.expect("the node serves DNS");
+        let out = Command::new("dig")
+            .args([
+                format!("@{}", dns.ip()),
+                "-p".into(),
+                dns.port().to_string(),
+                "+short".into(),
+                "+tries=2".into(),
+                "+time=2".into(),
+            ])
+            .args([qtype, name])
+            .output()
+            .expect("dig (Debian package dnsutils) runs");
+        assert!(out.status.success(), "dig failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect()
+    }
+
     /// The heights 1..=h of node `i`, as block infos.
     pub fn blocks(&self, i: usize, to: u64) -> Vec<BlockInfo> {
         (1..=to).map(|h| self.block(i, h).unwrap_or_else(|| panic!("node {i} lacks block {h}"))).collect()
@@ -274,6 +306,18 @@ pub fn get(addr: SocketAddr, path: &str) -> Option<Value> {
         (200, v) => Some(v),
         _ => None,
     }
+}
+
+/// GET a text document (empty if the node does not answer).
+pub fn get_text(addr: SocketAddr, path: &str) -> String {
+    let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_secs(2)) else {
+        return String::new();
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let _ = write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let mut raw = String::new();
+    let _ = stream.read_to_string(&mut raw);
+    raw
 }
 
 /// POST bytes; the status and the JSON answer.

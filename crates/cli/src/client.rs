@@ -1,0 +1,170 @@
+//! A small blocking client of the node's HTTP API, with failover: a request that cannot reach
+//! one node is sent to the next configured one. An answer from a node (even an error) is final.
+
+use npchain_node::api::{PortInfo, RouteInfo, Status, TxStatus};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+/// Why a request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("no node answered: {}", tried.iter().map(|(n, e)| format!("{n} ({e})")).collect::<Vec<_>>().join("; "))]
+    Unreachable { tried: Vec<(String, String)> },
+    #[error("{node} answered {status} {code}: {message}")]
+    Api { node: String, status: u16, code: String, message: String },
+    #[error("{node} answered something unexpected: {reason}")]
+    Decode { node: String, reason: String },
+    #[error("transaction {id} was not committed within {waited:?}")]
+    Timeout { id: String, waited: Duration },
+}
+
+/// A client of one or more nodes.
+#[derive(Debug, Clone)]
+pub struct Client {
+    nodes: Vec<String>,
+    token: Option<String>,
+    agent: ureq::Agent,
+}
+
+/// Percent-encodes a path segment or query value (the `+` of a number above all).
+pub fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+impl Client {
+    /// A client of `nodes` (base URLs such as `http://127.0.0.1:8400`), tried in order.
+    pub fn new(nodes: Vec<String>) -> Self {
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(10)))
+            .build();
+        let nodes = nodes.into_iter().map(|n| n.trim_end_matches('/').to_owned()).collect();
+        Self { nodes, token: None, agent: config.into() }
+    }
+
+    /// Sends the admin token with operator actions.
+    pub fn with_token(mut self, token: String) -> Self {
+        self.token = Some(token);
+        self
+    }
+
+    /// GET `path`, or POST `body` as JSON to it.
+    fn request<T: DeserializeOwned>(&self, path: &str, body: Option<&Value>) -> Result<T, ClientError> {
+        let mut tried = Vec::new();
+        for node in &self.nodes {
+            let url = format!("{node}{path}");
+            let auth = self.token.as_ref().map(|t| format!("Bearer {t}"));
+            let result = match body {
+                None => self.agent.get(&url).call(),
+                Some(b) => {
+                    let mut req = self.agent.post(&url);
+                    if let Some(a) = &auth {
+                        req = req.header("Authorization", a);
+                    }
+                    req.send_json(b)
+                }
+            };
+            let mut response = match result {
+                Ok(r) => r,
+                Err(e) => {
+                    tried.push((node.clone(), e.to_string()));
+                    continue;
+                }
+            };
+            let status = response.status().as_u16();
+            let value: Value = response
+                .body_mut()
+                .read_json()
+                .map_err(|e| ClientError::Decode { node: node.clone(), reason: e.to_string() })?;
+            if !(200..300).contains(&status) {
+                let field = |k: &str| value.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+                return Err(ClientError::Api {
+                    node: node.clone(),
+                    status,
+                    code: field("error"),
+                    message: field("message"),
+                });
+            }
+            return serde_json::from_value(value)
+                .map_err(|e| ClientError::Decode { node: node.clone(), reason: e.to_string() });
+        }
+        Err(ClientError::Unreachable { tried })
+    }
+
+    pub fn status(&self) -> Result<Status, ClientError> {
+        self.request("/v1/status", None)
+    }
+
+    pub fn route(&self, number: &str) -> Result<RouteInfo, ClientError> {
+        self.request(&format!("/v1/numbers/{}", encode(number)), None)
+    }
+
+    pub fn port(&self, id: &str) -> Result<PortInfo, ClientError> {
+        self.request(&format!("/v1/ports/{}", encode(id)), None)
+    }
+
+    pub fn tx(&self, id: &str) -> Result<TxStatus, ClientError> {
+        self.request(&format!("/v1/tx/{}", encode(id)), None)
+    }
+
+    /// `GET /v1/ports` with the given filters (name, value).
+    pub fn ports(&self, filters: &[(&str, &str)]) -> Result<npchain_node::api::PortList, ClientError> {
+        let query: Vec<String> = filters.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect();
+        self.request(&format!("/v1/ports?{}", query.join("&")), None)
+    }
+
+    /// An operator action (`/v1/operator/...`); returns the transaction id.
+    pub fn act(&self, path: &str, body: Option<&Value>) -> Result<String, ClientError> {
+        let answer: Value =
+            self.request(&format!("/v1/operator/{path}"), Some(body.unwrap_or(&Value::Null)))?;
+        answer.get("id").and_then(Value::as_str).map(str::to_owned).ok_or_else(|| ClientError::Decode {
+            node: self.nodes.join(","),
+            reason: "no transaction id".into(),
+        })
+    }
+
+    /// Polls until the transaction is in a finalized block.
+    pub fn wait_committed(&self, id: &str, timeout: Duration) -> Result<TxStatus, ClientError> {
+        let started = Instant::now();
+        loop {
+            match self.tx(id) {
+                Ok(status @ TxStatus::Committed { .. }) => return Ok(status),
+                Ok(TxStatus::Pending) => {}
+                // not yet seen by the node asked (it may have gone to a peer first)
+                Err(ClientError::Api { status: 404, .. }) => {}
+                Err(e) => return Err(e),
+            }
+            if started.elapsed() > timeout {
+                return Err(ClientError::Timeout { id: id.to_owned(), waited: timeout });
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_what_a_url_would_misread() {
+        assert_eq!(encode("+4930 1"), "%2B4930%201");
+        assert_eq!(encode("abc-1.2_~"), "abc-1.2_~");
+    }
+
+    #[test]
+    fn an_unreachable_node_is_skipped_and_named() {
+        // port 1 on loopback: nothing listens there
+        let client = Client::new(vec!["http://127.0.0.1:1".into(), "http://127.0.0.1:1/".into()]);
+        match client.status() {
+            Err(ClientError::Unreachable { tried }) => assert_eq!(tried.len(), 2),
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! The routing answers and the operator API on a real devnet: a port driven through the HTTP
+//! API, seen in ENUM (dig) and HTTP answers on every node, and in event streams on two nodes.
+
+mod support;
+
+use commonware_codec::Encode;
+use commonware_cryptography::Signer;
+use npchain_core::{PortRequest, PrivateKey, Timestamp, Transaction, TxBody};
+use serde_json::{Value, json};
+use std::{
+    io::{BufRead, BufReader, Write},
+    net::{SocketAddr, TcpStream},
+    time::Duration,
+};
+use support::{Net, get, wait_until};
+
+const LONG: Duration = Duration::from_secs(90);
+/// In OPA's demo mobile range +49150.
+const NUMBER: &str = "+491500000042";
+
+/// The number's ENUM name: its digits reversed, one label each, under e164.arpa.
+fn enum_name(number: &str) -> String {
+    let labels: Vec<String> = number[1..].chars().rev().map(String::from).collect();
+    format!("{}.e164.arpa", labels.join("."))
+}
+
+/// An event-stream client of one node.
+struct Events(BufReader<TcpStream>);
+
+impl Events {
+    fn open(addr: SocketAddr, query: &str) -> Self {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(LONG)).unwrap();
+        write!(s, "GET /v1/events{query} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut reader = BufReader::new(s);
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        assert!(line.contains(" 200 "), "{line}");
+        while line != "\r\n" {
+            line.clear();
+            reader.read_line(&mut line).unwrap();
+        }
+        Self(reader)
+    }
+
+    fn next(&mut self) -> Value {
+        loop {
+            let mut line = String::new();
+            assert!(self.0.read_line(&mut line).unwrap() > 0, "stream ended");
+            if let Some(data) = line.trim_end().strip_prefix("data:") {
+                return serde_json::from_str(data.trim()).unwrap();
+            }
+        }
+    }
+}
+
+fn committed(net: &Net, i: usize, id: &str) -> Option<Value> {
+    get(net.url(i), &format!("/v1/tx/{id}")).filter(|v| v["status"] == "committed")
+}
+
+/// Acts on node `i` and waits until the transaction commits applied; its height.
+fn act_and_commit(net: &Net, i: usize, path: &str, body: Value) -> u64 {
+    let (status, answer) = net.act(i, path, &body);
+    assert_eq!(status, 202, "{path}: {answer}");
+    let id = answer["id"].as_str().unwrap().to_owned();
+    let mut result = None;
+    wait_until(LONG, "the action to commit", || {
+        result = committed(net, i, &id);
+        result.is_some()
+    });
+    let result = result.unwrap();
+    assert_eq!(result["outcome"], "applied", "{result}");
+    result["height"].as_u64().unwrap()
+}
+
+#[test]
+fn a_port_switches_enum_and_http_answers_on_every_node_at_the_same_height() {
+    let mut net = Net::new(4);
+    net.start_all();
+    let all = [0, 1, 2, 3];
+    wait_until(LONG, "blocks on every node", || all.iter().all(|i| net.height(*i).is_some_and(|h| h >= 1)));
+    let encoded = "%2B491500000042";
+    let mut streams = [
+        Events::open(net.url(1), &format!("?number={encoded}")),
+        Events::open(net.url(2), &format!("?number={encoded}")),
+    ];
+
+    // Before: in OPA's range, not ported, on every node, in DNS and HTTP.
+    for i in all {
+        assert_eq!(
+            net.dig(i, "NAPTR", &enum_name(NUMBER)),
+            [format!("100 10 \"u\" \"E2U+pstn:tel\" \"!^.*$!tel:{NUMBER};npdi!\" .")]
+        );
+        let route = get(net.url(i), &format!("/v1/numbers/{encoded}")).unwrap();
+        assert_eq!((route["serving"].as_str(), route["ported"].as_bool()), (Some("OPA"), Some(false)));
+    }
+    // unknown numbers and other types
+    assert!(net.dig(0, "NAPTR", "1.2.3.4.5.6.7.8.8.e164.arpa").is_empty(), "NXDOMAIN");
+    assert!(net.dig(0, "A", &enum_name(NUMBER)).is_empty(), "NODATA");
+
+    // OPA binds the subscriber; the subscriber asks any node (3) to port to OPB; OPA releases;
+    // OPB activates.
+    let subscriber = PrivateKey::from_seed(4242);
+    let sub_hex = commonware_formatting::hex(subscriber.public_key().as_ref());
+    act_and_commit(&net, 0, &format!("numbers/{encoded}/bind"), json!({ "subscriber": sub_hex }));
+    let request = PortRequest {
+        numbers: vec![NUMBER.parse().unwrap()],
+        donor: "OPA".parse().unwrap(),
+        recipient: "OPB".parse().unwrap(),
+        due: Timestamp(0),
+        nonce: 1,
+    };
+    let port = request.port_id(&subscriber.public_key()).to_string();
+    let time = net.status(3).unwrap()["block_time_ms"].as_u64().unwrap();
+    let tx = Transaction {
+        nonce: 1,
+        expires_at: Timestamp(time + 300_000),
+        signer: subscriber.public_key(),
+        body: TxBody::RequestPort(request),
+    }
+    .sign(&net.chain_id(3), &subscriber);
+    net.submit(3, &tx.encode());
+    wait_until(LONG, "the request on node 0", || {
+        get(net.url(0), &format!("/v1/ports/{port}")).is_some_and(|p| p["state"] == "requested")
+    });
+    act_and_commit(&net, 0, &format!("ports/{port}/release"), Value::Null);
+
+    // Watch every node's HTTP answers (each with its height) while OPB activates.
+    let (status, answer) = net.act(1, &format!("ports/{port}/activate"), &Value::Null);
+    assert_eq!(status, 202, "{answer}");
+    let id = answer["id"].as_str().unwrap().to_owned();
+    let mut seen: Vec<(u64, String)> = Vec::new();
+    wait_until(LONG, "the activation on every node", || {
+        for i in all {
+            if let Some(r) = get(net.url(i), &format!("/v1/numbers/{encoded}")) {
+                seen.push((r["height"].as_u64().unwrap(), r["serving"].as_str().unwrap().to_owned()));
+            }
+        }
+        all.iter().all(|i| committed(&net, *i, &id).is_some())
+    });
+    let switch = committed(&net, 0, &id).unwrap()["height"].as_u64().unwrap();
+    for i in all {
+        assert_eq!(committed(&net, i, &id).unwrap()["height"].as_u64(), Some(switch), "node {i}");
+    }
+    for (height, serving) in &seen {
+        let expected = if *height >= switch { "OPB" } else { "OPA" };
+        assert_eq!(serving, expected, "an answer at height {height} (switch at {switch})");
+    }
+
+    // After: ported to OPB with its routing number, on every node, in DNS and HTTP.
+    for i in all {
+        assert_eq!(
+            net.dig(i, "NAPTR", &enum_name(NUMBER)),
+            [format!("100 10 \"u\" \"E2U+pstn:tel\" \"!^.*$!tel:{NUMBER};npdi;rn=D002!\" .")],
+            "node {i}"
+        );
+        let route = get(net.url(i), &format!("/v1/numbers/{encoded}")).unwrap();
+        assert_eq!(
+            (route["serving"].as_str(), route["routing_number"].as_str()),
+            (Some("OPB"), Some("D002"))
+        );
+        let serial: u64 =
+            net.dig(i, "SOA", "e164.arpa")[0].split_whitespace().nth(2).unwrap().parse().unwrap();
+        assert!(serial >= switch, "SOA serial {serial} is the height");
+    }
+
+    // Both event streams saw the same four events, in the same blocks.
+    let [a, b] = &mut streams;
+    let from_a: Vec<Value> = (0..4).map(|_| a.next()).collect();
+    let from_b: Vec<Value> = (0..4).map(|_| b.next()).collect();
+    assert_eq!(from_a, from_b);
+    let kinds: Vec<String> = from_a
+        .iter()
+        .map(|e| {
+            format!(
+                "{}{}",
+                e["type"].as_str().unwrap(),
+                e["step"].as_str().map(|s| format!(":{s}")).unwrap_or_default()
+            )
+        })
+        .collect();
+    assert_eq!(kinds, ["bound", "port:requested", "port:released", "port:activated"]);
+    assert_eq!(from_a[3]["height"].as_u64(), Some(switch));
+
+    // metrics count the ENUM answers
+    let text = support::get_text(net.url(0), "/metrics");
+    assert!(text.contains(r#"npchain_queries_total{kind="enum",result="ported"}"#), "{text}");
+}

@@ -1,0 +1,502 @@
+//! The node's ENUM server: answers "who serves this number" over DNS (UDP and TCP), from the
+//! committed routing table, as RFC 6116 (ENUM), RFC 4769 (`E2U+pstn:tel`) and RFC 4694 (`npdi`,
+//! `rn`) describe.
+//!
+//! The zone is synthesised on every query, never stored: a name `d.d.…d.<origin>` (one digit per
+//! label, the E.164 digits reversed) is looked up in [`Routes`] and answered with one NAPTR.
+//! hickory-server does the DNS: parsing, the [`Catalog`] (REFUSED outside the origin, SOA in the
+//! authority section of negative answers, NS with SOA answers), encoding and transport. This
+//! module only decides what exists:
+//!
+//! | name | answer |
+//! |---|---|
+//! | the origin | SOA (serial = committed height), NS; other types NODATA |
+//! | a ported number | NAPTR `!^.*$!tel:+<number>;npdi;rn=<routing number>!` |
+//! | a number in an assigned range, not ported | NAPTR `!^.*$!tel:+<number>;npdi!` |
+//! | leading digits of an assigned range (an empty non-terminal) | NODATA |
+//! | anything else under the origin | NXDOMAIN |
+//!
+//! A number's other record types are NODATA. Dynamic updates and zone transfers are refused.
+
+use crate::metrics::Metrics;
+use hickory_server::{
+    Server,
+    net::{NetError, runtime::Time},
+    proto::{
+        op::{Header, HeaderCounts, MessageType, Metadata, OpCode, ResponseCode},
+        rr::{
+            DNSClass, LowerName, Name, RData, Record, RecordType, TSigResponseContext,
+            rdata::{NAPTR, NS, SOA},
+        },
+    },
+    server::{Request, RequestHandler, RequestInfo, ResponseHandler, ResponseInfo},
+    zone_handler::{
+        AuthLookup, AxfrPolicy, Catalog, LookupControlFlow, LookupError, LookupOptions, LookupRecords,
+        MessageResponseBuilder, ZoneHandler, ZoneTransfer, ZoneType,
+    },
+};
+use npchain_core::{Prefix, Route, Routes};
+use std::{cell::Cell, future::Future, pin::Pin, sync::Arc, time::Duration};
+
+/// TTL of every record served (answers and the SOA in negative answers): 0, nothing is cached.
+/// Routing changes at the next committed block, twice a second on an idle network, and the
+/// node is queried locally by its operator's own network elements, so caching buys nothing and
+/// would answer a ported number with its old operator.
+pub const ANSWER_TTL: u32 = 0;
+
+/// NAPTR order of the single answer (RFC 6116 example value; there is only one record).
+pub const NAPTR_ORDER: u16 = 100;
+/// NAPTR preference of the single answer.
+pub const NAPTR_PREFERENCE: u16 = 10;
+/// NAPTR flags: `u`, a terminal rule whose result is a URI (RFC 3404).
+pub const NAPTR_FLAGS: &str = "u";
+/// NAPTR service: the E.164 number as a `tel` URI (RFC 4769).
+pub const NAPTR_SERVICE: &str = "E2U+pstn:tel";
+
+/// How long a TCP connection may stay silent before the server closes it.
+pub const TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Responses queued per TCP connection before the connection waits for the client.
+const TCP_RESPONSE_QUEUE: usize = 32;
+
+/// SOA timers. Nothing transfers the zone (AXFR is refused), so they only inform; the negative
+/// caching time (`minimum`) is [`ANSWER_TTL`] for the same reason as the answers' TTL.
+const SOA_REFRESH: i32 = 3600;
+const SOA_RETRY: i32 = 600;
+const SOA_EXPIRE: i32 = 86_400;
+
+/// The longest E.164 number, in digits (labels below the origin).
+const MAX_DIGITS: usize = 15;
+
+/// How the ENUM zone is served.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EnumConfig {
+    /// The zone apex, e.g. `e164.arpa` (a trailing dot is optional). Numbers are names below it.
+    pub origin: String,
+    /// The name server's host name, for the NS record and the SOA `mname`, e.g.
+    /// `ns.npchain.invalid`.
+    pub ns: String,
+}
+
+/// Why the ENUM server could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum EnumError {
+    /// A configured name is not a valid DNS name.
+    #[error("enum.{field} = {value:?} is not a valid DNS name: {reason}")]
+    BadName {
+        /// The configuration field (`origin` or `ns`).
+        field: &'static str,
+        /// The value given.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The origin is the DNS root; ENUM needs a zone such as `e164.arpa`.
+    #[error("enum.origin must not be the DNS root")]
+    RootOrigin,
+    /// A server task failed (its socket failed or closed).
+    #[error("ENUM server over {transport} failed: {source}")]
+    Server {
+        /// `udp` or `tcp`.
+        transport: &'static str,
+        /// hickory's error.
+        #[source]
+        source: NetError,
+    },
+    /// A server task stopped without an error (it is never asked to stop).
+    #[error("ENUM server over {transport} stopped")]
+    Stopped {
+        /// `udp` or `tcp`.
+        transport: &'static str,
+    },
+}
+
+/// Serves ENUM over UDP and TCP until the future is dropped or a socket fails.
+///
+/// Both sockets must be bound already (so a caller knows the addresses before serving). Answers
+/// come from `routes` as committed at the moment of each query; every query is counted in
+/// `metrics` (`npchain_queries_total{kind="enum",result=…}`), except packets hickory discards or
+/// answers FORMERR before they reach the handler (see [`EnumHandler`]).
+pub async fn serve(
+    udp: tokio::net::UdpSocket,
+    tcp: tokio::net::TcpListener,
+    routes: Routes,
+    config: &EnumConfig,
+    metrics: Arc<Metrics>,
+) -> Result<(), EnumError> {
+    let handler = EnumHandler::new(routes, config, metrics)?;
+    // One server per transport, so that either one ending ends `serve` (a single server's
+    // `block_until_done` waits for all of its sockets).
+    let mut udp_server = Server::new(handler.clone());
+    udp_server.register_socket(udp);
+    let mut tcp_server = Server::new(handler);
+    tcp_server.register_listener(tcp, TCP_IDLE_TIMEOUT, TCP_RESPONSE_QUEUE);
+    let (transport, result) = tokio::select! {
+        r = udp_server.block_until_done() => ("udp", r),
+        r = tcp_server.block_until_done() => ("tcp", r),
+    };
+    match result {
+        Ok(()) => Err(EnumError::Stopped { transport }),
+        Err(source) => Err(EnumError::Server { transport, source }),
+    }
+}
+
+/// Parses a configured host or zone name as a fully qualified, lower-case name.
+fn parse_name(field: &'static str, value: &str) -> Result<Name, EnumError> {
+    let bad = |reason: String| EnumError::BadName { field, value: value.to_owned(), reason };
+    let trimmed = value.trim().trim_end_matches('.');
+    if trimmed.is_empty() {
+        return Err(if field == "origin" { EnumError::RootOrigin } else { bad("empty".into()) });
+    }
+    let mut name = Name::from_ascii(trimmed).map_err(|e| bad(e.to_string()))?;
+    name.set_fqdn(true);
+    Ok(name.to_lowercase())
+}
+
+/// What a query found, as the metrics count it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Outcome {
+    Ported,
+    NotPorted,
+    Apex,
+    NoData,
+    Unknown,
+}
+
+impl Outcome {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Ported => "ported",
+            Self::NotPorted => "not_ported",
+            Self::Apex => "apex",
+            Self::NoData => "nodata",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+tokio::task_local! {
+    /// Set by the zone's `search` for the query being answered, read by [`EnumHandler`] once the
+    /// catalog has sent the response: it tells a ported answer from a not-ported one.
+    static OUTCOME: Cell<Option<Outcome>>;
+}
+
+/// What a name under the origin is.
+enum Node {
+    Apex,
+    Number(Route),
+    /// Leading digits of assigned ranges: the name exists (numbers are below it), with no data.
+    EmptyNonTerminal,
+    Missing,
+}
+
+/// The ENUM zone, synthesised from the routing table (hickory's [`ZoneHandler`]).
+struct EnumZone {
+    origin: LowerName,
+    origin_name: Name,
+    origin_labels: usize,
+    ns: Name,
+    hostmaster: Name,
+    routes: Routes,
+}
+
+impl EnumZone {
+    fn new(routes: Routes, config: &EnumConfig) -> Result<Self, EnumError> {
+        let origin_name = parse_name("origin", &config.origin)?;
+        let ns = parse_name("ns", &config.ns)?;
+        let hostmaster = origin_name.prepend_label("hostmaster").map_err(|e| EnumError::BadName {
+            field: "origin",
+            value: config.origin.clone(),
+            reason: format!("hostmaster.<origin> is not a valid name: {e}"),
+        })?;
+        Ok(Self {
+            origin: LowerName::new(&origin_name),
+            origin_labels: origin_name.iter().count(),
+            origin_name,
+            ns,
+            hostmaster,
+            routes,
+        })
+    }
+
+    /// Classifies `name` (at or below the origin). The routing table's read lock is held for the
+    /// lookup only.
+    fn node(&self, name: &LowerName) -> Node {
+        if *name == self.origin {
+            return Node::Apex;
+        }
+        // `iter` counts every label (hickory's `num_labels` leaves out a leading `*`)
+        let labels: Vec<&[u8]> = name.iter().collect();
+        let Some(below) = labels.len().checked_sub(self.origin_labels) else { return Node::Missing };
+        if below == 0 || below > MAX_DIGITS {
+            return Node::Missing;
+        }
+        let mut digits = String::with_capacity(below);
+        for label in labels[..below].iter().rev() {
+            match label {
+                [d] if d.is_ascii_digit() => digits.push(char::from(*d)),
+                _ => return Node::Missing,
+            }
+        }
+        // first digit not 0, 1 to 15 digits
+        let Some(prefix) = Prefix::from_digits(&digits) else { return Node::Missing };
+        let table = self.routes.read();
+        if let Some(route) = table.route(prefix.as_number()) {
+            Node::Number(route)
+        } else if table.has_ranges_below(prefix) {
+            Node::EmptyNonTerminal
+        } else {
+            Node::Missing
+        }
+    }
+
+    fn soa(&self) -> Record {
+        // RFC 1982 serial arithmetic: the serial wraps, as the height outgrows 32 bits
+        let serial = self.routes.read().height() as u32;
+        let soa = SOA::new(
+            self.ns.clone(),
+            self.hostmaster.clone(),
+            serial,
+            SOA_REFRESH,
+            SOA_RETRY,
+            SOA_EXPIRE,
+            ANSWER_TTL,
+        );
+        Record::from_rdata(self.origin_name.clone(), ANSWER_TTL, RData::SOA(soa))
+    }
+
+    fn ns(&self) -> Record {
+        Record::from_rdata(self.origin_name.clone(), ANSWER_TTL, RData::NS(NS(self.ns.clone())))
+    }
+
+    fn naptr(name: &LowerName, route: &Route) -> Record {
+        let regexp = if route.ported {
+            format!("!^.*$!tel:{};npdi;rn={}!", route.number, route.routing_number)
+        } else {
+            format!("!^.*$!tel:{};npdi!", route.number)
+        };
+        let naptr = NAPTR::new(
+            NAPTR_ORDER,
+            NAPTR_PREFERENCE,
+            NAPTR_FLAGS.as_bytes().into(),
+            NAPTR_SERVICE.as_bytes().into(),
+            regexp.into_bytes().into_boxed_slice(),
+            Name::root(),
+        );
+        Record::from_rdata(name.into(), ANSWER_TTL, RData::NAPTR(naptr))
+    }
+
+    /// The answer to `name`/`rtype`, and how to count it. Errors follow the catalog's reading:
+    /// `NameExists` is NODATA, `NXDomain` is NXDOMAIN (both with the SOA in the authority
+    /// section), `Refused` is REFUSED.
+    fn answer(&self, name: &LowerName, rtype: RecordType) -> (Result<AuthLookup, LookupError>, Outcome) {
+        let records = |records: Vec<Record>| Ok(AuthLookup::answers(LookupRecords::Section(records), None));
+        let nodata = || (Err(LookupError::NameExists), Outcome::NoData);
+        if !self.origin.zone_of(name) {
+            return (Err(LookupError::from(ResponseCode::Refused)), Outcome::Unknown);
+        }
+        match self.node(name) {
+            Node::Apex => match rtype {
+                RecordType::SOA => (records(vec![self.soa()]), Outcome::Apex),
+                RecordType::NS => (records(vec![self.ns()]), Outcome::Apex),
+                RecordType::ANY => (records(vec![self.soa(), self.ns()]), Outcome::Apex),
+                _ => nodata(),
+            },
+            Node::Number(route) => match rtype {
+                RecordType::NAPTR | RecordType::ANY => {
+                    let outcome = if route.ported { Outcome::Ported } else { Outcome::NotPorted };
+                    (records(vec![Self::naptr(name, &route)]), outcome)
+                }
+                _ => nodata(),
+            },
+            Node::EmptyNonTerminal => nodata(),
+            Node::Missing => (Err(LookupError::from(ResponseCode::NXDomain)), Outcome::Unknown),
+        }
+    }
+
+    /// The zone's answer to a whole request (one question).
+    fn search_request(&self, request: &Request) -> LookupControlFlow<AuthLookup> {
+        let info = match request.request_info() {
+            Ok(info) => info,
+            Err(e) => return LookupControlFlow::Break(Err(e)),
+        };
+        let rtype = info.query.query_type();
+        let class = info.query.query_class();
+        if matches!(rtype, RecordType::AXFR | RecordType::IXFR) || !matches!(class, DNSClass::IN | DNSClass::ANY)
+        {
+            return LookupControlFlow::Break(Err(LookupError::from(ResponseCode::Refused)));
+        }
+        let (result, outcome) = self.answer(info.query.name(), rtype);
+        // outside a handler's scope (a direct call) there is nobody to tell
+        let _ = OUTCOME.try_with(|cell| cell.set(Some(outcome)));
+        LookupControlFlow::Continue(result)
+    }
+}
+
+/// A boxed, sendable future: the shape `#[async_trait]` gives hickory's trait methods. The node
+/// does not depend on `async-trait`; the impls below write that shape out.
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+impl ZoneHandler for EnumZone {
+    fn zone_type(&self) -> ZoneType {
+        ZoneType::Primary
+    }
+
+    fn axfr_policy(&self) -> AxfrPolicy {
+        AxfrPolicy::Deny
+    }
+
+    fn origin(&self) -> &LowerName {
+        &self.origin
+    }
+
+    fn lookup<'life0, 'life1, 'life2, 'life3, 'async_trait>(
+        &'life0 self,
+        name: &'life1 LowerName,
+        rtype: RecordType,
+        _request_info: Option<&'life2 RequestInfo<'life3>>,
+        _lookup_options: LookupOptions,
+    ) -> BoxFuture<'async_trait, LookupControlFlow<AuthLookup>>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        'life2: 'async_trait,
+        'life3: 'async_trait,
+        Self: 'async_trait,
+    {
+        let (result, _) = self.answer(name, rtype);
+        Box::pin(std::future::ready(LookupControlFlow::Continue(result)))
+    }
+
+    fn search<'life0, 'life1, 'async_trait>(
+        &'life0 self,
+        request: &'life1 Request,
+        _lookup_options: LookupOptions,
+    ) -> BoxFuture<'async_trait, (LookupControlFlow<AuthLookup>, Option<TSigResponseContext>)>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        Self: 'async_trait,
+    {
+        Box::pin(std::future::ready((self.search_request(request), None)))
+    }
+
+    fn nsec_records<'life0, 'life1, 'async_trait>(
+        &'life0 self,
+        _name: &'life1 LowerName,
+        _lookup_options: LookupOptions,
+    ) -> BoxFuture<'async_trait, LookupControlFlow<AuthLookup>>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        Self: 'async_trait,
+    {
+        // the zone is not signed
+        Box::pin(std::future::ready(LookupControlFlow::Continue(Ok(AuthLookup::default()))))
+    }
+
+    fn zone_transfer<'life0, 'life1, 'async_trait>(
+        &'life0 self,
+        _request: &'life1 Request,
+        _lookup_options: LookupOptions,
+        _now: u64,
+    ) -> BoxFuture<'async_trait, Option<(Result<ZoneTransfer, LookupError>, Option<TSigResponseContext>)>>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        Self: 'async_trait,
+    {
+        // hickory's default answers NOTIMP with rcode NOERROR and an empty answer; refuse plainly
+        Box::pin(std::future::ready(Some((Err(LookupError::from(ResponseCode::Refused)), None))))
+    }
+}
+
+/// The request handler the servers run: hickory's [`Catalog`] with the one ENUM zone, plus
+/// counting and the refusal of dynamic updates.
+///
+/// Counted: every request that reaches it, by what the catalog answered. Not counted (hickory
+/// handles them before any handler): packets shorter than a header and responses (dropped), and
+/// packets whose header parses but whose body does not (FORMERR).
+#[derive(Clone)]
+pub struct EnumHandler(Arc<HandlerInner>);
+
+struct HandlerInner {
+    catalog: Catalog,
+    metrics: Arc<Metrics>,
+}
+
+impl std::fmt::Debug for EnumHandler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnumHandler").finish_non_exhaustive()
+    }
+}
+
+impl EnumHandler {
+    /// The handler of the zone `config` describes, over `routes`.
+    pub fn new(routes: Routes, config: &EnumConfig, metrics: Arc<Metrics>) -> Result<Self, EnumError> {
+        let zone = EnumZone::new(routes, config)?;
+        let mut catalog = Catalog::new();
+        catalog.upsert(zone.origin.clone(), vec![Arc::new(zone)]);
+        Ok(Self(Arc::new(HandlerInner { catalog, metrics })))
+    }
+
+    async fn handle<R: ResponseHandler, T: Time>(&self, request: &Request, response_handle: R) -> ResponseInfo {
+        if request.metadata.op_code == OpCode::Update {
+            // the catalog would answer NOTIMP inside the zone and SERVFAIL outside it
+            let info = refuse(request, response_handle).await;
+            self.0.metrics.query("enum", "refused");
+            return info;
+        }
+        let (info, outcome) = OUTCOME
+            .scope(Cell::new(None), async {
+                let info = self.0.catalog.handle_request::<R, T>(request, response_handle).await;
+                (info, OUTCOME.with(Cell::get))
+            })
+            .await;
+        self.0.metrics.query("enum", result_label(info.response_code, outcome));
+        info
+    }
+}
+
+/// The metrics result of an answered request: the zone's own outcome when it answered,
+/// otherwise what the response code says.
+fn result_label(code: ResponseCode, outcome: Option<Outcome>) -> &'static str {
+    match (code, outcome) {
+        (ResponseCode::NoError | ResponseCode::NXDomain, Some(outcome)) => outcome.label(),
+        (ResponseCode::NXDomain, None) => "unknown",
+        (ResponseCode::Refused | ResponseCode::NotImp | ResponseCode::NotAuth, _) => "refused",
+        (ResponseCode::FormErr | ResponseCode::BADVERS, _) => "formerr",
+        _ => "error",
+    }
+}
+
+/// Answers `request` REFUSED, with no records.
+async fn refuse<R: ResponseHandler>(request: &Request, mut response_handle: R) -> ResponseInfo {
+    let response =
+        MessageResponseBuilder::new(&request.queries, None).error_msg(&request.metadata, ResponseCode::Refused);
+    match response_handle.send_response(response).await {
+        Ok(info) => info,
+        Err(error) => {
+            tracing::debug!(%error, "could not send an ENUM refusal");
+            let mut metadata = Metadata::new(request.metadata.id, MessageType::Response, OpCode::Update);
+            metadata.response_code = ResponseCode::ServFail;
+            ResponseInfo::from(Header { metadata, counts: HeaderCounts::default() })
+        }
+    }
+}
+
+impl RequestHandler for EnumHandler {
+    fn handle_request<'life0, 'life1, 'async_trait, R, T>(
+        &'life0 self,
+        request: &'life1 Request,
+        response_handle: R,
+    ) -> BoxFuture<'async_trait, ResponseInfo>
+    where
+        R: 'async_trait + ResponseHandler,
+        T: 'async_trait + Time,
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        Self: 'async_trait,
+    {
+        Box::pin(self.handle::<R, T>(request, response_handle))
+    }
+}
