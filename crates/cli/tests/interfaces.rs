@@ -182,6 +182,29 @@ fn a_port_switches_enum_and_http_answers_on_every_node_at_the_same_height() {
     assert_eq!(kinds, ["bound", "port:requested", "port:released", "port:activated"]);
     assert_eq!(from_a[3]["height"].as_u64(), Some(switch));
 
+    // the CLI: query any node; list and act as an operator
+    let npchain = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_npchain")).args(args).output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let node = |i: usize| format!("http://{}", net.url(i));
+    let (ok, out) = npchain(&["query", NUMBER, "--node", "http://127.0.0.1:1", "--node", &node(2)]);
+    assert!(ok && out.contains("-> OPB (routing number D002), ported"), "failover to the second node: {out}");
+    let token = net.layout.nodes[1].dir.join("admin.token");
+    let token = token.to_str().unwrap();
+    let (ok, out) =
+        npchain(&["operator", "--node", &node(1), "--token-file", token, "ports", "--state", "activated"]);
+    assert!(ok && out.contains(&port) && out.contains("(recipient)"), "{out}");
+    let (ok, out) = npchain(&["operator", "--node", &node(1), "--token-file", token, "activate", &port]);
+    assert!(!ok && out.contains("422"), "activating twice is refused with the ledger's reason: {out}");
+    let (ok, out) = npchain(&["operator", "--node", &node(1), "release", &port]);
+    assert!(!ok && out.contains("missing_token"), "{out}");
+    let (ok, out) = npchain(&["query", "+4940123", "--node", &node(0)]);
+    assert!(!ok && out.contains("unknown_number"), "{out}");
+
     // metrics count the ENUM answers
     let text = support::get_text(net.url(0), "/metrics");
     assert!(text.contains(r#"npchain_queries_total{kind="enum",result="ported"}"#), "{text}");

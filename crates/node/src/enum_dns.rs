@@ -321,7 +321,8 @@ impl EnumZone {
         };
         let rtype = info.query.query_type();
         let class = info.query.query_class();
-        if matches!(rtype, RecordType::AXFR | RecordType::IXFR) || !matches!(class, DNSClass::IN | DNSClass::ANY)
+        if matches!(rtype, RecordType::AXFR | RecordType::IXFR)
+            || !matches!(class, DNSClass::IN | DNSClass::ANY)
         {
             return LookupControlFlow::Break(Err(LookupError::from(ResponseCode::Refused)));
         }
@@ -439,7 +440,11 @@ impl EnumHandler {
         Ok(Self(Arc::new(HandlerInner { catalog, metrics })))
     }
 
-    async fn handle<R: ResponseHandler, T: Time>(&self, request: &Request, response_handle: R) -> ResponseInfo {
+    async fn handle<R: ResponseHandler, T: Time>(
+        &self,
+        request: &Request,
+        response_handle: R,
+    ) -> ResponseInfo {
         if request.metadata.op_code == OpCode::Update {
             // the catalog would answer NOTIMP inside the zone and SERVFAIL outside it
             let info = refuse(request, response_handle).await;
@@ -471,8 +476,8 @@ fn result_label(code: ResponseCode, outcome: Option<Outcome>) -> &'static str {
 
 /// Answers `request` REFUSED, with no records.
 async fn refuse<R: ResponseHandler>(request: &Request, mut response_handle: R) -> ResponseInfo {
-    let response =
-        MessageResponseBuilder::new(&request.queries, None).error_msg(&request.metadata, ResponseCode::Refused);
+    let response = MessageResponseBuilder::new(&request.queries, None)
+        .error_msg(&request.metadata, ResponseCode::Refused);
     match response_handle.send_response(response).await {
         Ok(info) => info,
         Err(error) => {

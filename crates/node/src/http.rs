@@ -36,11 +36,27 @@ const DEFAULT_PORT_PAGE: usize = 100;
 
 type Api = Arc<dyn NodeApi>;
 
-fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
-    (status, Json(json!({ "error": code, "message": message.into() }))).into_response()
+/// A refusal: its status, stable code and message, sent as JSON.
+#[derive(Debug)]
+struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
 }
 
-fn internal(e: impl std::fmt::Display) -> Response {
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(json!({ "error": self.code, "message": self.message }))).into_response()
+    }
+}
+
+type Answer = Result<Response, ApiError>;
+
+fn error(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+    ApiError { status, code, message: message.into() }
+}
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
     error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
 }
 
@@ -85,95 +101,71 @@ async fn status(State(api): State<Api>) -> Response {
 }
 
 /// A number from a path: `+4930123`, or the same digits without the `+`.
-fn parse_number(raw: &str) -> Result<E164, Response> {
+fn parse_number(raw: &str) -> Result<E164, ApiError> {
     let text = if raw.starts_with(|c: char| c.is_ascii_digit()) { format!("+{raw}") } else { raw.to_owned() };
     E164::parse(&text, None).map_err(|e| error(StatusCode::BAD_REQUEST, "bad_number", e.to_string()))
 }
 
-fn parse_port(raw: &str) -> Result<PortId, Response> {
+fn parse_port(raw: &str) -> Result<PortId, ApiError> {
     raw.parse().map_err(|_| {
         error(StatusCode::BAD_REQUEST, "bad_port_id", format!("{raw:?} is not a port id (64 hex digits)"))
     })
 }
 
-async fn number(State(api): State<Api>, Path(raw): Path<String>) -> Response {
-    let number = match parse_number(&raw) {
-        Ok(n) => n,
-        Err(response) => {
-            api.metrics().query("http", "bad_request");
-            return response;
-        }
+async fn number(State(api): State<Api>, Path(raw): Path<String>) -> Answer {
+    let number = parse_number(&raw).inspect_err(|_| api.metrics().query("http", "bad_request"))?;
+    let route = api.route(number).map_err(|e| {
+        api.metrics().query("http", "error");
+        internal(e)
+    })?;
+    let Some(route) = route else {
+        api.metrics().query("http", "unknown");
+        return Err(error(
+            StatusCode::NOT_FOUND,
+            "unknown_number",
+            format!("{number} is in no assigned number range: no operator serves it"),
+        ));
     };
-    match api.route(number) {
-        Ok(Some(route)) => {
-            api.metrics().query("http", if route.ported { "ported" } else { "not_ported" });
-            Json(route).into_response()
-        }
-        Ok(None) => {
-            api.metrics().query("http", "unknown");
-            error(
-                StatusCode::NOT_FOUND,
-                "unknown_number",
-                format!("{number} is in no assigned number range: no operator serves it"),
-            )
-        }
-        Err(e) => {
-            api.metrics().query("http", "error");
-            internal(e)
-        }
-    }
+    api.metrics().query("http", if route.ported { "ported" } else { "not_ported" });
+    Ok(Json(route).into_response())
 }
 
-async fn history(State(api): State<Api>, Path(raw): Path<String>) -> Response {
-    let number = match parse_number(&raw) {
-        Ok(n) => n,
-        Err(response) => return response,
-    };
-    match api.history(number) {
-        Ok(h) => Json(h).into_response(),
-        Err(e) => internal(e),
-    }
+async fn history(State(api): State<Api>, Path(raw): Path<String>) -> Answer {
+    let number = parse_number(&raw)?;
+    Ok(Json(api.history(number).map_err(internal)?).into_response())
 }
 
-fn parse_height(raw: &str) -> Result<u64, Response> {
+fn parse_height(raw: &str) -> Result<u64, ApiError> {
     raw.parse::<u64>()
         .map_err(|_| error(StatusCode::BAD_REQUEST, "bad_height", format!("{raw:?} is not a block height")))
 }
 
-async fn block(State(api): State<Api>, Path(raw): Path<String>) -> Response {
-    let height = match parse_height(&raw) {
-        Ok(h) => h,
-        Err(response) => return response,
-    };
-    match api.block(height) {
-        Ok(Some(info)) => Json(info).into_response(),
-        Ok(None) => error(
+async fn block(State(api): State<Api>, Path(raw): Path<String>) -> Answer {
+    let height = parse_height(&raw)?;
+    match api.block(height).map_err(internal)? {
+        Some(info) => Ok(Json(info).into_response()),
+        None => Err(error(
             StatusCode::NOT_FOUND,
             "unknown_block",
             format!("this node holds no finalized block {height}"),
-        ),
-        Err(e) => internal(e),
+        )),
     }
 }
 
-async fn finalization(State(api): State<Api>, Path(raw): Path<String>) -> Response {
-    let height = match parse_height(&raw) {
-        Ok(h) => h,
-        Err(response) => return response,
-    };
+async fn finalization(State(api): State<Api>, Path(raw): Path<String>) -> Answer {
+    let height = parse_height(&raw)?;
     // Marshal's archive read blocks this task briefly; keep it off the async workers.
-    let answer = tokio::task::spawn_blocking(move || api.finalization(height)).await;
+    let answer = tokio::task::spawn_blocking(move || api.finalization(height)).await.map_err(internal)?;
     match answer {
-        Ok(Some(bytes)) => {
-            Json(json!({ "height": height, "finalization": commonware_formatting::hex(&bytes) }))
-                .into_response()
+        Some(bytes) => {
+            Ok(Json(json!({ "height": height, "finalization": commonware_formatting::hex(&bytes) }))
+                .into_response())
         }
-        Ok(None) => error(
+        None => Err(error(
             StatusCode::NOT_FOUND,
             "unknown_finalization",
             format!("this node holds no finalization for block {height}"),
-        ),
-        Err(e) => internal(e),
+        )),
     }
 }
 
@@ -190,7 +182,7 @@ struct SubmitParams {
     precheck: Option<bool>,
 }
 
-fn submit_error(e: &SubmitError) -> Response {
+fn submit_error(e: &SubmitError) -> ApiError {
     let status = match e {
         SubmitError::Malformed(_) | SubmitError::Invalid(_) => StatusCode::BAD_REQUEST,
         SubmitError::Refused { .. } | SubmitError::Expired { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -200,72 +192,56 @@ fn submit_error(e: &SubmitError) -> Response {
     error(status, e.code(), e.to_string())
 }
 
+/// A query string that did not parse.
+fn bad_query(e: axum::extract::rejection::QueryRejection) -> ApiError {
+    error(StatusCode::BAD_REQUEST, "bad_query", e.body_text())
+}
+
 async fn submit(
     State(api): State<Api>,
     params: Result<Query<SubmitParams>, axum::extract::rejection::QueryRejection>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let precheck = match params {
-        Ok(Query(p)) => p.precheck.unwrap_or(true),
-        Err(e) => return error(StatusCode::BAD_REQUEST, "bad_query", e.body_text()),
-    };
+) -> Answer {
+    let precheck = params.map_err(bad_query)?.precheck.unwrap_or(true);
     let json = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
     let bytes = if json {
-        let parsed: HexTx = match serde_json::from_slice(&body) {
-            Ok(p) => p,
-            Err(e) => {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    "bad_json",
-                    format!("expected {{\"tx\": \"<hex>\"}}: {e}"),
-                );
-            }
-        };
-        match commonware_formatting::from_hex(parsed.tx.trim()) {
-            Some(b) => b,
-            None => return error(StatusCode::BAD_REQUEST, "bad_hex", "tx is not hex"),
-        }
+        let parsed: HexTx = json_body(&body, "{\"tx\": \"<hex>\"}")?;
+        commonware_formatting::from_hex(parsed.tx.trim())
+            .ok_or_else(|| error(StatusCode::BAD_REQUEST, "bad_hex", "tx is not hex"))?
     } else {
         body.to_vec()
     };
-    match api.submit(&bytes, precheck) {
-        Ok(id) => (StatusCode::ACCEPTED, Json(json!({ "id": id.to_string() }))).into_response(),
-        Err(e) => submit_error(&e),
-    }
+    let id = api.submit(&bytes, precheck).map_err(|e| submit_error(&e))?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "id": id.to_string() }))).into_response())
 }
 
-async fn tx(State(api): State<Api>, Path(raw): Path<String>) -> Response {
-    let Ok(id) = raw.parse::<TxId>() else {
-        return error(
+async fn tx(State(api): State<Api>, Path(raw): Path<String>) -> Answer {
+    let id: TxId = raw.parse().map_err(|_| {
+        error(
             StatusCode::BAD_REQUEST,
             "bad_tx_id",
             format!("{raw:?} is not a transaction id (64 hex digits)"),
-        );
-    };
-    match api.tx(&id) {
-        Ok(Some(status)) => Json(status).into_response(),
-        Ok(None) => error(
+        )
+    })?;
+    match api.tx(&id).map_err(internal)? {
+        Some(status) => Ok(Json(status).into_response()),
+        None => Err(error(
             StatusCode::NOT_FOUND,
             "unknown_tx",
             format!("transaction {id} is neither pending on this node nor in a finalized block"),
-        ),
-        Err(e) => internal(e),
+        )),
     }
 }
 
-async fn port(State(api): State<Api>, Path(raw): Path<String>) -> Response {
-    let id = match parse_port(&raw) {
-        Ok(id) => id,
-        Err(response) => return response,
-    };
-    match api.port(&id) {
-        Ok(Some(info)) => Json(info).into_response(),
-        Ok(None) => error(StatusCode::NOT_FOUND, "unknown_port", format!("no port order {id}")),
-        Err(e) => internal(e),
+async fn port(State(api): State<Api>, Path(raw): Path<String>) -> Answer {
+    let id = parse_port(&raw)?;
+    match api.port(&id).map_err(internal)? {
+        Some(info) => Ok(Json(info).into_response()),
+        None => Err(error(StatusCode::NOT_FOUND, "unknown_port", format!("no port order {id}"))),
     }
 }
 
@@ -282,41 +258,29 @@ struct PortParams {
 async fn ports(
     State(api): State<Api>,
     params: Result<Query<PortParams>, axum::extract::rejection::QueryRejection>,
-) -> Response {
-    let p = match params {
-        Ok(Query(p)) => p,
-        Err(e) => return error(StatusCode::BAD_REQUEST, "bad_query", e.body_text()),
-    };
+) -> Answer {
+    let p = params.map_err(bad_query)?.0;
     if let Some(state) = &p.state
         && !crate::service::known_state(state)
     {
-        return error(
+        return Err(error(
             StatusCode::BAD_REQUEST,
             "bad_state",
             format!("state {state:?} is not one of open, {}", crate::api::STEP_NAMES.join(", ")),
-        );
+        ));
     }
-    let number = match p.number.as_deref().map(parse_number).transpose() {
-        Ok(n) => n,
-        Err(response) => return response,
-    };
-    let after = match p.after.as_deref().map(parse_port).transpose() {
-        Ok(a) => a,
-        Err(response) => return response,
-    };
+    let number = p.number.as_deref().map(parse_number).transpose()?;
+    let after = p.after.as_deref().map(parse_port).transpose()?;
     let limit = p.limit.unwrap_or(DEFAULT_PORT_PAGE);
     if limit == 0 || limit > crate::service::MAX_PORT_PAGE {
-        return error(
+        return Err(error(
             StatusCode::BAD_REQUEST,
             "bad_limit",
             format!("limit must be 1 to {}", crate::service::MAX_PORT_PAGE),
-        );
+        ));
     }
     let query = PortQuery { operator: p.operator, state: p.state, number, after, limit };
-    match api.ports(&query) {
-        Ok(list) => Json(list).into_response(),
-        Err(e) => internal(e),
-    }
+    Ok(Json(api.ports(&query).map_err(internal)?).into_response())
 }
 
 #[derive(Deserialize)]
@@ -385,12 +349,10 @@ impl Feed {
                         Err(e) => e.to_string(),
                         _ => format!("this node holds no block {height}"),
                     };
-                    return Some(
-                        SseEvent::default()
-                            .event("error")
-                            .json_data(json!({"error": "unreadable_block", "message": message}))
-                            .ok()?,
-                    );
+                    return SseEvent::default()
+                        .event("error")
+                        .json_data(json!({"error": "unreadable_block", "message": message}))
+                        .ok();
                 }
             }
         }
@@ -401,24 +363,18 @@ async fn events(
     State(api): State<Api>,
     params: Result<Query<EventParams>, axum::extract::rejection::QueryRejection>,
     headers: HeaderMap,
-) -> Response {
-    let p = match params {
-        Ok(Query(p)) => p,
-        Err(e) => return error(StatusCode::BAD_REQUEST, "bad_query", e.body_text()),
-    };
-    let number = match p.number.as_deref().map(parse_number).transpose() {
-        Ok(n) => n.map(|n| n.to_string()),
-        Err(response) => return response,
-    };
+) -> Answer {
+    let p = params.map_err(bad_query)?.0;
+    let number = p.number.as_deref().map(parse_number).transpose()?.map(|n| n.to_string());
     let resume = match headers.get("last-event-id").map(|v| v.to_str().map(parse_event_id)) {
         None => None,
         Some(Ok(Some(id))) => Some(id),
         Some(_) => {
-            return error(
+            return Err(error(
                 StatusCode::BAD_REQUEST,
                 "bad_last_event_id",
                 "Last-Event-ID must be <height>:<index>",
-            );
+            ));
         }
     };
     let committed = api.committed();
@@ -437,7 +393,7 @@ async fn events(
         queue: VecDeque::new(),
         done: false,
     };
-    Sse::new(feed_stream(feed)).keep_alive(KeepAlive::default()).into_response()
+    Ok(Sse::new(feed_stream(feed)).keep_alive(KeepAlive::default()).into_response())
 }
 
 fn feed_stream(feed: Feed) -> impl Stream<Item = Result<SseEvent, std::convert::Infallible>> {
@@ -453,7 +409,7 @@ fn parse_event_id(raw: &str) -> Option<(u64, usize)> {
 }
 
 /// Operator actions need `Authorization: Bearer <admin token>`.
-fn authorize(api: &Api, headers: &HeaderMap) -> Result<(), Response> {
+fn authorize(api: &Api, headers: &HeaderMap) -> Result<(), ApiError> {
     if !api.admin_enabled() {
         return Err(error(
             StatusCode::FORBIDDEN,
@@ -474,14 +430,12 @@ fn authorize(api: &Api, headers: &HeaderMap) -> Result<(), Response> {
     }
 }
 
-fn acted(api: &Api, action: OperatorAction) -> Response {
-    match api.act(action) {
-        Ok(id) => (StatusCode::ACCEPTED, Json(json!({ "id": id.to_string() }))).into_response(),
-        Err(ActionError::NoOperator) => {
-            error(StatusCode::CONFLICT, "no_operator", ActionError::NoOperator.to_string())
-        }
-        Err(ActionError::Submit(e)) => submit_error(&e),
-    }
+fn acted(api: &Api, action: OperatorAction) -> Answer {
+    let id = api.act(action).map_err(|e| match e {
+        ActionError::NoOperator => error(StatusCode::CONFLICT, "no_operator", e.to_string()),
+        ActionError::Submit(e) => submit_error(&e),
+    })?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "id": id.to_string() }))).into_response())
 }
 
 #[derive(Deserialize, Default)]
@@ -497,7 +451,7 @@ struct BindBody {
     subscriber: Option<String>,
 }
 
-fn json_body<T: serde::de::DeserializeOwned>(body: &[u8], shape: &str) -> Result<T, Response> {
+fn json_body<T: serde::de::DeserializeOwned>(body: &[u8], shape: &str) -> Result<T, ApiError> {
     serde_json::from_slice(body)
         .map_err(|e| error(StatusCode::BAD_REQUEST, "bad_json", format!("expected {shape}: {e}")))
 }
@@ -507,33 +461,26 @@ async fn port_action(
     Path((raw, action)): Path<(String, String)>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    if let Err(response) = authorize(&api, &headers) {
-        return response;
-    }
-    let port = match parse_port(&raw) {
-        Ok(p) => p,
-        Err(response) => return response,
-    };
+) -> Answer {
+    authorize(&api, &headers)?;
+    let port = parse_port(&raw)?;
     let action = match action.as_str() {
         "release" => OperatorAction::Release { port },
         "activate" => OperatorAction::Activate { port },
         "reject" => {
-            let body: RejectBody = match json_body(&body, "{\"reason\": \"<reason>\"}") {
-                Ok(b) => b,
-                Err(response) => return response,
-            };
-            match body.reason.parse::<RejectReason>() {
-                Ok(reason) => OperatorAction::Reject { port, reason },
-                Err(e) => return error(StatusCode::BAD_REQUEST, "bad_reason", e.to_string()),
-            }
+            let body: RejectBody = json_body(&body, "{\"reason\": \"<reason>\"}")?;
+            let reason: RejectReason =
+                body.reason.parse().map_err(|e: npchain_core::port::UnknownReason| {
+                    error(StatusCode::BAD_REQUEST, "bad_reason", e.to_string())
+                })?;
+            OperatorAction::Reject { port, reason }
         }
         other => {
-            return error(
+            return Err(error(
                 StatusCode::NOT_FOUND,
                 "unknown_action",
                 format!("no port action {other:?}; use release, reject or activate"),
-            );
+            ));
         }
     };
     acted(&api, action)
@@ -544,34 +491,27 @@ async fn number_action(
     Path((raw, action)): Path<(String, String)>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    if let Err(response) = authorize(&api, &headers) {
-        return response;
-    }
-    let number = match parse_number(&raw) {
-        Ok(n) => n,
-        Err(response) => return response,
-    };
+) -> Answer {
+    authorize(&api, &headers)?;
+    let number = parse_number(&raw)?;
     let action = match action.as_str() {
         "return" => OperatorAction::Return { number },
         "bind" => {
-            let body: BindBody = match json_body(&body, "{\"subscriber\": \"<public key hex>\" | null}") {
-                Ok(b) => b,
-                Err(response) => return response,
-            };
-            let subscriber: Option<PublicKey> =
-                match body.subscriber.as_deref().map(parse_public_key).transpose() {
-                    Ok(k) => k,
-                    Err(e) => return error(StatusCode::BAD_REQUEST, "bad_key", e.to_string()),
-                };
+            let body: BindBody = json_body(&body, "{\"subscriber\": \"<public key hex>\" | null}")?;
+            let subscriber: Option<PublicKey> = body
+                .subscriber
+                .as_deref()
+                .map(parse_public_key)
+                .transpose()
+                .map_err(|e| error(StatusCode::BAD_REQUEST, "bad_key", e.to_string()))?;
             OperatorAction::Bind { number, subscriber }
         }
         other => {
-            return error(
+            return Err(error(
                 StatusCode::NOT_FOUND,
                 "unknown_action",
                 format!("no number action {other:?}; use bind or return"),
-            );
+            ));
         }
     };
     acted(&api, action)

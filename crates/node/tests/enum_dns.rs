@@ -1,0 +1,735 @@
+//! The ENUM server over real sockets: answers from a real ledger's routes (genesis, then blocks
+//! that port a number, re-route an operator and assign a range), over UDP and TCP, with hickory's
+//! own message types as the client, garbage that must not stop it, and `dig` as an outside client.
+
+use commonware_cryptography::Signer;
+use hickory_server::proto::{
+    op::{Message, MessageType, OpCode, Query, ResponseCode},
+    rr::{DNSClass, Name, RData, Record, RecordType, rdata::NAPTR},
+};
+use npchain_core::{
+    E164, Genesis, GenesisOperator, GenesisRange, Ledger, MemStore, OperatorId, Policy, PortRequest,
+    PortedEntry, PrivateKey, Timestamp, Transaction, TxBody,
+};
+use npchain_node::{
+    enum_dns::{self, EnumConfig, EnumError, EnumHandler},
+    metrics::Metrics,
+};
+use std::{
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicU16, Ordering},
+    },
+    time::Duration,
+};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpListener, TcpStream, UdpSocket},
+    task::JoinHandle,
+    time::timeout,
+};
+
+/// Bound on every exchange with the server: a test fails rather than hangs.
+const WAIT: Duration = Duration::from_secs(5);
+/// 2026-01-01T00:00:00Z in milliseconds.
+const GENESIS_MS: u64 = 1_767_225_600_000;
+
+const PORTED: &str = "+49301000001"; // in OPA's range, ported to OPB at genesis
+const HOME: &str = "+49302000002"; // in OPB's range, not ported
+const TO_PORT: &str = "+49301000007"; // in OPA's range, ported to OPB by blocks
+const OUTSIDE: &str = "+49399000001"; // in no range (until a block assigns +49399)
+
+fn key(seed: u64) -> PrivateKey {
+    PrivateKey::from_seed(seed)
+}
+
+fn regulator() -> PrivateKey {
+    key(99)
+}
+
+fn operator_key(id: &str) -> PrivateKey {
+    match id {
+        "OPA" => key(10),
+        "OPB" => key(11),
+        _ => key(12),
+    }
+}
+
+fn subscriber() -> PrivateKey {
+    key(500)
+}
+
+fn op(id: &str) -> OperatorId {
+    id.parse().unwrap()
+}
+
+fn num(s: &str) -> E164 {
+    s.parse().unwrap()
+}
+
+/// Three operators: OPA (+49301, local rn D001), OPB (+49302 and +4915, D002), OPC (+49303,
+/// a global rn); one number ported at genesis.
+fn ledger() -> Ledger<MemStore> {
+    let genesis = Genesis {
+        chain_name: "npchain-enum-test".into(),
+        genesis_time: Timestamp(GENESIS_MS),
+        regulator_key: regulator().public_key(),
+        region: None,
+        policy: Policy::default(),
+        operators: [("OPA", "D001"), ("OPB", "D002"), ("OPC", "+4930399")]
+            .into_iter()
+            .enumerate()
+            .map(|(i, (id, rn))| GenesisOperator {
+                id: op(id),
+                name: format!("Operator {id}"),
+                operator_key: operator_key(id).public_key(),
+                validator_key: key(20 + i as u64).public_key(),
+                routing_number: rn.parse().unwrap(),
+            })
+            .collect(),
+        ranges: [("+49301", "OPA"), ("+49302", "OPB"), ("+4915", "OPB"), ("+49303", "OPC")]
+            .into_iter()
+            .map(|(prefix, holder)| GenesisRange { prefix: prefix.parse().unwrap(), holder: op(holder) })
+            .collect(),
+    };
+    let ported = [
+        PortedEntry { number: num(PORTED), operator: op("OPB"), routing_number: None },
+        PortedEntry { number: num("+49301000003"), operator: op("OPC"), routing_number: None },
+    ];
+    Ledger::genesis(MemStore::new(), &genesis, ported.into_iter().map(Ok)).unwrap()
+}
+
+/// Applies one block holding one transaction signed by `signer`; the transaction must apply.
+fn commit(ledger: &mut Ledger<MemStore>, signer: &PrivateKey, body: TxBody) {
+    let height = ledger.height() + 1;
+    let now = Timestamp(GENESIS_MS).plus_secs(height);
+    let chain = ledger.chain_id();
+    let tx = Transaction { nonce: height, expires_at: now.plus_secs(600), signer: signer.public_key(), body }
+        .sign(&chain, signer)
+        .verify(&chain)
+        .unwrap();
+    let outcome = ledger.apply_block(height, now, &[tx]).unwrap();
+    for (_, result) in outcome.results {
+        result.unwrap();
+    }
+}
+
+/// `+4930…` → `…0.3.9.4.<origin>.`
+fn enum_name(number: &str, origin: &str) -> String {
+    let mut name: String = number.trim_start_matches('+').chars().rev().flat_map(|d| [d, '.']).collect();
+    name.push_str(origin.trim_end_matches('.'));
+    name.push('.');
+    name
+}
+
+/// A running ENUM server on loopback.
+struct Server {
+    udp: SocketAddr,
+    tcp: SocketAddr,
+    metrics: Arc<Metrics>,
+    task: JoinHandle<Result<(), EnumError>>,
+}
+
+impl Server {
+    /// Binds both sockets first, then spawns the server: a query sent right away waits in the
+    /// socket's queue, there is no start-up race.
+    async fn start(ledger: &Ledger<MemStore>, origin: &str) -> Self {
+        let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let (udp_addr, tcp_addr) = (udp.local_addr().unwrap(), tcp.local_addr().unwrap());
+        let metrics = Arc::new(Metrics::default());
+        let config = EnumConfig { origin: origin.into(), ns: "ns.npchain.invalid".into() };
+        let routes = ledger.routes();
+        let task = tokio::spawn({
+            let metrics = metrics.clone();
+            async move { enum_dns::serve(udp, tcp, routes, &config, metrics).await }
+        });
+        Self { udp: udp_addr, tcp: tcp_addr, metrics, task }
+    }
+
+    /// Sends `bytes` over UDP from a fresh socket and returns every response up to the one
+    /// with `until_id` (not included), then that one.
+    async fn udp_exchange(&self, packets: &[&[u8]], until_id: u16) -> (Vec<Vec<u8>>, Message) {
+        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        for packet in packets {
+            socket.send_to(packet, self.udp).await.unwrap();
+        }
+        let mut others = Vec::new();
+        let mut buf = vec![0u8; 65_535];
+        loop {
+            let (len, from) =
+                timeout(WAIT, socket.recv_from(&mut buf)).await.expect("UDP answer in time").unwrap();
+            assert_eq!(from, self.udp);
+            let bytes = buf[..len].to_vec();
+            match Message::from_vec(&bytes) {
+                Ok(m) if m.metadata.id == until_id && m.metadata.message_type == MessageType::Response => {
+                    return (others, m);
+                }
+                _ => others.push(bytes),
+            }
+        }
+    }
+
+    async fn udp(&self, query: &Message) -> Message {
+        let bytes = query.to_vec().unwrap();
+        let (others, answer) = self.udp_exchange(&[&bytes], query.metadata.id).await;
+        assert!(others.is_empty(), "unexpected datagrams: {others:?}");
+        answer
+    }
+
+    async fn ask(&self, name: &str, rtype: RecordType) -> Message {
+        let answer = self.udp(&query(name, rtype)).await;
+        assert_eq!(answer.queries.len(), 1, "the question is echoed: {answer:?}");
+        answer
+    }
+
+    /// The server is still running.
+    fn assert_alive(&self) {
+        assert!(!self.task.is_finished(), "the ENUM server stopped");
+    }
+}
+
+async fn tcp_send(stream: &mut TcpStream, bytes: &[u8]) {
+    let len = u16::try_from(bytes.len()).unwrap().to_be_bytes();
+    timeout(WAIT, stream.write_all(&[&len[..], bytes].concat())).await.unwrap().unwrap();
+}
+
+async fn tcp_recv(stream: &mut TcpStream) -> Message {
+    let mut len = [0u8; 2];
+    timeout(WAIT, stream.read_exact(&mut len)).await.expect("TCP answer in time").unwrap();
+    let mut buf = vec![0u8; usize::from(u16::from_be_bytes(len))];
+    timeout(WAIT, stream.read_exact(&mut buf)).await.unwrap().unwrap();
+    Message::from_vec(&buf).unwrap()
+}
+
+fn next_id() -> u16 {
+    static ID: AtomicU16 = AtomicU16::new(1000);
+    ID.fetch_add(1, Ordering::Relaxed)
+}
+
+fn query(name: &str, rtype: RecordType) -> Message {
+    let mut m = Message::query();
+    m.metadata.id = next_id();
+    m.add_query(Query::query(Name::from_ascii(name).unwrap(), rtype));
+    m
+}
+
+fn naptr(record: &Record) -> &NAPTR {
+    match &record.data {
+        RData::NAPTR(n) => n,
+        other => panic!("not a NAPTR: {other:?}"),
+    }
+}
+
+fn regexp(answer: &Message) -> String {
+    assert_eq!(answer.answers.len(), 1, "{answer:?}");
+    String::from_utf8(naptr(&answer.answers[0]).regexp.to_vec()).unwrap()
+}
+
+/// NOERROR, authoritative, no answer, the zone's SOA (serial `height`) in the authority section.
+fn assert_nodata(answer: &Message, height: u64) {
+    assert_eq!(answer.metadata.response_code, ResponseCode::NoError, "{answer:?}");
+    assert!(answer.answers.is_empty(), "{answer:?}");
+    assert_negative_soa(answer, height);
+}
+
+fn assert_nxdomain(answer: &Message, height: u64) {
+    assert_eq!(answer.metadata.response_code, ResponseCode::NXDomain, "{answer:?}");
+    assert!(answer.answers.is_empty(), "{answer:?}");
+    assert_negative_soa(answer, height);
+}
+
+fn assert_negative_soa(answer: &Message, height: u64) {
+    assert!(answer.metadata.authoritative, "{answer:?}");
+    assert_eq!(answer.authorities.len(), 1, "{answer:?}");
+    let soa = &answer.authorities[0];
+    match &soa.data {
+        RData::SOA(soa) => assert_eq!(u64::from(soa.serial), height),
+        other => panic!("not a SOA: {other:?}"),
+    }
+    assert_eq!(soa.ttl, 0);
+}
+
+#[tokio::test]
+async fn ported_and_not_ported_numbers_answer_naptr() {
+    let ledger = ledger();
+    let server = Server::start(&ledger, "e164.arpa").await;
+
+    let answer = server.ask(&enum_name(PORTED, "e164.arpa"), RecordType::NAPTR).await;
+    assert_eq!(answer.metadata.response_code, ResponseCode::NoError);
+    assert!(answer.metadata.authoritative);
+    assert_eq!(answer.answers.len(), 1, "{answer:?}");
+    let record = &answer.answers[0];
+    assert_eq!(record.name, Name::from_ascii(enum_name(PORTED, "e164.arpa")).unwrap());
+    assert_eq!((record.ttl, record.dns_class), (0, DNSClass::IN));
+    let n = naptr(record);
+    assert_eq!((n.order, n.preference), (100, 10));
+    assert_eq!((&*n.flags, &*n.services), (&b"u"[..], &b"E2U+pstn:tel"[..]));
+    assert_eq!(&*n.regexp, b"!^.*$!tel:+49301000001;npdi;rn=D002!");
+    assert!(n.replacement.is_root());
+
+    // a global routing number
+    let answer = server.ask(&enum_name("+49301000003", "e164.arpa"), RecordType::NAPTR).await;
+    assert_eq!(regexp(&answer), "!^.*$!tel:+49301000003;npdi;rn=+4930399!");
+
+    // inside a range, not ported: npdi without rn; also for ANY, and for a range's own prefix
+    for (number, rtype) in [(HOME, RecordType::NAPTR), (HOME, RecordType::ANY), ("+4915", RecordType::NAPTR)]
+    {
+        let answer = server.ask(&enum_name(number, "e164.arpa"), rtype).await;
+        assert_eq!(answer.metadata.response_code, ResponseCode::NoError);
+        assert_eq!(regexp(&answer), format!("!^.*$!tel:{number};npdi!"));
+    }
+    // ANY on a ported number
+    let answer = server.ask(&enum_name(PORTED, "e164.arpa"), RecordType::ANY).await;
+    assert_eq!(regexp(&answer), "!^.*$!tel:+49301000001;npdi;rn=D002!");
+    // names are case-insensitive (the origin here)
+    let answer = server.ask(&enum_name(PORTED, "E164.ARPA"), RecordType::NAPTR).await;
+    assert_eq!(regexp(&answer), "!^.*$!tel:+49301000001;npdi;rn=D002!");
+
+    let metrics = server.metrics.render();
+    assert!(metrics.contains(r#"npchain_queries_total{kind="enum",result="ported"} 4"#), "{metrics}");
+    assert!(metrics.contains(r#"npchain_queries_total{kind="enum",result="not_ported"} 3"#), "{metrics}");
+    server.assert_alive();
+}
+
+#[tokio::test]
+async fn negative_answers_carry_the_soa() {
+    let ledger = ledger();
+    let server = Server::start(&ledger, "e164.arpa").await;
+
+    // a number in no range
+    assert_nxdomain(&server.ask(&enum_name(OUTSIDE, "e164.arpa"), RecordType::NAPTR).await, 0);
+    // a number's other types: NODATA
+    for rtype in [RecordType::A, RecordType::AAAA, RecordType::TXT, RecordType::SOA, RecordType::CNAME] {
+        assert_nodata(&server.ask(&enum_name(PORTED, "e164.arpa"), rtype).await, 0);
+        assert_nodata(&server.ask(&enum_name(HOME, "e164.arpa"), rtype).await, 0);
+    }
+    // empty non-terminals: leading digits of assigned ranges (+49 of +49301, +491 of +4915)
+    for name in ["9.4.e164.arpa.", "1.9.4.e164.arpa.", "4.e164.arpa.", "0.3.9.4.e164.arpa."] {
+        assert_nodata(&server.ask(name, RecordType::NAPTR).await, 0);
+    }
+    // but a sibling of them is not there
+    assert_nxdomain(&server.ask("8.4.e164.arpa.", RecordType::NAPTR).await, 0);
+    assert_nxdomain(&server.ask("1.e164.arpa.", RecordType::NAPTR).await, 0);
+
+    // names that are not numbers
+    let sixteen = enum_name("+4930100000100001", "e164.arpa");
+    for name in [
+        "foo.e164.arpa.",
+        "10.3.9.4.e164.arpa.",
+        "a.1.0.3.9.4.e164.arpa.",
+        "*.e164.arpa.",
+        "1.*.e164.arpa.",
+        "0.e164.arpa.",
+        "1.0.0.0.0.0.1.0.3.9.4.0.e164.arpa.",
+        "-.1.0.3.9.4.e164.arpa.",
+        sixteen.as_str(),
+    ] {
+        assert_nxdomain(&server.ask(name, RecordType::NAPTR).await, 0);
+    }
+    let metrics = server.metrics.render();
+    assert!(metrics.contains(r#"npchain_queries_total{kind="enum",result="unknown"} 12"#), "{metrics}");
+    assert!(metrics.contains(r#"npchain_queries_total{kind="enum",result="nodata"} 14"#), "{metrics}");
+    server.assert_alive();
+}
+
+#[tokio::test]
+async fn the_apex_answers_soa_and_ns() {
+    let mut ledger = ledger();
+    // a few blocks so that the serial is not 0
+    for _ in 0..3 {
+        let body = TxBody::UpdateOperator {
+            id: op("OPA"),
+            operator_key: operator_key("OPA").public_key(),
+            routing_number: "D001".parse().unwrap(),
+        };
+        commit(&mut ledger, &regulator(), body);
+    }
+    let server = Server::start(&ledger, "e164.arpa").await;
+
+    let answer = server.ask("e164.arpa.", RecordType::SOA).await;
+    assert_eq!(answer.metadata.response_code, ResponseCode::NoError);
+    assert!(answer.metadata.authoritative);
+    assert_eq!(answer.answers.len(), 1, "{answer:?}");
+    let record = &answer.answers[0];
+    assert_eq!((record.name.to_string().as_str(), record.ttl), ("e164.arpa.", 0));
+    match &record.data {
+        RData::SOA(soa) => {
+            assert_eq!(soa.mname, Name::from_ascii("ns.npchain.invalid.").unwrap());
+            assert_eq!(soa.rname, Name::from_ascii("hostmaster.e164.arpa.").unwrap());
+            assert_eq!((u64::from(soa.serial), soa.minimum), (ledger.height(), 0));
+            assert_eq!(ledger.height(), 3);
+        }
+        other => panic!("not a SOA: {other:?}"),
+    }
+    // hickory adds the NS records to a SOA answer, in the authority section
+    assert!(
+        answer
+            .authorities
+            .iter()
+            .any(|r| matches!(&r.data, RData::NS(ns) if ns.0.to_string() == "ns.npchain.invalid.")),
+        "{answer:?}"
+    );
+
+    let answer = server.ask("e164.arpa.", RecordType::NS).await;
+    assert_eq!(answer.answers.len(), 1, "{answer:?}");
+    assert!(matches!(&answer.answers[0].data, RData::NS(ns) if ns.0.to_string() == "ns.npchain.invalid."));
+
+    let answer = server.ask("e164.arpa.", RecordType::ANY).await;
+    let types: Vec<RecordType> = answer.answers.iter().map(Record::record_type).collect();
+    assert_eq!(types, [RecordType::SOA, RecordType::NS]);
+
+    for rtype in [RecordType::A, RecordType::NAPTR, RecordType::TXT, RecordType::MX] {
+        assert_nodata(&server.ask("e164.arpa.", rtype).await, 3);
+    }
+    let metrics = server.metrics.render();
+    assert!(metrics.contains(r#"npchain_queries_total{kind="enum",result="apex"} 3"#), "{metrics}");
+    server.assert_alive();
+}
+
+#[tokio::test]
+async fn outside_the_origin_updates_and_transfers_are_refused() {
+    let ledger = ledger();
+    let server = Server::start(&ledger, "e164.arpa").await;
+
+    for name in ["example.com.", "arpa.", ".", "e164.arpa.example."] {
+        let answer = server.ask(name, RecordType::A).await;
+        assert_eq!(answer.metadata.response_code, ResponseCode::Refused, "{name}: {answer:?}");
+        assert!(answer.answers.is_empty() && answer.authorities.is_empty());
+    }
+    // class CH (version.bind-style probes) under the origin
+    let mut chaos = query(&enum_name(PORTED, "e164.arpa"), RecordType::NAPTR);
+    chaos.queries[0].set_query_class(DNSClass::CH);
+    assert_eq!(server.udp(&chaos).await.metadata.response_code, ResponseCode::Refused);
+
+    // dynamic update, inside and outside the zone
+    for zone in ["e164.arpa.", "example.com."] {
+        let mut update = Message::new(next_id(), MessageType::Query, OpCode::Update);
+        update.add_query(Query::query(Name::from_ascii(zone).unwrap(), RecordType::SOA));
+        let answer = server.udp(&update).await;
+        assert_eq!(answer.metadata.response_code, ResponseCode::Refused, "{answer:?}");
+    }
+
+    // zone transfers (over TCP, as they are sent)
+    let mut stream = TcpStream::connect(server.tcp).await.unwrap();
+    for rtype in [RecordType::AXFR, RecordType::IXFR] {
+        tcp_send(&mut stream, &query("e164.arpa.", rtype).to_vec().unwrap()).await;
+        let answer = tcp_recv(&mut stream).await;
+        assert_eq!(answer.metadata.response_code, ResponseCode::Refused, "{rtype}: {answer:?}");
+        assert!(answer.answers.is_empty());
+    }
+
+    let metrics = server.metrics.render();
+    assert!(metrics.contains(r#"npchain_queries_total{kind="enum",result="refused"} 9"#), "{metrics}");
+    server.assert_alive();
+}
+
+#[tokio::test]
+async fn tcp_answers_several_queries_on_one_connection() {
+    let ledger = ledger();
+    let server = Server::start(&ledger, "e164.arpa").await;
+    let mut stream = TcpStream::connect(server.tcp).await.unwrap();
+    let first = query(&enum_name(PORTED, "e164.arpa"), RecordType::NAPTR);
+    let second = query(&enum_name(OUTSIDE, "e164.arpa"), RecordType::NAPTR);
+    // pipelined: both written before reading
+    tcp_send(&mut stream, &first.to_vec().unwrap()).await;
+    tcp_send(&mut stream, &second.to_vec().unwrap()).await;
+    let mut answers = [tcp_recv(&mut stream).await, tcp_recv(&mut stream).await];
+    answers.sort_by_key(|a| a.metadata.id != first.metadata.id);
+    assert_eq!(answers[0].metadata.id, first.metadata.id);
+    assert_eq!(regexp(&answers[0]), "!^.*$!tel:+49301000001;npdi;rn=D002!");
+    assert_eq!(answers[1].metadata.id, second.metadata.id);
+    assert_nxdomain(&answers[1], 0);
+    server.assert_alive();
+}
+
+#[tokio::test]
+async fn the_origin_is_configurable() {
+    let ledger = ledger();
+    let server = Server::start(&ledger, "E164.Example.NET.").await;
+    let answer = server.ask(&enum_name(PORTED, "e164.example.net"), RecordType::NAPTR).await;
+    assert_eq!(regexp(&answer), "!^.*$!tel:+49301000001;npdi;rn=D002!");
+    let answer = server.ask("e164.example.net.", RecordType::SOA).await;
+    match &answer.answers[0].data {
+        RData::SOA(soa) => assert_eq!(soa.rname.to_string(), "hostmaster.e164.example.net."),
+        other => panic!("not a SOA: {other:?}"),
+    }
+    assert_nxdomain(&server.ask(&enum_name(OUTSIDE, "e164.example.net"), RecordType::NAPTR).await, 0);
+    // the default suffix is not served by this node
+    let answer = server.ask(&enum_name(PORTED, "e164.arpa"), RecordType::NAPTR).await;
+    assert_eq!(answer.metadata.response_code, ResponseCode::Refused);
+    server.assert_alive();
+}
+
+#[tokio::test]
+async fn bad_configuration_is_refused_before_serving() {
+    let metrics = Arc::new(Metrics::default());
+    let config = |origin: &str, ns: &str| EnumConfig { origin: origin.into(), ns: ns.into() };
+    let routes = ledger().routes();
+    let err = |c: EnumConfig| EnumHandler::new(routes.clone(), &c, metrics.clone()).unwrap_err().to_string();
+    assert!(err(config("", "ns.example")).contains("root"));
+    assert!(err(config(".", "ns.example")).contains("root"));
+    let e = err(config("e164..arpa", "ns.example"));
+    assert!(e.contains("enum.origin") && e.contains("e164..arpa"), "{e}");
+    let e = err(config("e164.arpa", ""));
+    assert!(e.contains("enum.ns"), "{e}");
+    let long = "a".repeat(64);
+    let e = err(config(&format!("{long}.arpa"), "ns.example"));
+    assert!(e.contains("enum.origin"), "{e}");
+
+    // serve reports it at once
+    let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let result =
+        timeout(WAIT, enum_dns::serve(udp, tcp, routes.clone(), &config(".", "ns.example"), metrics))
+            .await
+            .unwrap();
+    assert!(matches!(result, Err(EnumError::RootOrigin)), "{result:?}");
+}
+
+/// A 12-byte DNS header: id, flags, and the four section counts.
+fn header(id: u16, flags: u16, counts: [u16; 4]) -> Vec<u8> {
+    let mut h = Vec::with_capacity(12);
+    h.extend_from_slice(&id.to_be_bytes());
+    h.extend_from_slice(&flags.to_be_bytes());
+    for c in counts {
+        h.extend_from_slice(&c.to_be_bytes());
+    }
+    h
+}
+
+/// Deterministic pseudo-random bytes (xorshift), so a failure can be replayed.
+fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn garbage_never_stops_the_server() {
+    let ledger = ledger();
+    let server = Server::start(&ledger, "e164.arpa").await;
+    let valid_name = enum_name(PORTED, "e164.arpa");
+
+    let two_questions = {
+        let mut m = query(&valid_name, RecordType::NAPTR);
+        m.add_query(Query::query(Name::from_ascii("e164.arpa.").unwrap(), RecordType::SOA));
+        m.to_vec().unwrap()
+    };
+    let response_packet = {
+        let mut m = Message::new(next_id(), MessageType::Response, OpCode::Query);
+        m.add_query(Query::query(Name::from_ascii(&valid_name).unwrap(), RecordType::NAPTR));
+        m.to_vec().unwrap()
+    };
+    // a name that is a compression pointer to itself
+    let pointer_loop = [header(7, 0, [1, 0, 0, 0]), vec![0xc0, 12, 0, 35, 0, 1]].concat();
+    // claims a question and an answer it does not carry
+    let short_body = [header(8, 0, [1, 1, 0, 0]), vec![3, b'f', b'o']].concat();
+    // an unknown opcode (15) and a notify (4)
+    let odd_opcode = {
+        let mut q = query(&valid_name, RecordType::NAPTR).to_vec().unwrap();
+        q[2] = (q[2] & 0x87) | (15 << 3);
+        q
+    };
+    let notify = {
+        let mut m = Message::new(next_id(), MessageType::Query, OpCode::Notify);
+        m.add_query(Query::query(Name::from_ascii("e164.arpa.").unwrap(), RecordType::SOA));
+        m.to_vec().unwrap()
+    };
+    let mut garbage: Vec<(&str, Vec<u8>)> = vec![
+        ("empty", vec![]),
+        ("truncated header", vec![0x12, 0x34, 0x01]),
+        ("eleven bytes", header(9, 0, [0, 0, 0, 0])[..11].to_vec()),
+        ("header only", header(10, 0, [0, 0, 0, 0])),
+        ("two questions", two_questions),
+        ("response", response_packet),
+        ("pointer loop", pointer_loop),
+        ("short body", short_body),
+        ("odd opcode", odd_opcode),
+        ("notify", notify),
+    ];
+    for seed in 1..=50u64 {
+        let len = usize::try_from(seed * 37 % 600).unwrap();
+        garbage.push(("noise", noise(seed, len)));
+    }
+    // noise behind a valid-looking query header
+    for seed in 51..=80u64 {
+        garbage.push(("noisy body", [header(11, 0x0100, [1, 0, 0, 0]), noise(seed, 40)].concat()));
+    }
+
+    // UDP: each piece of garbage, then a valid query from the same socket, which is answered
+    for (what, bytes) in &garbage {
+        let valid = query(&valid_name, RecordType::NAPTR);
+        let (others, answer) =
+            server.udp_exchange(&[bytes, &valid.to_vec().unwrap()], valid.metadata.id).await;
+        assert_eq!(regexp(&answer), "!^.*$!tel:+49301000001;npdi;rn=D002!", "after {what}");
+        for other in others {
+            // whatever else came back is an error response, never an answer
+            if let Ok(m) = Message::from_vec(&other) {
+                assert_ne!(m.metadata.response_code, ResponseCode::NoError, "{what}: {m:?}");
+                assert!(m.answers.is_empty(), "{what}: {m:?}");
+            }
+        }
+        server.assert_alive();
+    }
+
+    // TCP: garbage in a frame, a frame cut short, a length and nothing more; then a new
+    // connection is served
+    for (what, bytes) in &garbage {
+        let mut stream = TcpStream::connect(server.tcp).await.unwrap();
+        if bytes.len() % 3 == 0 {
+            tcp_send(&mut stream, bytes).await;
+        } else {
+            let claimed = u16::try_from(bytes.len() + 100).unwrap().to_be_bytes();
+            stream.write_all(&[&claimed[..], bytes].concat()).await.unwrap();
+        }
+        drop(stream);
+        let mut fresh = TcpStream::connect(server.tcp).await.unwrap();
+        let valid = query(&valid_name, RecordType::NAPTR);
+        tcp_send(&mut fresh, &valid.to_vec().unwrap()).await;
+        let answer = tcp_recv(&mut fresh).await;
+        assert_eq!(regexp(&answer), "!^.*$!tel:+49301000001;npdi;rn=D002!", "after TCP {what}");
+        server.assert_alive();
+    }
+
+    let metrics = server.metrics.render();
+    // the two-question query reaches the catalog, which answers FORMERR
+    assert!(metrics.contains(r#"npchain_queries_total{kind="enum",result="formerr"}"#), "{metrics}");
+    assert!(
+        metrics.contains(&format!(
+            r#"npchain_queries_total{{kind="enum",result="ported"}} {}"#,
+            2 * garbage.len()
+        ))
+    );
+}
+
+#[tokio::test]
+async fn answers_follow_committed_blocks() {
+    let mut ledger = ledger();
+    let server = Server::start(&ledger, "e164.arpa").await;
+    let name = enum_name(TO_PORT, "e164.arpa");
+    let soa_serial = |answer: Message| match &answer.answers[0].data {
+        RData::SOA(soa) => u64::from(soa.serial),
+        other => panic!("not a SOA: {other:?}"),
+    };
+
+    assert_eq!(regexp(&server.ask(&name, RecordType::NAPTR).await), "!^.*$!tel:+49301000007;npdi!");
+    assert_eq!(soa_serial(server.ask("e164.arpa.", RecordType::SOA).await), 0);
+
+    // a whole port: OPA binds the subscriber, who requests the port; OPA releases, OPB activates
+    let (opa, opb) = (operator_key("OPA"), operator_key("OPB"));
+    commit(
+        &mut ledger,
+        &opa,
+        TxBody::Bind { number: num(TO_PORT), subscriber: Some(subscriber().public_key()) },
+    );
+    let request = PortRequest {
+        numbers: vec![num(TO_PORT)],
+        donor: op("OPA"),
+        recipient: op("OPB"),
+        due: Timestamp(0),
+        nonce: 1,
+    };
+    let port = request.port_id(&subscriber().public_key());
+    commit(&mut ledger, &subscriber(), TxBody::RequestPort(request));
+    commit(&mut ledger, &opa, TxBody::Release { port });
+    // released but not yet activated: still routed to the donor
+    assert_eq!(regexp(&server.ask(&name, RecordType::NAPTR).await), "!^.*$!tel:+49301000007;npdi!");
+    commit(&mut ledger, &opb, TxBody::Activate { port });
+    assert_eq!(regexp(&server.ask(&name, RecordType::NAPTR).await), "!^.*$!tel:+49301000007;npdi;rn=D002!");
+    assert_eq!(soa_serial(server.ask("e164.arpa.", RecordType::SOA).await), 4);
+
+    // the recipient's routing number changes: every number it serves follows
+    let body = TxBody::UpdateOperator {
+        id: op("OPB"),
+        operator_key: opb.public_key(),
+        routing_number: "D0B2".parse().unwrap(),
+    };
+    commit(&mut ledger, &regulator(), body);
+    assert_eq!(regexp(&server.ask(&name, RecordType::NAPTR).await), "!^.*$!tel:+49301000007;npdi;rn=D0B2!");
+    assert_eq!(
+        regexp(&server.ask(&enum_name(PORTED, "e164.arpa"), RecordType::NAPTR).await),
+        "!^.*$!tel:+49301000001;npdi;rn=D0B2!"
+    );
+
+    // a new range: its numbers exist from that block on, and its stem is no longer NXDOMAIN
+    let outside = enum_name(OUTSIDE, "e164.arpa");
+    assert_nxdomain(&server.ask(&outside, RecordType::NAPTR).await, 5);
+    assert_nxdomain(&server.ask("9.9.3.9.4.e164.arpa.", RecordType::NAPTR).await, 5);
+    commit(
+        &mut ledger,
+        &regulator(),
+        TxBody::AssignRange { prefix: "+493990".parse().unwrap(), holder: op("OPC") },
+    );
+    assert_eq!(regexp(&server.ask(&outside, RecordType::NAPTR).await), "!^.*$!tel:+49399000001;npdi!");
+    assert_nodata(&server.ask("9.9.3.9.4.e164.arpa.", RecordType::NAPTR).await, 6);
+    assert_eq!(soa_serial(server.ask("e164.arpa.", RecordType::SOA).await), 6);
+    server.assert_alive();
+}
+
+#[tokio::test]
+async fn dig_reads_the_naptr() {
+    let ledger = ledger();
+    let server = Server::start(&ledger, "e164.arpa").await;
+    let port = server.udp.port().to_string();
+    let run = |args: Vec<String>| {
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new("dig")
+                .args(&args)
+                .output()
+                .unwrap_or_else(|e| panic!("cannot run dig ({e}); install it: apt-get install -y dnsutils"))
+        })
+    };
+    let args = |extra: &[&str]| {
+        let mut a: Vec<String> = ["@127.0.0.1", "-p", &port, "+norecurse", "+time=3", "+tries=1"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let name = enum_name(PORTED, "e164.arpa");
+
+    let out = timeout(WAIT * 2, run(args(&["+short", &name, "NAPTR"]))).await.unwrap().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "dig failed: {stdout} {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout.trim(), r#"100 10 "u" "E2U+pstn:tel" "!^.*$!tel:+49301000001;npdi;rn=D002!" ."#);
+
+    // over TCP, in full: authoritative, NOERROR, TTL 0
+    let out = timeout(WAIT * 2, run(args(&["+tcp", &name, "NAPTR"]))).await.unwrap().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("status: NOERROR") && stdout.contains(" aa"), "{stdout}");
+    let has_record = |tokens: &[&str]| {
+        stdout.lines().any(|line| line.split_whitespace().take(tokens.len()).eq(tokens.iter().copied()))
+    };
+    assert!(has_record(&[&name, "0", "IN", "NAPTR", "100", "10"]), "{stdout}");
+
+    let out =
+        timeout(WAIT * 2, run(args(&[&enum_name(OUTSIDE, "e164.arpa"), "NAPTR"]))).await.unwrap().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("status: NXDOMAIN"), "{stdout}");
+    assert!(
+        stdout.lines().any(|l| l.split_whitespace().eq([
+            "e164.arpa.",
+            "0",
+            "IN",
+            "SOA",
+            "ns.npchain.invalid.",
+            "hostmaster.e164.arpa.",
+            "0",
+            "3600",
+            "600",
+            "86400",
+            "0"
+        ])),
+        "{stdout}"
+    );
+    server.assert_alive();
+}
