@@ -208,4 +208,6 @@ fn a_port_switches_enum_and_http_answers_on_every_node_at_the_same_height() {
     // metrics count the ENUM answers
     let text = support::get_text(net.url(0), "/metrics");
     assert!(text.contains(r#"npchain_queries_total{kind="enum",result="ported"}"#), "{text}");
+    assert!(text.contains("npchain_commit_latency_seconds_count"), "{text}");
+    assert!(!text.contains("npchain_commit_latency_seconds_count 0"), "commits were timed: {text}");
 }

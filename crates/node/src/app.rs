@@ -43,7 +43,7 @@ impl<S: Store, L: BlockLog> std::fmt::Debug for App<S, L> {
     }
 }
 
-impl<S: Store, L: BlockLog> std::fmt::Debug for Finalizer<S, L> {
+impl<S: Store, L: BlockLog, E> std::fmt::Debug for Finalizer<S, L, E> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Finalizer").field("chain", &self.chain).finish()
     }
@@ -156,24 +156,29 @@ where
     }
 }
 
-/// Receives finalized blocks from marshal, in height order, at least once each.
-pub struct Finalizer<S: Store, L: BlockLog> {
+/// Receives finalized blocks from marshal, in height order, at least once each. The clock
+/// only measures commit latency (the block's proposal time to its commit here).
+pub struct Finalizer<S: Store, L: BlockLog, E> {
     chain: Chain<S, L>,
+    clock: E,
 }
 
-impl<S: Store, L: BlockLog> Clone for Finalizer<S, L> {
+impl<S: Store, L: BlockLog, E: commonware_runtime::Supervisor> Clone for Finalizer<S, L, E> {
+    /// Runtime contexts are not `Clone`: a copy gets a child context.
     fn clone(&self) -> Self {
-        Self { chain: self.chain.clone() }
+        Self { chain: self.chain.clone(), clock: self.clock.child("finalizer") }
     }
 }
 
-impl<S: Store + Send + 'static, L: BlockLog> Finalizer<S, L> {
-    pub fn new(chain: Chain<S, L>) -> Self {
-        Self { chain }
+impl<S: Store + Send + 'static, L: BlockLog, E: Clock> Finalizer<S, L, E> {
+    pub fn new(chain: Chain<S, L>, clock: E) -> Self {
+        Self { chain, clock }
     }
 }
 
-impl<S: Store + Send + 'static, L: BlockLog> Reporter for Finalizer<S, L> {
+impl<S: Store + Send + 'static, L: BlockLog, E: Clock + commonware_runtime::Supervisor + Send + 'static>
+    Reporter for Finalizer<S, L, E>
+{
     type Activity = Update<Block>;
 
     fn report(&mut self, activity: Self::Activity) -> Feedback {
@@ -181,6 +186,8 @@ impl<S: Store + Send + 'static, L: BlockLog> Reporter for Finalizer<S, L> {
             Update::Tip(_, height, _) => self.chain.note_tip(height.get()),
             Update::Block(block, ack) => match self.chain.finalize(block.inner(), block.digest()) {
                 Ok(Finalized::Applied(outcome)) => {
+                    let latency_ms = now_ms(&self.clock).millis().saturating_sub(outcome.block_time.millis());
+                    self.chain.metrics().commit_latency.observe(latency_ms as f64 / 1000.0);
                     info!(
                         height = outcome.height,
                         txs = outcome.results.len(),

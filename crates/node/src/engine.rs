@@ -270,7 +270,11 @@ where
             forward: ForwardPolicy::Disabled,
         },
     );
-    handles.push(marshal_actor.start(Finalizer::new(chain.clone()), buffer, (resolver_rx, resolver)));
+    handles.push(marshal_actor.start(
+        Finalizer::new(chain.clone(), context.child("finalizer")),
+        buffer,
+        (resolver_rx, resolver),
+    ));
     handles.push(consensus.start(channels.votes, channels.certificates, channels.resolver));
 
     // Transactions from peers enter the pool the same way as from clients.
