@@ -36,7 +36,7 @@ use hickory_server::{
     },
 };
 use npchain_core::{Prefix, Route, Routes};
-use std::{cell::Cell, future::Future, pin::Pin, sync::Arc, time::Duration};
+use std::{cell::Cell, sync::Arc, time::Duration};
 
 /// TTL of every record served (answers and the SOA in negative answers): 0, nothing is cached.
 /// Routing changes at the next committed block, twice a second on an idle network, and the
@@ -333,10 +333,7 @@ impl EnumZone {
     }
 }
 
-/// A boxed, sendable future: the shape `#[async_trait]` gives hickory's trait methods. The node
-/// does not depend on `async-trait`; the impls below write that shape out.
-type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
+#[async_trait::async_trait]
 impl ZoneHandler for EnumZone {
     fn zone_type(&self) -> ZoneType {
         ZoneType::Primary
@@ -350,64 +347,41 @@ impl ZoneHandler for EnumZone {
         &self.origin
     }
 
-    fn lookup<'life0, 'life1, 'life2, 'life3, 'async_trait>(
-        &'life0 self,
-        name: &'life1 LowerName,
+    async fn lookup(
+        &self,
+        name: &LowerName,
         rtype: RecordType,
-        _request_info: Option<&'life2 RequestInfo<'life3>>,
+        _request_info: Option<&RequestInfo<'_>>,
         _lookup_options: LookupOptions,
-    ) -> BoxFuture<'async_trait, LookupControlFlow<AuthLookup>>
-    where
-        'life0: 'async_trait,
-        'life1: 'async_trait,
-        'life2: 'async_trait,
-        'life3: 'async_trait,
-        Self: 'async_trait,
-    {
-        let (result, _) = self.answer(name, rtype);
-        Box::pin(std::future::ready(LookupControlFlow::Continue(result)))
+    ) -> LookupControlFlow<AuthLookup> {
+        LookupControlFlow::Continue(self.answer(name, rtype).0)
     }
 
-    fn search<'life0, 'life1, 'async_trait>(
-        &'life0 self,
-        request: &'life1 Request,
+    async fn search(
+        &self,
+        request: &Request,
         _lookup_options: LookupOptions,
-    ) -> BoxFuture<'async_trait, (LookupControlFlow<AuthLookup>, Option<TSigResponseContext>)>
-    where
-        'life0: 'async_trait,
-        'life1: 'async_trait,
-        Self: 'async_trait,
-    {
-        Box::pin(std::future::ready((self.search_request(request), None)))
+    ) -> (LookupControlFlow<AuthLookup>, Option<TSigResponseContext>) {
+        (self.search_request(request), None)
     }
 
-    fn nsec_records<'life0, 'life1, 'async_trait>(
-        &'life0 self,
-        _name: &'life1 LowerName,
+    async fn nsec_records(
+        &self,
+        _name: &LowerName,
         _lookup_options: LookupOptions,
-    ) -> BoxFuture<'async_trait, LookupControlFlow<AuthLookup>>
-    where
-        'life0: 'async_trait,
-        'life1: 'async_trait,
-        Self: 'async_trait,
-    {
+    ) -> LookupControlFlow<AuthLookup> {
         // the zone is not signed
-        Box::pin(std::future::ready(LookupControlFlow::Continue(Ok(AuthLookup::default()))))
+        LookupControlFlow::Continue(Ok(AuthLookup::default()))
     }
 
-    fn zone_transfer<'life0, 'life1, 'async_trait>(
-        &'life0 self,
-        _request: &'life1 Request,
+    async fn zone_transfer(
+        &self,
+        _request: &Request,
         _lookup_options: LookupOptions,
         _now: u64,
-    ) -> BoxFuture<'async_trait, Option<(Result<ZoneTransfer, LookupError>, Option<TSigResponseContext>)>>
-    where
-        'life0: 'async_trait,
-        'life1: 'async_trait,
-        Self: 'async_trait,
-    {
+    ) -> Option<(Result<ZoneTransfer, LookupError>, Option<TSigResponseContext>)> {
         // hickory's default answers NOTIMP with rcode NOERROR and an empty answer; refuse plainly
-        Box::pin(std::future::ready(Some((Err(LookupError::from(ResponseCode::Refused)), None))))
+        Some((Err(LookupError::from(ResponseCode::Refused)), None))
     }
 }
 
@@ -489,19 +463,13 @@ async fn refuse<R: ResponseHandler>(request: &Request, mut response_handle: R) -
     }
 }
 
+#[async_trait::async_trait]
 impl RequestHandler for EnumHandler {
-    fn handle_request<'life0, 'life1, 'async_trait, R, T>(
-        &'life0 self,
-        request: &'life1 Request,
+    async fn handle_request<R: ResponseHandler, T: Time>(
+        &self,
+        request: &Request,
         response_handle: R,
-    ) -> BoxFuture<'async_trait, ResponseInfo>
-    where
-        R: 'async_trait + ResponseHandler,
-        T: 'async_trait + Time,
-        'life0: 'async_trait,
-        'life1: 'async_trait,
-        Self: 'async_trait,
-    {
-        Box::pin(self.handle::<R, T>(request, response_handle))
+    ) -> ResponseInfo {
+        self.handle::<R, T>(request, response_handle).await
     }
 }
