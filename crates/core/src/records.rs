@@ -218,32 +218,6 @@ pub enum Event {
     },
 }
 
-impl Event {
-    /// Whether the event concerns this operator (for filtered streams).
-    pub fn involves_operator(&self, op: &OperatorId) -> bool {
-        match self {
-            Self::OperatorAdmitted { operator }
-            | Self::OperatorUpdated { operator }
-            | Self::OperatorRetired { operator }
-            | Self::Bound { operator, .. } => operator == op,
-            Self::RangeAssigned { holder, .. } => holder == op,
-            Self::PolicySet => true,
-            Self::Port { donor, recipient, .. } => donor == op || recipient == op,
-            Self::Returned { from, to, .. } => from == op || to == op,
-        }
-    }
-
-    /// Whether the event concerns this number.
-    pub fn involves_number(&self, n: E164) -> bool {
-        match self {
-            Self::Bound { number, .. } | Self::Returned { number, .. } => *number == n,
-            Self::Port { numbers, .. } => numbers.binary_search(&n).is_ok(),
-            Self::RangeAssigned { prefix, .. } => prefix.contains(n),
-            _ => false,
-        }
-    }
-}
-
 /// What a timer entry fires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]

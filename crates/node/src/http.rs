@@ -52,6 +52,18 @@ impl IntoResponse for ApiError {
 
 type Answer = Result<Response, ApiError>;
 
+/// The value as JSON, or 404 with `code` and the message `missing` makes.
+fn found<T: serde::Serialize>(
+    value: Option<T>,
+    code: &'static str,
+    missing: impl FnOnce() -> String,
+) -> Answer {
+    match value {
+        Some(v) => Ok(Json(v).into_response()),
+        None => Err(error(StatusCode::NOT_FOUND, code, missing())),
+    }
+}
+
 fn error(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
     ApiError { status, code, message: message.into() }
 }
@@ -142,31 +154,17 @@ fn parse_height(raw: &str) -> Result<u64, ApiError> {
 
 async fn block(State(api): State<Api>, Path(raw): Path<String>) -> Answer {
     let height = parse_height(&raw)?;
-    match api.block(height).map_err(internal)? {
-        Some(info) => Ok(Json(info).into_response()),
-        None => Err(error(
-            StatusCode::NOT_FOUND,
-            "unknown_block",
-            format!("this node holds no finalized block {height}"),
-        )),
-    }
+    found(api.block(height).map_err(internal)?, "unknown_block", || {
+        format!("this node holds no finalized block {height}")
+    })
 }
 
 async fn finalization(State(api): State<Api>, Path(raw): Path<String>) -> Answer {
     let height = parse_height(&raw)?;
     // Marshal's archive read blocks this task briefly; keep it off the async workers.
     let answer = tokio::task::spawn_blocking(move || api.finalization(height)).await.map_err(internal)?;
-    match answer {
-        Some(bytes) => {
-            Ok(Json(json!({ "height": height, "finalization": commonware_formatting::hex(&bytes) }))
-                .into_response())
-        }
-        None => Err(error(
-            StatusCode::NOT_FOUND,
-            "unknown_finalization",
-            format!("this node holds no finalization for block {height}"),
-        )),
-    }
+    let answer = answer.map(|b| json!({ "height": height, "finalization": commonware_formatting::hex(&b) }));
+    found(answer, "unknown_finalization", || format!("this node holds no finalization for block {height}"))
 }
 
 #[derive(Deserialize)]
@@ -227,22 +225,14 @@ async fn tx(State(api): State<Api>, Path(raw): Path<String>) -> Answer {
             format!("{raw:?} is not a transaction id (64 hex digits)"),
         )
     })?;
-    match api.tx(&id).map_err(internal)? {
-        Some(status) => Ok(Json(status).into_response()),
-        None => Err(error(
-            StatusCode::NOT_FOUND,
-            "unknown_tx",
-            format!("transaction {id} is neither pending on this node nor in a finalized block"),
-        )),
-    }
+    found(api.tx(&id).map_err(internal)?, "unknown_tx", || {
+        format!("transaction {id} is neither pending on this node nor in a finalized block")
+    })
 }
 
 async fn port(State(api): State<Api>, Path(raw): Path<String>) -> Answer {
     let id = parse_port(&raw)?;
-    match api.port(&id).map_err(internal)? {
-        Some(info) => Ok(Json(info).into_response()),
-        None => Err(error(StatusCode::NOT_FOUND, "unknown_port", format!("no port order {id}"))),
-    }
+    found(api.port(&id).map_err(internal)?, "unknown_port", || format!("no port order {id}"))
 }
 
 #[derive(Deserialize)]

@@ -148,15 +148,17 @@ impl Node {
         )
     }
 
+    /// A transaction signed for this chain, valid for ten minutes: its bytes.
+    fn signed(&self, signer: &PrivateKey, nonce: u64, body: TxBody) -> Vec<u8> {
+        Transaction { nonce, expires_at: Timestamp(wall_ms() + 600_000), signer: signer.public_key(), body }
+            .sign(&self.id(), signer)
+            .encode()
+            .to_vec()
+    }
+
     fn submit(&self, signer: &PrivateKey, nonce: u64, body: TxBody) -> (u16, serde_json::Value) {
-        let tx = Transaction {
-            nonce,
-            expires_at: Timestamp(wall_ms() + 600_000),
-            signer: signer.public_key(),
-            body,
-        }
-        .sign(&self.id(), signer);
-        self.call("POST", "/v1/tx", &[("Content-Type", "application/octet-stream")], &tx.encode())
+        let tx = self.signed(signer, nonce, body);
+        self.call("POST", "/v1/tx", &[("Content-Type", "application/octet-stream")], &tx)
     }
 }
 
@@ -397,39 +399,15 @@ fn every_refusal_is_a_precise_json_error() {
     // a forged signature, an operator acting for another, a replay, a duplicate
     let bind =
         || TxBody::Bind { number: NUMBER.parse().unwrap(), subscriber: Some(subscriber().public_key()) };
-    let mut forged = Transaction {
-        nonce: 1,
-        expires_at: Timestamp(wall_ms() + 60_000),
-        signer: opa().public_key(),
-        body: bind(),
-    }
-    .sign(&node.id(), &opa())
-    .encode()
-    .to_vec();
+    let mut forged = node.signed(&opa(), 1, bind());
     let last = forged.len() - 1;
     forged[last] ^= 1;
     assert_error(node.call("POST", "/v1/tx", &octet, &forged), 400, "invalid");
     let (code, body) = node.submit(&opb(), 1, bind());
     assert_eq!(code, 422, "OPB does not serve the number: {body}");
-    let (code, _) = node.call("POST", "/v1/tx?precheck=false", &octet, &{
-        Transaction {
-            nonce: 2,
-            expires_at: Timestamp(wall_ms() + 60_000),
-            signer: opb().public_key(),
-            body: bind(),
-        }
-        .sign(&node.id(), &opb())
-        .encode()
-    });
+    let (code, _) = node.call("POST", "/v1/tx?precheck=false", &octet, &node.signed(&opb(), 2, bind()));
     assert_eq!(code, 202, "without the precheck it is pooled, and refused in the block");
-    let tx = Transaction {
-        nonce: 3,
-        expires_at: Timestamp(wall_ms() + 60_000),
-        signer: opa().public_key(),
-        body: bind(),
-    }
-    .sign(&node.id(), &opa())
-    .encode();
+    let tx = node.signed(&opa(), 3, bind());
     assert_eq!(node.call("POST", "/v1/tx", &octet, &tx).0, 202);
     assert_error(node.call("POST", "/v1/tx", &octet, &tx), 409, "duplicate");
     let block = node.commit();
