@@ -58,6 +58,10 @@ enum Verb {
     Operator(OperatorArgs),
 }
 
+/// Log filter unless `RUST_LOG` says otherwise. hickory logs every DNS query at info: that
+/// would cost more than answering it and fill the disk under load.
+const DEFAULT_LOG: &str = "info,hickory_server=warn,hickory_proto=warn,hickory_net=warn";
+
 const DEFAULT_NODE: &str = "http://127.0.0.1:8400";
 
 #[derive(clap::Args)]
@@ -143,7 +147,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| DEFAULT_LOG.into()),
         )
         .init();
     let cli = Cli::parse();

@@ -112,12 +112,14 @@ pub enum EnumError {
 
 /// Serves ENUM over UDP and TCP until the future is dropped or a socket fails.
 ///
-/// Both sockets must be bound already (so a caller knows the addresses before serving). Answers
+/// The sockets must be bound already (so a caller knows the addresses before serving). Each UDP
+/// socket gets its own receive loop: several bound to one port with `SO_REUSEPORT` (see
+/// [`bind_udp`]) spread the queries over the runtime's threads. Answers
 /// come from `routes` as committed at the moment of each query; every query is counted in
 /// `metrics` (`npchain_queries_total{kind="enum",result=…}`), except packets hickory discards or
 /// answers FORMERR before they reach the handler (see [`EnumHandler`]).
 pub async fn serve(
-    udp: tokio::net::UdpSocket,
+    udp: Vec<tokio::net::UdpSocket>,
     tcp: tokio::net::TcpListener,
     routes: Routes,
     config: &EnumConfig,
@@ -127,7 +129,9 @@ pub async fn serve(
     // One server per transport, so that either one ending ends `serve` (a single server's
     // `block_until_done` waits for all of its sockets).
     let mut udp_server = Server::new(handler.clone());
-    udp_server.register_socket(udp);
+    for socket in udp {
+        udp_server.register_socket(socket);
+    }
     let mut tcp_server = Server::new(handler);
     tcp_server.register_listener(tcp, TCP_IDLE_TIMEOUT, TCP_RESPONSE_QUEUE);
     let (transport, result) = tokio::select! {
@@ -138,6 +142,21 @@ pub async fn serve(
         Ok(()) => Err(EnumError::Stopped { transport }),
         Err(source) => Err(EnumError::Server { transport, source }),
     }
+}
+
+/// Binds `count` UDP sockets to `addr` with `SO_REUSEPORT`, so the kernel spreads queries over
+/// them (by source address and port), and returns them non-blocking.
+pub fn bind_udp(addr: std::net::SocketAddr, count: usize) -> std::io::Result<Vec<std::net::UdpSocket>> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    (0..count.max(1))
+        .map(|_| {
+            let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+            socket.set_reuse_port(true)?;
+            socket.set_nonblocking(true)?;
+            socket.bind(&addr.into())?;
+            Ok(socket.into())
+        })
+        .collect()
 }
 
 /// Parses a configured host or zone name as a fully qualified, lower-case name.

@@ -196,10 +196,10 @@ pub fn run(config: &NodeConfig) -> Result<(), NodeError> {
     let dns_sockets = match config.dns_listen {
         Some(addr) => {
             let io = |source| NodeError::Io { path: format!("DNS listen address {addr}"), source };
-            Some((
-                std::net::UdpSocket::bind(addr).map_err(io)?,
-                std::net::TcpListener::bind(addr).map_err(io)?,
-            ))
+            // TCP first, without port sharing: another server on the port fails here, before
+            // the UDP sockets (which share the port among themselves) could split its queries.
+            let tcp = std::net::TcpListener::bind(addr).map_err(io)?;
+            Some((enum_dns::bind_udp(addr, DNS_THREADS).map_err(io)?, tcp))
         }
         None => None,
     };
@@ -325,18 +325,20 @@ pub fn run(config: &NodeConfig) -> Result<(), NodeError> {
 type SakeCups = Cups<Sake<npchain_core::types::PrivateKey>, ChaCha20Poly1305>;
 
 /// Serves ENUM on its own threads and runtime, so routing answers never wait for consensus work.
+/// Threads (and UDP receive loops) of the ENUM server.
+const DNS_THREADS: usize = 2;
+
 fn spawn_dns(
-    udp: std::net::UdpSocket,
+    udp: Vec<std::net::UdpSocket>,
     tcp: std::net::TcpListener,
     routes: Routes,
     zone: EnumConfig,
     metrics: Arc<Metrics>,
 ) -> Result<(), NodeError> {
     let io = |source| NodeError::Io { path: "DNS sockets".into(), source };
-    udp.set_nonblocking(true).map_err(io)?;
     tcp.set_nonblocking(true).map_err(io)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(DNS_THREADS)
         .thread_name("dns")
         .enable_all()
         .build()
@@ -345,7 +347,10 @@ fn spawn_dns(
         .name("dns".into())
         .spawn(move || {
             rt.block_on(async move {
-                let sockets = tokio::net::UdpSocket::from_std(udp)
+                let sockets = udp
+                    .into_iter()
+                    .map(tokio::net::UdpSocket::from_std)
+                    .collect::<std::io::Result<Vec<_>>>()
                     .and_then(|u| Ok((u, tokio::net::TcpListener::from_std(tcp)?)));
                 let result = match sockets {
                     Ok((udp, tcp)) => {

@@ -135,9 +135,15 @@ impl Server {
     /// Binds both sockets first, then spawns the server: a query sent right away waits in the
     /// socket's queue, there is no start-up race.
     async fn start(ledger: &Ledger<MemStore>, origin: &str) -> Self {
-        let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        // as the node does: TCP, then two UDP sockets sharing its port (two receive loops)
         let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let (udp_addr, tcp_addr) = (udp.local_addr().unwrap(), tcp.local_addr().unwrap());
+        let tcp_addr = tcp.local_addr().unwrap();
+        let udp: Vec<UdpSocket> = enum_dns::bind_udp(tcp_addr, 2)
+            .unwrap()
+            .into_iter()
+            .map(|s| UdpSocket::from_std(s).unwrap())
+            .collect();
+        let udp_addr = tcp_addr;
         let metrics = Arc::new(Metrics::default());
         let config = EnumConfig { origin: origin.into(), ns: "ns.npchain.invalid".into() };
         let routes = ledger.routes();
@@ -482,7 +488,7 @@ async fn bad_configuration_is_refused_before_serving() {
     let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let result =
-        timeout(WAIT, enum_dns::serve(udp, tcp, routes.clone(), &config(".", "ns.example"), metrics))
+        timeout(WAIT, enum_dns::serve(vec![udp], tcp, routes.clone(), &config(".", "ns.example"), metrics))
             .await
             .unwrap();
     assert!(matches!(result, Err(EnumError::RootOrigin)), "{result:?}");
