@@ -446,6 +446,10 @@ fn json_body<T: serde::de::DeserializeOwned>(body: &[u8], shape: &str) -> Result
         .map_err(|e| error(StatusCode::BAD_REQUEST, "bad_json", format!("expected {shape}: {e}")))
 }
 
+fn unknown_action(on: &str, got: &str, choices: &str) -> ApiError {
+    error(StatusCode::NOT_FOUND, "unknown_action", format!("no {on} action {got:?}; use {choices}"))
+}
+
 async fn port_action(
     State(api): State<Api>,
     Path((raw, action)): Path<(String, String)>,
@@ -465,13 +469,7 @@ async fn port_action(
                 })?;
             OperatorAction::Reject { port, reason }
         }
-        other => {
-            return Err(error(
-                StatusCode::NOT_FOUND,
-                "unknown_action",
-                format!("no port action {other:?}; use release, reject or activate"),
-            ));
-        }
+        other => return Err(unknown_action("port", other, "release, reject or activate")),
     };
     acted(&api, action)
 }
@@ -496,13 +494,7 @@ async fn number_action(
                 .map_err(|e| error(StatusCode::BAD_REQUEST, "bad_key", e.to_string()))?;
             OperatorAction::Bind { number, subscriber }
         }
-        other => {
-            return Err(error(
-                StatusCode::NOT_FOUND,
-                "unknown_action",
-                format!("no number action {other:?}; use bind or return"),
-            ));
-        }
+        other => return Err(unknown_action("number", other, "bind or return")),
     };
     acted(&api, action)
 }
