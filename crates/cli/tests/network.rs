@@ -3,11 +3,13 @@
 
 mod support;
 
-use commonware_codec::{Decode, Encode};
-use commonware_consensus::simplex::types::Finalization;
-use commonware_cryptography::certificate::Verifier;
-use npchain_core::{Genesis, types::Digest};
-use npchain_node::{app::Scheme, engine::CONSENSUS_NAMESPACE};
+use commonware_codec::{DecodeExt, Encode};
+use commonware_cryptography::{Digestible, Signer};
+use npchain_core::{Genesis, PrivateKey, Timestamp};
+use npchain_node::{
+    block::Block,
+    proof::{ProofChecker, ProofError},
+};
 use std::{collections::HashSet, time::Duration};
 use support::{Net, get, wait_until};
 
@@ -169,26 +171,30 @@ fn a_node_refuses_a_ledger_made_from_another_genesis() {
     assert!(log.contains("another genesis"), "{log}");
 }
 
-/// Fetches the finalization of block `h` from node `i` and checks it against the validator set
-/// of the genesis file; a tampered copy must not check out.
+/// Fetches the finality proof of block `h` from node `i` and checks it offline against the
+/// validator set of the genesis file; a tampered block, a tampered certificate and another
+/// validator set must not check out.
 fn check_finalization(net: &Net, i: usize, h: u64) {
     let genesis =
         Genesis::from_toml(&std::fs::read_to_string(net.layout.dir.join("genesis.toml")).unwrap()).unwrap();
-    let validators = commonware_utils::ordered::Set::from_iter_dedup(
-        genesis.operators.iter().map(|o| o.validator_key.clone()),
-    );
-    let scheme = Scheme::verifier(CONSENSUS_NAMESPACE, validators);
-    let answer = get(net.url(i), &format!("/v1/blocks/{h}/finalization")).expect("finalization served");
-    let bytes = commonware_formatting::from_hex(answer["finalization"].as_str().unwrap()).unwrap();
-    let cfg = scheme.certificate_codec_config();
-    let finalization = Finalization::<Scheme, Digest>::decode_cfg(bytes, &cfg).expect("decodes");
-    let block = net.block(i, h).unwrap();
-    assert_eq!(finalization.proposal.payload.to_string(), block.digest, "certifies block {h}");
-    let strategy = commonware_parallel::Sequential;
-    assert!(finalization.verify(&mut rand::rng(), &scheme, &strategy), "certificate of block {h} verifies");
-    let mut forged = finalization.encode().to_vec();
+    let checker = ProofChecker::new(genesis.operators.iter().map(|o| o.validator_key.clone()));
+    let answer = get(net.url(i), &format!("/v1/blocks/{h}/finalization")).expect("proof served");
+    let hex = |k: &str| commonware_formatting::from_hex(answer[k].as_str().unwrap()).unwrap();
+    let (block, certificate) = (hex("block"), hex("finalization"));
+    let proven = checker.check(&block, &certificate).expect("the proof holds");
+    let info = net.block(i, h).unwrap();
+    assert_eq!((proven.height, proven.digest().to_string()), (h, info.digest), "certifies block {h}");
+
+    let mut forged = certificate.clone();
     let last = forged.len() - 1;
     forged[last] ^= 1;
-    let tampered = Finalization::<Scheme, Digest>::decode_cfg(forged, &cfg);
-    assert!(tampered.is_err() || !tampered.unwrap().verify(&mut rand::rng(), &scheme, &strategy));
+    assert!(checker.check(&block, &forged).is_err(), "a tampered certificate");
+    let mut other = Block::decode(block.clone()).unwrap();
+    other.time = Timestamp(other.time.millis() + 1);
+    assert!(
+        matches!(checker.check(&other.encode(), &certificate), Err(ProofError::OtherBlock { .. })),
+        "a block with another time is not the certified one"
+    );
+    let strangers = ProofChecker::new((0..4).map(|s| PrivateKey::from_seed(900 + s).public_key()));
+    assert_eq!(strangers.check(&block, &certificate).unwrap_err(), ProofError::BadSignatures);
 }

@@ -429,6 +429,15 @@ pub struct EventEnvelope {
     pub event: EventInfo,
 }
 
+/// A finalized block's canonical bytes and its finalization certificate (the engine's
+/// `Finalization`: the proposal and a quorum of validator signatures), checkable offline with
+/// [`crate::proof::ProofChecker`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FinalityProof {
+    pub block: Vec<u8>,
+    pub certificate: Vec<u8>,
+}
+
 /// Why a submitted transaction was not taken into the mempool.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum SubmitError {
@@ -511,9 +520,8 @@ pub trait NodeApi: Send + Sync + 'static {
     fn submit(&self, tx: &[u8], precheck: bool) -> Result<TxId, SubmitError>;
     /// A finalized block this node holds, if any.
     fn block(&self, height: u64) -> Result<Option<BlockInfo>, ReadError>;
-    /// The finalization certificate of the block at `height` (the canonical encoding of the
-    /// engine's `Finalization`: the proposal and a quorum of validator signatures), if held.
-    fn finalization(&self, height: u64) -> Option<Vec<u8>>;
+    /// The proof that the block at `height` is final, if held: see [`FinalityProof`].
+    fn finalization(&self, height: u64) -> Option<FinalityProof>;
     /// Where the number routes, or `None` if it is in no assigned range.
     fn route(&self, number: E164) -> Result<Option<RouteInfo>, ReadError>;
     /// Everything that happened to the number, oldest first.

@@ -163,7 +163,9 @@ async fn finalization(State(api): State<Api>, Path(raw): Path<String>) -> Answer
     let height = parse_height(&raw)?;
     // Marshal's archive read blocks this task briefly; keep it off the async workers.
     let answer = tokio::task::spawn_blocking(move || api.finalization(height)).await.map_err(internal)?;
-    let answer = answer.map(|b| json!({ "height": height, "finalization": commonware_formatting::hex(&b) }));
+    let hex = commonware_formatting::hex;
+    let answer = answer
+        .map(|p| json!({ "height": height, "block": hex(&p.block), "finalization": hex(&p.certificate) }));
     found(answer, "unknown_finalization", || format!("this node holds no finalization for block {height}"))
 }
 

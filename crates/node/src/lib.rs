@@ -13,5 +13,6 @@ pub mod keys;
 pub mod mempool;
 pub mod metrics;
 pub mod node;
+pub mod proof;
 pub mod service;
 pub mod storage;

@@ -3,7 +3,7 @@
 //! serves the HTTP API.
 
 use crate::{
-    api::{NodeApi, PeerInfo},
+    api::{FinalityProof, NodeApi, PeerInfo},
     block::Block,
     blocklog::RedbBlockLog,
     chain::Chain,
@@ -304,9 +304,15 @@ pub fn run(config: &NodeConfig) -> Result<(), NodeError> {
             admin_token,
             Box::new(move |tx: &[u8]| gossip.send(tx)),
             Box::new(move |height| {
-                // Marshal answers from its archive on the node's runtime; this thread only waits.
-                let request = marshal.get_finalization(commonware_consensus::types::Height::new(height));
-                futures::executor::block_on(request).map(|f| commonware_codec::Encode::encode(&f).to_vec())
+                // Marshal answers from its archives on the node's runtime; this thread only waits.
+                use commonware_codec::Encode;
+                let height = commonware_consensus::types::Height::new(height);
+                let certificate = futures::executor::block_on(marshal.get_finalization(height))?;
+                let block = futures::executor::block_on(marshal.get_block(height))?;
+                Some(FinalityProof {
+                    block: block.encode().to_vec(),
+                    certificate: certificate.encode().to_vec(),
+                })
             }),
         ));
         let http_listen = http_listener.local_addr().ok();

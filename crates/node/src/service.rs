@@ -1,14 +1,15 @@
 //! The node's answers to its interfaces ([`NodeApi`]) over its chain: queries on the committed
 //! ledger and the block log, submissions, and the operator's own actions signed with its key.
 //!
-//! Consensus-side parts (relaying a transaction to peers, reading a finalization certificate
+//! Consensus-side parts (relaying a transaction to peers, reading a block and its certificate
 //! from the engine's archive) come in as functions, so the same service runs in the node and
 //! over an in-memory chain in tests.
 
 use crate::{
     api::{
-        ActionError, BlockInfo, History, HistoryEntry, NodeApi, OperatorAction, PeerInfo, PortInfo, PortList,
-        PortQuery, ReadError, RouteInfo, STEP_NAMES, Status, SubmitError, TxStatus, step_name,
+        ActionError, BlockInfo, FinalityProof, History, HistoryEntry, NodeApi, OperatorAction, PeerInfo,
+        PortInfo, PortList, PortQuery, ReadError, RouteInfo, STEP_NAMES, Status, SubmitError, TxStatus,
+        step_name,
     },
     chain::{BlockLog, Chain},
     metrics::Metrics,
@@ -44,7 +45,7 @@ pub struct Identity {
 }
 
 type Relay = Box<dyn Fn(&[u8]) + Send + Sync>;
-type Finalizations = Box<dyn Fn(u64) -> Option<Vec<u8>> + Send + Sync>;
+type Finalizations = Box<dyn Fn(u64) -> Option<FinalityProof> + Send + Sync>;
 
 /// The node's [`NodeApi`].
 pub struct Service<S: Store, L: BlockLog> {
@@ -166,7 +167,7 @@ impl<S: Store + Send + Sync + 'static, L: BlockLog + Sync> NodeApi for Service<S
         Ok(self.chain.block_info(height)?)
     }
 
-    fn finalization(&self, height: u64) -> Option<Vec<u8>> {
+    fn finalization(&self, height: u64) -> Option<FinalityProof> {
         (self.finalizations)(height)
     }
 

@@ -9,7 +9,7 @@ use npchain_core::{
     Timestamp, Transaction, TxBody, tx::ChainId, types::PortId,
 };
 use npchain_node::{
-    api::{BlockInfo, NodeApi},
+    api::{BlockInfo, FinalityProof, NodeApi},
     block::Block,
     chain::Chain,
     mempool::Mempool,
@@ -95,7 +95,7 @@ impl Node {
             identity,
             admin.map(String::from),
             Box::new(move |_| *counter.lock().unwrap() += 1),
-            Box::new(|h| (h == 1).then(|| vec![1, 2, 3])),
+            Box::new(|h| (h == 1).then(|| FinalityProof { block: vec![9], certificate: vec![1, 2, 3] })),
         );
         let api: Arc<dyn NodeApi> = Arc::new(service);
         let (tx, rx) = std::sync::mpsc::channel();
@@ -353,7 +353,8 @@ fn a_port_through_the_api() {
     let (_, block) = node.get("/v1/blocks/1");
     assert_eq!(block["txs"][0]["outcome"], "applied");
     assert_eq!(block["events"][0]["type"], "bound");
-    assert_eq!(node.get("/v1/blocks/1/finalization").1["finalization"], "010203");
+    let (_, proof) = node.get("/v1/blocks/1/finalization");
+    assert_eq!((proof["finalization"].as_str(), proof["block"].as_str()), (Some("010203"), Some("09")));
     let mut s = TcpStream::connect(node.addr).unwrap();
     write!(s, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
     let mut text = String::new();
