@@ -97,6 +97,15 @@ impl Client {
         Err(ClientError::Unreachable { tried })
     }
 
+    /// The nodes this client asks, in order.
+    pub fn nodes(&self) -> &[String] {
+        &self.nodes
+    }
+
+    pub fn block(&self, height: u64) -> Result<npchain_node::api::BlockInfo, ClientError> {
+        self.request(&format!("/v1/blocks/{height}"), None)
+    }
+
     pub fn status(&self) -> Result<Status, ClientError> {
         self.request("/v1/status", None)
     }
@@ -127,6 +136,28 @@ impl Client {
             node: self.nodes.join(","),
             reason: "no transaction id".into(),
         })
+    }
+
+    /// Submits a signed transaction (checked on the committed state first); its id.
+    pub fn submit(&self, tx: &[u8]) -> Result<String, ClientError> {
+        let answer: Value =
+            self.request("/v1/tx", Some(&serde_json::json!({ "tx": commonware_formatting::hex(tx) })))?;
+        answer.get("id").and_then(Value::as_str).map(str::to_owned).ok_or_else(|| ClientError::Decode {
+            node: self.nodes.join(","),
+            reason: "no transaction id".into(),
+        })
+    }
+
+    /// The block at `height` and its finalization certificate, as the node serves them
+    /// (unchecked: see `npchain_node::proof::ProofChecker`).
+    pub fn finality(&self, height: u64) -> Result<npchain_node::api::FinalityProof, ClientError> {
+        let answer: Value = self.request(&format!("/v1/blocks/{height}/finalization"), None)?;
+        let field = |k: &str| {
+            answer.get(k).and_then(Value::as_str).and_then(commonware_formatting::from_hex).ok_or_else(|| {
+                ClientError::Decode { node: self.nodes.join(","), reason: format!("no {k} in the proof") }
+            })
+        };
+        Ok(npchain_node::api::FinalityProof { block: field("block")?, certificate: field("finalization")? })
     }
 
     /// Polls until the transaction is in a finalized block.

@@ -56,6 +56,61 @@ enum Verb {
     },
     /// Act as the node's operator: release, reject, activate, bind, return; list orders.
     Operator(OperatorArgs),
+    /// The subscriber's wallet: a key, port requests, and a verified local ledger.
+    Wallet(WalletArgs),
+}
+
+#[derive(clap::Args)]
+struct WalletArgs {
+    /// The wallet directory.
+    #[arg(long, default_value = "wallet", global = true)]
+    wallet: PathBuf,
+    /// Node API URLs to use instead of the wallet's own list, tried in order.
+    #[arg(long = "node", global = true)]
+    nodes: Vec<String>,
+    /// File holding the key's passphrase (or set NPCHAIN_PASSPHRASE).
+    #[arg(long, global = true)]
+    passphrase_file: Option<PathBuf>,
+    #[command(subcommand)]
+    action: WalletVerb,
+}
+
+#[derive(Subcommand)]
+enum WalletVerb {
+    /// Make a new key, trusting the validators of GENESIS; encrypted if a passphrase is given.
+    New {
+        #[arg(long)]
+        genesis: PathBuf,
+    },
+    /// The wallet's public key, its nodes, and the numbers of its ledger with their routes.
+    Show,
+    /// Request a port of numbers bound to this key to another operator.
+    Port {
+        /// The number (repeat for a group port: all or none).
+        #[arg(long = "number", required_unless_present = "group")]
+        numbers: Vec<String>,
+        /// A file of numbers, one per line (an enterprise's group port).
+        #[arg(long)]
+        group: Option<PathBuf>,
+        /// The recipient operator.
+        #[arg(long)]
+        to: String,
+        /// Earliest activation: +30m, +2h, +1d from now, or Unix milliseconds (default: now).
+        #[arg(long)]
+        due: Option<String>,
+    },
+    /// Follow an order until it is finished, writing each committed step, verified, to the
+    /// local ledger.
+    Follow {
+        port: String,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 3600)]
+        timeout: u64,
+    },
+    /// Cancel an order before activation.
+    Cancel { port: String },
+    /// Check the whole local ledger offline against the validators of the genesis.
+    Verify,
 }
 
 /// Log filter unless `RUST_LOG` says otherwise. hickory logs every DNS query at info: that
@@ -157,7 +212,130 @@ fn main() -> ExitCode {
         Verb::Devnet(args) => run_devnet(args),
         Verb::Query { number, nodes, json } => query(&number, nodes, json),
         Verb::Operator(args) => operator(args),
+        Verb::Wallet(args) => match wallet(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(e),
+        },
     }
+}
+
+/// `+30m`, `+2h`, `+1d`, `+90s` from `now_ms`, or Unix milliseconds.
+fn parse_due(text: &str, now_ms: u64) -> Result<u64, String> {
+    let bad = || format!("due {text:?} is not +<n>s|m|h|d or Unix milliseconds");
+    let Some(relative) = text.strip_prefix('+') else { return text.parse().map_err(|_| bad()) };
+    let (n, unit) = relative.split_at(relative.len().saturating_sub(1));
+    let n: u64 = n.parse().map_err(|_| bad())?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => return Err(bad()),
+    };
+    Ok(now_ms + secs * 1000)
+}
+
+fn wallet(args: WalletArgs) -> Result<(), String> {
+    use npchain_cli::wallet::Wallet;
+    let passphrase = match (&args.passphrase_file, std::env::var("NPCHAIN_PASSPHRASE")) {
+        (Some(path), _) => Some(
+            std::fs::read_to_string(path)
+                .map_err(|e| format!("{}: {e}", path.display()))?
+                .trim_end()
+                .to_owned(),
+        ),
+        (None, Ok(p)) => Some(p),
+        (None, Err(_)) => None,
+    };
+    let nodes = args.nodes;
+    if let WalletVerb::New { genesis } = &args.action {
+        let text = std::fs::read_to_string(genesis).map_err(|e| format!("{}: {e}", genesis.display()))?;
+        let genesis =
+            npchain_core::Genesis::from_toml(&text).map_err(|e| format!("{}: {e}", genesis.display()))?;
+        let nodes = if nodes.is_empty() { vec![DEFAULT_NODE.to_owned()] } else { nodes };
+        let w = Wallet::create(&args.wallet, &genesis, nodes, passphrase.as_deref())
+            .map_err(|e| e.to_string())?;
+        println!("wallet {} created", args.wallet.display());
+        println!("public key: {}", commonware_formatting::hex(w.public_key().as_ref()));
+        println!("give the public key to your operator to bind it to your number");
+        return Ok(());
+    }
+    let w = Wallet::open(&args.wallet, passphrase.as_deref()).map_err(|e| e.to_string())?;
+    let port_id =
+        |text: &str| text.parse::<npchain_core::PortId>().map_err(|_| format!("{text:?} is not a port id"));
+    match args.action {
+        WalletVerb::New { .. } => unreachable!("handled above"),
+        WalletVerb::Show => {
+            println!("public key: {}", commonware_formatting::hex(w.public_key().as_ref()));
+            println!("nodes: {}", w.config().nodes.join(" "));
+            println!("trusts {} validators; chain {}", w.config().validators.len(), w.config().chain_id);
+            let client = w.client(&nodes);
+            let mut ports: Vec<String> =
+                w.entries().map_err(|e| e.to_string())?.into_iter().map(|e| e.port).collect();
+            ports.dedup();
+            for port in ports {
+                match client.port(&port) {
+                    Ok(p) => println!(
+                        "order {port}: {} ({} -> {}) {}",
+                        p.state,
+                        p.donor,
+                        p.recipient,
+                        p.numbers.join(",")
+                    ),
+                    Err(e) => println!("order {port}: {e}"),
+                }
+            }
+        }
+        WalletVerb::Port { numbers, group, to, due } => {
+            let mut all = numbers;
+            if let Some(path) = group {
+                let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+                all.extend(
+                    text.lines().map(str::trim).filter(|l| !l.is_empty() && *l != "number").map(String::from),
+                );
+            }
+            let numbers = all
+                .iter()
+                .map(|n| n.parse::<npchain_core::E164>().map_err(|e| e.to_string()))
+                .collect::<Result<Vec<_>, _>>()?;
+            let to: npchain_core::OperatorId =
+                to.parse().map_err(|e: npchain_core::types::IdError| e.to_string())?;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64);
+            let due = due.as_deref().map(|d| parse_due(d, now)).transpose()?.unwrap_or(0);
+            let port = w
+                .request_port(&nodes, &numbers, &to, npchain_core::Timestamp(due))
+                .map_err(|e| e.to_string())?;
+            println!(
+                "port {port} requested ({} number(s) to {to}); follow it with: npchain wallet follow {port}",
+                numbers.len()
+            );
+        }
+        WalletVerb::Follow { port, timeout } => {
+            let port = port_id(&port)?;
+            let last = w
+                .follow(&nodes, &port, Duration::from_secs(timeout), |e| {
+                    println!(
+                        "height {:>6}  {:<10} verified: a quorum of validators finalized it",
+                        e.height, e.step
+                    )
+                })
+                .map_err(|e| e.to_string())?;
+            println!("order {port} finished: {last}");
+        }
+        WalletVerb::Cancel { port } => {
+            let id = w.cancel(&nodes, &port_id(&port)?).map_err(|e| e.to_string())?;
+            println!("cancel sent as transaction {id}");
+        }
+        WalletVerb::Verify => {
+            let n = w.verify().map_err(|e| e.to_string())?;
+            println!(
+                "local ledger verified: {n} entries, each finalized by a quorum of the genesis validators"
+            );
+        }
+    }
+    Ok(())
 }
 
 fn query(number: &str, nodes: Vec<String>, json: bool) -> ExitCode {

@@ -1,0 +1,465 @@
+//! The subscriber's user node: a key, the validator set it trusts (from the genesis), and a
+//! local ledger of every committed message about its ports, each with the block it was
+//! finalized in and that block's finalization certificate, checked before it is written and
+//! checkable again offline (`verify`). A node can refuse to answer; it cannot make the wallet
+//! record a message that a quorum of validators did not finalize.
+//!
+//! Files in the wallet directory: `wallet.key` (0600: the key in hex, or encrypted with a
+//! passphrase: Argon2id and ChaCha20-Poly1305), `wallet.toml` (nodes, chain id, validators),
+//! `ledger.jsonl` (one entry per line).
+
+use crate::client::{Client, ClientError};
+use chacha20poly1305::{
+    ChaCha20Poly1305, Key, Nonce,
+    aead::{Aead, KeyInit},
+};
+use commonware_codec::{DecodeExt, Encode};
+use commonware_cryptography::Signer;
+use npchain_core::{
+    E164, Genesis, OperatorId, PortRequest, PrivateKey, PublicKey, Timestamp, Transaction, TxBody,
+    tx::{ChainId, SignedTransaction},
+    types::{Digest, PortId, parse_public_key},
+};
+use npchain_node::{api::TxStatus, proof::ProofChecker};
+use serde::{Deserialize, Serialize};
+use std::{
+    fs,
+    io::{BufRead, BufReader, Write},
+    path::{Path, PathBuf},
+    time::{Duration, Instant},
+};
+
+/// Why a wallet operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum WalletError {
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {reason}")]
+    Format { path: String, reason: String },
+    #[error("wallet {0} exists; refusing to overwrite a key")]
+    Exists(String),
+    #[error("the wallet key is encrypted: give its passphrase (--passphrase-file or NPCHAIN_PASSPHRASE)")]
+    NeedsPassphrase,
+    #[error("wrong passphrase (or a damaged key file)")]
+    WrongPassphrase,
+    #[error(transparent)]
+    Node(#[from] ClientError),
+    #[error("{0}")]
+    Refused(String),
+    #[error("node {node} sent a proof for block {height} that does not hold: {reason}")]
+    Forged { node: String, height: u64, reason: String },
+    #[error("ledger entry {line} ({what}): {reason}")]
+    Tampered { line: usize, what: String, reason: String },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> WalletError + '_ {
+    move |source| WalletError::Io { path: path.display().to_string(), source }
+}
+
+/// `wallet.toml`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct WalletConfig {
+    /// Node API URLs, tried in order.
+    pub nodes: Vec<String>,
+    /// The chain the wallet signs for, hex.
+    pub chain_id: String,
+    /// The validators' consensus keys, hex: the wallet's root of trust, from the genesis.
+    pub validators: Vec<String>,
+}
+
+/// `wallet.key`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+enum KeyFile {
+    Plain { key: String },
+    Argon2idChacha20poly1305 { salt: String, nonce: String, ciphertext: String },
+}
+
+fn cipher(passphrase: &str, salt: &[u8]) -> Result<ChaCha20Poly1305, WalletError> {
+    let mut key = [0u8; 32];
+    argon2::Argon2::default()
+        .hash_password_into(passphrase.as_bytes(), salt, &mut key)
+        .map_err(|e| WalletError::Refused(format!("deriving the key from the passphrase: {e}")))?;
+    Ok(ChaCha20Poly1305::new(Key::from_slice(&key)))
+}
+
+/// One committed message of the local ledger, with its proof.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Entry {
+    pub port: String,
+    /// `requested`, `released`, `rejected`, `activated`, `cancelled` or `expired`.
+    pub step: String,
+    pub height: u64,
+    /// The canonical block, hex.
+    pub block: String,
+    /// Its finalization certificate, hex.
+    pub certificate: String,
+    /// The index of the message in the block, when a transaction made the step (a deadline
+    /// makes `expired` and deemed answers, with no transaction).
+    pub tx_index: Option<usize>,
+}
+
+/// A subscriber's wallet.
+#[derive(Debug)]
+pub struct Wallet {
+    dir: PathBuf,
+    key: PrivateKey,
+    config: WalletConfig,
+    checker: ProofChecker,
+}
+
+/// The transaction that makes `step` of `port`, if the step is made by one.
+fn makes_step(tx: &SignedTransaction, port: &PortId, step: &str) -> bool {
+    match (&tx.tx.body, step) {
+        (TxBody::RequestPort(r), "requested") => r.port_id(&tx.tx.signer) == *port,
+        (TxBody::RequestPortFor { request, subscriber, .. }, "requested") => {
+            request.port_id(subscriber) == *port
+        }
+        (TxBody::Release { port: p }, "released")
+        | (TxBody::Reject { port: p, .. }, "rejected")
+        | (TxBody::Activate { port: p }, "activated")
+        | (TxBody::Cancel { port: p }, "cancelled") => p == port,
+        _ => false,
+    }
+}
+
+impl Wallet {
+    /// Makes a new wallet in `dir`: a new key (encrypted if a passphrase is given), the
+    /// genesis validators as the root of trust, and the chain id read from the first node that
+    /// answers (checked against nothing: a wrong one only makes the wallet's signatures useless).
+    pub fn create(
+        dir: &Path,
+        genesis: &Genesis,
+        nodes: Vec<String>,
+        passphrase: Option<&str>,
+    ) -> Result<Self, WalletError> {
+        let key_path = dir.join("wallet.key");
+        if key_path.exists() {
+            return Err(WalletError::Exists(dir.display().to_string()));
+        }
+        let status = Client::new(nodes.clone()).status()?;
+        fs::create_dir_all(dir).map_err(io(dir))?;
+        let key = npchain_node::keys::generate();
+        let secret = commonware_formatting::hex(&key.encode());
+        let file = match passphrase {
+            None => KeyFile::Plain { key: secret },
+            Some(p) => {
+                let salt: [u8; 16] = rand::random();
+                let nonce: [u8; 12] = rand::random();
+                let ciphertext = cipher(p, &salt)?
+                    .encrypt(Nonce::from_slice(&nonce), secret.as_bytes())
+                    .map_err(|_| WalletError::Refused("encryption failed".into()))?;
+                KeyFile::Argon2idChacha20poly1305 {
+                    salt: commonware_formatting::hex(&salt),
+                    nonce: commonware_formatting::hex(&nonce),
+                    ciphertext: commonware_formatting::hex(&ciphertext),
+                }
+            }
+        };
+        let mut options = fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let text = serde_json::to_string(&file).map_err(|e| WalletError::Refused(e.to_string()))?;
+        let mut f = options.open(&key_path).map_err(io(&key_path))?;
+        f.write_all(text.as_bytes()).and_then(|()| f.sync_all()).map_err(io(&key_path))?;
+        let config = WalletConfig {
+            nodes,
+            chain_id: status.chain_id,
+            validators: genesis
+                .operators
+                .iter()
+                .map(|o| commonware_formatting::hex(o.validator_key.as_ref()))
+                .collect(),
+        };
+        let config_path = dir.join("wallet.toml");
+        let text = toml::to_string(&config).map_err(|e| WalletError::Refused(e.to_string()))?;
+        fs::write(&config_path, text).map_err(io(&config_path))?;
+        Self::open(dir, passphrase)
+    }
+
+    /// Opens the wallet in `dir`.
+    pub fn open(dir: &Path, passphrase: Option<&str>) -> Result<Self, WalletError> {
+        let key_path = dir.join("wallet.key");
+        let format =
+            |path: &Path, reason: String| WalletError::Format { path: path.display().to_string(), reason };
+        let text = fs::read_to_string(&key_path).map_err(io(&key_path))?;
+        let file: KeyFile = serde_json::from_str(&text).map_err(|e| format(&key_path, e.to_string()))?;
+        let hex =
+            |s: &str| commonware_formatting::from_hex(s).ok_or_else(|| format(&key_path, "not hex".into()));
+        let secret = match file {
+            KeyFile::Plain { key } => key,
+            KeyFile::Argon2idChacha20poly1305 { salt, nonce, ciphertext } => {
+                let passphrase = passphrase.ok_or(WalletError::NeedsPassphrase)?;
+                let nonce = hex(&nonce)?;
+                if nonce.len() != 12 {
+                    return Err(format(&key_path, "the nonce is not 12 bytes".into()));
+                }
+                let plain = cipher(passphrase, &hex(&salt)?)?
+                    .decrypt(Nonce::from_slice(&nonce), hex(&ciphertext)?.as_slice())
+                    .map_err(|_| WalletError::WrongPassphrase)?;
+                String::from_utf8(plain).map_err(|_| WalletError::WrongPassphrase)?
+            }
+        };
+        let key = PrivateKey::decode(hex(&secret)?).map_err(|e| format(&key_path, e.to_string()))?;
+        let config_path = dir.join("wallet.toml");
+        let text = fs::read_to_string(&config_path).map_err(io(&config_path))?;
+        let config: WalletConfig = toml::from_str(&text).map_err(|e| format(&config_path, e.to_string()))?;
+        let validators = config
+            .validators
+            .iter()
+            .map(|v| parse_public_key(v))
+            .collect::<Result<Vec<PublicKey>, _>>()
+            .map_err(|e| format(&config_path, e.to_string()))?;
+        Ok(Self { dir: dir.to_owned(), key, config, checker: ProofChecker::new(validators) })
+    }
+
+    pub fn public_key(&self) -> PublicKey {
+        self.key.public_key()
+    }
+
+    pub fn config(&self) -> &WalletConfig {
+        &self.config
+    }
+
+    /// A client of the wallet's nodes (or of `nodes` if given).
+    pub fn client(&self, nodes: &[String]) -> Client {
+        Client::new(if nodes.is_empty() { self.config.nodes.clone() } else { nodes.to_vec() })
+    }
+
+    fn chain_id(&self) -> Result<ChainId, WalletError> {
+        let bytes = commonware_formatting::from_hex(&self.config.chain_id)
+            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            .ok_or_else(|| WalletError::Format {
+                path: "wallet.toml".into(),
+                reason: "chain_id is not 32 bytes of hex".into(),
+            })?;
+        Ok(ChainId(Digest(bytes)))
+    }
+
+    fn sign_and_submit(&self, client: &Client, body: TxBody) -> Result<String, WalletError> {
+        let block_time = client.status()?.block_time_ms;
+        let tx = Transaction {
+            nonce: rand::random(),
+            expires_at: Timestamp(block_time + 600_000),
+            signer: self.public_key(),
+            body,
+        }
+        .sign(&self.chain_id()?, &self.key);
+        Ok(client.submit(&tx.encode())?)
+    }
+
+    /// Requests the port of `numbers` (one, or a group: all or none) to `to`. The donor is the
+    /// operator serving the first number now. Returns the port id; the node has accepted the
+    /// request into its mempool (it was checked on the committed state first).
+    pub fn request_port(
+        &self,
+        nodes: &[String],
+        numbers: &[E164],
+        to: &OperatorId,
+        due: Timestamp,
+    ) -> Result<PortId, WalletError> {
+        let client = self.client(nodes);
+        let mut numbers = numbers.to_vec();
+        numbers.sort();
+        numbers.dedup();
+        let first = numbers.first().ok_or_else(|| WalletError::Refused("no number to port".into()))?;
+        let route = client.route(&first.to_string())?;
+        let donor: OperatorId = route
+            .serving
+            .parse()
+            .map_err(|_| WalletError::Refused(format!("the node names donor {:?}", route.serving)))?;
+        let request = PortRequest { numbers, donor, recipient: to.clone(), due, nonce: rand::random() };
+        let port = request.port_id(&self.public_key());
+        self.sign_and_submit(&client, TxBody::RequestPort(request))?;
+        Ok(port)
+    }
+
+    /// Cancels an order before activation.
+    pub fn cancel(&self, nodes: &[String], port: &PortId) -> Result<String, WalletError> {
+        self.sign_and_submit(&self.client(nodes), TxBody::Cancel { port: *port })
+    }
+
+    fn ledger_path(&self) -> PathBuf {
+        self.dir.join("ledger.jsonl")
+    }
+
+    /// The local ledger, oldest first.
+    pub fn entries(&self) -> Result<Vec<Entry>, WalletError> {
+        let path = self.ledger_path();
+        let file = match fs::File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io(&path)(e)),
+        };
+        BufReader::new(file)
+            .lines()
+            .enumerate()
+            .map(|(i, line)| {
+                let line = line.map_err(io(&path))?;
+                serde_json::from_str(&line).map_err(|e| WalletError::Tampered {
+                    line: i + 1,
+                    what: "entry".into(),
+                    reason: format!("not a ledger entry: {e}"),
+                })
+            })
+            .collect()
+    }
+
+    /// Checks one entry: the certificate is a quorum's over exactly this block, and (for a
+    /// step a transaction makes) the block carries that transaction.
+    fn check(&self, e: &Entry) -> Result<(), String> {
+        let port: PortId = e.port.parse().map_err(|_| format!("port id {:?} is not hex", e.port))?;
+        let hex = |s: &str| commonware_formatting::from_hex(s).ok_or_else(|| "not hex".to_owned());
+        let block =
+            self.checker.check(&hex(&e.block)?, &hex(&e.certificate)?).map_err(|err| err.to_string())?;
+        if block.height != e.height {
+            return Err(format!("the block is at height {}, not {}", block.height, e.height));
+        }
+        if let Some(i) = e.tx_index {
+            let txs = block.transactions().map_err(|err| err.to_string())?;
+            let tx = txs.get(i).ok_or_else(|| format!("the block has no transaction {i}"))?;
+            if !makes_step(tx, &port, &e.step) {
+                return Err(format!("transaction {i} of the block does not make step {} of {port}", e.step));
+            }
+        }
+        Ok(())
+    }
+
+    /// Re-checks the whole local ledger offline; the number of entries that hold.
+    pub fn verify(&self) -> Result<usize, WalletError> {
+        let entries = self.entries()?;
+        for (i, e) in entries.iter().enumerate() {
+            self.check(e).map_err(|reason| WalletError::Tampered {
+                line: i + 1,
+                what: format!("{} of {} at height {}", e.step, e.port, e.height),
+                reason,
+            })?;
+        }
+        Ok(entries.len())
+    }
+
+    fn append(&self, e: &Entry) -> Result<(), WalletError> {
+        let path = self.ledger_path();
+        let mut file = fs::OpenOptions::new().create(true).append(true).open(&path).map_err(io(&path))?;
+        let line = serde_json::to_string(e).map_err(|err| WalletError::Refused(err.to_string()))?;
+        file.write_all(format!("{line}\n").as_bytes()).and_then(|()| file.sync_all()).map_err(io(&path))
+    }
+
+    /// Follows the order until it is finished (or `limit` passes): each committed step is
+    /// fetched with its block and certificate, checked, written to the local ledger and passed
+    /// to `on_step`. Steps already in the ledger are skipped. Returns the final step.
+    pub fn follow(
+        &self,
+        nodes: &[String],
+        port: &PortId,
+        limit: Duration,
+        mut on_step: impl FnMut(&Entry),
+    ) -> Result<String, WalletError> {
+        let client = self.client(nodes);
+        let started = Instant::now();
+        let id = port.to_string();
+        let mut have: Vec<String> =
+            self.entries()?.into_iter().filter(|e| e.port == id).map(|e| e.step).collect();
+        loop {
+            let order = client.port(&id)?;
+            for step in &order.history {
+                if have.contains(&step.step.step) {
+                    continue;
+                }
+                let height = self.find_step(&client, &id, &step.step.step, step.time_ms)?;
+                // a deadline, not a message, makes an expiry and the donor's deemed answers
+                let by_deadline = step.step.step == "expired"
+                    || step.step.deemed
+                    || step.step.reason.as_deref() == Some("donor-silent");
+                let entry = self.prove(&client, port, &step.step.step, height, !by_deadline)?;
+                self.append(&entry)?;
+                on_step(&entry);
+                have.push(step.step.step.clone());
+            }
+            if !order.open {
+                return Ok(order.state);
+            }
+            if started.elapsed() > limit {
+                return Err(WalletError::Refused(format!("order {id} not finished within {limit:?}")));
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// The height of the block in which `step` of order `id` happened at block time `time_ms`:
+    /// a binary search on block times, then a short scan of the blocks with that time.
+    fn find_step(&self, client: &Client, id: &str, step: &str, time_ms: u64) -> Result<u64, WalletError> {
+        let (mut lo, mut hi) = (1, client.status()?.height);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if client.block(mid)?.block_time_ms < time_ms {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        for height in lo..lo + 64 {
+            let block = client.block(height)?;
+            if block.block_time_ms > time_ms {
+                break;
+            }
+            let found = block.events.iter().any(|e| {
+                matches!(e, npchain_node::api::EventInfo::Port { port, step: s, .. } if port == id && s.step == step)
+            });
+            if found {
+                return Ok(height);
+            }
+        }
+        Err(WalletError::Forged {
+            node: client.nodes().join(","),
+            height: lo,
+            reason: format!(
+                "the node reports step {step} of {id} at time {time_ms} ms, and no block then carries it"
+            ),
+        })
+    }
+
+    /// Fetches block `height` with its certificate and checks that it finalizes `step` of `port`.
+    fn prove(
+        &self,
+        client: &Client,
+        port: &PortId,
+        step: &str,
+        height: u64,
+        needs_tx: bool,
+    ) -> Result<Entry, WalletError> {
+        let proof = client.finality(height)?;
+        let forged = |reason: String| WalletError::Forged { node: client.nodes().join(","), height, reason };
+        let block =
+            self.checker.check(&proof.block, &proof.certificate).map_err(|e| forged(e.to_string()))?;
+        let txs = block.transactions().map_err(|e| forged(e.to_string()))?;
+        let tx_index = txs.iter().position(|t| makes_step(t, port, step));
+        if tx_index.is_none() && needs_tx {
+            return Err(forged(format!("the block carries no transaction that makes step {step} of {port}")));
+        }
+        Ok(Entry {
+            port: port.to_string(),
+            step: step.to_owned(),
+            height,
+            block: commonware_formatting::hex(&proof.block),
+            certificate: commonware_formatting::hex(&proof.certificate),
+            tx_index,
+        })
+    }
+
+    /// Where the transaction `id` is, per the node.
+    pub fn tx(&self, nodes: &[String], id: &str) -> Result<Option<TxStatus>, WalletError> {
+        match self.client(nodes).tx(id) {
+            Ok(s) => Ok(Some(s)),
+            Err(ClientError::Api { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
