@@ -114,6 +114,13 @@ impl Client {
         self.request(&format!("/v1/numbers/{}", encode(number)), None)
     }
 
+    /// The numbers bound to the subscriber key (hex) now, with their routes.
+    pub fn bound_numbers(&self, key: &str) -> Result<Vec<RouteInfo>, ClientError> {
+        let answer: Value = self.request(&format!("/v1/keys/{}/numbers", encode(key)), None)?;
+        serde_json::from_value(answer.get("numbers").cloned().unwrap_or_default())
+            .map_err(|e| ClientError::Decode { node: self.nodes.join(","), reason: e.to_string() })
+    }
+
     pub fn port(&self, id: &str) -> Result<PortInfo, ClientError> {
         self.request(&format!("/v1/ports/{}", encode(id)), None)
     }

@@ -270,6 +270,11 @@ fn wallet(args: WalletArgs) -> Result<(), String> {
             println!("nodes: {}", w.config().nodes.join(" "));
             println!("trusts {} validators; chain {}", w.config().validators.len(), w.config().chain_id);
             let client = w.client(&nodes);
+            let key = commonware_formatting::hex(w.public_key().as_ref());
+            for r in client.bound_numbers(&key).map_err(|e| e.to_string())? {
+                let open = r.open_port.map(|p| format!(", open order {p}")).unwrap_or_default();
+                println!("number {} served by {} (rn {}){open}", r.number, r.serving, r.routing_number);
+            }
             let mut ports: Vec<String> =
                 w.entries().map_err(|e| e.to_string())?.into_iter().map(|e| e.port).collect();
             ports.dedup();

@@ -524,6 +524,9 @@ pub trait NodeApi: Send + Sync + 'static {
     fn finalization(&self, height: u64) -> Option<FinalityProof>;
     /// Where the number routes, or `None` if it is in no assigned range.
     fn route(&self, number: E164) -> Result<Option<RouteInfo>, ReadError>;
+    /// The numbers bound to the subscriber key now, with their routes and the height.
+    fn bound_numbers(&self, subscriber: &npchain_core::PublicKey)
+    -> Result<(u64, Vec<RouteInfo>), ReadError>;
     /// Everything that happened to the number, oldest first.
     fn history(&self, number: E164) -> Result<History, ReadError>;
     /// Where a transaction is, or `None` if this node has never seen it.

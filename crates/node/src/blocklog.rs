@@ -5,7 +5,7 @@
 
 use crate::{
     api::BlockInfo,
-    chain::{BlockLog, requested_ports},
+    chain::{BlockLog, bindings, requested_ports},
     storage::{backend, open_database},
 };
 use npchain_core::{
@@ -20,6 +20,8 @@ const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
 const TX_INDEX: TableDefinition<&[u8], u64> = TableDefinition::new("tx_index");
 /// Operator id ‖ 0 ‖ port id → (): the orders each operator is donor or recipient of.
 const OPERATOR_PORTS: TableDefinition<&[u8], ()> = TableDefinition::new("operator_ports");
+/// Subscriber key (hex) ‖ `/` ‖ number → (): every number ever bound to each key.
+const KEY_NUMBERS: TableDefinition<&str, ()> = TableDefinition::new("key_numbers");
 
 fn operator_port_key(operator: &str, port: &[u8]) -> Vec<u8> {
     let mut key = Vec::with_capacity(operator.len() + 1 + port.len());
@@ -44,7 +46,8 @@ impl RedbBlockLog {
         let db = open_database(path, |txn| {
             txn.open_table(BLOCKS)?;
             txn.open_table(TX_INDEX)?;
-            txn.open_table(OPERATOR_PORTS).map(drop)
+            txn.open_table(OPERATOR_PORTS)?;
+            txn.open_table(KEY_NUMBERS).map(drop)
         })?;
         Ok(Self { db })
     }
@@ -68,8 +71,24 @@ impl BlockLog for RedbBlockLog {
                     ports.insert(operator_port_key(op, port.0.as_ref()).as_slice(), ()).map_err(backend)?;
                 }
             }
+            let mut keys = txn.open_table(KEY_NUMBERS).map_err(backend)?;
+            for (key, number) in bindings(info) {
+                keys.insert(format!("{key}/{number}").as_str(), ()).map_err(backend)?;
+            }
         }
         txn.commit().map_err(backend)
+    }
+
+    fn bound_numbers(&self, subscriber: &str) -> Result<Vec<String>, StoreError> {
+        let txn = self.db.begin_read().map_err(backend)?;
+        let table = txn.open_table(KEY_NUMBERS).map_err(backend)?;
+        let (start, end) = (format!("{subscriber}/"), format!("{subscriber}0")); // '0' follows '/'
+        let mut out = Vec::new();
+        for entry in table.range(start.as_str()..end.as_str()).map_err(backend)? {
+            let (key, _) = entry.map_err(backend)?;
+            out.push(key.value()[start.len()..].to_owned());
+        }
+        Ok(out)
     }
 
     fn tx_height(&self, id: &TxId) -> Result<Option<u64>, StoreError> {
@@ -134,13 +153,20 @@ mod tests {
             block_time_ms: 5,
             state_hash: "cc".into(),
             txs: vec![crate::api::TxResult::new(&tx, &Ok(()))],
-            events: vec![crate::api::EventInfo::Port {
-                port: port.to_string(),
-                step: npchain_core::Step::Requested.into(),
-                donor: "OPA".into(),
-                recipient: "OPB".into(),
-                numbers: vec!["+4930123".into()],
-            }],
+            events: vec![
+                crate::api::EventInfo::Bound {
+                    number: "+4930123".into(),
+                    operator: "OPA".into(),
+                    subscriber: Some("ab".into()),
+                },
+                crate::api::EventInfo::Port {
+                    port: port.to_string(),
+                    step: npchain_core::Step::Requested.into(),
+                    donor: "OPA".into(),
+                    recipient: "OPB".into(),
+                    numbers: vec!["+4930123".into()],
+                },
+            ],
         };
         {
             let mut log = RedbBlockLog::open(&path).unwrap();
@@ -159,5 +185,7 @@ mod tests {
         }
         assert!(log.operator_ports("OP", None, 10).unwrap().is_empty(), "prefix of another id");
         assert!(log.operator_ports("OPC", None, 10).unwrap().is_empty());
+        assert_eq!(log.bound_numbers("ab").unwrap(), ["+4930123"]);
+        assert!(log.bound_numbers("a").unwrap().is_empty(), "prefix of another key");
     }
 }

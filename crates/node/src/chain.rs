@@ -71,6 +71,16 @@ pub trait BlockLog: Send + 'static {
         after: Option<&PortId>,
         limit: usize,
     ) -> Result<Vec<PortId>, StoreError>;
+    /// The numbers ever bound to `subscriber` (hex key), ascending; the ledger says which still are.
+    fn bound_numbers(&self, subscriber: &str) -> Result<Vec<String>, StoreError>;
+}
+
+/// The subscriber keys (hex) a block bound, with their numbers: what the key index holds.
+pub fn bindings(info: &BlockInfo) -> impl Iterator<Item = (&str, &str)> {
+    info.events.iter().filter_map(|e| match e {
+        EventInfo::Bound { number, subscriber: Some(key), .. } => Some((key.as_str(), number.as_str())),
+        _ => None,
+    })
 }
 
 /// The orders a block requested, with their donor and recipient: what the operator index holds.
@@ -112,6 +122,15 @@ impl BlockLog for BTreeMap<u64, BlockInfo> {
         ports.sort();
         ports.truncate(limit);
         Ok(ports)
+    }
+    fn bound_numbers(&self, subscriber: &str) -> Result<Vec<String>, StoreError> {
+        let numbers: std::collections::BTreeSet<String> = self
+            .values()
+            .flat_map(bindings)
+            .filter(|(k, _)| *k == subscriber)
+            .map(|(_, n)| n.to_owned())
+            .collect();
+        Ok(numbers.into_iter().collect())
     }
 }
 

@@ -80,6 +80,7 @@ pub fn router(api: Api) -> Router {
         .route("/v1/status", get(status))
         .route("/v1/numbers/{number}", get(number))
         .route("/v1/numbers/{number}/history", get(history))
+        .route("/v1/keys/{key}/numbers", get(key_numbers))
         .route("/v1/tx", post(submit))
         .route("/v1/tx/{id}", get(tx))
         .route("/v1/ports", get(ports))
@@ -145,6 +146,12 @@ async fn number(State(api): State<Api>, Path(raw): Path<String>) -> Answer {
 async fn history(State(api): State<Api>, Path(raw): Path<String>) -> Answer {
     let number = parse_number(&raw)?;
     Ok(Json(api.history(number).map_err(internal)?).into_response())
+}
+
+async fn key_numbers(State(api): State<Api>, Path(raw): Path<String>) -> Answer {
+    let key = parse_public_key(&raw).map_err(|e| error(StatusCode::BAD_REQUEST, "bad_key", e.to_string()))?;
+    let (height, numbers) = api.bound_numbers(&key).map_err(internal)?;
+    Ok(Json(json!({ "key": raw, "height": height, "numbers": numbers })).into_response())
 }
 
 fn parse_height(raw: &str) -> Result<u64, ApiError> {

@@ -182,6 +182,25 @@ impl<S: Store + Send + Sync + 'static, L: BlockLog + Sync> NodeApi for Service<S
         }))
     }
 
+    fn bound_numbers(
+        &self,
+        subscriber: &npchain_core::PublicKey,
+    ) -> Result<(u64, Vec<RouteInfo>), ReadError> {
+        let candidates = self.chain.with_log(|log| log.bound_numbers(&crate::api::hex_key(subscriber)))?;
+        self.chain.with_ledger(|l| {
+            let mut routes = Vec::new();
+            for number in candidates.iter().filter_map(|n| n.parse::<E164>().ok()) {
+                let record = l.number(number)?;
+                if let (Some(rec), Some(route)) = (record, l.route(number))
+                    && rec.subscriber.as_ref() == Some(subscriber)
+                {
+                    routes.push(RouteInfo::new(l.height(), &route, true, rec.open_port.as_ref()));
+                }
+            }
+            Ok((l.height(), routes))
+        })
+    }
+
     fn history(&self, number: E164) -> Result<History, ReadError> {
         let (height, entries) = self.chain.with_ledger(|l| (l.height(), l.number_history(number)));
         Ok(History {

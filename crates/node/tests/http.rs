@@ -252,6 +252,16 @@ fn a_port_through_the_api() {
     assert_eq!(node.get(&format!("/v1/tx/{bind_id}")).1["status"], "pending");
     assert_eq!(*node.relayed.lock().unwrap(), 1, "relayed to peers");
     node.commit();
+    let (_, bound) = node.get(&format!("/v1/keys/{sub_hex}/numbers"));
+    assert_eq!(bound["numbers"][0]["number"], NUMBER, "{bound}");
+    assert!(
+        node.get(&format!("/v1/keys/{}/numbers", commonware_formatting::hex(opa().public_key().as_ref()))).1
+            ["numbers"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert_error(node.get("/v1/keys/beef/numbers"), 400, "bad_key");
     let (code, tx) = node.get(&format!("/v1/tx/{bind_id}"));
     assert_eq!(
         (code, tx["status"].as_str(), tx["outcome"].as_str()),
