@@ -275,8 +275,13 @@ fn wallet(args: WalletArgs) -> Result<(), String> {
                 let open = r.open_port.map(|p| format!(", open order {p}")).unwrap_or_default();
                 println!("number {} served by {} (rn {}){open}", r.number, r.serving, r.routing_number);
             }
-            let mut ports: Vec<String> =
-                w.entries().map_err(|e| e.to_string())?.into_iter().map(|e| e.port).collect();
+            let mut ports: Vec<String> = w
+                .sent()
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .filter(|s| s.kind == "request")
+                .map(|s| s.port)
+                .collect();
             ports.dedup();
             for port in ports {
                 match client.port(&port) {

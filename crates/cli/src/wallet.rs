@@ -6,7 +6,8 @@
 //!
 //! Files in the wallet directory: `wallet.key` (0600: the key in hex, or encrypted with a
 //! passphrase: Argon2id and ChaCha20-Poly1305), `wallet.toml` (nodes, chain id, validators),
-//! `ledger.jsonl` (one entry per line).
+//! `ledger.jsonl` (one verified entry per line), `sent.jsonl` (every request and cancel this
+//! wallet signed and a node accepted, before any block holds it).
 
 use crate::client::{Client, ClientError};
 use chacha20poly1305::{
@@ -103,6 +104,19 @@ pub struct Entry {
     /// The index of the message in the block, when a transaction made the step (a deadline
     /// makes `expired` and deemed answers, with no transaction).
     pub tx_index: Option<usize>,
+}
+
+/// A message this wallet signed and a node accepted into its mempool (`sent.jsonl`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Sent {
+    /// `request` or `cancel`.
+    pub kind: String,
+    pub port: String,
+    pub tx_id: String,
+    /// The signed transaction, hex.
+    pub tx: String,
+    pub node: String,
 }
 
 /// A subscriber's wallet.
@@ -243,7 +257,13 @@ impl Wallet {
         Ok(ChainId(Digest(bytes)))
     }
 
-    fn sign_and_submit(&self, client: &Client, body: TxBody) -> Result<String, WalletError> {
+    fn sign_and_submit(
+        &self,
+        client: &Client,
+        kind: &str,
+        port: &PortId,
+        body: TxBody,
+    ) -> Result<String, WalletError> {
         let block_time = client.status()?.block_time_ms;
         let tx = Transaction {
             nonce: rand::random(),
@@ -252,7 +272,38 @@ impl Wallet {
             body,
         }
         .sign(&self.chain_id()?, &self.key);
-        Ok(client.submit(&tx.encode())?)
+        let bytes = tx.encode();
+        let tx_id = client.submit(&bytes)?;
+        let sent = Sent {
+            kind: kind.into(),
+            port: port.to_string(),
+            tx_id: tx_id.clone(),
+            tx: commonware_formatting::hex(&bytes),
+            node: client.nodes().join(" "),
+        };
+        let path = self.dir.join("sent.jsonl");
+        let mut file = fs::OpenOptions::new().create(true).append(true).open(&path).map_err(io(&path))?;
+        let line = serde_json::to_string(&sent).map_err(|e| WalletError::Refused(e.to_string()))?;
+        file.write_all(format!("{line}\n").as_bytes()).and_then(|()| file.sync_all()).map_err(io(&path))?;
+        Ok(tx_id)
+    }
+
+    /// What this wallet sent, oldest first.
+    pub fn sent(&self) -> Result<Vec<Sent>, WalletError> {
+        let path = self.dir.join("sent.jsonl");
+        match fs::read_to_string(&path) {
+            Ok(text) => text
+                .lines()
+                .map(|l| {
+                    serde_json::from_str(l).map_err(|e| WalletError::Format {
+                        path: path.display().to_string(),
+                        reason: e.to_string(),
+                    })
+                })
+                .collect(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(io(&path)(e)),
+        }
     }
 
     /// Requests the port of `numbers` (one, or a group: all or none) to `to`. The donor is the
@@ -277,13 +328,13 @@ impl Wallet {
             .map_err(|_| WalletError::Refused(format!("the node names donor {:?}", route.serving)))?;
         let request = PortRequest { numbers, donor, recipient: to.clone(), due, nonce: rand::random() };
         let port = request.port_id(&self.public_key());
-        self.sign_and_submit(&client, TxBody::RequestPort(request))?;
+        self.sign_and_submit(&client, "request", &port, TxBody::RequestPort(request))?;
         Ok(port)
     }
 
     /// Cancels an order before activation.
     pub fn cancel(&self, nodes: &[String], port: &PortId) -> Result<String, WalletError> {
-        self.sign_and_submit(&self.client(nodes), TxBody::Cancel { port: *port })
+        self.sign_and_submit(&self.client(nodes), "cancel", port, TxBody::Cancel { port: *port })
     }
 
     fn ledger_path(&self) -> PathBuf {

@@ -213,6 +213,12 @@ fn a_subscriber_ports_follows_and_verifies_and_a_forged_block_is_refused() {
     assert!(ok && out.contains("finished: cancelled"), "{out}");
     let (ok, out) = with_pass(&["verify"]);
     assert!(ok && out.contains("5 entries"), "{out}");
+    let sent = std::fs::read_to_string(dir.join("sent.jsonl")).unwrap();
+    let kinds: Vec<String> = sent
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["kind"].as_str().unwrap().into())
+        .collect();
+    assert_eq!(kinds, ["request", "request", "cancel"], "what the wallet sent, recorded as it was sent");
     let (ok, out) = with_pass(&["show"]);
     assert!(ok && out.contains("activated") && out.contains("cancelled"), "{out}");
     for n in [
