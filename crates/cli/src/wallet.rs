@@ -21,7 +21,7 @@ use npchain_core::{
     tx::{ChainId, SignedTransaction},
     types::{Digest, PortId, parse_public_key},
 };
-use npchain_node::{api::TxStatus, proof::ProofChecker};
+use npchain_node::proof::ProofChecker;
 use serde::{Deserialize, Serialize};
 use std::{
     fs,
@@ -503,14 +503,5 @@ impl Wallet {
             certificate: commonware_formatting::hex(&proof.certificate),
             tx_index,
         })
-    }
-
-    /// Where the transaction `id` is, per the node.
-    pub fn tx(&self, nodes: &[String], id: &str) -> Result<Option<TxStatus>, WalletError> {
-        match self.client(nodes).tx(id) {
-            Ok(s) => Ok(Some(s)),
-            Err(ClientError::Api { status: 404, .. }) => Ok(None),
-            Err(e) => Err(e.into()),
-        }
     }
 }
