@@ -25,7 +25,9 @@ pub use port::{Initiator, PortOrder, PortState, RejectCause, RejectReason, Step}
 pub use records::{Event, NumberEvent, NumberRecord, OperatorRecord};
 pub use routing::{Route, Routes, RoutingIndex, RoutingTable};
 pub use store::{Batch, MemStore, Meta, Overlay, ReadStore, Store, StoreError, Table};
-pub use tx::{ChainId, InvalidTx, PortRequest, SignedTransaction, Transaction, TxBody, VerifiedTx};
+pub use tx::{
+    ChainId, InvalidTx, PortRequest, SignedTransaction, Transaction, TxBody, VerifiedTx, verify_batch,
+};
 pub use types::{
     Digest, OperatorId, PortId, PrivateKey, PublicKey, RoutingNumber, Signature, Timestamp, TxId,
 };

@@ -433,34 +433,122 @@ impl SignedTransaction {
 
     /// The transaction's id (over the signed payload, not the signature).
     pub fn id(&self) -> TxId {
-        TxId(Sha256::hash(&[DOMAIN_TX_ID, &self.tx.encode()]))
+        tx_id(&self.tx.encode())
     }
 
     /// Everything that can be checked without the ledger: signatures and self-consistency.
     /// Nodes do this once, when a transaction enters the pool or arrives in a block.
     pub fn verify(self, chain: &ChainId) -> Result<VerifiedTx, InvalidTx> {
         let encoded = self.tx.encode();
-        if encoded.len() + Signature::SIZE > MAX_TX_BYTES {
-            return Err(InvalidTx::TooLarge { size: encoded.len() + Signature::SIZE });
-        }
-        if !self.tx.signer.verify(NAMESPACE_TX, &signing_payload(chain, &encoded), &self.signature) {
-            return Err(InvalidTx::BadSignature { signer: (&self.tx.signer).into() });
+        self.check_form(encoded.len())?;
+        self.check_signatures(chain, &encoded)?;
+        Ok(VerifiedTx { id: tx_id(&encoded), signed: self })
+    }
+
+    /// Size and self-consistency, without the signatures.
+    fn check_form(&self, encoded_len: usize) -> Result<(), InvalidTx> {
+        if encoded_len + Signature::SIZE > MAX_TX_BYTES {
+            return Err(InvalidTx::TooLarge { size: encoded_len + Signature::SIZE });
         }
         match &self.tx.body {
-            TxBody::RequestPort(request) => check_request(request)?,
-            TxBody::RequestPortFor { request, subscriber, consent } => {
-                check_request(request)?;
-                let payload = signing_payload(chain, &request.encode());
-                if !subscriber.verify(NAMESPACE_CONSENT, &payload, consent) {
-                    return Err(InvalidTx::BadConsent { subscriber: subscriber.into() });
-                }
-            }
-            TxBody::SetPolicy(policy) => policy.validate()?,
-            _ => {}
+            TxBody::RequestPort(request) | TxBody::RequestPortFor { request, .. } => check_request(request),
+            TxBody::SetPolicy(policy) => Ok(policy.validate()?),
+            _ => Ok(()),
         }
-        let id = TxId(Sha256::hash(&[DOMAIN_TX_ID, &encoded]));
-        Ok(VerifiedTx { id, signed: self })
     }
+
+    /// The signatures this transaction carries: the signer's, and a subscriber's consent.
+    fn signatures(&self, chain: &ChainId, encoded: &[u8]) -> Vec<SignatureCheck<'_>> {
+        let mut out = vec![SignatureCheck {
+            key: &self.tx.signer,
+            namespace: NAMESPACE_TX,
+            message: signing_payload(chain, encoded),
+            signature: &self.signature,
+        }];
+        if let TxBody::RequestPortFor { request, subscriber, consent } = &self.tx.body {
+            out.push(SignatureCheck {
+                key: subscriber,
+                namespace: NAMESPACE_CONSENT,
+                message: signing_payload(chain, &request.encode()),
+                signature: consent,
+            });
+        }
+        out
+    }
+
+    fn check_signatures(&self, chain: &ChainId, encoded: &[u8]) -> Result<(), InvalidTx> {
+        for check in self.signatures(chain, encoded) {
+            if !check.key.verify(check.namespace, &check.message, check.signature) {
+                return Err(if check.namespace == NAMESPACE_TX {
+                    InvalidTx::BadSignature { signer: check.key.into() }
+                } else {
+                    InvalidTx::BadConsent { subscriber: check.key.into() }
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One signature to check.
+struct SignatureCheck<'a> {
+    key: &'a PublicKey,
+    namespace: &'static [u8],
+    message: Vec<u8>,
+    signature: &'a Signature,
+}
+
+/// [`SignedTransaction::verify`] for many transactions at once, with the same results.
+///
+/// All signatures are checked in one ed25519 batch equation, about twice as fast as one by
+/// one. Only when the batch fails is each transaction checked alone, to say which one is bad.
+/// `rng` draws the batch's random coefficients: it decides nothing but how unlikely a forged
+/// signature is to slip through (2^-128), so the results do not depend on it.
+pub fn verify_batch(
+    txs: Vec<SignedTransaction>,
+    chain: &ChainId,
+    rng: &mut impl rand_core::CryptoRng,
+) -> Vec<Result<VerifiedTx, InvalidTx>> {
+    use commonware_cryptography::{BatchEntry, BatchVerifier};
+    let encoded: Vec<Vec<u8>> = txs.iter().map(|t| t.tx.encode().to_vec()).collect();
+    let forms: Vec<Result<(), InvalidTx>> =
+        txs.iter().zip(&encoded).map(|(t, e)| t.check_form(e.len())).collect();
+    let batch_valid = {
+        let checks: Vec<SignatureCheck<'_>> = txs
+            .iter()
+            .zip(&encoded)
+            .zip(&forms)
+            .filter(|(_, form)| form.is_ok())
+            .flat_map(|((t, e), _)| t.signatures(chain, e))
+            .collect();
+        !checks.is_empty()
+            && PublicKey::verify_batch(
+                rng,
+                &checks,
+                |_, c| BatchEntry {
+                    namespace: c.namespace,
+                    message: &c.message,
+                    public_key: c.key,
+                    signature: c.signature,
+                },
+                &commonware_parallel::Sequential,
+            )
+    };
+    txs.into_iter()
+        .zip(encoded)
+        .zip(forms)
+        .map(|((tx, e), form)| {
+            form?;
+            if !batch_valid {
+                tx.check_signatures(chain, &e)?;
+            }
+            Ok(VerifiedTx { id: tx_id(&e), signed: tx })
+        })
+        .collect()
+}
+
+fn tx_id(encoded: &[u8]) -> TxId {
+    TxId(Sha256::hash(&[DOMAIN_TX_ID, encoded]))
 }
 
 fn check_request(request: &PortRequest) -> Result<(), InvalidTx> {

@@ -234,3 +234,44 @@ fn the_genesis_state_hash_and_chain_id_are_frozen() {
         "c1bb4aa3c6379a16dd7818012c5e6eeeb2a8bf94e1e89a1ed12d27e453b91fbb"
     );
 }
+
+#[test]
+fn batch_verification_agrees_with_one_by_one() {
+    use npchain_core::{InvalidTx, verify_batch};
+    let mut rng = rand::rng();
+    let txs: Vec<SignedTransaction> = cases().into_iter().map(|(_, t)| t).collect();
+    let one_by_one: Vec<_> = txs.iter().map(|t| t.clone().verify(&chain())).collect();
+    assert!(one_by_one.iter().all(Result::is_ok));
+    assert_eq!(verify_batch(txs.clone(), &chain(), &mut rng), one_by_one);
+    assert!(verify_batch(Vec::new(), &chain(), &mut rng).is_empty());
+
+    // A flipped signature bit, a consent by the wrong key, and a transaction for another
+    // network: the batch fails, and exactly those three are refused, each with its reason.
+    let mut bad = txs.clone();
+    let mut bytes = bad[0].encode().to_vec();
+    *bytes.last_mut().unwrap() ^= 1;
+    bad[0] = SignedTransaction::from_bytes(&bytes).unwrap();
+    bad[1] = signed(
+        "OPB",
+        TxBody::RequestPortFor {
+            request: request(),
+            subscriber: key("alice").public_key(),
+            consent: request().consent(&chain(), &key("bob")),
+        },
+    );
+    let elsewhere = ChainId(Digest([0x22; 32]));
+    bad[2] = Transaction {
+        nonce: 1,
+        expires_at: Timestamp(GENESIS_MS + 600_000),
+        signer: key("OPA").public_key(),
+        body: TxBody::Release { port: request().port_id(&key("alice").public_key()) },
+    }
+    .sign(&elsewhere, &key("OPA"));
+    let got = verify_batch(bad.clone(), &chain(), &mut rng);
+    let want: Vec<_> = bad.iter().map(|t| t.clone().verify(&chain())).collect();
+    assert_eq!(got, want);
+    assert!(matches!(got[0], Err(InvalidTx::BadSignature { .. })), "{:?}", got[0]);
+    assert!(matches!(got[1], Err(InvalidTx::BadConsent { .. })), "{:?}", got[1]);
+    assert!(matches!(got[2], Err(InvalidTx::BadSignature { .. })), "{:?}", got[2]);
+    assert_eq!(got.iter().filter(|r| r.is_ok()).count(), txs.len() - 3);
+}
