@@ -476,6 +476,43 @@ impl SubmitError {
     }
 }
 
+/// Most transactions in one `POST /v1/txs`.
+pub const MAX_BATCH_TXS: usize = 10_000;
+
+/// `POST /v1/txs`: signed transactions, hex.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitBatch {
+    pub txs: Vec<String>,
+}
+
+/// One transaction's result in a batch: its id when accepted, or the refusal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchResult {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl From<Result<TxId, SubmitError>> for BatchResult {
+    fn from(result: Result<TxId, SubmitError>) -> Self {
+        match result {
+            Ok(id) => Self { id: Some(id.to_string()), error: None, message: None },
+            Err(e) => Self { id: None, error: Some(e.code().to_owned()), message: Some(e.to_string()) },
+        }
+    }
+}
+
+/// The answer to `POST /v1/txs`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BatchResults {
+    pub accepted: usize,
+    pub results: Vec<BatchResult>,
+}
+
 /// What the node's operator does, signed with the node's operator key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OperatorAction {
@@ -517,7 +554,12 @@ pub trait NodeApi: Send + Sync + 'static {
     /// Checks a signed transaction (canonical bytes) and puts it in the mempool; with
     /// `precheck`, the ledger first tries it on the committed state and refuses it with the
     /// ledger's reason if it would fail now.
-    fn submit(&self, tx: &[u8], precheck: bool) -> Result<TxId, SubmitError>;
+    fn submit(&self, tx: &[u8], precheck: bool) -> Result<TxId, SubmitError> {
+        let mut results = self.submit_batch(&[bytes::Bytes::copy_from_slice(tx)], precheck);
+        results.pop().unwrap_or_else(|| Err(SubmitError::Unavailable("no result".into())))
+    }
+    /// [`Self::submit`] for many transactions at once, with one result each, in order.
+    fn submit_batch(&self, txs: &[bytes::Bytes], precheck: bool) -> Vec<Result<TxId, SubmitError>>;
     /// A finalized block this node holds, if any.
     fn block(&self, height: u64) -> Result<Option<BlockInfo>, ReadError>;
     /// The proof that the block at `height` is final, if held: see [`FinalityProof`].

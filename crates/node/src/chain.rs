@@ -75,6 +75,17 @@ pub trait BlockLog: Send + 'static {
     fn bound_numbers(&self, subscriber: &str) -> Result<Vec<String>, StoreError>;
 }
 
+/// Decodes a transaction from a client or a peer, bounded in size.
+fn decode(bytes: &[u8]) -> Result<SignedTransaction, SubmitError> {
+    if bytes.len() > MAX_TX_BYTES {
+        return Err(SubmitError::Malformed(format!(
+            "transaction is {} bytes; at most {MAX_TX_BYTES} are accepted",
+            bytes.len()
+        )));
+    }
+    SignedTransaction::from_bytes(bytes).map_err(|e| SubmitError::Malformed(e.to_string()))
+}
+
 /// The subscriber keys (hex) a block bound, with their numbers: what the key index holds.
 pub fn bindings(info: &BlockInfo) -> impl Iterator<Item = (&str, &str)> {
     info.events.iter().filter_map(|e| match e {
@@ -325,73 +336,67 @@ impl<S: Store + Send + 'static, L: BlockLog> Chain<S, L> {
         bytes: &[u8],
         dry_run_at: Option<Timestamp>,
     ) -> Result<VerifiedTx, SubmitError> {
-        let result = self.admit(bytes, dry_run_at);
-        match &result {
-            Ok(_) => {
-                self.metrics.mempool.set(self.mempool_len() as i64);
-            }
-            Err(e) => self.metrics.rejected("submit", e.code()),
-        }
-        result
+        let mut results = self.submit_batch(&[Bytes::copy_from_slice(bytes)], dry_run_at);
+        results.pop().unwrap_or_else(|| Err(SubmitError::Unavailable("empty batch".into())))
     }
 
-    fn admit(&self, bytes: &[u8], dry_run_at: Option<Timestamp>) -> Result<VerifiedTx, SubmitError> {
-        if bytes.len() > MAX_TX_BYTES {
-            return Err(SubmitError::Malformed(format!(
-                "transaction is {} bytes; at most {MAX_TX_BYTES} are accepted",
-                bytes.len()
-            )));
+    /// [`Self::submit_checked`] for many transactions, with one result each, in order. The
+    /// signatures of the whole batch are checked at once ([`npchain_core::verify_batch`]) and
+    /// the chain is locked once for the batch, not once per transaction.
+    pub fn submit_batch(
+        &self,
+        txs: &[Bytes],
+        dry_run_at: Option<Timestamp>,
+    ) -> Vec<Result<VerifiedTx, SubmitError>> {
+        let results = self.admit(txs, dry_run_at);
+        for result in &results {
+            if let Err(e) = result {
+                self.metrics.rejected("submit", e.code());
+            }
         }
-        let tx = SignedTransaction::from_bytes(bytes).map_err(|e| SubmitError::Malformed(e.to_string()))?;
-        let id = tx.id();
-        self.precheck(&id, &tx)?;
-        let verified = tx.verify(&self.chain_id).map_err(|e| SubmitError::Invalid(e.to_string()))?;
+        self.metrics.mempool.set(self.mempool_len() as i64);
+        results
+    }
+
+    fn admit(&self, txs: &[Bytes], dry_run_at: Option<Timestamp>) -> Vec<Result<VerifiedTx, SubmitError>> {
+        // Decode, and check against the pool and the committed state, under one lock.
+        let checked: Vec<Result<SignedTransaction, SubmitError>> = {
+            let inner = self.lock();
+            let mut ids = HashSet::with_capacity(txs.len());
+            txs.iter()
+                .map(|bytes| {
+                    let tx = decode(bytes)?;
+                    let id = tx.id();
+                    if !ids.insert(id) {
+                        return Err(SubmitError::Duplicate(id));
+                    }
+                    inner.precheck(&id, &tx)?;
+                    Ok(tx)
+                })
+                .collect()
+        };
+        // Signatures outside the lock, all at once.
+        let mut results: Vec<Option<Result<VerifiedTx, SubmitError>>> = Vec::with_capacity(txs.len());
+        let (mut slots, mut unverified) = (Vec::new(), Vec::new());
+        for (i, c) in checked.into_iter().enumerate() {
+            match c {
+                Ok(tx) => {
+                    slots.push(i);
+                    unverified.push(tx);
+                    results.push(None);
+                }
+                Err(e) => results.push(Some(Err(e))),
+            }
+        }
+        let verified = npchain_core::verify_batch(unverified, &self.chain_id, &mut rand::rng());
         let mut inner = self.lock();
-        if let Some(at) = dry_run_at {
-            let ledger = &inner.ledger;
-            let time = Timestamp(at.millis().max(ledger.block_time().millis()));
-            let executed = ledger
-                .execute(&[], ledger.height() + 1, time, std::slice::from_ref(&verified))
-                .map_err(|e| SubmitError::Unavailable(e.to_string()))?;
-            if let Some((_, Err(e))) = executed.outcome().results.first() {
-                return Err(SubmitError::Refused { code: e.code(), reason: e.to_string() });
-            }
+        for (i, v) in slots.into_iter().zip(verified) {
+            let result = v
+                .map_err(|e| SubmitError::Invalid(e.to_string()))
+                .and_then(|tx| inner.pool_checked(tx, &txs[i], dry_run_at));
+            results[i] = Some(result);
         }
-        match inner.pool.insert(verified.clone(), Bytes::copy_from_slice(bytes)) {
-            Ok(()) => Ok(verified),
-            Err(Refused::Duplicate) => Err(SubmitError::Duplicate(id)),
-            Err(Refused::Full) => Err(SubmitError::Full(inner.pool.capacity())),
-        }
-    }
-
-    fn precheck(&self, id: &TxId, tx: &SignedTransaction) -> Result<(), SubmitError> {
-        let inner = self.lock();
-        if let Some(reason) = &inner.halted {
-            return Err(SubmitError::Unavailable(reason.clone()));
-        }
-        if inner.pool.contains(id) {
-            return Err(SubmitError::Duplicate(*id));
-        }
-        let ledger = &inner.ledger;
-        if ledger.tx_applied(id).map_err(|e| SubmitError::Unavailable(e.to_string()))? {
-            return Err(SubmitError::Committed(*id));
-        }
-        let now = ledger.block_time();
-        if tx.tx.expires_at < now {
-            return Err(SubmitError::Expired {
-                expires_at_ms: tx.tx.expires_at.millis(),
-                now_ms: now.millis(),
-            });
-        }
-        let latest = now.plus_secs(ledger.policy().tx_ttl_max_secs);
-        if tx.tx.expires_at > latest.plus_secs(MAX_CLOCK_DRIFT_MS / 1000) {
-            return Err(SubmitError::Invalid(format!(
-                "expires_at {} ms is beyond the longest validity window (the last block time plus {} s)",
-                tx.tx.expires_at.millis(),
-                ledger.policy().tx_ttl_max_secs
-            )));
-        }
-        Ok(())
+        results.into_iter().map(|r| r.expect("every transaction has a result")).collect()
     }
 
     // --- consensus: build, verify, finalize
@@ -491,12 +496,10 @@ impl<S: Store + Send + 'static, L: BlockLog> Chain<S, L> {
                 }
             }
         }
-        for (index, tx) in unverified {
-            let v = tx.verify(&self.chain_id).map_err(|e| InvalidBlock::Transaction {
-                height,
-                index,
-                reason: e.to_string(),
-            })?;
+        let (slots, unverified): (Vec<usize>, Vec<SignedTransaction>) = unverified.into_iter().unzip();
+        let verified = npchain_core::verify_batch(unverified, &self.chain_id, &mut rand::rng());
+        for (index, v) in slots.into_iter().zip(verified) {
+            let v = v.map_err(|e| InvalidBlock::Transaction { height, index, reason: e.to_string() })?;
             out[index] = Some(v);
         }
         Ok(out.into_iter().flatten().collect())
@@ -614,6 +617,62 @@ impl<S: Store + Send + 'static, L: BlockLog> Chain<S, L> {
 }
 
 impl<S: Store, L: BlockLog> Inner<S, L> {
+    fn precheck(&self, id: &TxId, tx: &SignedTransaction) -> Result<(), SubmitError> {
+        let inner = self;
+        if let Some(reason) = &inner.halted {
+            return Err(SubmitError::Unavailable(reason.clone()));
+        }
+        if inner.pool.contains(id) {
+            return Err(SubmitError::Duplicate(*id));
+        }
+        let ledger = &inner.ledger;
+        if ledger.tx_applied(id).map_err(|e| SubmitError::Unavailable(e.to_string()))? {
+            return Err(SubmitError::Committed(*id));
+        }
+        let now = ledger.block_time();
+        if tx.tx.expires_at < now {
+            return Err(SubmitError::Expired {
+                expires_at_ms: tx.tx.expires_at.millis(),
+                now_ms: now.millis(),
+            });
+        }
+        let latest = now.plus_secs(ledger.policy().tx_ttl_max_secs);
+        if tx.tx.expires_at > latest.plus_secs(MAX_CLOCK_DRIFT_MS / 1000) {
+            return Err(SubmitError::Invalid(format!(
+                "expires_at {} ms is beyond the longest validity window (the last block time plus {} s)",
+                tx.tx.expires_at.millis(),
+                ledger.policy().tx_ttl_max_secs
+            )));
+        }
+        Ok(())
+    }
+
+    /// Pools a verified transaction; with `dry_run_at`, only if the ledger would apply it to
+    /// the committed state at that time.
+    fn pool_checked(
+        &mut self,
+        verified: VerifiedTx,
+        bytes: &Bytes,
+        dry_run_at: Option<Timestamp>,
+    ) -> Result<VerifiedTx, SubmitError> {
+        if let Some(at) = dry_run_at {
+            let ledger = &self.ledger;
+            let time = Timestamp(at.millis().max(ledger.block_time().millis()));
+            let executed = ledger
+                .execute(&[], ledger.height() + 1, time, std::slice::from_ref(&verified))
+                .map_err(|e| SubmitError::Unavailable(e.to_string()))?;
+            if let Some((_, Err(e))) = executed.outcome().results.first() {
+                return Err(SubmitError::Refused { code: e.code(), reason: e.to_string() });
+            }
+        }
+        let id = verified.id();
+        match self.pool.insert(verified.clone(), bytes.clone()) {
+            Ok(()) => Ok(verified),
+            Err(Refused::Duplicate) => Err(SubmitError::Duplicate(id)),
+            Err(Refused::Full) => Err(SubmitError::Full(self.pool.capacity())),
+        }
+    }
+
     /// The pending blocks from just above the committed height up to `digest` at `height`,
     /// oldest first (empty when `height` is the committed height).
     fn branch(&self, mut digest: Digest, mut height: u64) -> Result<Vec<&Pending>, InvalidBlock> {

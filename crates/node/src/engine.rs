@@ -16,6 +16,7 @@ use crate::{
 };
 use bytes::Bytes;
 use commonware_broadcast::buffered;
+use commonware_codec::{Decode, Encode, RangeCfg};
 use commonware_consensus::{
     marshal::{self, core::Actor as MarshalActor, resolver::p2p as marshal_resolver, standard::Inline},
     simplex::{
@@ -33,6 +34,7 @@ use commonware_storage::archive::immutable;
 use commonware_utils::{NZDuration, NZU16, NZU64, NZUsize, ordered::Set};
 use npchain_core::{
     Store,
+    tx::MAX_TX_BYTES,
     types::{PrivateKey, PublicKey},
 };
 use rand_core::CryptoRng;
@@ -98,16 +100,41 @@ pub struct Channels<Sn, Rc> {
     pub txs: (Sn, Rc),
 }
 
-/// Sends transactions this node accepted to every peer.
+/// Most transactions in one gossip message.
+pub const MAX_GOSSIP_TXS: usize = 4_096;
+/// A gossip message is cut before it grows past this many bytes of transactions.
+const GOSSIP_MESSAGE_BYTES: usize = 1 << 20;
+
+/// Sends transactions this node accepted to every peer, many to a message: a batch submitted
+/// together travels together, and the receiver checks its signatures together.
 pub struct Gossip<Sn> {
     sender: Mutex<Sn>,
 }
 
 impl<Sn: Sender<PublicKey = PublicKey>> Gossip<Sn> {
-    pub fn send(&self, tx: &[u8]) {
+    pub fn send(&self, txs: &[Bytes]) {
         let mut sender = self.sender.lock().unwrap_or_else(|e| e.into_inner());
-        sender.send(Recipients::All, Bytes::copy_from_slice(tx), false);
+        let mut start = 0;
+        while start < txs.len() {
+            let (mut end, mut bytes) = (start, 0);
+            while end < txs.len() && end - start < MAX_GOSSIP_TXS {
+                bytes += txs[end].len();
+                if bytes > GOSSIP_MESSAGE_BYTES && end > start {
+                    break;
+                }
+                end += 1;
+            }
+            let message = txs[start..end].to_vec().encode();
+            sender.send(Recipients::All, message, false);
+            start = end;
+        }
     }
+}
+
+/// Reads a gossip message: 1 to [`MAX_GOSSIP_TXS`] transactions, each of bounded size.
+pub fn decode_gossip(message: &[u8]) -> Result<Vec<Bytes>, commonware_codec::Error> {
+    let cfg = (RangeCfg::from(1..=MAX_GOSSIP_TXS), RangeCfg::from(..=MAX_TX_BYTES));
+    Vec::<Bytes>::decode_cfg(commonware_codec::Copying(message), &cfg)
 }
 
 impl<Sn> std::fmt::Debug for Gossip<Sn> {
@@ -281,8 +308,15 @@ where
     let (tx_sender, mut tx_receiver) = channels.txs;
     let gossip = Arc::new(Gossip { sender: Mutex::new(tx_sender) });
     handles.push(context.child("tx_gossip").spawn(move |_| async move {
-        while let Ok((peer, bytes)) = tx_receiver.recv().await {
-            if let Err(e) = chain.submit(bytes.as_ref()) {
+        while let Ok((peer, message)) = tx_receiver.recv().await {
+            let txs = match decode_gossip(message.as_ref()) {
+                Ok(txs) => txs,
+                Err(e) => {
+                    debug!(peer = %peer, error = %e, "undecodable gossip message");
+                    continue;
+                }
+            };
+            for e in chain.submit_batch(&txs, None).into_iter().filter_map(Result::err) {
                 debug!(peer = %peer, error = %e, "gossiped transaction not pooled");
             }
         }

@@ -3,7 +3,10 @@
 //!
 //! Every refusal is JSON `{"error": "<code>", "message": "<what and why>"}` with a precise status.
 
-use crate::api::{ActionError, EventEnvelope, EventInfo, NodeApi, OperatorAction, PortQuery, SubmitError};
+use crate::api::{
+    ActionError, BatchResult, BatchResults, EventEnvelope, EventInfo, MAX_BATCH_TXS, NodeApi, OperatorAction,
+    PortQuery, SubmitBatch, SubmitError,
+};
 use axum::{
     Json, Router,
     body::Bytes,
@@ -29,6 +32,8 @@ use std::{collections::VecDeque, future::Future, sync::Arc};
 
 /// The largest request body accepted (a transaction is at most 128 KiB; hex doubles it).
 pub const MAX_BODY_BYTES: usize = 300 * 1024;
+/// The largest `POST /v1/txs` body: a full batch of port requests with room to spare.
+pub const MAX_BATCH_BODY_BYTES: usize = 32 * 1024 * 1024;
 /// The OpenAPI 3.1 document of this API, served at `/openapi.json`.
 pub const OPENAPI: &str = include_str!("openapi.json");
 /// Orders per page of `GET /v1/ports` unless `limit` says otherwise.
@@ -82,6 +87,7 @@ pub fn router(api: Api) -> Router {
         .route("/v1/numbers/{number}/history", get(history))
         .route("/v1/keys/{key}/numbers", get(key_numbers))
         .route("/v1/tx", post(submit))
+        .route("/v1/txs", post(submit_batch).layer(DefaultBodyLimit::max(MAX_BATCH_BODY_BYTES)))
         .route("/v1/tx/{id}", get(tx))
         .route("/v1/ports", get(ports))
         .route("/v1/ports/{id}", get(port))
@@ -224,6 +230,38 @@ async fn submit(
     };
     let id = api.submit(&bytes, precheck).map_err(|e| submit_error(&e))?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "id": id.to_string() }))).into_response())
+}
+
+async fn submit_batch(
+    State(api): State<Api>,
+    params: Result<Query<SubmitParams>, axum::extract::rejection::QueryRejection>,
+    body: Bytes,
+) -> Answer {
+    let precheck = params.map_err(bad_query)?.precheck.unwrap_or(true);
+    let batch: SubmitBatch = json_body(&body, "{\"txs\": [\"<hex>\", ...]}")?;
+    if batch.txs.is_empty() || batch.txs.len() > MAX_BATCH_TXS {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "bad_batch",
+            format!("a batch holds 1 to {MAX_BATCH_TXS} transactions; got {}", batch.txs.len()),
+        ));
+    }
+    let txs = batch
+        .txs
+        .iter()
+        .enumerate()
+        .map(|(i, hex)| {
+            commonware_formatting::from_hex(hex.trim())
+                .map(Bytes::from)
+                .ok_or_else(|| error(StatusCode::BAD_REQUEST, "bad_hex", format!("txs[{i}] is not hex")))
+        })
+        .collect::<Result<Vec<Bytes>, ApiError>>()?;
+    // Verifying thousands of signatures takes a while: off the request threads.
+    let results =
+        tokio::task::spawn_blocking(move || api.submit_batch(&txs, precheck)).await.map_err(internal)?;
+    let results: Vec<BatchResult> = results.into_iter().map(BatchResult::from).collect();
+    let accepted = results.iter().filter(|r| r.id.is_some()).count();
+    Ok(Json(BatchResults { accepted, results }).into_response())
 }
 
 async fn tx(State(api): State<Api>, Path(raw): Path<String>) -> Answer {

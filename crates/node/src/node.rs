@@ -302,7 +302,7 @@ pub fn run(config: &NodeConfig) -> Result<(), NodeError> {
             chain,
             identity,
             admin_token,
-            Box::new(move |tx: &[u8]| gossip.send(tx)),
+            Box::new(move |txs: &[bytes::Bytes]| gossip.send(txs)),
             Box::new(move |height| {
                 // Marshal answers from its archives on the node's runtime; this thread only waits.
                 use commonware_codec::Encode;

@@ -14,6 +14,7 @@ use crate::{
     chain::{BlockLog, Chain},
     metrics::Metrics,
 };
+use bytes::Bytes;
 use commonware_codec::Encode;
 use commonware_cryptography::Signer as _;
 use npchain_core::{
@@ -44,7 +45,7 @@ pub struct Identity {
     pub peers: Vec<PeerInfo>,
 }
 
-type Relay = Box<dyn Fn(&[u8]) + Send + Sync>;
+type Relay = Box<dyn Fn(&[Bytes]) + Send + Sync>;
 type Finalizations = Box<dyn Fn(u64) -> Option<FinalityProof> + Send + Sync>;
 
 /// The node's [`NodeApi`].
@@ -157,10 +158,14 @@ impl<S: Store + Send + Sync + 'static, L: BlockLog + Sync> NodeApi for Service<S
         }
     }
 
-    fn submit(&self, tx: &[u8], precheck: bool) -> Result<TxId, SubmitError> {
-        let verified = self.chain.submit_checked(tx, precheck.then(wall_clock))?;
-        (self.relay)(tx);
-        Ok(verified.id())
+    fn submit_batch(&self, txs: &[Bytes], precheck: bool) -> Vec<Result<TxId, SubmitError>> {
+        let results = self.chain.submit_batch(txs, precheck.then(wall_clock));
+        let accepted: Vec<Bytes> =
+            txs.iter().zip(&results).filter(|(_, r)| r.is_ok()).map(|(t, _)| t.clone()).collect();
+        if !accepted.is_empty() {
+            (self.relay)(&accepted);
+        }
+        results.into_iter().map(|r| r.map(|v| v.id())).collect()
     }
 
     fn block(&self, height: u64) -> Result<Option<BlockInfo>, ReadError> {

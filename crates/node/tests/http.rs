@@ -485,3 +485,51 @@ fn the_openapi_document_lists_every_route() {
         assert!(routes.contains(p), "{p} is documented but not served");
     }
 }
+
+#[test]
+fn a_batch_gets_one_result_per_transaction_and_one_relay() {
+    let node = Node::start(Some(TOKEN));
+    let json = [("Content-Type", "application/json")];
+    let bind = |i: u64| TxBody::Bind {
+        number: format!("+493010000{i}").parse().unwrap(),
+        subscriber: Some(subscriber().public_key()),
+    };
+    let good: Vec<Vec<u8>> = (1..=5).map(|i| node.signed(&opa(), i, bind(i))).collect();
+    let mut forged = node.signed(&opa(), 6, bind(6));
+    *forged.last_mut().unwrap() ^= 1;
+    let not_served = node.signed(&opb(), 7, bind(7));
+    let mut txs: Vec<Vec<u8>> = good.clone();
+    txs.extend([forged, good[0].clone(), not_served, vec![0u8]]);
+    let body =
+        serde_json::json!({ "txs": txs.iter().map(|t| commonware_formatting::hex(t)).collect::<Vec<_>>() });
+    let before = *node.relayed.lock().unwrap();
+    let (code, answer) = node.call("POST", "/v1/txs", &json, body.to_string().as_bytes());
+    assert_eq!(code, 200, "{answer}");
+    assert_eq!(answer["accepted"], 5, "{answer}");
+    let results = answer["results"].as_array().unwrap();
+    assert_eq!(results.len(), 9);
+    for r in &results[..5] {
+        assert!(r["id"].as_str().is_some_and(|id| id.len() == 64), "{r}");
+    }
+    let errors: Vec<&str> = results[5..].iter().map(|r| r["error"].as_str().unwrap()).collect();
+    assert_eq!(errors[0], "invalid");
+    assert_eq!(errors[1], "duplicate");
+    assert!(!["invalid", "duplicate", "malformed"].contains(&errors[2]), "ledger refusal: {errors:?}");
+    assert_eq!(errors[3], "malformed");
+    assert!(results[5..].iter().all(|r| r["id"].is_null() && r["message"].as_str().is_some()));
+    assert_eq!(*node.relayed.lock().unwrap(), before + 1, "the accepted ones travel together");
+    let block = node.commit();
+    assert_eq!(block.txs.len(), 5);
+    assert!(block.txs.iter().all(|t| t.outcome == "applied"), "{:?}", block.txs);
+    // the same batch again: every transaction is now committed
+    let (_, again) = node.call("POST", "/v1/txs", &json, body.to_string().as_bytes());
+    assert_eq!(again["accepted"], 0);
+    assert_eq!(again["results"][0]["error"], "committed");
+    // refusals of the whole request
+    assert_error(node.call("POST", "/v1/txs", &json, br#"{"txs":[]}"#), 400, "bad_batch");
+    let many = serde_json::json!({ "txs": vec!["00"; npchain_node::api::MAX_BATCH_TXS + 1] });
+    assert_error(node.call("POST", "/v1/txs", &json, many.to_string().as_bytes()), 400, "bad_batch");
+    assert_error(node.call("POST", "/v1/txs", &json, br#"{"txs":["zz"]}"#), 400, "bad_hex");
+    assert_error(node.call("POST", "/v1/txs", &json, br#"{"tx":"00"}"#), 400, "bad_json");
+    assert_error(node.call("POST", "/v1/txs?precheck=2", &json, br#"{"txs":["00"]}"#), 400, "bad_query");
+}

@@ -345,7 +345,7 @@ fn run_faulty(seed: u64) -> Vec<BlockInfo> {
                 let node = nodes[target].as_ref().unwrap();
                 let tx = bind(&chain_id, op, k, now_ms(&context));
                 node.chain.submit(&tx).expect("fresh transaction is pooled");
-                node.gossip.send(&tx);
+                node.gossip.send(&[bytes::Bytes::from(tx.clone())]);
                 submitted.push((op, k));
                 k += 1;
             }
@@ -460,7 +460,7 @@ fn run_byzantine(seed: u64, kind: Byzantine) -> u64 {
             let op = rng.random_range(0..VALIDATORS);
             let tx = bind(&chain_id, op, k, now_ms(&context));
             node.chain.submit(&tx).expect("fresh transaction is pooled");
-            node.gossip.send(&tx);
+            node.gossip.send(&[bytes::Bytes::from(tx.clone())]);
             submitted.push((op, k));
             if k % 6 == 5 {
                 let chains: Vec<_> = nodes.iter().map(|n| n.chain.clone()).collect();
