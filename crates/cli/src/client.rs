@@ -155,6 +155,16 @@ impl Client {
         })
     }
 
+    /// Submits many signed transactions in one request (`POST /v1/txs`): one result each.
+    pub fn submit_batch(
+        &self,
+        txs: &[&[u8]],
+        precheck: bool,
+    ) -> Result<npchain_node::api::BatchResults, ClientError> {
+        let hex: Vec<String> = txs.iter().map(|t| commonware_formatting::hex(t)).collect();
+        self.request(&format!("/v1/txs?precheck={precheck}"), Some(&serde_json::json!({ "txs": hex })))
+    }
+
     /// The block at `height` and its finalization certificate, as the node serves them
     /// (unchecked: see `npchain_node::proof::ProofChecker`).
     pub fn finality(&self, height: u64) -> Result<npchain_node::api::FinalityProof, ClientError> {

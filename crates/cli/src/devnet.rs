@@ -335,6 +335,44 @@ fn nodes(dir: &Path, options: &Options) -> Result<Vec<NodeLayout>, DevnetError> 
         .collect()
 }
 
+/// Starts node `node` of a devnet as a child process of `exe` (this program), its output
+/// appended to `node.log` in its directory.
+pub fn spawn_node(exe: &Path, node: &NodeLayout) -> Result<std::process::Child, DevnetError> {
+    use std::process::{Command, Stdio};
+    let log_path = node.dir.join("node.log");
+    let log = fs::OpenOptions::new().create(true).append(true).open(&log_path).map_err(io(&log_path))?;
+    let err = log.try_clone().map_err(io(&log_path))?;
+    Command::new(exe)
+        .arg("node")
+        .arg("--config")
+        .arg(&node.config_path)
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(err)
+        .spawn()
+        .map_err(|e| DevnetError::Other(format!("cannot start node {}: {e}", node.index)))
+}
+
+/// SIGTERM to every child, then SIGKILL to those still running after 10 s.
+pub fn stop_all<'a>(children: impl IntoIterator<Item = &'a mut std::process::Child>) {
+    use std::time::{Duration, Instant};
+    let children: Vec<&mut std::process::Child> = children.into_iter().collect();
+    for child in &children {
+        let _ = std::process::Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for child in children {
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

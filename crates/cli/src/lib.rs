@@ -1,5 +1,6 @@
 //! The `npchain` command's library: devnet layout and supervision, key initialisation.
 
+pub mod bench;
 pub mod client;
 pub mod devnet;
 pub mod wallet;

@@ -6,16 +6,18 @@
 use clap::{Parser, Subcommand};
 use commonware_cryptography::Signer;
 use npchain_cli::{
+    bench,
     client::{Client, encode},
     devnet::{self, Options},
 };
 use npchain_node::api::TxStatus;
 use npchain_node::{config::NodeConfig, keys};
+use serde_json::json;
 use std::{
     path::PathBuf,
-    process::{Child, Command, ExitCode, Stdio},
+    process::{Child, ExitCode},
     sync::mpsc,
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 #[derive(Parser)]
@@ -58,6 +60,106 @@ enum Verb {
     Operator(OperatorArgs),
     /// The subscriber's wallet: a key, port requests, and a verified local ledger.
     Wallet(WalletArgs),
+    /// Measure a devnet on this machine: throughput, mass updates, propagation, scale,
+    /// catch-up. Prints the figures and writes them as JSON.
+    Bench(BenchArgs),
+    /// Simulations over a live devnet.
+    Sim(SimArgs),
+}
+
+#[derive(clap::Args)]
+struct BenchArgs {
+    /// Small sizes and one run: checks that the measurement works, measures little.
+    #[arg(long, global = true)]
+    smoke: bool,
+    /// Runs of each scenario (a fresh devnet each); the figures are their medians.
+    #[arg(long, default_value_t = 3, global = true)]
+    runs: usize,
+    /// Directory for the JSON results.
+    #[arg(long, default_value = "bench-results", global = true)]
+    out: PathBuf,
+    /// Directory for the devnets the scenarios make (deleted and made again).
+    #[arg(long, default_value = "bench-data", global = true)]
+    data: PathBuf,
+    /// Node i serves HTTP on this port + i, DNS on +100 + i, p2p on +200 + i.
+    #[arg(long, default_value_t = 18400, global = true)]
+    port_base: u16,
+    #[arg(long, default_value_t = 4, global = true)]
+    validators: usize,
+    #[command(subcommand)]
+    what: BenchVerb,
+}
+
+#[derive(Subcommand, Clone)]
+enum BenchVerb {
+    /// Signed port transactions (bind, request, release, activate) as fast as they commit.
+    Throughput {
+        /// Ports (4 transactions each); default 10,000 (smoke 200).
+        #[arg(long)]
+        ports: Option<usize>,
+    },
+    /// Activation submitted → changed ENUM answer on every node.
+    Propagation {
+        /// Activations measured one by one; default 100 (smoke 5).
+        #[arg(long)]
+        ports: Option<usize>,
+    },
+    /// 100,000 numbers re-routed: a routing-number change, and a group port.
+    Mass {
+        /// Default 100,000 (smoke 2,000).
+        #[arg(long)]
+        numbers: Option<usize>,
+    },
+    /// Genesis migration of N ported numbers: load time, memory, lookups.
+    Scale {
+        /// Sizes, comma separated; default 1000000,10000000 (smoke 20000).
+        #[arg(long, value_delimiter = ',')]
+        numbers: Vec<usize>,
+    },
+    /// A validator down while N transactions commit, then restarted.
+    Catchup {
+        /// Default 100,000 (smoke 1,000).
+        #[arg(long)]
+        txs: Option<usize>,
+    },
+    /// Every scenario at its default size.
+    All,
+}
+
+#[derive(clap::Args)]
+struct SimArgs {
+    #[command(subcommand)]
+    what: SimVerb,
+}
+
+#[derive(Subcommand)]
+enum SimVerb {
+    /// Short messages to recently ported numbers: npchain vs a central database with
+    /// periodically synchronised operator copies.
+    Sms {
+        /// Ports run on the devnet; default 200 (smoke 10).
+        #[arg(long)]
+        ports: Option<usize>,
+        /// Messages a day to each ported number.
+        #[arg(long, default_value_t = 20.0)]
+        sms_per_day: f64,
+        /// How long after its port a number counts as recently ported, in hours.
+        #[arg(long, default_value_t = 48.0)]
+        window_hours: f64,
+        /// Synchronisation periods of the central copies, in seconds (comma separated).
+        #[arg(long, value_delimiter = ',', default_value = "900,86400")]
+        sync: Vec<f64>,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long)]
+        smoke: bool,
+        #[arg(long, default_value = "bench-results")]
+        out: PathBuf,
+        #[arg(long, default_value = "bench-data")]
+        data: PathBuf,
+        #[arg(long, default_value_t = 18400)]
+        port_base: u16,
+    },
 }
 
 #[derive(clap::Args)]
@@ -216,7 +318,90 @@ fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => fail(e),
         },
+        Verb::Bench(args) => match bench(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(e),
+        },
+        Verb::Sim(args) => match sim(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(e),
+        },
     }
+}
+
+fn bench(args: BenchArgs) -> Result<(), bench::BenchError> {
+    let env = bench::Env { data: args.data.clone(), port_base: args.port_base, validators: args.validators };
+    let runs = if args.smoke { 1 } else { args.runs };
+    let pick = |given: Option<usize>, full: usize, smoke: usize| given.unwrap_or(if args.smoke { smoke } else { full });
+    let what = match args.what {
+        BenchVerb::All => vec![
+            BenchVerb::Throughput { ports: None },
+            BenchVerb::Propagation { ports: None },
+            BenchVerb::Mass { numbers: None },
+            BenchVerb::Scale { numbers: Vec::new() },
+            BenchVerb::Catchup { txs: None },
+        ],
+        one => vec![one],
+    };
+    for scenario in what {
+        match scenario {
+            BenchVerb::Throughput { ports } => {
+                let n = pick(ports, 10_000, 200);
+                bench::repeat("throughput", json!({ "ports": n, "txs": 4 * n, "validators": env.validators }), runs, &args.out, |_| {
+                    bench::throughput(&env, n)
+                })?;
+            }
+            BenchVerb::Propagation { ports } => {
+                let n = pick(ports, 100, 5);
+                bench::repeat("propagation", json!({ "ports": n, "validators": env.validators }), runs, &args.out, |_| {
+                    bench::propagation(&env, n)
+                })?;
+            }
+            BenchVerb::Mass { numbers } => {
+                let n = pick(numbers, 100_000, 2_000);
+                bench::repeat("mass", json!({ "numbers": n, "validators": env.validators }), runs, &args.out, |_| {
+                    bench::mass(&env, n)
+                })?;
+            }
+            BenchVerb::Scale { numbers } => {
+                let sizes = if !numbers.is_empty() {
+                    numbers
+                } else if args.smoke {
+                    vec![20_000]
+                } else {
+                    vec![1_000_000, 10_000_000]
+                };
+                let baseline = bench::empty_node_kib(&env)?;
+                for n in sizes {
+                    bench::repeat(&format!("scale-{n}"), json!({ "numbers": n, "validators": env.validators }), runs, &args.out, |_| {
+                        bench::scale(&env, n, Some(baseline))
+                    })?;
+                }
+            }
+            BenchVerb::Catchup { txs } => {
+                let n = pick(txs, 100_000, 1_000);
+                bench::repeat("catchup", json!({ "txs": n, "validators": env.validators }), runs, &args.out, |_| {
+                    bench::catchup(&env, n)
+                })?;
+            }
+            BenchVerb::All => unreachable!("expanded above"),
+        }
+    }
+    Ok(())
+}
+
+fn sim(args: SimArgs) -> Result<(), bench::BenchError> {
+    let SimVerb::Sms { ports, sms_per_day, window_hours, sync, seed, smoke, out, data, port_base } = args.what;
+    let params = bench::sms::SmsParams {
+        ports: ports.unwrap_or(if smoke { 10 } else { 200 }),
+        sms_per_day,
+        window_hours,
+        sync_periods_s: sync,
+        seed,
+    };
+    let env = bench::Env { data, port_base, validators: 4 };
+    bench::repeat("sim-sms", params.to_json(), 1, &out, |_| bench::sms::run(&env, &params))?;
+    Ok(())
 }
 
 /// `+30m`, `+2h`, `+1d`, `+90s` from `now_ms`, or Unix milliseconds.
@@ -568,28 +753,11 @@ fn run_devnet(args: DevnetArgs) -> ExitCode {
     }
     let mut children: Vec<(usize, Child)> = Vec::new();
     for n in &layout.nodes {
-        let log_path = n.dir.join("node.log");
-        let log = match std::fs::OpenOptions::new().create(true).append(true).open(&log_path) {
-            Ok(f) => f,
-            Err(e) => return fail(format!("{}: {e}", log_path.display())),
-        };
-        let err = match log.try_clone() {
-            Ok(f) => f,
-            Err(e) => return fail(e),
-        };
-        match Command::new(&exe)
-            .arg("node")
-            .arg("--config")
-            .arg(&n.config_path)
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(err)
-            .spawn()
-        {
+        match devnet::spawn_node(&exe, n) {
             Ok(child) => children.push((n.index, child)),
             Err(e) => {
-                stop_all(&mut children);
-                return fail(format!("cannot start node {}: {e}", n.index));
+                devnet::stop_all(children.iter_mut().map(|(_, c)| c));
+                return fail(e);
             }
         }
     }
@@ -597,34 +765,16 @@ fn run_devnet(args: DevnetArgs) -> ExitCode {
     loop {
         if stop_rx.recv_timeout(Duration::from_millis(500)).is_ok() {
             println!("stopping");
-            stop_all(&mut children);
+            devnet::stop_all(children.iter_mut().map(|(_, c)| c));
             return ExitCode::SUCCESS;
         }
         for (index, child) in children.iter_mut() {
             if let Ok(Some(status)) = child.try_wait() {
                 let log = layout.nodes[*index].dir.join("node.log");
                 eprintln!("node {index} stopped ({status}); see {}", log.display());
-                stop_all(&mut children);
+                devnet::stop_all(children.iter_mut().map(|(_, c)| c));
                 return ExitCode::FAILURE;
             }
         }
-    }
-}
-
-/// SIGTERM to every child, then SIGKILL to those still running after 10 s.
-fn stop_all(children: &mut [(usize, Child)]) {
-    for (_, child) in children.iter() {
-        let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
-    }
-    let deadline = Instant::now() + Duration::from_secs(10);
-    for (_, child) in children.iter_mut() {
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
     }
 }

@@ -136,7 +136,16 @@ fn open_ledger(config: &NodeConfig, genesis: &Genesis) -> Result<Ledger<RedbStor
         Some(csv) => {
             let file = std::fs::File::open(csv)
                 .map_err(|source| NodeError::Io { path: csv.display().to_string(), source })?;
-            Ledger::genesis(store, genesis, read_ported_csv(std::io::BufReader::new(file), genesis.region))
+            // Progress in the log, for migration lists of many millions of numbers.
+            let entries = read_ported_csv(std::io::BufReader::new(file), genesis.region)
+                .enumerate()
+                .map(|(i, entry)| {
+                    if i > 0 && i % MIGRATION_PROGRESS_EVERY == 0 {
+                        info!(numbers = i, elapsed = ?started.elapsed(), "loading the migration list");
+                    }
+                    entry
+                });
+            Ledger::genesis(store, genesis, entries)
         }
         None => Ledger::genesis(store, genesis, std::iter::empty()),
     }
@@ -145,6 +154,9 @@ fn open_ledger(config: &NodeConfig, genesis: &Genesis) -> Result<Ledger<RedbStor
     write_fingerprint()?;
     Ok(ledger)
 }
+
+/// How often the migration load reports progress, in numbers.
+const MIGRATION_PROGRESS_EVERY: usize = 1_000_000;
 
 fn read_genesis(path: &Path) -> Result<Genesis, NodeError> {
     let name = path.display().to_string();

@@ -1,0 +1,299 @@
+//! Porting traffic: who ports which number where, the signed transactions of each step, and a
+//! driver that submits them to the nodes as fast as the network commits them.
+
+use super::{BenchError, net::LocalNet, stats::Percentiles};
+use crate::devnet::operator_id;
+use commonware_codec::Encode;
+use commonware_cryptography::Signer;
+use npchain_core::{
+    E164, PortRequest, SignedTransaction, Timestamp, Transaction, TxBody,
+    types::{PortId, PrivateKey},
+};
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+/// One subscriber porting one number.
+#[derive(Debug)]
+pub struct Port {
+    pub number: E164,
+    pub donor: usize,
+    pub recipient: usize,
+    pub subscriber: PrivateKey,
+    pub request: PortRequest,
+    pub id: PortId,
+}
+
+/// The steps of a port, each one transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Bind,
+    Request,
+    Release,
+    Activate,
+}
+
+impl Step {
+    pub const ALL: [Step; 4] = [Step::Bind, Step::Request, Step::Release, Step::Activate];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::Bind => "bind",
+            Step::Request => "request",
+            Step::Release => "release",
+            Step::Activate => "activate",
+        }
+    }
+}
+
+/// A number of the demo range (mobile block) of operator `op`: `+491{5+op/10}{op%10}` and
+/// nine digits.
+pub fn demo_number(op: usize, index: u64) -> E164 {
+    format!("+491{}{}{index:09}", 5 + op / 10, op % 10).parse().expect("a valid demo number")
+}
+
+/// `count` ports, donors and recipients in turn among `validators` operators; numbers from
+/// `first` up in each donor's range. Subscriber keys derive from the number (reproducible).
+pub fn ports(count: usize, validators: usize, first: u64) -> Vec<Port> {
+    (0..count)
+        .map(|k| {
+            let donor = k % validators;
+            let recipient = (k + 1) % validators;
+            let number = demo_number(donor, first + (k / validators) as u64);
+            let subscriber = PrivateKey::from_seed(0x5b5_0000_0000 + first * 1_000_000 + k as u64);
+            let request = PortRequest {
+                numbers: vec![number],
+                donor: operator_id(donor),
+                recipient: operator_id(recipient),
+                due: Timestamp(0),
+                nonce: k as u64,
+            };
+            let id = request.port_id(&subscriber.public_key());
+            Port { number, donor, recipient, subscriber, request, id }
+        })
+        .collect()
+}
+
+/// A signed transaction and the node it is sent to (the signer's own operator's node).
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub node: usize,
+    pub bytes: Vec<u8>,
+}
+
+/// Signs `body` by `key`, valid until `expires_at`.
+pub fn sign(key: &PrivateKey, chain: &npchain_core::ChainId, nonce: u64, expires_at: u64, body: TxBody) -> Vec<u8> {
+    Transaction { nonce, expires_at: Timestamp(expires_at), signer: key.public_key(), body }
+        .sign(chain, key)
+        .encode()
+        .to_vec()
+}
+
+/// The transactions of `step` for every port, signed on two threads.
+pub fn step_txs(net: &LocalNet, ports: &[Port], step: Step, expires_at: u64) -> Vec<Outgoing> {
+    let keys = &net.keys;
+    let v = net.validators();
+    let one = |k: usize, p: &Port| -> Outgoing {
+        let nonce = k as u64;
+        match step {
+            Step::Bind => Outgoing {
+                node: p.donor,
+                bytes: sign(
+                    &keys.operators[p.donor],
+                    &keys.chain,
+                    nonce,
+                    expires_at,
+                    TxBody::Bind { number: p.number, subscriber: Some(p.subscriber.public_key()) },
+                ),
+            },
+            Step::Request => Outgoing {
+                node: k % v,
+                bytes: sign(&p.subscriber, &keys.chain, nonce, expires_at, TxBody::RequestPort(p.request.clone())),
+            },
+            Step::Release => Outgoing {
+                node: p.donor,
+                bytes: sign(&keys.operators[p.donor], &keys.chain, nonce, expires_at, TxBody::Release { port: p.id }),
+            },
+            Step::Activate => Outgoing {
+                node: p.recipient,
+                bytes: sign(
+                    &keys.operators[p.recipient],
+                    &keys.chain,
+                    nonce,
+                    expires_at,
+                    TxBody::Activate { port: p.id },
+                ),
+            },
+        }
+    };
+    let half = ports.len() / 2;
+    std::thread::scope(|s| {
+        let first = s.spawn(|| ports[..half].iter().enumerate().map(|(k, p)| one(k, p)).collect::<Vec<_>>());
+        let second: Vec<Outgoing> = ports[half..].iter().enumerate().map(|(k, p)| one(half + k, p)).collect();
+        let mut out = first.join().expect("signing thread");
+        out.extend(second);
+        out
+    })
+}
+
+/// What submitting a set of transactions gave.
+#[derive(Debug, Default)]
+pub struct Driven {
+    pub submitted: usize,
+    pub applied: usize,
+    /// Refused at submission or rejected in a block, by code.
+    pub refused: HashMap<String, usize>,
+    /// First submission to last commit (seen on node 0).
+    pub seconds: f64,
+    /// Submission to commit seen on node 0, per committed transaction, in ms.
+    pub latency_ms: Vec<f64>,
+}
+
+impl Driven {
+    pub fn tx_per_s(&self) -> f64 {
+        (self.applied as f64) / self.seconds.max(1e-9)
+    }
+
+    pub fn latency(&self) -> Percentiles {
+        Percentiles::of(&self.latency_ms)
+    }
+}
+
+/// Submits `txs` to their nodes in batches of `batch` (without the precheck: the ledger
+/// decides in the block), keeping at most `window` submitted but not committed, and follows
+/// node 0's blocks until every accepted transaction is committed or `timeout` passes.
+pub fn drive(
+    net: &LocalNet,
+    txs: Vec<Outgoing>,
+    batch: usize,
+    window: usize,
+    timeout: Duration,
+) -> Result<Driven, BenchError> {
+    let ids: Vec<String> = txs
+        .iter()
+        .map(|t| SignedTransaction::from_bytes(&t.bytes).map(|s| s.id().to_string()))
+        .collect::<Result<_, _>>()
+        .map_err(|e| BenchError::Setup(e.to_string()))?;
+    let total = txs.len();
+    let sent_at: Arc<Mutex<HashMap<String, Instant>>> = Arc::new(Mutex::new(HashMap::with_capacity(total)));
+    let finished = AtomicUsize::new(0); // committed, or refused at submission
+    let done = AtomicBool::new(false);
+    let refused: Mutex<HashMap<String, usize>> = Mutex::new(HashMap::new());
+    let start_height = net.status(0)?.height;
+    let mut per_node: Vec<Vec<(String, Vec<u8>)>> = vec![Vec::new(); net.validators()];
+    for (t, id) in txs.into_iter().zip(ids) {
+        per_node[t.node].push((id, t.bytes));
+    }
+    let per_node_window = (window / net.validators()).max(batch);
+    let result = std::thread::scope(|s| -> Result<Driven, BenchError> {
+        let observer = s.spawn(|| observe(net, start_height, total, &sent_at, &finished, &done, &refused, timeout));
+        let mut senders = Vec::new();
+        for (node, txs) in per_node.into_iter().enumerate() {
+            let (sent_at, finished, done, refused) = (&sent_at, &finished, &done, &refused);
+            senders.push(s.spawn(move || -> Result<(), BenchError> {
+                let client = net.client(node);
+                let mut sent = 0usize;
+                for chunk in txs.chunks(batch) {
+                    // Keep this node's share of the window: wait for commits.
+                    while sent.saturating_sub(finished.load(Ordering::Relaxed) / net.validators()) > per_node_window
+                        && !done.load(Ordering::Relaxed)
+                    {
+                        std::thread::sleep(Duration::from_millis(2));
+                    }
+                    let now = Instant::now();
+                    {
+                        let mut map = sent_at.lock().expect("lock");
+                        for (id, _) in chunk {
+                            map.insert(id.clone(), now);
+                        }
+                    }
+                    let bytes: Vec<&[u8]> = chunk.iter().map(|(_, b)| b.as_slice()).collect();
+                    let results = client.submit_batch(&bytes, false)?;
+                    for r in results.results.iter().filter(|r| r.id.is_none()) {
+                        let code = r.error.clone().unwrap_or_default();
+                        *refused.lock().expect("lock").entry(code).or_default() += 1;
+                        finished.fetch_add(1, Ordering::Relaxed);
+                    }
+                    sent += chunk.len();
+                }
+                Ok(())
+            }));
+        }
+        for sender in senders {
+            if let Err(e) = sender.join().expect("sender thread") {
+                done.store(true, Ordering::Relaxed);
+                return Err(e);
+            }
+        }
+        observer.join().expect("observer thread")
+    })?;
+    Ok(result)
+}
+
+/// Follows node 0's finalized blocks, timing each of our transactions from its submission.
+#[allow(clippy::too_many_arguments)]
+fn observe(
+    net: &LocalNet,
+    mut height: u64,
+    total: usize,
+    sent_at: &Mutex<HashMap<String, Instant>>,
+    finished: &AtomicUsize,
+    done: &AtomicBool,
+    refused: &Mutex<HashMap<String, usize>>,
+    timeout: Duration,
+) -> Result<Driven, BenchError> {
+    let client = net.client(0);
+    let started = Instant::now();
+    let mut out = Driven { submitted: total, ..Driven::default() };
+    let mut first_sent: Option<Instant> = None;
+    let mut last_commit = Instant::now();
+    while finished.load(Ordering::Relaxed) < total {
+        if done.load(Ordering::Relaxed) {
+            break;
+        }
+        if started.elapsed() > timeout {
+            done.store(true, Ordering::Relaxed);
+            return Err(BenchError::Setup(format!(
+                "only {} of {total} transactions finished within {timeout:?}",
+                finished.load(Ordering::Relaxed)
+            )));
+        }
+        let tip = client.status()?.height;
+        if tip == height {
+            std::thread::sleep(Duration::from_millis(2));
+            continue;
+        }
+        for h in height + 1..=tip {
+            let block = client.block(h)?;
+            let seen = Instant::now();
+            let map = sent_at.lock().expect("lock");
+            for tx in &block.txs {
+                let Some(at) = map.get(&tx.id) else { continue };
+                first_sent = Some(first_sent.map_or(*at, |f| f.min(*at)));
+                if tx.outcome == "applied" {
+                    out.applied += 1;
+                    out.latency_ms.push(seen.duration_since(*at).as_secs_f64() * 1e3);
+                } else {
+                    let code = tx.code.clone().unwrap_or_else(|| tx.outcome.clone());
+                    *refused.lock().expect("lock").entry(code).or_default() += 1;
+                }
+                last_commit = seen;
+                finished.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        height = tip;
+    }
+    out.refused = refused.lock().expect("lock").clone();
+    out.seconds = first_sent.map_or(0.0, |f| last_commit.duration_since(f).as_secs_f64());
+    Ok(out)
+}
+
+/// An expiry for transactions: `minutes` after the chain's last block time.
+pub fn expiry(net: &LocalNet, minutes: u64) -> Result<u64, BenchError> {
+    Ok(net.status(0)?.block_time_ms + minutes * 60_000)
+}

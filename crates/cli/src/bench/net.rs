@@ -1,0 +1,275 @@
+//! A devnet of validator processes started for one measurement, and stopped with it.
+
+use super::BenchError;
+use crate::{
+    client::Client,
+    devnet::{self, Layout, Options},
+};
+use npchain_core::{ChainId, Digest, E164, Timestamp, types::PrivateKey};
+use npchain_node::{
+    api::Status,
+    enum_dns::{EnumAnswer, naptr_query, read_naptr_answer},
+    keys,
+};
+use std::{
+    io::Write,
+    net::{SocketAddr, UdpSocket},
+    path::{Path, PathBuf},
+    process::Child,
+    time::{Duration, Instant},
+};
+
+/// The keys a measurement signs with, read from the devnet's files.
+#[derive(Debug)]
+pub struct NetKeys {
+    pub chain: ChainId,
+    /// Operator i's signing key (OPA, OPB, …).
+    pub operators: Vec<PrivateKey>,
+    pub regulator: PrivateKey,
+}
+
+/// A running devnet of `validators` processes under `dir`.
+#[derive(Debug)]
+pub struct LocalNet {
+    pub layout: Layout,
+    pub keys: NetKeys,
+    exe: PathBuf,
+    children: Vec<Option<Child>>,
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+impl LocalNet {
+    /// Lays out a fresh devnet in `dir` (ports from `port_base`: HTTP +0.., DNS +100.., p2p
+    /// +200..), starts it and waits until every node has finalized a block.
+    pub fn start(
+        dir: &Path,
+        validators: usize,
+        ported: Option<&Path>,
+        port_base: u16,
+        ready_within: Duration,
+    ) -> Result<Self, BenchError> {
+        let options = Options {
+            validators,
+            http_port: port_base,
+            dns_port: port_base + 100,
+            p2p_port: port_base + 200,
+            custom_ranges: false,
+            ported: ported.is_some(),
+        };
+        if dir.exists() && !dir.join("devnet.toml").exists() {
+            std::fs::remove_dir_all(dir).map_err(|e| BenchError::io(dir, e))?;
+        }
+        let layout = devnet::prepare(dir, &options, None, ported, true, Timestamp(now_ms()))?;
+        let exe = std::env::current_exe().map_err(|e| BenchError::io(Path::new("npchain"), e))?;
+        let operators = layout
+            .nodes
+            .iter()
+            .map(|n| keys::read_key(&n.dir.join("operator.key")))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| BenchError::Setup(e.to_string()))?;
+        let regulator =
+            keys::read_key(&dir.join("regulator.key")).map_err(|e| BenchError::Setup(e.to_string()))?;
+        let mut net = Self {
+            keys: NetKeys { chain: ChainId(Digest::from([0u8; 32])), operators, regulator },
+            layout,
+            exe,
+            children: Vec::new(),
+        };
+        for i in 0..validators {
+            let child = devnet::spawn_node(&net.exe, &net.layout.nodes[i])?;
+            net.children.push(Some(child));
+        }
+        let total = ported.map(count_lines);
+        let started = Instant::now();
+        for i in 0..validators {
+            net.wait_ready(i, started, ready_within, total)?;
+        }
+        if total.is_some() {
+            eprintln!();
+        }
+        let status = net.status(0)?;
+        let chain = commonware_formatting::from_hex(&status.chain_id)
+            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            .ok_or_else(|| BenchError::Setup(format!("bad chain id {}", status.chain_id)))?;
+        net.keys.chain = ChainId(Digest::from(chain));
+        Ok(net)
+    }
+
+    /// Waits until node `i` answers with a finalized block, drawing the migration load's
+    /// progress (from its log) when `total` numbers are being loaded.
+    fn wait_ready(
+        &mut self,
+        i: usize,
+        started: Instant,
+        within: Duration,
+        total: Option<u64>,
+    ) -> Result<(), BenchError> {
+        let client = self.client(i);
+        loop {
+            if let Ok(s) = client.status()
+                && s.height >= 1
+            {
+                return Ok(());
+            }
+            if let Some(Some(child)) = self.children.get_mut(i)
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                return Err(BenchError::Setup(format!(
+                    "node {i} exited ({status}); see {}",
+                    self.layout.nodes[i].dir.join("node.log").display()
+                )));
+            }
+            if started.elapsed() > within {
+                return Err(BenchError::Setup(format!("node {i} not ready within {within:?}")));
+            }
+            if let (Some(total), 0) = (total, i) {
+                let loaded = migration_progress(&self.layout.nodes[0].dir.join("node.log"));
+                progress_bar(loaded, total, started.elapsed());
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    pub fn validators(&self) -> usize {
+        self.layout.nodes.len()
+    }
+
+    pub fn http(&self, i: usize) -> String {
+        format!("http://{}", self.layout.nodes[i].config.http_listen)
+    }
+
+    pub fn client(&self, i: usize) -> Client {
+        Client::new(vec![self.http(i)])
+    }
+
+    pub fn status(&self, i: usize) -> Result<Status, BenchError> {
+        Ok(self.client(i).status()?)
+    }
+
+    /// A UDP ENUM client of node `i`.
+    pub fn enum_probe(&self, i: usize) -> Result<EnumProbe, BenchError> {
+        let config = &self.layout.nodes[i].config;
+        let server = config.dns_listen.ok_or_else(|| BenchError::Setup("node without DNS".into()))?;
+        EnumProbe::new(server, &config.enum_origin)
+    }
+
+    /// Kills node `i` at once (SIGKILL), as a crash would.
+    pub fn kill(&mut self, i: usize) {
+        if let Some(mut child) = self.children[i].take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts node `i` again from its data.
+    pub fn restart(&mut self, i: usize) -> Result<(), BenchError> {
+        self.kill(i);
+        self.children[i] = Some(devnet::spawn_node(&self.exe, &self.layout.nodes[i])?);
+        Ok(())
+    }
+
+    /// Resident memory of node `i` now and at its peak, in KiB (Linux `/proc`).
+    pub fn memory_kib(&self, i: usize) -> Option<(u64, u64)> {
+        let pid = self.children[i].as_ref()?.id();
+        let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        let field = |name: &str| {
+            text.lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        };
+        Some((field("VmRSS:")?, field("VmHWM:")?))
+    }
+}
+
+impl Drop for LocalNet {
+    fn drop(&mut self) {
+        devnet::stop_all(self.children.iter_mut().flatten());
+    }
+}
+
+fn count_lines(path: &Path) -> u64 {
+    use std::io::BufRead;
+    std::fs::File::open(path)
+        .map(|f| std::io::BufReader::new(f).lines().count().saturating_sub(1) as u64)
+        .unwrap_or(0)
+}
+
+/// The last "loading the migration list" count in a node's log.
+fn migration_progress(log: &Path) -> u64 {
+    let Ok(text) = std::fs::read_to_string(log) else { return 0 };
+    text.lines()
+        .rev()
+        .find(|l| l.contains("loading the migration list"))
+        .and_then(|l| l.split("numbers=").nth(1))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn progress_bar(done: u64, total: u64, elapsed: Duration) {
+    const WIDTH: usize = 40;
+    let filled = if total == 0 { WIDTH } else { (done.min(total) as usize * WIDTH) / total as usize };
+    eprint!(
+        "\r  loading [{}{}] {done:>11} / {total} numbers  {:>5.0} s",
+        "#".repeat(filled),
+        " ".repeat(WIDTH - filled),
+        elapsed.as_secs_f64()
+    );
+    let _ = std::io::stderr().flush();
+}
+
+/// Asks one ENUM server for NAPTR records over UDP, as a sending network's switch would.
+#[derive(Debug)]
+pub struct EnumProbe {
+    socket: UdpSocket,
+    origin: String,
+    next_id: u16,
+}
+
+impl EnumProbe {
+    pub fn new(server: SocketAddr, origin: &str) -> Result<Self, BenchError> {
+        let socket = UdpSocket::bind("127.0.0.1:0").map_err(|e| BenchError::io(Path::new("udp"), e))?;
+        socket.connect(server).map_err(|e| BenchError::io(Path::new("udp"), e))?;
+        socket
+            .set_read_timeout(Some(Duration::from_secs(1)))
+            .map_err(|e| BenchError::io(Path::new("udp"), e))?;
+        Ok(Self { socket, origin: origin.to_owned(), next_id: 1 })
+    }
+
+    /// The server's answer for `number`; a lost datagram is asked again (up to 5 times).
+    pub fn ask(&mut self, number: &E164) -> Result<EnumAnswer, BenchError> {
+        let mut buf = [0u8; 4096];
+        for _ in 0..5 {
+            let id = self.next_id;
+            self.next_id = self.next_id.wrapping_add(1);
+            let query = naptr_query(number, &self.origin, id);
+            if self.socket.send(&query).is_err() {
+                continue;
+            }
+            // Skip late answers to earlier queries.
+            while let Ok(n) = self.socket.recv(&mut buf) {
+                match read_naptr_answer(&buf[..n], id) {
+                    Ok(answer) => return Ok(answer),
+                    Err(npchain_node::enum_dns::AnswerError::WrongId { .. }) => continue,
+                    Err(e) => return Err(BenchError::Setup(e.to_string())),
+                }
+            }
+        }
+        Err(BenchError::Setup(format!("no ENUM answer for {number}")))
+    }
+}
+
+/// The routing number in an ENUM answer (`;rn=D002`), if ported.
+pub fn answer_rn(answer: &EnumAnswer) -> Option<&str> {
+    match answer {
+        EnumAnswer::Naptr(regexp) => regexp.split(";rn=").nth(1).map(|r| r.trim_end_matches('!')),
+        EnumAnswer::Negative(_) => None,
+    }
+}
