@@ -332,7 +332,9 @@ fn main() -> ExitCode {
 fn bench(args: BenchArgs) -> Result<(), bench::BenchError> {
     let env = bench::Env { data: args.data.clone(), port_base: args.port_base, validators: args.validators };
     let runs = if args.smoke { 1 } else { args.runs };
-    let pick = |given: Option<usize>, full: usize, smoke: usize| given.unwrap_or(if args.smoke { smoke } else { full });
+    let pick = |given: Option<usize>, full: usize, smoke: usize| {
+        given.unwrap_or(if args.smoke { smoke } else { full })
+    };
     let what = match args.what {
         BenchVerb::All => vec![
             BenchVerb::Throughput { ports: None },
@@ -347,21 +349,33 @@ fn bench(args: BenchArgs) -> Result<(), bench::BenchError> {
         match scenario {
             BenchVerb::Throughput { ports } => {
                 let n = pick(ports, 10_000, 200);
-                bench::repeat("throughput", json!({ "ports": n, "txs": 4 * n, "validators": env.validators }), runs, &args.out, |_| {
-                    bench::throughput(&env, n)
-                })?;
+                bench::repeat(
+                    "throughput",
+                    json!({ "ports": n, "txs": 4 * n, "validators": env.validators }),
+                    runs,
+                    &args.out,
+                    |_| bench::throughput(&env, n),
+                )?;
             }
             BenchVerb::Propagation { ports } => {
                 let n = pick(ports, 100, 5);
-                bench::repeat("propagation", json!({ "ports": n, "validators": env.validators }), runs, &args.out, |_| {
-                    bench::propagation(&env, n)
-                })?;
+                bench::repeat(
+                    "propagation",
+                    json!({ "ports": n, "validators": env.validators }),
+                    runs,
+                    &args.out,
+                    |_| bench::propagation(&env, n),
+                )?;
             }
             BenchVerb::Mass { numbers } => {
                 let n = pick(numbers, 100_000, 2_000);
-                bench::repeat("mass", json!({ "numbers": n, "validators": env.validators }), runs, &args.out, |_| {
-                    bench::mass(&env, n)
-                })?;
+                bench::repeat(
+                    "mass",
+                    json!({ "numbers": n, "validators": env.validators }),
+                    runs,
+                    &args.out,
+                    |_| bench::mass(&env, n),
+                )?;
             }
             BenchVerb::Scale { numbers } => {
                 let sizes = if !numbers.is_empty() {
@@ -373,16 +387,24 @@ fn bench(args: BenchArgs) -> Result<(), bench::BenchError> {
                 };
                 let baseline = bench::empty_node_kib(&env)?;
                 for n in sizes {
-                    bench::repeat(&format!("scale-{n}"), json!({ "numbers": n, "validators": env.validators }), runs, &args.out, |_| {
-                        bench::scale(&env, n, Some(baseline))
-                    })?;
+                    bench::repeat(
+                        &format!("scale-{n}"),
+                        json!({ "numbers": n, "validators": env.validators }),
+                        runs,
+                        &args.out,
+                        |_| bench::scale(&env, n, Some(baseline)),
+                    )?;
                 }
             }
             BenchVerb::Catchup { txs } => {
                 let n = pick(txs, 100_000, 1_000);
-                bench::repeat("catchup", json!({ "txs": n, "validators": env.validators }), runs, &args.out, |_| {
-                    bench::catchup(&env, n)
-                })?;
+                bench::repeat(
+                    "catchup",
+                    json!({ "txs": n, "validators": env.validators }),
+                    runs,
+                    &args.out,
+                    |_| bench::catchup(&env, n),
+                )?;
             }
             BenchVerb::All => unreachable!("expanded above"),
         }
@@ -391,7 +413,8 @@ fn bench(args: BenchArgs) -> Result<(), bench::BenchError> {
 }
 
 fn sim(args: SimArgs) -> Result<(), bench::BenchError> {
-    let SimVerb::Sms { ports, sms_per_day, window_hours, sync, seed, smoke, out, data, port_base } = args.what;
+    let SimVerb::Sms { ports, sms_per_day, window_hours, sync, seed, smoke, out, data, port_base } =
+        args.what;
     let params = bench::sms::SmsParams {
         ports: ports.unwrap_or(if smoke { 10 } else { 200 }),
         sms_per_day,

@@ -431,6 +431,15 @@ impl SignedTransaction {
         Self::decode(commonware_codec::Copying(bytes)).map_err(|e| InvalidTx::Malformed(e.to_string()))
     }
 
+    /// The id a transaction with these wire bytes has, read without decoding it: the hash of
+    /// everything before the signature. For canonical bytes (all that [`Self::from_bytes`]
+    /// accepts) it equals [`Self::id`]; for anything else it is merely some hash, so use it as
+    /// a lookup key to be confirmed, never as a check.
+    pub fn id_of_encoded(bytes: &[u8]) -> Option<TxId> {
+        let payload = bytes.len().checked_sub(Signature::SIZE)?;
+        Some(tx_id(&bytes[..payload]))
+    }
+
     /// The transaction's id (over the signed payload, not the signature).
     pub fn id(&self) -> TxId {
         tx_id(&self.tx.encode())

@@ -21,9 +21,19 @@ use npchain_core::{
 };
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
-    sync::{Arc, Mutex, MutexGuard},
+    sync::{
+        Arc, Mutex, MutexGuard,
+        atomic::{AtomicUsize, Ordering},
+    },
 };
 use tokio::sync::watch;
+
+/// The execution time a proposer aims its blocks at (see [`Chain::note_build`]).
+pub const BUILD_BUDGET: std::time::Duration = std::time::Duration::from_millis(200);
+/// What the first block a node builds may carry, before it has measured itself.
+pub const FIRST_BLOCK_TARGET: usize = 2_000;
+/// The fewest transactions a block may be aimed at, however slow the last one was.
+pub const MIN_BLOCK_TARGET: usize = 256;
 
 /// How far ahead of a validator's clock a block time may be.
 pub const MAX_CLOCK_DRIFT_MS: u64 = 5_000;
@@ -191,6 +201,8 @@ pub struct Chain<S: Store, L: BlockLog> {
     /// The committed height, for whoever waits for commits (event streams).
     committed: Arc<watch::Sender<u64>>,
     metrics: Arc<Metrics>,
+    /// How many transactions the next block built here may carry: see [`Self::note_build`].
+    block_target: Arc<AtomicUsize>,
 }
 
 impl<S: Store, L: BlockLog> Clone for Chain<S, L> {
@@ -200,6 +212,7 @@ impl<S: Store, L: BlockLog> Clone for Chain<S, L> {
             chain_id: self.chain_id,
             committed: self.committed.clone(),
             metrics: self.metrics.clone(),
+            block_target: self.block_target.clone(),
         }
     }
 }
@@ -229,7 +242,28 @@ impl<S: Store + Send + 'static, L: BlockLog> Chain<S, L> {
             chain_id,
             committed: Arc::new(watch::channel(finalized_tip).0),
             metrics,
+            block_target: Arc::new(AtomicUsize::new(FIRST_BLOCK_TARGET)),
         }
+    }
+
+    /// Adapts the size of the blocks this node builds to how fast it executes them: the next
+    /// block carries what this node executes in [`BUILD_BUDGET`] at the rate of the block just
+    /// built (`txs` in `elapsed`), between [`MIN_BLOCK_TARGET`] and [`MAX_BLOCK_TXS`].
+    ///
+    /// Every validator executes a proposal before voting, and a proposal that takes longer than
+    /// the consensus timeouts is never finalized: under a burst, blocks of the full
+    /// [`MAX_BLOCK_TXS`] stalled a 4-node network on 2 cores at once. Only the proposer's choice
+    /// depends on this; verifying accepts any block up to the maximum.
+    pub fn note_build(&self, txs: usize, elapsed: std::time::Duration) {
+        if txs < MIN_BLOCK_TARGET {
+            return;
+        }
+        let secs = elapsed.as_secs_f64().max(1e-6);
+        let fits = (txs as f64 / secs * BUILD_BUDGET.as_secs_f64()) as usize;
+        let previous = self.block_target.load(Ordering::Relaxed);
+        // Shrink at once, grow by halves.
+        let next = if fits < previous { fits } else { (previous + fits) / 2 };
+        self.block_target.store(next.clamp(MIN_BLOCK_TARGET, MAX_BLOCK_TXS), Ordering::Relaxed);
     }
 
     /// The node's metrics, which the chain keeps current at every submission and commit.
@@ -424,6 +458,9 @@ impl<S: Store + Send + 'static, L: BlockLog> Chain<S, L> {
         check_clock: bool,
     ) -> Result<(), InvalidBlock> {
         let height = block.height;
+        if self.knows(&digest, height) {
+            return Ok(());
+        }
         // Decode and verify signatures outside the lock, reusing the pool's checks.
         let txs = self.verified_txs(block)?;
         let mut inner = self.lock();
@@ -480,16 +517,17 @@ impl<S: Store + Send + 'static, L: BlockLog> Chain<S, L> {
         let mut out = Vec::with_capacity(block.txs.len());
         let mut unverified = Vec::new();
         {
+            // A transaction pooled with exactly these bytes was decoded and verified on entry.
             let inner = self.lock();
             for (index, bytes) in block.txs.iter().enumerate() {
-                let tx = SignedTransaction::from_bytes(bytes).map_err(|e| InvalidBlock::Transaction {
-                    height,
-                    index,
-                    reason: e.to_string(),
-                })?;
-                match inner.pool.verified(&tx.id(), bytes) {
+                let pooled =
+                    SignedTransaction::id_of_encoded(bytes).and_then(|id| inner.pool.verified(&id, bytes));
+                match pooled {
                     Some(v) => out.push(Some(v.clone())),
                     None => {
+                        let tx = SignedTransaction::from_bytes(bytes).map_err(|e| {
+                            InvalidBlock::Transaction { height, index, reason: e.to_string() }
+                        })?;
                         out.push(None);
                         unverified.push((index, tx));
                     }
@@ -519,7 +557,8 @@ impl<S: Store + Send + 'static, L: BlockLog> Chain<S, L> {
         let (selected, executed) = {
             let chain = inner.branch(parent_digest, parent.height)?;
             let on_branch: HashSet<TxId> = chain.iter().flat_map(|p| p.txs.iter().copied()).collect();
-            let selected = inner.pool.select(MAX_BLOCK_TXS, MAX_BLOCK_TX_BYTES, |id| on_branch.contains(id));
+            let target = self.block_target.load(Ordering::Relaxed);
+            let selected = inner.pool.select(target, MAX_BLOCK_TX_BYTES, |id| on_branch.contains(id));
             let txs: Vec<VerifiedTx> = selected.iter().map(|(t, _)| t.clone()).collect();
             let layers: Vec<&Executed> = chain.iter().map(|p| &p.executed).collect();
             let executed = inner

@@ -137,14 +137,14 @@ fn open_ledger(config: &NodeConfig, genesis: &Genesis) -> Result<Ledger<RedbStor
             let file = std::fs::File::open(csv)
                 .map_err(|source| NodeError::Io { path: csv.display().to_string(), source })?;
             // Progress in the log, for migration lists of many millions of numbers.
-            let entries = read_ported_csv(std::io::BufReader::new(file), genesis.region)
-                .enumerate()
-                .map(|(i, entry)| {
+            let entries = read_ported_csv(std::io::BufReader::new(file), genesis.region).enumerate().map(
+                |(i, entry)| {
                     if i > 0 && i % MIGRATION_PROGRESS_EVERY == 0 {
                         info!(numbers = i, elapsed = ?started.elapsed(), "loading the migration list");
                     }
                     entry
-                });
+                },
+            );
             Ledger::genesis(store, genesis, entries)
         }
         None => Ledger::genesis(store, genesis, std::iter::empty()),

@@ -87,7 +87,13 @@ pub struct Outgoing {
 }
 
 /// Signs `body` by `key`, valid until `expires_at`.
-pub fn sign(key: &PrivateKey, chain: &npchain_core::ChainId, nonce: u64, expires_at: u64, body: TxBody) -> Vec<u8> {
+pub fn sign(
+    key: &PrivateKey,
+    chain: &npchain_core::ChainId,
+    nonce: u64,
+    expires_at: u64,
+    body: TxBody,
+) -> Vec<u8> {
     Transaction { nonce, expires_at: Timestamp(expires_at), signer: key.public_key(), body }
         .sign(chain, key)
         .encode()
@@ -113,11 +119,23 @@ pub fn step_txs(net: &LocalNet, ports: &[Port], step: Step, expires_at: u64) -> 
             },
             Step::Request => Outgoing {
                 node: k % v,
-                bytes: sign(&p.subscriber, &keys.chain, nonce, expires_at, TxBody::RequestPort(p.request.clone())),
+                bytes: sign(
+                    &p.subscriber,
+                    &keys.chain,
+                    nonce,
+                    expires_at,
+                    TxBody::RequestPort(p.request.clone()),
+                ),
             },
             Step::Release => Outgoing {
                 node: p.donor,
-                bytes: sign(&keys.operators[p.donor], &keys.chain, nonce, expires_at, TxBody::Release { port: p.id }),
+                bytes: sign(
+                    &keys.operators[p.donor],
+                    &keys.chain,
+                    nonce,
+                    expires_at,
+                    TxBody::Release { port: p.id },
+                ),
             },
             Step::Activate => Outgoing {
                 node: p.recipient,
@@ -191,7 +209,8 @@ pub fn drive(
     }
     let per_node_window = (window / net.validators()).max(batch);
     let result = std::thread::scope(|s| -> Result<Driven, BenchError> {
-        let observer = s.spawn(|| observe(net, start_height, total, &sent_at, &finished, &done, &refused, timeout));
+        let observer =
+            s.spawn(|| observe(net, start_height, total, &sent_at, &finished, &done, &refused, timeout));
         let mut senders = Vec::new();
         for (node, txs) in per_node.into_iter().enumerate() {
             let (sent_at, finished, done, refused) = (&sent_at, &finished, &done, &refused);
@@ -200,7 +219,8 @@ pub fn drive(
                 let mut sent = 0usize;
                 for chunk in txs.chunks(batch) {
                     // Keep this node's share of the window: wait for commits.
-                    while sent.saturating_sub(finished.load(Ordering::Relaxed) / net.validators()) > per_node_window
+                    while sent.saturating_sub(finished.load(Ordering::Relaxed) / net.validators())
+                        > per_node_window
                         && !done.load(Ordering::Relaxed)
                     {
                         std::thread::sleep(Duration::from_millis(2));

@@ -119,11 +119,15 @@ pub fn repeat(
 
 /// The machine a figure was measured on.
 pub fn machine() -> Value {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|t| t.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned()));
+    let cpu = std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|t| {
+        t.lines()
+            .find(|l| l.starts_with("model name"))
+            .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+    });
     let mem_kib = std::fs::read_to_string("/proc/meminfo").ok().and_then(|t| {
-        t.lines().find(|l| l.starts_with("MemTotal")).and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        t.lines()
+            .find(|l| l.starts_with("MemTotal"))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
     });
     json!({
         "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
@@ -135,7 +139,7 @@ pub fn machine() -> Value {
 
 /// Transactions per HTTP request and the most submitted but not committed, for the drivers.
 const BATCH: usize = 1_000;
-const WINDOW: usize = 40_000;
+const WINDOW: usize = 8_000;
 
 fn net_dir(env: &Env, name: &str) -> PathBuf {
     env.data.join(name)
@@ -149,7 +153,13 @@ fn devnet_rn(i: usize) -> String {
 /// Write throughput and commit latency: every step of `count` ports (bind, request, release,
 /// activate), each step's transactions submitted as fast as the network commits them.
 pub fn throughput(env: &Env, count: usize) -> Result<Figures, BenchError> {
-    let net = LocalNet::start(&net_dir(env, "throughput"), env.validators, None, env.port_base, Duration::from_secs(120))?;
+    let net = LocalNet::start(
+        &net_dir(env, "throughput"),
+        env.validators,
+        None,
+        env.port_base,
+        Duration::from_secs(120),
+    )?;
     let ports = ports(count, env.validators, 0);
     let expires = expiry(&net, 50)?;
     let mut figures = Figures::new();
@@ -165,7 +175,11 @@ pub fn throughput(env: &Env, count: usize) -> Result<Figures, BenchError> {
     }
     figure(&mut figures, "all steps tx/s (committed)", applied as f64 / seconds, "tx/s");
     figure(&mut figures, "transactions committed", applied as f64, "tx");
-    latency_figures(&mut figures, "commit latency (submit → seen committed on node 0)", Percentiles::of(&latencies));
+    latency_figures(
+        &mut figures,
+        "commit latency (submit → seen committed on node 0)",
+        Percentiles::of(&latencies),
+    );
     Ok(figures)
 }
 
@@ -194,7 +208,8 @@ fn prepare_ports(net: &LocalNet, count: usize, first: u64) -> Result<Vec<load::P
 /// every node's ENUM server is asked until it answers the recipient's routing number. The
 /// delays from submission, per node, in ms.
 pub fn activation_delays(net: &LocalNet, ports: &[load::Port]) -> Result<Vec<Vec<f64>>, BenchError> {
-    let mut probes: Vec<EnumProbe> = (0..net.validators()).map(|i| net.enum_probe(i)).collect::<Result<_, _>>()?;
+    let mut probes: Vec<EnumProbe> =
+        (0..net.validators()).map(|i| net.enum_probe(i)).collect::<Result<_, _>>()?;
     let expires = expiry(net, 50)?;
     let mut out = Vec::with_capacity(ports.len());
     for (k, p) in ports.iter().enumerate() {
@@ -204,7 +219,13 @@ pub fn activation_delays(net: &LocalNet, ports: &[load::Port]) -> Result<Vec<Vec
                 return Err(BenchError::Setup(format!("{} already routes to {want}", p.number)));
             }
         }
-        let tx = sign(&net.keys.operators[p.recipient], &net.keys.chain, 1_000_000 + k as u64, expires, TxBody::Activate { port: p.id });
+        let tx = sign(
+            &net.keys.operators[p.recipient],
+            &net.keys.chain,
+            1_000_000 + k as u64,
+            expires,
+            TxBody::Activate { port: p.id },
+        );
         let t0 = Instant::now();
         let result = net.client(p.recipient).submit_batch(&[&tx], false)?;
         if let Some(e) = result.results.first().and_then(|r| r.error.clone()) {
@@ -213,7 +234,10 @@ pub fn activation_delays(net: &LocalNet, ports: &[load::Port]) -> Result<Vec<Vec
         let mut delays = vec![f64::NAN; probes.len()];
         while delays.iter().any(|d| d.is_nan()) {
             if t0.elapsed() > Duration::from_secs(30) {
-                return Err(BenchError::Setup(format!("{} did not switch on every node within 30 s", p.number)));
+                return Err(BenchError::Setup(format!(
+                    "{} did not switch on every node within 30 s",
+                    p.number
+                )));
             }
             for (i, probe) in probes.iter_mut().enumerate() {
                 if delays[i].is_nan() && answer_rn(&probe.ask(&p.number)?) == Some(want.as_str()) {
@@ -228,7 +252,13 @@ pub fn activation_delays(net: &LocalNet, ports: &[load::Port]) -> Result<Vec<Vec
 
 /// Propagation: activation submitted → changed ENUM answer on each node.
 pub fn propagation(env: &Env, count: usize) -> Result<Figures, BenchError> {
-    let net = LocalNet::start(&net_dir(env, "propagation"), env.validators, None, env.port_base, Duration::from_secs(120))?;
+    let net = LocalNet::start(
+        &net_dir(env, "propagation"),
+        env.validators,
+        None,
+        env.port_base,
+        Duration::from_secs(120),
+    )?;
     let ports = prepare_ports(&net, count, 0)?;
     let delays = activation_delays(&net, &ports)?;
     Ok(propagation_figures(&delays))
@@ -237,8 +267,10 @@ pub fn propagation(env: &Env, count: usize) -> Result<Figures, BenchError> {
 fn propagation_figures(delays: &[Vec<f64>]) -> Figures {
     let every: Vec<f64> = delays.iter().flatten().copied().collect();
     let all_nodes: Vec<f64> = delays.iter().map(|d| d.iter().copied().fold(0.0, f64::max)).collect();
-    let spread: Vec<f64> =
-        delays.iter().map(|d| d.iter().copied().fold(0.0, f64::max) - d.iter().copied().fold(f64::MAX, f64::min)).collect();
+    let spread: Vec<f64> = delays
+        .iter()
+        .map(|d| d.iter().copied().fold(0.0, f64::max) - d.iter().copied().fold(f64::MAX, f64::min))
+        .collect();
     let mut figures = Figures::new();
     figure(&mut figures, "activations measured", delays.len() as f64, "ports");
     latency_figures(&mut figures, "submit → changed ENUM answer, each node", Percentiles::of(&every));
@@ -249,14 +281,23 @@ fn propagation_figures(delays: &[Vec<f64>]) -> Figures {
 
 /// Polls `sample` on every node's ENUM server until each answers routing number `want`; the
 /// time from `t0` until the last node did, in s.
-fn until_routed(net: &LocalNet, sample: &[E164], want: &str, t0: Instant, limit: Duration) -> Result<f64, BenchError> {
+fn until_routed(
+    net: &LocalNet,
+    sample: &[E164],
+    want: &str,
+    t0: Instant,
+    limit: Duration,
+) -> Result<f64, BenchError> {
     let mut slowest: f64 = 0.0;
     for i in 0..net.validators() {
         let mut probe = net.enum_probe(i)?;
         let mut pending: Vec<E164> = sample.to_vec();
         while !pending.is_empty() {
             if t0.elapsed() > limit {
-                return Err(BenchError::Setup(format!("node {i}: {} numbers not re-routed within {limit:?}", pending.len())));
+                return Err(BenchError::Setup(format!(
+                    "node {i}: {} numbers not re-routed within {limit:?}",
+                    pending.len()
+                )));
             }
             let mut still = Vec::new();
             for n in pending {
@@ -304,7 +345,11 @@ pub fn mass(env: &Env, count: usize) -> Result<Figures, BenchError> {
         &net.keys.chain,
         1,
         expiry(&net, 50)?,
-        TxBody::UpdateOperator { id: "OPB".parse().expect("id"), operator_key: opb.public_key(), routing_number: new_rn.parse().expect("rn") },
+        TxBody::UpdateOperator {
+            id: "OPB".parse().expect("id"),
+            operator_key: opb.public_key(),
+            routing_number: new_rn.parse().expect("rn"),
+        },
     );
     let t0 = Instant::now();
     let r = net.client(0).submit_batch(&[&update], false)?;
@@ -323,7 +368,13 @@ pub fn mass(env: &Env, count: usize) -> Result<Figures, BenchError> {
         .enumerate()
         .map(|(k, n)| load::Outgoing {
             node: 0,
-            bytes: sign(&net.keys.operators[0], &net.keys.chain, 10 + k as u64, expires, TxBody::Bind { number: *n, subscriber: Some(enterprise.public_key()) }),
+            bytes: sign(
+                &net.keys.operators[0],
+                &net.keys.chain,
+                10 + k as u64,
+                expires,
+                TxBody::Bind { number: *n, subscriber: Some(enterprise.public_key()) },
+            ),
         })
         .collect();
     let bound = drive(&net, binds, BATCH, WINDOW, Duration::from_secs(1800))?;
@@ -346,16 +397,55 @@ pub fn mass(env: &Env, count: usize) -> Result<Figures, BenchError> {
         check_all_applied("group step", &d)
     };
     let t0 = Instant::now();
-    step(requests.iter().enumerate().map(|(k, r)| sign(&enterprise, &net.keys.chain, k as u64, expires, TxBody::RequestPort(r.clone()))).collect(), 0)?;
-    step(ids.iter().enumerate().map(|(k, id)| sign(&net.keys.operators[0], &net.keys.chain, 1_000 + k as u64, expires, TxBody::Release { port: *id })).collect(), 0)?;
+    step(
+        requests
+            .iter()
+            .enumerate()
+            .map(|(k, r)| {
+                sign(&enterprise, &net.keys.chain, k as u64, expires, TxBody::RequestPort(r.clone()))
+            })
+            .collect(),
+        0,
+    )?;
+    step(
+        ids.iter()
+            .enumerate()
+            .map(|(k, id)| {
+                sign(
+                    &net.keys.operators[0],
+                    &net.keys.chain,
+                    1_000 + k as u64,
+                    expires,
+                    TxBody::Release { port: *id },
+                )
+            })
+            .collect(),
+        0,
+    )?;
     let t_activate = Instant::now();
-    let activations: Vec<Vec<u8>> =
-        ids.iter().enumerate().map(|(k, id)| sign(&net.keys.operators[2], &net.keys.chain, 2_000 + k as u64, expires, TxBody::Activate { port: *id })).collect();
+    let activations: Vec<Vec<u8>> = ids
+        .iter()
+        .enumerate()
+        .map(|(k, id)| {
+            sign(
+                &net.keys.operators[2],
+                &net.keys.chain,
+                2_000 + k as u64,
+                expires,
+                TxBody::Activate { port: *id },
+            )
+        })
+        .collect();
     let refs: Vec<&[u8]> = activations.iter().map(Vec::as_slice).collect();
     net.client(2).submit_batch(&refs, false)?;
     let s = until_routed(&net, &sample(&group, 1_000), &devnet_rn(2), t0, Duration::from_secs(1800))?;
     figure(&mut figures, "(b) group port: requests submitted → every node answers the new route", s, "s");
-    figure(&mut figures, "(b) group port: activations submitted → every node answers", s - t_activate.duration_since(t0).as_secs_f64(), "s");
+    figure(
+        &mut figures,
+        "(b) group port: activations submitted → every node answers",
+        s - t_activate.duration_since(t0).as_secs_f64(),
+        "s",
+    );
     figure(&mut figures, "(b) binding the numbers to the enterprise key (setup)", bound.tx_per_s(), "tx/s");
     Ok(figures)
 }
@@ -380,10 +470,18 @@ pub fn scale(env: &Env, count: usize, baseline_kib: Option<f64>) -> Result<Figur
     let half = count as u64 / 2;
     write_ported(
         &csv,
-        (0..half).map(|k| (demo_number(0, k * 2), "OPB")).chain((0..count as u64 - half).map(|k| (demo_number(1, k * 2), "OPA"))),
+        (0..half)
+            .map(|k| (demo_number(0, k * 2), "OPB"))
+            .chain((0..count as u64 - half).map(|k| (demo_number(1, k * 2), "OPA"))),
     )?;
     let t0 = Instant::now();
-    let net = LocalNet::start(&net_dir(env, "scale"), env.validators, Some(&csv), env.port_base, Duration::from_secs(4 * 3600))?;
+    let net = LocalNet::start(
+        &net_dir(env, "scale"),
+        env.validators,
+        Some(&csv),
+        env.port_base,
+        Duration::from_secs(4 * 3600),
+    )?;
     let load_s = t0.elapsed().as_secs_f64();
     let _ = std::fs::remove_file(&csv);
     let memory: Vec<(u64, u64)> = (0..net.validators()).filter_map(|i| net.memory_kib(i)).collect();
@@ -406,14 +504,18 @@ pub fn scale(env: &Env, count: usize, baseline_kib: Option<f64>) -> Result<Figur
         let answer = probe.ask(&number)?;
         latencies.push(t.elapsed().as_secs_f64() * 1e3);
         let ok = match (&want, &answer) {
-            (Some(rn), npchain_node::enum_dns::EnumAnswer::Naptr(_)) => answer_rn(&answer).map(str::to_owned) == *rn,
+            (Some(rn), npchain_node::enum_dns::EnumAnswer::Naptr(_)) => {
+                answer_rn(&answer).map(str::to_owned) == *rn
+            }
             (None, npchain_node::enum_dns::EnumAnswer::Negative(_)) => true,
             _ => false,
         };
         wrong += usize::from(!ok);
     }
     if wrong > 0 {
-        return Err(BenchError::Setup(format!("{wrong} of {queries} ENUM answers were not the expected route")));
+        return Err(BenchError::Setup(format!(
+            "{wrong} of {queries} ENUM answers were not the expected route"
+        )));
     }
     let mut figures = Figures::new();
     figure(&mut figures, "ported numbers loaded", count as f64, "numbers");
@@ -421,17 +523,37 @@ pub fn scale(env: &Env, count: usize, baseline_kib: Option<f64>) -> Result<Figur
     figure(&mut figures, "resident memory per node (median of nodes)", rss / 1024.0, "MiB");
     figure(&mut figures, "peak resident memory per node", peak / 1024.0, "MiB");
     if let Some(base) = baseline_kib {
-        figure(&mut figures, "memory per number above an empty node", (rss - base) * 1024.0 / count.max(1) as f64, "bytes");
-        figure(&mut figures, "→ numbers per 24 GiB node at that rate", 24.0 * 1024.0 * 1024.0 * 1024.0 / ((rss - base) * 1024.0 / count.max(1) as f64), "numbers");
+        figure(
+            &mut figures,
+            "memory per number above an empty node",
+            (rss - base) * 1024.0 / count.max(1) as f64,
+            "bytes",
+        );
+        figure(
+            &mut figures,
+            "→ numbers per 24 GiB node at that rate",
+            24.0 * 1024.0 * 1024.0 * 1024.0 / ((rss - base) * 1024.0 / count.max(1) as f64),
+            "numbers",
+        );
     }
     figure(&mut figures, "disk per node (ledger, block log, consensus)", disk as f64 / 1_048_576.0, "MiB");
-    latency_figures(&mut figures, "ENUM lookup round trip (UDP, loopback, sequential)", Percentiles::of(&latencies));
+    latency_figures(
+        &mut figures,
+        "ENUM lookup round trip (UDP, loopback, sequential)",
+        Percentiles::of(&latencies),
+    );
     Ok(figures)
 }
 
 /// A node's memory with no migration list: the baseline of the scale figures, in KiB.
 pub fn empty_node_kib(env: &Env) -> Result<f64, BenchError> {
-    let net = LocalNet::start(&net_dir(env, "scale"), env.validators, None, env.port_base, Duration::from_secs(120))?;
+    let net = LocalNet::start(
+        &net_dir(env, "scale"),
+        env.validators,
+        None,
+        env.port_base,
+        Duration::from_secs(120),
+    )?;
     let rss: Vec<f64> = (0..net.validators()).filter_map(|i| net.memory_kib(i)).map(|m| m.0 as f64).collect();
     Ok(median(&rss))
 }
@@ -453,11 +575,23 @@ fn dir_bytes(dir: &Path) -> u64 {
 
 /// Catch-up: the last validator is down while `count` transactions commit; then it restarts.
 pub fn catchup(env: &Env, count: usize) -> Result<Figures, BenchError> {
-    let mut net = LocalNet::start(&net_dir(env, "catchup"), env.validators, None, env.port_base, Duration::from_secs(120))?;
+    let mut net = LocalNet::start(
+        &net_dir(env, "catchup"),
+        env.validators,
+        None,
+        env.port_base,
+        Duration::from_secs(120),
+    )?;
     let down = net.validators() - 1;
     net.kill(down);
     let ports = ports(count, net.validators(), 0);
-    let d = drive(&net, step_txs(&net, &ports, Step::Bind, expiry(&net, 55)?), BATCH, WINDOW, Duration::from_secs(3600))?;
+    let d = drive(
+        &net,
+        step_txs(&net, &ports, Step::Bind, expiry(&net, 55)?),
+        BATCH,
+        WINDOW,
+        Duration::from_secs(3600),
+    )?;
     check_all_applied("bind", &d)?;
     let target = net.status(0)?.height;
     let t0 = Instant::now();
@@ -469,7 +603,9 @@ pub fn catchup(env: &Env, count: usize) -> Result<Figures, BenchError> {
             break;
         }
         if t0.elapsed() > Duration::from_secs(3600) {
-            return Err(BenchError::Setup(format!("node {down} did not catch up to {target} within an hour")));
+            return Err(BenchError::Setup(format!(
+                "node {down} did not catch up to {target} within an hour"
+            )));
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -477,7 +613,10 @@ pub fn catchup(env: &Env, count: usize) -> Result<Figures, BenchError> {
     let theirs = net.client(0).block(target)?;
     let ours = net.client(down).block(target)?;
     if theirs.state_hash != ours.state_hash {
-        return Err(BenchError::Setup(format!("after catching up, state hash at {target} differs: {} vs {}", ours.state_hash, theirs.state_hash)));
+        return Err(BenchError::Setup(format!(
+            "after catching up, state hash at {target} differs: {} vs {}",
+            ours.state_hash, theirs.state_hash
+        )));
     }
     let mut figures = Figures::new();
     figure(&mut figures, "transactions committed while the node was down", count as f64, "tx");

@@ -48,7 +48,13 @@ const DAY_S: f64 = 86_400.0;
 
 /// Runs the ports on a devnet, then the simulated day.
 pub fn run(env: &Env, params: &SmsParams) -> Result<Figures, BenchError> {
-    let net = LocalNet::start(&env.data.join("sms"), env.validators, None, env.port_base, Duration::from_secs(120))?;
+    let net = LocalNet::start(
+        &env.data.join("sms"),
+        env.validators,
+        None,
+        env.port_base,
+        Duration::from_secs(120),
+    )?;
     let ports = prepare_ports(&net, params.ports, 0)?;
     let delays_ms = activation_delays(&net, &ports)?;
     drop(net);
@@ -62,8 +68,11 @@ pub fn simulate(delays_ms: &[Vec<f64>], params: &SmsParams) -> Figures {
     let window_s = params.window_hours * 3600.0;
     let rate_per_s = params.sms_per_day / DAY_S;
     // Each sending network's synchronisation phase, per period.
-    let phases: Vec<Vec<f64>> =
-        params.sync_periods_s.iter().map(|p| (0..senders).map(|_| rng.random::<f64>() * p).collect()).collect();
+    let phases: Vec<Vec<f64>> = params
+        .sync_periods_s
+        .iter()
+        .map(|p| (0..senders).map(|_| rng.random::<f64>() * p).collect())
+        .collect();
     let mut sent = 0u64;
     let mut misrouted_npchain = 0u64;
     let mut misrouted_central = vec![0u64; params.sync_periods_s.len()];
@@ -92,7 +101,8 @@ pub fn simulate(delays_ms: &[Vec<f64>], params: &SmsParams) -> Figures {
             }
         }
     }
-    let success = |misrouted: u64| if sent == 0 { 100.0 } else { 100.0 * (sent - misrouted) as f64 / sent as f64 };
+    let success =
+        |misrouted: u64| if sent == 0 { 100.0 } else { 100.0 * (sent - misrouted) as f64 / sent as f64 };
     let mut figures = Figures::new();
     figure(&mut figures, "ports (run on the devnet)", delays_ms.len() as f64, "ports");
     figure(&mut figures, "SMS sent to recently ported numbers", sent as f64, "SMS");
@@ -101,8 +111,18 @@ pub fn simulate(delays_ms: &[Vec<f64>], params: &SmsParams) -> Figures {
     figure(&mut figures, "npchain: success rate", success(misrouted_npchain), "%");
     for (i, period) in params.sync_periods_s.iter().enumerate() {
         let name = period_name(*period);
-        figure(&mut figures, format!("central DB, copies synced every {name}: misrouted"), misrouted_central[i] as f64, "SMS");
-        figure(&mut figures, format!("central DB, copies synced every {name}: success rate"), success(misrouted_central[i]), "%");
+        figure(
+            &mut figures,
+            format!("central DB, copies synced every {name}: misrouted"),
+            misrouted_central[i] as f64,
+            "SMS",
+        );
+        figure(
+            &mut figures,
+            format!("central DB, copies synced every {name}: success rate"),
+            success(misrouted_central[i]),
+            "%",
+        );
     }
     figures
 }

@@ -275,3 +275,12 @@ fn batch_verification_agrees_with_one_by_one() {
     assert!(matches!(got[2], Err(InvalidTx::BadSignature { .. })), "{:?}", got[2]);
     assert_eq!(got.iter().filter(|r| r.is_ok()).count(), txs.len() - 3);
 }
+
+#[test]
+fn the_id_read_from_the_bytes_is_the_decoded_id() {
+    for (name, tx) in cases() {
+        let bytes = tx.encode();
+        assert_eq!(SignedTransaction::id_of_encoded(&bytes), Some(tx.id()), "{name}");
+    }
+    assert_eq!(SignedTransaction::id_of_encoded(&[0u8; 10]), None);
+}
