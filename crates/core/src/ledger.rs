@@ -14,7 +14,7 @@ use crate::{
     routing::{Route, Routes, RoutingIndex},
     store::{Batch, Change, Entry, Meta, Overlay, ReadStore, Store, StoreError, Table, entry_digest_input},
     tx::{ChainId, PortRequest, TxBody, VerifiedTx},
-    types::{Digest, OperatorId, PortId, PublicKey, Timestamp, TxId},
+    types::{Digest, KeyId, OperatorId, PortId, PublicKey, Timestamp, TxId},
 };
 use commonware_codec::{Copying, Decode, Encode, Read};
 use commonware_cryptography::{Hasher, Sha256, lthash::LtHash};
@@ -330,8 +330,8 @@ impl<S: Store> Ledger<S> {
             let record = OperatorRecord {
                 id: op.id.clone(),
                 name: op.name.clone(),
-                operator_key: op.operator_key.clone(),
-                validator_key: op.validator_key.clone(),
+                operator_key: (&op.operator_key).into(),
+                validator_key: (&op.validator_key).into(),
                 routing_number: op.routing_number.clone(),
                 slot: slot as u16,
                 active: true,
@@ -879,8 +879,8 @@ fn apply_tx<S: ReadStore>(
             let record = OperatorRecord {
                 id: id.clone(),
                 name: name.clone(),
-                operator_key: operator_key.clone(),
-                validator_key: validator_key.clone(),
+                operator_key: operator_key.into(),
+                validator_key: validator_key.into(),
                 routing_number: routing_number.clone(),
                 slot: count,
                 active: true,
@@ -902,17 +902,17 @@ fn apply_tx<S: ReadStore>(
         TxBody::UpdateOperator { id, operator_key, routing_number } => {
             require_regulator(ctx, signer, tx.body.kind())?;
             let mut record = ctx.known_operator(id)?;
-            if operator_key != &record.operator_key {
+            if !record.operator_key.is(operator_key) {
                 if let Some((owner, _)) = ctx.key_owner(operator_key)? {
                     return Err(TxError::KeyInUse { key: operator_key.into(), operator: owner }.into());
                 }
-                ctx.delete(Table::OperatorKeys, record.operator_key.as_ref().to_vec());
+                ctx.delete(Table::OperatorKeys, record.operator_key.0.to_vec());
                 ctx.put(
                     Table::OperatorKeys,
                     operator_key.as_ref().to_vec(),
                     operator_key_value(KeyKind::Operator, id),
                 );
-                record.operator_key = operator_key.clone();
+                record.operator_key = operator_key.into();
             }
             record.routing_number = routing_number.clone();
             ctx.write(Table::Operators, id.as_str().as_bytes().to_vec(), &record);
@@ -946,7 +946,7 @@ fn apply_tx<S: ReadStore>(
             if let Some(until) = record.quarantine_until.filter(|u| *u > now) {
                 return Err(TxError::Quarantined { number: *number, until }.into());
             }
-            record.subscriber = subscriber.clone();
+            record.subscriber = subscriber.as_ref().map(KeyId::from);
             let event = NumberEvent::Bound { by: serving.clone(), subscriber: subscriber.clone() };
             ctx.log(*number, &mut record, now, event);
             ctx.put_number(*number, &record);
@@ -989,7 +989,7 @@ fn apply_tx<S: ReadStore>(
         }
         TxBody::Cancel { port } => {
             let order = ctx.order(port)?;
-            if signer != &order.subscriber {
+            if !order.subscriber.is(signer) {
                 return Err(TxError::NotSubscriber { port: *port }.into());
             }
             expect_state(&order, order.is_open(), "requested or released")?;
@@ -1066,7 +1066,7 @@ fn request_port<S: ReadStore>(
                 TxError::DonorNotServing { number: *number, donor: request.donor.clone(), serving }.into()
             );
         }
-        if record.subscriber.as_ref() != Some(subscriber) {
+        if !record.subscriber.is_some_and(|k| k.is(subscriber)) {
             return Err(TxError::NotBound { number: *number }.into());
         }
         if let Some(port) = record.open_port {
@@ -1086,7 +1086,7 @@ fn request_port<S: ReadStore>(
         numbers: request.numbers.clone(),
         donor: request.donor.clone(),
         recipient: request.recipient.clone(),
-        subscriber: subscriber.clone(),
+        subscriber: subscriber.into(),
         initiator,
         due,
         donor_deadline,

@@ -4,7 +4,7 @@ use crate::{
     number::E164,
     policy::SilenceRule,
     tx::MAX_GROUP,
-    types::{OperatorId, PortId, PublicKey, Timestamp},
+    types::{KeyId, OperatorId, PortId, Timestamp},
 };
 use bytes::BufMut;
 use commonware_codec::{Buf, EncodeSize, Error as CodecError, FixedSize, RangeCfg, Read, ReadExt, Write};
@@ -203,7 +203,7 @@ pub struct PortOrder {
     pub numbers: Vec<E164>,
     pub donor: OperatorId,
     pub recipient: OperatorId,
-    pub subscriber: PublicKey,
+    pub subscriber: KeyId,
     pub initiator: Initiator,
     /// Earliest activation.
     pub due: Timestamp,
@@ -270,7 +270,7 @@ impl Read for PortOrder {
             numbers: Vec::read_cfg(buf, &(RangeCfg::from(1..=MAX_GROUP), ()))?,
             donor: OperatorId::read(buf)?,
             recipient: OperatorId::read(buf)?,
-            subscriber: PublicKey::read(buf)?,
+            subscriber: KeyId::read(buf)?,
             initiator: if bool::read(buf)? { Initiator::Recipient } else { Initiator::Subscriber },
             due: Timestamp::read(buf)?,
             donor_deadline: Timestamp::read(buf)?,

@@ -3,7 +3,7 @@
 use crate::{
     number::{E164, Prefix},
     port::Step,
-    types::{OperatorId, PortId, PublicKey, RoutingNumber, Timestamp},
+    types::{KeyId, OperatorId, PortId, PublicKey, RoutingNumber, Timestamp},
 };
 use bytes::BufMut;
 use commonware_codec::{Buf, EncodeSize, Error as CodecError, FixedSize, RangeCfg, Read, ReadExt, Write};
@@ -14,9 +14,9 @@ pub struct OperatorRecord {
     pub id: OperatorId,
     pub name: String,
     /// Signs the operator's transactions.
-    pub operator_key: PublicKey,
+    pub operator_key: KeyId,
     /// Signs consensus messages of the operator's validator node.
-    pub validator_key: PublicKey,
+    pub validator_key: KeyId,
     pub routing_number: RoutingNumber,
     /// Dense index in admission order; the routing index stores this instead of the id.
     pub slot: u16,
@@ -41,7 +41,7 @@ impl EncodeSize for OperatorRecord {
         self.id.encode_size()
             + self.name.len().encode_size()
             + self.name.len()
-            + 2 * PublicKey::SIZE
+            + 2 * KeyId::SIZE
             + self.routing_number.encode_size()
             + u16::SIZE
             + bool::SIZE
@@ -56,8 +56,8 @@ impl Read for OperatorRecord {
         Ok(Self {
             id,
             name: String::from_utf8(raw).map_err(|_| CodecError::Invalid("Operator", "name"))?,
-            operator_key: PublicKey::read(buf)?,
-            validator_key: PublicKey::read(buf)?,
+            operator_key: KeyId::read(buf)?,
+            validator_key: KeyId::read(buf)?,
             routing_number: RoutingNumber::read(buf)?,
             slot: u16::read(buf)?,
             active: bool::read(buf)?,
@@ -71,7 +71,7 @@ pub struct NumberRecord {
     /// The serving operator when it is not the range holder (the number is ported).
     pub ported_to: Option<OperatorId>,
     /// The key of the subscriber, bound by the serving operator.
-    pub subscriber: Option<PublicKey>,
+    pub subscriber: Option<KeyId>,
     /// The order that currently blocks the number.
     pub open_port: Option<PortId>,
     /// When the number was last ported (lock-in counts from here).

@@ -294,6 +294,32 @@ impl From<&PublicKey> for KeyId {
     }
 }
 
+impl KeyId {
+    /// Whether this is the id of `key`.
+    pub fn is(&self, key: &PublicKey) -> bool {
+        self.0.as_slice() == key.as_ref()
+    }
+}
+
+/// Stored records keep keys as their 32 bytes: decoding a [`PublicKey`] decompresses a curve
+/// point (about 20 µs), and records are read for every transaction, only to compare keys.
+impl Write for KeyId {
+    fn write(&self, buf: &mut impl BufMut) {
+        buf.put_slice(&self.0);
+    }
+}
+
+impl FixedSize for KeyId {
+    const SIZE: usize = 32;
+}
+
+impl Read for KeyId {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
+        Ok(Self(<[u8; 32]>::read(buf)?))
+    }
+}
+
 impl fmt::Display for KeyId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(&commonware_formatting::Hex(&self.0), f)

@@ -278,7 +278,7 @@ impl From<&PortOrder> for PortInfo {
             numbers: o.numbers.iter().map(ToString::to_string).collect(),
             donor: o.donor.to_string(),
             recipient: o.recipient.to_string(),
-            subscriber: hex_key(&o.subscriber),
+            subscriber: o.subscriber.to_string(),
             initiator: match o.initiator {
                 Initiator::Subscriber => "subscriber",
                 Initiator::Recipient => "recipient",

@@ -197,7 +197,7 @@ impl<S: Store + Send + Sync + 'static, L: BlockLog + Sync> NodeApi for Service<S
             for number in candidates.iter().filter_map(|n| n.parse::<E164>().ok()) {
                 let record = l.number(number)?;
                 if let (Some(rec), Some(route)) = (record, l.route(number))
-                    && rec.subscriber.as_ref() == Some(subscriber)
+                    && rec.subscriber.is_some_and(|k| k.is(subscriber))
                 {
                     routes.push(RouteInfo::new(l.height(), &route, true, rec.open_port.as_ref()));
                 }

@@ -152,7 +152,7 @@ impl Run {
 
 fn sub_name(ledger: &Ledger<MemStore>, n: E164) -> Option<usize> {
     let bound = ledger.number(n).unwrap()?.subscriber?;
-    SUBSCRIBERS.iter().position(|s| key(s).public_key() == bound)
+    SUBSCRIBERS.iter().position(|s| bound.is(&key(s).public_key()))
 }
 
 fn op_index(id: &npchain_core::OperatorId) -> usize {
@@ -201,7 +201,7 @@ fn honest(r: &Run, action: Action) -> Action {
         Action::Cancel { signer, port } => {
             let port = pick(port);
             let signer = order(port)
-                .and_then(|o| SUBSCRIBERS.iter().position(|s| key(s).public_key() == o.subscriber))
+                .and_then(|o| SUBSCRIBERS.iter().position(|s| o.subscriber.is(&key(s).public_key())))
                 .map_or(signer, |i| 3 + i);
             Action::Cancel { signer, port }
         }
