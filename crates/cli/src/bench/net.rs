@@ -62,9 +62,6 @@ impl LocalNet {
             custom_ranges: false,
             ported: ported.is_some(),
         };
-        if dir.exists() && !dir.join("devnet.toml").exists() {
-            std::fs::remove_dir_all(dir).map_err(|e| BenchError::io(dir, e))?;
-        }
         let layout = devnet::prepare(dir, &options, None, ported, true, Timestamp(now_ms()))?;
         let exe = std::env::current_exe().map_err(|e| BenchError::io(Path::new("npchain"), e))?;
         let operators = layout
