@@ -345,37 +345,28 @@ fn bench(args: BenchArgs) -> Result<(), bench::BenchError> {
         ],
         one => vec![one],
     };
+    let repeat = |name: &str,
+                  params: serde_json::Value,
+                  scenario: &dyn Fn() -> Result<bench::Figures, bench::BenchError>| {
+        bench::repeat(name, params, runs, &args.out, scenario).map(|_| ())
+    };
+    let validators = env.validators;
     for scenario in what {
         match scenario {
             BenchVerb::Throughput { ports } => {
                 let n = pick(ports, 10_000, 200);
-                bench::repeat(
-                    "throughput",
-                    json!({ "ports": n, "txs": 4 * n, "validators": env.validators }),
-                    runs,
-                    &args.out,
-                    |_| bench::throughput(&env, n),
-                )?;
+                let params = json!({ "ports": n, "txs": 4 * n, "validators": validators });
+                repeat("throughput", params, &|| bench::throughput(&env, n))?;
             }
             BenchVerb::Propagation { ports } => {
                 let n = pick(ports, 100, 5);
-                bench::repeat(
-                    "propagation",
-                    json!({ "ports": n, "validators": env.validators }),
-                    runs,
-                    &args.out,
-                    |_| bench::propagation(&env, n),
-                )?;
+                repeat("propagation", json!({ "ports": n, "validators": validators }), &|| {
+                    bench::propagation(&env, n)
+                })?;
             }
             BenchVerb::Mass { numbers } => {
                 let n = pick(numbers, 100_000, 2_000);
-                bench::repeat(
-                    "mass",
-                    json!({ "numbers": n, "validators": env.validators }),
-                    runs,
-                    &args.out,
-                    |_| bench::mass(&env, n),
-                )?;
+                repeat("mass", json!({ "numbers": n, "validators": validators }), &|| bench::mass(&env, n))?;
             }
             BenchVerb::Scale { numbers } => {
                 let sizes = if !numbers.is_empty() {
@@ -387,24 +378,15 @@ fn bench(args: BenchArgs) -> Result<(), bench::BenchError> {
                 };
                 let baseline = bench::empty_node_kib(&env)?;
                 for n in sizes {
-                    bench::repeat(
-                        &format!("scale-{n}"),
-                        json!({ "numbers": n, "validators": env.validators }),
-                        runs,
-                        &args.out,
-                        |_| bench::scale(&env, n, Some(baseline)),
-                    )?;
+                    let params = json!({ "numbers": n, "validators": validators });
+                    repeat(&format!("scale-{n}"), params, &|| bench::scale(&env, n, Some(baseline)))?;
                 }
             }
             BenchVerb::Catchup { txs } => {
                 let n = pick(txs, 100_000, 1_000);
-                bench::repeat(
-                    "catchup",
-                    json!({ "txs": n, "validators": env.validators }),
-                    runs,
-                    &args.out,
-                    |_| bench::catchup(&env, n),
-                )?;
+                repeat("catchup", json!({ "txs": n, "validators": validators }), &|| {
+                    bench::catchup(&env, n)
+                })?;
             }
             BenchVerb::All => unreachable!("expanded above"),
         }
@@ -423,7 +405,7 @@ fn sim(args: SimArgs) -> Result<(), bench::BenchError> {
         seed,
     };
     let env = bench::Env { data, port_base, validators: 4 };
-    bench::repeat("sim-sms", params.to_json(), 1, &out, |_| bench::sms::run(&env, &params))?;
+    bench::repeat("sim-sms", params.to_json(), 1, &out, &|| bench::sms::run(&env, &params))?;
     Ok(())
 }
 

@@ -156,7 +156,7 @@ fn open_ledger(config: &NodeConfig, genesis: &Genesis) -> Result<Ledger<RedbStor
 }
 
 /// How often the migration load reports progress, in numbers.
-const MIGRATION_PROGRESS_EVERY: usize = 1_000_000;
+const MIGRATION_PROGRESS_EVERY: usize = 100_000;
 
 fn read_genesis(path: &Path) -> Result<Genesis, NodeError> {
     let name = path.display().to_string();

@@ -105,49 +105,18 @@ pub fn step_txs(net: &LocalNet, ports: &[Port], step: Step, expires_at: u64) -> 
     let keys = &net.keys;
     let v = net.validators();
     let one = |k: usize, p: &Port| -> Outgoing {
-        let nonce = k as u64;
-        match step {
-            Step::Bind => Outgoing {
-                node: p.donor,
-                bytes: sign(
-                    &keys.operators[p.donor],
-                    &keys.chain,
-                    nonce,
-                    expires_at,
-                    TxBody::Bind { number: p.number, subscriber: Some(p.subscriber.public_key()) },
-                ),
-            },
-            Step::Request => Outgoing {
-                node: k % v,
-                bytes: sign(
-                    &p.subscriber,
-                    &keys.chain,
-                    nonce,
-                    expires_at,
-                    TxBody::RequestPort(p.request.clone()),
-                ),
-            },
-            Step::Release => Outgoing {
-                node: p.donor,
-                bytes: sign(
-                    &keys.operators[p.donor],
-                    &keys.chain,
-                    nonce,
-                    expires_at,
-                    TxBody::Release { port: p.id },
-                ),
-            },
-            Step::Activate => Outgoing {
-                node: p.recipient,
-                bytes: sign(
-                    &keys.operators[p.recipient],
-                    &keys.chain,
-                    nonce,
-                    expires_at,
-                    TxBody::Activate { port: p.id },
-                ),
-            },
-        }
+        // Who sends it where: operators through their own node, subscribers through any.
+        let (node, signer, body) = match step {
+            Step::Bind => (
+                p.donor,
+                &keys.operators[p.donor],
+                TxBody::Bind { number: p.number, subscriber: Some(p.subscriber.public_key()) },
+            ),
+            Step::Request => (k % v, &p.subscriber, TxBody::RequestPort(p.request.clone())),
+            Step::Release => (p.donor, &keys.operators[p.donor], TxBody::Release { port: p.id }),
+            Step::Activate => (p.recipient, &keys.operators[p.recipient], TxBody::Activate { port: p.id }),
+        };
+        Outgoing { node, bytes: sign(signer, &keys.chain, k as u64, expires_at, body) }
     };
     let half = ports.len() / 2;
     std::thread::scope(|s| {
@@ -207,24 +176,25 @@ pub fn drive(
     for (t, id) in txs.into_iter().zip(ids) {
         per_node[t.node].push((id, t.bytes));
     }
-    let per_node_window = (window / net.validators()).max(batch);
+    let submitted = AtomicUsize::new(0);
     let result = std::thread::scope(|s| -> Result<Driven, BenchError> {
         let observer =
             s.spawn(|| observe(net, start_height, total, &sent_at, &finished, &done, &refused, timeout));
         let mut senders = Vec::new();
         for (node, txs) in per_node.into_iter().enumerate() {
-            let (sent_at, finished, done, refused) = (&sent_at, &finished, &done, &refused);
+            let (sent_at, finished, done, refused, submitted) =
+                (&sent_at, &finished, &done, &refused, &submitted);
             senders.push(s.spawn(move || -> Result<(), BenchError> {
                 let client = net.client(node);
-                let mut sent = 0usize;
                 for chunk in txs.chunks(batch) {
-                    // Keep this node's share of the window: wait for commits.
-                    while sent.saturating_sub(finished.load(Ordering::Relaxed) / net.validators())
-                        > per_node_window
+                    // At most `window` submitted and not finished, over all nodes.
+                    while submitted.load(Ordering::Relaxed).saturating_sub(finished.load(Ordering::Relaxed))
+                        >= window
                         && !done.load(Ordering::Relaxed)
                     {
                         std::thread::sleep(Duration::from_millis(2));
                     }
+                    submitted.fetch_add(chunk.len(), Ordering::Relaxed);
                     let now = Instant::now();
                     {
                         let mut map = sent_at.lock().expect("lock");
@@ -239,7 +209,6 @@ pub fn drive(
                         *refused.lock().expect("lock").entry(code).or_default() += 1;
                         finished.fetch_add(1, Ordering::Relaxed);
                     }
-                    sent += chunk.len();
                 }
                 Ok(())
             }));

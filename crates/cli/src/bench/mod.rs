@@ -74,13 +74,13 @@ pub fn repeat(
     params: Value,
     runs: usize,
     out: &Path,
-    mut scenario: impl FnMut(usize) -> Result<Figures, BenchError>,
+    scenario: &dyn Fn() -> Result<Figures, BenchError>,
 ) -> Result<Value, BenchError> {
     let mut all: Vec<Figures> = Vec::new();
     println!("== {name} {params}");
     for run in 0..runs.max(1) {
         let started = Instant::now();
-        let figures = scenario(run)?;
+        let figures = scenario()?;
         println!("-- run {} of {} ({:.0} s)", run + 1, runs.max(1), started.elapsed().as_secs_f64());
         for (k, v, unit) in &figures {
             println!("   {k:<58} {v:>14.2} {unit}");
@@ -143,8 +143,14 @@ pub fn machine() -> Value {
 const BATCH: usize = 1_000;
 const WINDOW: usize = 8_000;
 
-fn net_dir(env: &Env, name: &str) -> PathBuf {
-    env.data.join(name)
+/// A fresh devnet for scenario `name`, in `<data>/<name>`.
+fn start(
+    env: &Env,
+    name: &str,
+    ported: Option<&Path>,
+    ready_within: Duration,
+) -> Result<LocalNet, BenchError> {
+    LocalNet::start(&env.data.join(name), env.validators, ported, env.port_base, ready_within)
 }
 
 /// The routing number operator `i` of a devnet answers with (`D001`, `D002`, …).
@@ -155,13 +161,7 @@ fn devnet_rn(i: usize) -> String {
 /// Write throughput and commit latency: every step of `count` ports (bind, request, release,
 /// activate), each step's transactions submitted as fast as the network commits them.
 pub fn throughput(env: &Env, count: usize) -> Result<Figures, BenchError> {
-    let net = LocalNet::start(
-        &net_dir(env, "throughput"),
-        env.validators,
-        None,
-        env.port_base,
-        Duration::from_secs(120),
-    )?;
+    let net = start(env, "throughput", None, Duration::from_secs(120))?;
     let ports = ports(count, env.validators, 0);
     let expires = expiry(&net, 50)?;
     let mut figures = Figures::new();
@@ -254,13 +254,7 @@ pub fn activation_delays(net: &LocalNet, ports: &[load::Port]) -> Result<Vec<Vec
 
 /// Propagation: activation submitted → changed ENUM answer on each node.
 pub fn propagation(env: &Env, count: usize) -> Result<Figures, BenchError> {
-    let net = LocalNet::start(
-        &net_dir(env, "propagation"),
-        env.validators,
-        None,
-        env.port_base,
-        Duration::from_secs(120),
-    )?;
+    let net = start(env, "propagation", None, Duration::from_secs(120))?;
     let ports = prepare_ports(&net, count, 0)?;
     let delays = activation_delays(&net, &ports)?;
     Ok(propagation_figures(&delays))
@@ -328,12 +322,11 @@ fn sample(numbers: &[E164], k: usize) -> Vec<E164> {
 /// regulator transaction re-routes every number it serves); (b) an enterprise's group port
 /// of `count` numbers in requests of up to 10,000.
 pub fn mass(env: &Env, count: usize) -> Result<Figures, BenchError> {
-    let dir = net_dir(env, "mass");
     std::fs::create_dir_all(&env.data).map_err(|e| BenchError::io(&env.data, e))?;
     let csv = env.data.join("mass-ported.csv");
     let migrated: Vec<E164> = (0..count as u64).map(|k| demo_number(0, k)).collect();
     write_ported(&csv, migrated.iter().map(|n| (*n, "OPB")))?;
-    let net = LocalNet::start(&dir, env.validators, Some(&csv), env.port_base, Duration::from_secs(1800))?;
+    let net = start(env, "mass", Some(&csv), Duration::from_secs(1800))?;
     let mut figures = Figures::new();
     let checked = sample(&migrated, 1_000);
     figure(&mut figures, "numbers re-routed", count as f64, "numbers");
@@ -477,13 +470,7 @@ pub fn scale(env: &Env, count: usize, baseline_kib: Option<f64>) -> Result<Figur
             .chain((0..count as u64 - half).map(|k| (demo_number(1, k * 2), "OPA"))),
     )?;
     let t0 = Instant::now();
-    let net = LocalNet::start(
-        &net_dir(env, "scale"),
-        env.validators,
-        Some(&csv),
-        env.port_base,
-        Duration::from_secs(4 * 3600),
-    )?;
+    let net = start(env, "scale", Some(&csv), Duration::from_secs(4 * 3600))?;
     let load_s = t0.elapsed().as_secs_f64();
     let _ = std::fs::remove_file(&csv);
     let memory: Vec<(u64, u64)> = (0..net.validators()).filter_map(|i| net.memory_kib(i)).collect();
@@ -549,13 +536,7 @@ pub fn scale(env: &Env, count: usize, baseline_kib: Option<f64>) -> Result<Figur
 
 /// A node's memory with no migration list: the baseline of the scale figures, in KiB.
 pub fn empty_node_kib(env: &Env) -> Result<f64, BenchError> {
-    let net = LocalNet::start(
-        &net_dir(env, "scale"),
-        env.validators,
-        None,
-        env.port_base,
-        Duration::from_secs(120),
-    )?;
+    let net = start(env, "scale", None, Duration::from_secs(120))?;
     let rss: Vec<f64> = (0..net.validators()).filter_map(|i| net.memory_kib(i)).map(|m| m.0 as f64).collect();
     Ok(median(&rss))
 }
@@ -577,13 +558,7 @@ fn dir_bytes(dir: &Path) -> u64 {
 
 /// Catch-up: the last validator is down while `count` transactions commit; then it restarts.
 pub fn catchup(env: &Env, count: usize) -> Result<Figures, BenchError> {
-    let mut net = LocalNet::start(
-        &net_dir(env, "catchup"),
-        env.validators,
-        None,
-        env.port_base,
-        Duration::from_secs(120),
-    )?;
+    let mut net = start(env, "catchup", None, Duration::from_secs(120))?;
     let down = net.validators() - 1;
     net.kill(down);
     let ports = ports(count, net.validators(), 0);

@@ -14,7 +14,7 @@
 //!   since the switch (each network syncs at its own random phase of P). The central database
 //!   itself is assumed updated at the instant of the switch, which favours it.
 
-use super::{BenchError, Env, Figures, activation_delays, figure, net::LocalNet, prepare_ports};
+use super::{BenchError, Env, Figures, activation_delays, figure, prepare_ports};
 use rand::{RngExt, SeedableRng, rngs::StdRng};
 use std::time::Duration;
 
@@ -48,13 +48,7 @@ const DAY_S: f64 = 86_400.0;
 
 /// Runs the ports on a devnet, then the simulated day.
 pub fn run(env: &Env, params: &SmsParams) -> Result<Figures, BenchError> {
-    let net = LocalNet::start(
-        &env.data.join("sms"),
-        env.validators,
-        None,
-        env.port_base,
-        Duration::from_secs(120),
-    )?;
+    let net = super::start(env, "sms", None, Duration::from_secs(120))?;
     let ports = prepare_ports(&net, params.ports, 0)?;
     let delays_ms = activation_delays(&net, &ports)?;
     drop(net);
