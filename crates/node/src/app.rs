@@ -118,7 +118,7 @@ where
         match self.chain.build(parent.inner(), parent.digest(), now) {
             Ok(block) => {
                 let elapsed = clock.current().duration_since(started).unwrap_or_default();
-                self.chain.note_build(block.txs.len(), elapsed);
+                self.chain.note_build(elapsed);
                 debug!(height = block.height, txs = block.txs.len(), "proposing");
                 let digest = block.digest();
                 Some(Digested::precomputed(block, digest))

@@ -32,6 +32,8 @@ use tokio::sync::watch;
 pub const BUILD_BUDGET: std::time::Duration = std::time::Duration::from_millis(200);
 /// What the first block a node builds may carry, before it has measured itself.
 pub const FIRST_BLOCK_TARGET: usize = 2_000;
+/// The most a block is aimed at, in numbers touched.
+pub const MAX_BLOCK_WEIGHT: usize = 100_000;
 /// The fewest transactions a block may be aimed at, however slow the last one was.
 pub const MIN_BLOCK_TARGET: usize = 256;
 
@@ -155,6 +157,15 @@ impl BlockLog for BTreeMap<u64, BlockInfo> {
     }
 }
 
+/// What the proposer learned about its own speed.
+#[derive(Debug)]
+struct Sizing {
+    /// What the next block may weigh (numbers touched).
+    target: AtomicUsize,
+    /// What the last block built here weighed.
+    last_weight: AtomicUsize,
+}
+
 struct Pending {
     parent: Digest,
     executed: Executed,
@@ -201,8 +212,8 @@ pub struct Chain<S: Store, L: BlockLog> {
     /// The committed height, for whoever waits for commits (event streams).
     committed: Arc<watch::Sender<u64>>,
     metrics: Arc<Metrics>,
-    /// How many transactions the next block built here may carry: see [`Self::note_build`].
-    block_target: Arc<AtomicUsize>,
+    /// How big the blocks this node builds are: see [`Self::note_build`].
+    sizing: Arc<Sizing>,
 }
 
 impl<S: Store, L: BlockLog> Clone for Chain<S, L> {
@@ -212,7 +223,7 @@ impl<S: Store, L: BlockLog> Clone for Chain<S, L> {
             chain_id: self.chain_id,
             committed: self.committed.clone(),
             metrics: self.metrics.clone(),
-            block_target: self.block_target.clone(),
+            sizing: self.sizing.clone(),
         }
     }
 }
@@ -242,28 +253,33 @@ impl<S: Store + Send + 'static, L: BlockLog> Chain<S, L> {
             chain_id,
             committed: Arc::new(watch::channel(finalized_tip).0),
             metrics,
-            block_target: Arc::new(AtomicUsize::new(FIRST_BLOCK_TARGET)),
+            sizing: Arc::new(Sizing {
+                target: AtomicUsize::new(FIRST_BLOCK_TARGET),
+                last_weight: AtomicUsize::new(0),
+            }),
         }
     }
 
     /// Adapts the size of the blocks this node builds to how fast it executes them: the next
     /// block carries what this node executes in [`BUILD_BUDGET`] at the rate of the block just
-    /// built (`txs` in `elapsed`), between [`MIN_BLOCK_TARGET`] and [`MAX_BLOCK_TXS`].
+    /// built (`weight`, numbers touched, in `elapsed`), between [`MIN_BLOCK_TARGET`] and
+    /// [`MAX_BLOCK_WEIGHT`].
     ///
     /// Every validator executes a proposal before voting, and a proposal that takes longer than
     /// the consensus timeouts is never finalized: under a burst, blocks of the full
     /// [`MAX_BLOCK_TXS`] stalled a 4-node network on 2 cores at once. Only the proposer's choice
     /// depends on this; verifying accepts any block up to the maximum.
-    pub fn note_build(&self, txs: usize, elapsed: std::time::Duration) {
-        if txs < MIN_BLOCK_TARGET {
+    pub fn note_build(&self, elapsed: std::time::Duration) {
+        let weight = self.sizing.last_weight.load(Ordering::Relaxed);
+        if weight < MIN_BLOCK_TARGET {
             return;
         }
         let secs = elapsed.as_secs_f64().max(1e-6);
-        let fits = (txs as f64 / secs * BUILD_BUDGET.as_secs_f64()) as usize;
-        let previous = self.block_target.load(Ordering::Relaxed);
+        let fits = (weight as f64 / secs * BUILD_BUDGET.as_secs_f64()) as usize;
+        let previous = self.sizing.target.load(Ordering::Relaxed);
         // Shrink at once, grow by halves.
         let next = if fits < previous { fits } else { (previous + fits) / 2 };
-        self.block_target.store(next.clamp(MIN_BLOCK_TARGET, MAX_BLOCK_TXS), Ordering::Relaxed);
+        self.sizing.target.store(next.clamp(MIN_BLOCK_TARGET, MAX_BLOCK_WEIGHT), Ordering::Relaxed);
     }
 
     /// The node's metrics, which the chain keeps current at every submission and commit.
@@ -557,8 +573,15 @@ impl<S: Store + Send + 'static, L: BlockLog> Chain<S, L> {
         let (selected, executed) = {
             let chain = inner.branch(parent_digest, parent.height)?;
             let on_branch: HashSet<TxId> = chain.iter().flat_map(|p| p.txs.iter().copied()).collect();
-            let target = self.block_target.load(Ordering::Relaxed);
-            let selected = inner.pool.select(target, MAX_BLOCK_TX_BYTES, |id| on_branch.contains(id));
+            let target = self.sizing.target.load(Ordering::Relaxed);
+            let (selected, weight) = inner.pool.select(
+                target,
+                MAX_BLOCK_TXS,
+                MAX_BLOCK_TX_BYTES,
+                |id| on_branch.contains(id),
+                |tx| inner.weight(tx),
+            );
+            self.sizing.last_weight.store(weight, Ordering::Relaxed);
             let txs: Vec<VerifiedTx> = selected.iter().map(|(t, _)| t.clone()).collect();
             let layers: Vec<&Executed> = chain.iter().map(|p| &p.executed).collect();
             let executed = inner
@@ -656,6 +679,24 @@ impl<S: Store + Send + 'static, L: BlockLog> Chain<S, L> {
 }
 
 impl<S: Store, L: BlockLog> Inner<S, L> {
+    /// How much a transaction costs to execute, in numbers touched: a group request or an
+    /// answer to a group order moves every number of it; anything else counts one. (An order
+    /// still pending in an unfinalized block is not seen here and counts one.)
+    fn weight(&self, tx: &VerifiedTx) -> usize {
+        use npchain_core::TxBody;
+        match &tx.tx().body {
+            TxBody::RequestPort(request) | TxBody::RequestPortFor { request, .. } => request.numbers.len(),
+            TxBody::Release { port }
+            | TxBody::Reject { port, .. }
+            | TxBody::Activate { port }
+            | TxBody::Cancel { port } => {
+                self.ledger.order(port).ok().flatten().map_or(1, |o| o.numbers.len())
+            }
+            _ => 1,
+        }
+        .max(1)
+    }
+
     fn precheck(&self, id: &TxId, tx: &SignedTransaction) -> Result<(), SubmitError> {
         let inner = self;
         if let Some(reason) = &inner.halted {

@@ -106,16 +106,19 @@ impl Mempool {
         expired.len()
     }
 
-    /// Up to `max_txs` transactions and `max_bytes` bytes, oldest first, skipping those
-    /// `skip` names (already in a pending block).
+    /// Oldest first, transactions not named by `skip` (already in a pending block) while their
+    /// total `weight` stays within `max_weight` (the first one is always taken), up to
+    /// `max_txs` transactions and `max_bytes` bytes. Also returns their total weight.
     pub fn select(
         &self,
+        max_weight: usize,
         max_txs: usize,
         max_bytes: usize,
         skip: impl Fn(&TxId) -> bool,
-    ) -> Vec<(VerifiedTx, Bytes)> {
+        weight: impl Fn(&VerifiedTx) -> usize,
+    ) -> (Vec<(VerifiedTx, Bytes)>, usize) {
         let mut out = Vec::new();
-        let mut bytes = 0;
+        let (mut bytes, mut total) = (0, 0);
         for id in self.order.values() {
             if out.len() == max_txs {
                 break;
@@ -124,12 +127,53 @@ impl Mempool {
                 continue;
             }
             let e = &self.by_id[id];
-            if bytes + e.bytes.len() > max_bytes {
+            let w = weight(&e.tx);
+            if bytes + e.bytes.len() > max_bytes || (!out.is_empty() && total + w > max_weight) {
                 break;
             }
             bytes += e.bytes.len();
+            total += w;
             out.push((e.tx.clone(), e.bytes.clone()));
         }
-        out
+        (out, total)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use commonware_codec::Encode;
+    use commonware_cryptography::Signer;
+    use npchain_core::{ChainId, Digest, Transaction, TxBody, types::PrivateKey};
+
+    fn tx(nonce: u64) -> (VerifiedTx, Bytes) {
+        let key = PrivateKey::from_seed(1);
+        let chain = ChainId(Digest::from([0; 32]));
+        let body = TxBody::Return { number: format!("+493010000{nonce}").parse().unwrap() };
+        let signed = Transaction { nonce, expires_at: Timestamp(1_000), signer: key.public_key(), body }
+            .sign(&chain, &key);
+        let bytes = Bytes::from(signed.encode().to_vec());
+        (signed.verify(&chain).unwrap(), bytes)
+    }
+
+    #[test]
+    fn selection_keeps_to_the_weight_budget_but_always_takes_one() {
+        let mut pool = Mempool::new(10, 1 << 20);
+        for n in 0..5 {
+            let (t, b) = tx(n);
+            pool.insert(t, b).unwrap();
+        }
+        // weights 5, 15, 25, 35, 45 in pool order
+        let weight = |t: &VerifiedTx| t.tx().nonce as usize * 10 + 5;
+        let nonces = |got: &[(VerifiedTx, Bytes)]| got.iter().map(|(t, _)| t.tx().nonce).collect::<Vec<_>>();
+        let (got, total) = pool.select(20, 10, 1 << 20, |_| false, weight);
+        assert_eq!((nonces(&got), total), (vec![0, 1], 20));
+        let (got, total) = pool.select(1, 10, 1 << 20, |_| false, weight);
+        assert_eq!((nonces(&got), total), (vec![0], 5), "one transaction even over the budget");
+        let first = tx(0).0.id();
+        let (got, _) = pool.select(20, 10, 1 << 20, |id| *id == first, weight);
+        assert_eq!(nonces(&got), vec![1]);
+        let (got, _) = pool.select(1_000, 3, 1 << 20, |_| false, weight);
+        assert_eq!(nonces(&got), vec![0, 1, 2], "and no more than max_txs");
     }
 }
