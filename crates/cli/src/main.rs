@@ -301,8 +301,10 @@ struct DevnetArgs {
 }
 
 fn main() -> ExitCode {
+    // Colours only on a terminal: a devnet's node.log stays plain text.
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| DEFAULT_LOG.into()),
         )

@@ -198,7 +198,8 @@ fn count_lines(path: &Path) -> u64 {
         .unwrap_or(0)
 }
 
-/// The last "loading the migration list" count in a node's log.
+/// The last "loading the migration list" count in a node's log (plain text: colours are
+/// only for terminals).
 fn migration_progress(log: &Path) -> u64 {
     let Ok(text) = std::fs::read_to_string(log) else { return 0 };
     text.lines()

@@ -102,6 +102,12 @@ pub fn simulate(delays_ms: &[Vec<f64>], params: &SmsParams) -> Figures {
     figure(&mut figures, "SMS sent to recently ported numbers", sent as f64, "SMS");
     figure(&mut figures, "npchain: misrouted", misrouted_npchain as f64, "SMS");
     figure(&mut figures, "npchain: expected misrouted (rate × measured windows)", expected_npchain, "SMS");
+    figure(
+        &mut figures,
+        "npchain: expected misrouted per million SMS",
+        if sent == 0 { 0.0 } else { expected_npchain / sent as f64 * 1e6 },
+        "SMS",
+    );
     figure(&mut figures, "npchain: success rate", success(misrouted_npchain), "%");
     for (i, period) in params.sync_periods_s.iter().enumerate() {
         let name = period_name(*period);
