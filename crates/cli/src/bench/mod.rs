@@ -12,7 +12,7 @@ use crate::client::ClientError;
 use commonware_cryptography::Signer;
 use load::{Step, demo_number, drive, expiry, ports, sign, step_txs};
 use net::{EnumProbe, LocalNet, answer_rn};
-use npchain_core::{E164, TxBody};
+use npchain_core::{E164, TxBody, types::PortId};
 use serde_json::{Value, json};
 use stats::{Percentiles, median};
 use std::{
@@ -402,35 +402,17 @@ pub fn mass(env: &Env, count: usize) -> Result<Figures, BenchError> {
             .collect(),
         0,
     )?;
-    step(
-        ids.iter()
-            .enumerate()
-            .map(|(k, id)| {
-                sign(
-                    &net.keys.operators[0],
-                    &net.keys.chain,
-                    1_000 + k as u64,
-                    expires,
-                    TxBody::Release { port: *id },
-                )
-            })
-            .collect(),
-        0,
-    )?;
+    // The donor's answer to each order, then the recipient's: one transaction per order.
+    let answer =
+        |key: &npchain_core::types::PrivateKey, nonce: u64, body: fn(PortId) -> TxBody| -> Vec<Vec<u8>> {
+            ids.iter()
+                .enumerate()
+                .map(|(k, id)| sign(key, &net.keys.chain, nonce + k as u64, expires, body(*id)))
+                .collect()
+        };
+    step(answer(&net.keys.operators[0], 1_000, |port| TxBody::Release { port }), 0)?;
     let t_activate = Instant::now();
-    let activations: Vec<Vec<u8>> = ids
-        .iter()
-        .enumerate()
-        .map(|(k, id)| {
-            sign(
-                &net.keys.operators[2],
-                &net.keys.chain,
-                2_000 + k as u64,
-                expires,
-                TxBody::Activate { port: *id },
-            )
-        })
-        .collect();
+    let activations = answer(&net.keys.operators[2], 2_000, |port| TxBody::Activate { port });
     let refs: Vec<&[u8]> = activations.iter().map(Vec::as_slice).collect();
     net.client(2).submit_batch(&refs, false)?;
     let s = until_routed(&net, &sample(&group, 1_000), &devnet_rn(2), t0, Duration::from_secs(1800))?;
