@@ -34,7 +34,7 @@ pub const BUILD_BUDGET: std::time::Duration = std::time::Duration::from_millis(2
 pub const FIRST_BLOCK_TARGET: usize = 2_000;
 /// The most a block is aimed at, in numbers touched.
 pub const MAX_BLOCK_WEIGHT: usize = 100_000;
-/// The fewest transactions a block may be aimed at, however slow the last one was.
+/// The least a block may be aimed at, in numbers touched, however slow the last one was.
 pub const MIN_BLOCK_TARGET: usize = 256;
 
 /// How far ahead of a validator's clock a block time may be.
