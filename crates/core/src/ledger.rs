@@ -86,6 +86,21 @@ impl Executed {
     }
 }
 
+/// The running weight of one block, summed by [`Ledger::weigh`] transaction by transaction.
+#[derive(Debug, Default)]
+pub struct BlockWeight {
+    total: usize,
+    /// Orders requested earlier in the block, by id, with their number count.
+    requested: HashMap<PortId, usize>,
+}
+
+impl BlockWeight {
+    /// Numbers touched by the transactions weighed so far.
+    pub fn total(&self) -> usize {
+        self.total
+    }
+}
+
 /// A transaction refusal or a storage failure while applying one.
 enum Fail {
     Tx(TxError),
@@ -651,6 +666,45 @@ impl<S: Store> Ledger<S> {
     /// A port order with its full history.
     pub fn order(&self, id: &PortId) -> Result<Option<PortOrder>, StoreError> {
         Ctx::new(&self.store).read(Table::Orders, id.0.as_ref())
+    }
+
+    /// What `tx` costs to execute, in numbers touched, after `pending` (executed blocks not yet
+    /// committed, oldest first) and after the transactions of the same block already weighed
+    /// into `block`. A group request, and each step of a group order, moves every number of
+    /// the group; anything else counts one. The weight reads only the parent state and the
+    /// block itself, so every node weighs a block the same and a validator can refuse one that
+    /// is too heavy before executing it.
+    pub fn weigh(
+        &self,
+        pending: &[&Executed],
+        block: &mut BlockWeight,
+        tx: &VerifiedTx,
+    ) -> Result<usize, StoreError> {
+        let mut requested = |request: &PortRequest, subscriber: &PublicKey| {
+            let size = request.numbers.len();
+            block.requested.insert(request.port_id(subscriber), size);
+            size
+        };
+        let weight = match &tx.tx().body {
+            TxBody::RequestPort(request) => requested(request, &tx.tx().signer),
+            TxBody::RequestPortFor { request, subscriber, .. } => requested(request, subscriber),
+            TxBody::Release { port }
+            | TxBody::Reject { port, .. }
+            | TxBody::Activate { port }
+            | TxBody::Cancel { port } => match block.requested.get(port) {
+                Some(size) => *size,
+                None => {
+                    let layers: Vec<&Batch> = pending.iter().map(|e| &e.batch).collect();
+                    let view = Overlay::new(&self.store, &layers);
+                    let order: Option<PortOrder> = Ctx::new(&view).read(Table::Orders, port.0.as_ref())?;
+                    order.map_or(1, |o| o.numbers.len())
+                }
+            },
+            _ => 1,
+        }
+        .max(1);
+        block.total += weight;
+        Ok(weight)
     }
 
     /// The open orders in which `operator` is donor or recipient, at most `limit`.

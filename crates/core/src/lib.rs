@@ -18,7 +18,7 @@ pub mod types;
 
 pub use error::{Role, TxError};
 pub use genesis::{Genesis, GenesisError, GenesisOperator, GenesisRange, PortedEntry, read_ported_csv};
-pub use ledger::{BlockError, BlockOutcome, Executed, Ledger};
+pub use ledger::{BlockError, BlockOutcome, BlockWeight, Executed, Ledger};
 pub use number::{E164, NumberError, Prefix, Region};
 pub use policy::{Policy, PolicyError, SilenceRule};
 pub use port::{Initiator, PortOrder, PortState, RejectCause, RejectReason, Step};

@@ -15,8 +15,8 @@ use crate::{
 };
 use bytes::Bytes;
 use npchain_core::{
-    BlockError, BlockOutcome, Executed, Ledger, Store, StoreError,
-    tx::{ChainId, MAX_TX_BYTES, SignedTransaction, VerifiedTx},
+    BlockError, BlockOutcome, BlockWeight, Executed, Ledger, Store, StoreError,
+    tx::{ChainId, MAX_GROUP, MAX_TX_BYTES, SignedTransaction, VerifiedTx},
     types::{Digest, PortId, Timestamp, TxId},
 };
 use std::{
@@ -32,8 +32,14 @@ use tokio::sync::watch;
 pub const BUILD_BUDGET: std::time::Duration = std::time::Duration::from_millis(200);
 /// What the first block a node builds may carry, before it has measured itself.
 pub const FIRST_BLOCK_TARGET: usize = 2_000;
-/// The most a block is aimed at, in numbers touched.
-pub const MAX_BLOCK_WEIGHT: usize = 100_000;
+/// The heaviest block a validator votes for, in numbers touched ([`Ledger::weigh`]).
+///
+/// Every validator executes a proposal before voting, and one that takes longer than the
+/// consensus timeouts is never finalized: blocks of 100,000 numbers stalled a 4-node network
+/// on 2 cores for good. A group of [`MAX_GROUP`] numbers always fits, so every valid
+/// transaction can be carried.
+pub const MAX_BLOCK_WEIGHT: usize = 20_000;
+const _: () = assert!(MAX_GROUP <= MAX_BLOCK_WEIGHT);
 /// The least a block may be aimed at, in numbers touched, however slow the last one was.
 pub const MIN_BLOCK_TARGET: usize = 256;
 
@@ -57,6 +63,8 @@ pub enum InvalidBlock {
     Transaction { height: u64, index: usize, reason: String },
     #[error("block {height}: transaction {tx} appears twice on this branch")]
     DuplicateTx { height: u64, tx: TxId },
+    #[error("block {height} touches {weight} numbers, more than the {MAX_BLOCK_WEIGHT} a block may")]
+    TooHeavy { height: u64, weight: usize },
     #[error("block {height}: state hash {claimed} differs from the computed {computed}")]
     StateHash { height: u64, claimed: Digest, computed: Digest },
     #[error("block {height}: {source}")]
@@ -462,16 +470,21 @@ impl<S: Store + Send + 'static, L: BlockLog> Chain<S, L> {
     }
 
     /// Verifies a proposed block (its parent chain absorbed first) and keeps its execution.
+    /// On top of what makes any block valid, a proposal must not be ahead of this node's clock
+    /// nor heavier than [`MAX_BLOCK_WEIGHT`]: these are the rules of voting.
     pub fn verify(&self, block: &Block, digest: Digest, now: Timestamp) -> Result<(), InvalidBlock> {
         self.execute(block, digest, now, true)
     }
 
+    /// Executes a block on its branch. `proposal`: also apply the voting rules. A block that
+    /// consensus finalized (or this node already holds as an ancestor) was voted for by a
+    /// quorum, so this node's clock gets no veto then.
     fn execute(
         &self,
         block: &Block,
         digest: Digest,
         now: Timestamp,
-        check_clock: bool,
+        proposal: bool,
     ) -> Result<(), InvalidBlock> {
         let height = block.height;
         if self.knows(&digest, height) {
@@ -493,7 +506,7 @@ impl<S: Store + Send + 'static, L: BlockLog> Chain<S, L> {
         if block.time < parent_time {
             return Err(InvalidBlock::TimeBackwards { height, time: block.time, parent: parent_time });
         }
-        if check_clock && block.time.millis() > now.millis().saturating_add(MAX_CLOCK_DRIFT_MS) {
+        if proposal && block.time.millis() > now.millis().saturating_add(MAX_CLOCK_DRIFT_MS) {
             return Err(InvalidBlock::TimeAhead { height, time: block.time, now });
         }
         let mut ids = HashSet::with_capacity(txs.len());
@@ -505,6 +518,18 @@ impl<S: Store + Send + 'static, L: BlockLog> Chain<S, L> {
         let executed = {
             let chain = inner.branch(block.parent, height - 1)?;
             let layers: Vec<&Executed> = chain.iter().map(|p| &p.executed).collect();
+            if proposal {
+                let mut weight = BlockWeight::default();
+                for tx in &txs {
+                    inner
+                        .ledger
+                        .weigh(&layers, &mut weight, tx)
+                        .map_err(|e| InvalidBlock::Execution { height, source: BlockError::Store(e) })?;
+                }
+                if weight.total() > MAX_BLOCK_WEIGHT {
+                    return Err(InvalidBlock::TooHeavy { height, weight: weight.total() });
+                }
+            }
             inner
                 .ledger
                 .execute(&layers, height, block.time, &txs)
@@ -574,16 +599,19 @@ impl<S: Store + Send + 'static, L: BlockLog> Chain<S, L> {
             let chain = inner.branch(parent_digest, parent.height)?;
             let on_branch: HashSet<TxId> = chain.iter().flat_map(|p| p.txs.iter().copied()).collect();
             let target = self.sizing.target.load(Ordering::Relaxed);
+            let layers: Vec<&Executed> = chain.iter().map(|p| &p.executed).collect();
+            // Weighed as verifiers weigh it; a read that fails counts as a full block, so the
+            // transaction goes alone or waits.
+            let mut weight = BlockWeight::default();
             let (selected, weight) = inner.pool.select(
                 target,
                 MAX_BLOCK_TXS,
                 MAX_BLOCK_TX_BYTES,
                 |id| on_branch.contains(id),
-                |tx| inner.weight(tx),
+                |tx| inner.ledger.weigh(&layers, &mut weight, tx).unwrap_or(MAX_BLOCK_WEIGHT),
             );
             self.sizing.last_weight.store(weight, Ordering::Relaxed);
             let txs: Vec<VerifiedTx> = selected.iter().map(|(t, _)| t.clone()).collect();
-            let layers: Vec<&Executed> = chain.iter().map(|p| &p.executed).collect();
             let executed = inner
                 .ledger
                 .execute(&layers, height, time, &txs)
@@ -679,24 +707,6 @@ impl<S: Store + Send + 'static, L: BlockLog> Chain<S, L> {
 }
 
 impl<S: Store, L: BlockLog> Inner<S, L> {
-    /// How much a transaction costs to execute, in numbers touched: a group request or an
-    /// answer to a group order moves every number of it; anything else counts one. (An order
-    /// still pending in an unfinalized block is not seen here and counts one.)
-    fn weight(&self, tx: &VerifiedTx) -> usize {
-        use npchain_core::TxBody;
-        match &tx.tx().body {
-            TxBody::RequestPort(request) | TxBody::RequestPortFor { request, .. } => request.numbers.len(),
-            TxBody::Release { port }
-            | TxBody::Reject { port, .. }
-            | TxBody::Activate { port }
-            | TxBody::Cancel { port } => {
-                self.ledger.order(port).ok().flatten().map_or(1, |o| o.numbers.len())
-            }
-            _ => 1,
-        }
-        .max(1)
-    }
-
     fn precheck(&self, id: &TxId, tx: &SignedTransaction) -> Result<(), SubmitError> {
         let inner = self;
         if let Some(reason) = &inner.halted {

@@ -115,7 +115,7 @@ impl Mempool {
         max_txs: usize,
         max_bytes: usize,
         skip: impl Fn(&TxId) -> bool,
-        weight: impl Fn(&VerifiedTx) -> usize,
+        mut weight: impl FnMut(&VerifiedTx) -> usize,
     ) -> (Vec<(VerifiedTx, Bytes)>, usize) {
         let mut out = Vec::new();
         let (mut bytes, mut total) = (0, 0);

@@ -5,13 +5,14 @@ use bytes::Bytes;
 use commonware_codec::Encode;
 use commonware_cryptography::{Digestible, Hasher as _, Signer};
 use npchain_core::{
-    E164, Genesis, GenesisOperator, GenesisRange, Ledger, MemStore, Policy, PrivateKey, Timestamp,
-    Transaction, TxBody, tx::ChainId,
+    E164, Genesis, GenesisOperator, GenesisRange, Ledger, MemStore, Policy, PortRequest, PrivateKey,
+    Timestamp, Transaction, TxBody,
+    tx::{ChainId, MAX_GROUP},
 };
 use npchain_node::{
     api::{BlockInfo, SubmitError},
     block::Block,
-    chain::{Chain, Finalized, InvalidBlock, MAX_CLOCK_DRIFT_MS},
+    chain::{Chain, Finalized, InvalidBlock, MAX_BLOCK_WEIGHT, MAX_CLOCK_DRIFT_MS},
     mempool::Mempool,
 };
 use std::collections::BTreeMap;
@@ -203,4 +204,51 @@ fn blocks_out_of_order_are_a_gap_not_a_guess() {
     let b2 = proposer.build(&b1, b1.digest(), now(2_000)).unwrap();
     assert!(follower.finalize(&b2, b2.digest()).is_err());
     assert_eq!(follower.height(), 0);
+}
+
+/// A subscriber's request to port a group of the largest size (the numbers need not be bound:
+/// a block's weight counts what executing it reads, refused or not).
+fn group_request(chain: &ChainId, nonce: u64) -> Vec<u8> {
+    let request = PortRequest {
+        numbers: (0..MAX_GROUP as u64).map(|k| E164::from_value(49_301_000_000 + k).unwrap()).collect(),
+        donor: "OPA".parse().unwrap(),
+        recipient: "OPB".parse().unwrap(),
+        due: Timestamp(0),
+        nonce,
+    };
+    Transaction {
+        nonce,
+        expires_at: Timestamp(T0 + 600_000),
+        signer: key(500).public_key(),
+        body: TxBody::RequestPort(request),
+    }
+    .sign(chain, &key(500))
+    .encode()
+    .to_vec()
+}
+
+#[test]
+fn a_proposal_heavier_than_a_block_may_be_is_refused_before_it_runs() {
+    let proposer = chain(Mempool::default());
+    let verifier = chain(Mempool::default());
+    let id = proposer.chain_id();
+    let groups: Vec<Vec<u8>> = (0..3).map(|n| group_request(&id, n)).collect();
+    for g in &groups {
+        proposer.submit(g).unwrap();
+    }
+    // An honest proposer keeps within the limit, and its block is voted for.
+    let g = genesis_block(&proposer);
+    let b1 = proposer.build(&g, g.digest(), now(1_000)).unwrap();
+    assert!(!b1.txs.is_empty() && b1.txs.len() * MAX_GROUP <= MAX_BLOCK_WEIGHT);
+    verifier.verify(&b1, b1.digest(), now(1_000)).unwrap();
+
+    // A Byzantine one packs three full groups (within the byte and count limits).
+    let before = verifier.state_hash();
+    let heavy = Block { txs: groups.into_iter().map(Bytes::from).collect(), ..b1.clone() };
+    match verifier.verify(&heavy, heavy.digest(), now(1_000)) {
+        Err(InvalidBlock::TooHeavy { height: 1, weight }) => assert_eq!(weight, 3 * MAX_GROUP),
+        other => panic!("expected TooHeavy, got {other:?}"),
+    }
+    assert_eq!(verifier.state_hash(), before);
+    assert!(!verifier.holds_valid(&heavy.digest(), 1));
 }

@@ -309,3 +309,46 @@ fn commit_refuses_another_parent_and_out_of_order_and_changes_nothing() {
     assert!(matches!(got, Err(BlockError::WrongParentState { .. })), "{got:?}");
     assert_eq!(snapshot(&net.ledger), before);
 }
+
+/// A block's weight (numbers touched) counts every number of a group at each step, whether
+/// the order was requested earlier in the block, in a pending block or in a committed one,
+/// and reads nothing but the parent state and the block.
+#[test]
+fn a_group_weighs_its_numbers_at_every_step() {
+    let mut net = Net::new(Policy::default());
+    let alice = Net::subscriber("alice");
+    let group: Vec<_> = (11..14).map(|k| num(&format!("+493010000{k}"))).collect();
+    let binds: Vec<_> = group
+        .iter()
+        .map(|n| net.sign("OPA", TxBody::Bind { number: *n, subscriber: Some(alice.clone()) }))
+        .collect();
+    assert!(net.block(&binds).iter().all(Result::is_ok));
+    let request = PortRequest { numbers: group.clone(), donor: op("OPA"), recipient: op("OPB"), due: net.now, nonce: 7 };
+    let port = request.port_id(&alice);
+    let request = net.sign("alice", TxBody::RequestPort(request));
+    let release = net.sign("OPA", TxBody::Release { port });
+    let activate = net.sign("OPB", TxBody::Activate { port });
+    let bind = net.sign("OPA", TxBody::Bind { number: num(NUMBERS[0]), subscriber: None });
+    let ledger = &net.ledger;
+    let weigh = |pending: &[&Executed], txs: &[&VerifiedTx]| {
+        let mut block = npchain_core::BlockWeight::default();
+        let each: Vec<usize> = txs.iter().map(|tx| ledger.weigh(pending, &mut block, tx).unwrap()).collect();
+        assert_eq!(block.total(), each.iter().sum::<usize>());
+        each
+    };
+
+    // In one block: the request, then its steps.
+    assert_eq!(weigh(&[], &[&request, &release, &activate, &bind]), [3, 3, 3, 1]);
+    // An order nobody requested weighs one: executing refuses it.
+    assert_eq!(weigh(&[], &[&release]), [1]);
+    // Requested in a pending block, or in a committed one.
+    let pending = ledger.execute(&[], ledger.height() + 1, net.now, std::slice::from_ref(&request)).unwrap();
+    assert!(pending.outcome().results[0].1.is_ok());
+    assert_eq!(weigh(&[&pending], &[&release, &activate]), [3, 3]);
+    net.ledger.commit(pending).unwrap();
+    assert_eq!(weigh_committed(&net.ledger, &release), 3);
+}
+
+fn weigh_committed(ledger: &Ledger<MemStore>, tx: &VerifiedTx) -> usize {
+    ledger.weigh(&[], &mut npchain_core::BlockWeight::default(), tx).unwrap()
+}
