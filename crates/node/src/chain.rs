@@ -20,6 +20,7 @@ use npchain_core::{
     types::{Digest, PortId, Timestamp, TxId},
 };
 use std::{
+    cell::Cell,
     collections::{BTreeMap, HashMap, HashSet},
     sync::{
         Arc, Mutex, MutexGuard,
@@ -42,6 +43,9 @@ pub const MAX_BLOCK_WEIGHT: usize = 20_000;
 const _: () = assert!(MAX_GROUP <= MAX_BLOCK_WEIGHT);
 /// The least a block may be aimed at, in numbers touched, however slow the last one was.
 pub const MIN_BLOCK_TARGET: usize = 256;
+
+/// The most executed, unfinalized blocks a node keeps (see [`Inner::keep`]).
+pub const MAX_PENDING: usize = 128;
 
 /// How far ahead of a validator's clock a block time may be.
 pub const MAX_CLOCK_DRIFT_MS: u64 = 5_000;
@@ -174,10 +178,15 @@ struct Sizing {
     last_weight: AtomicUsize,
 }
 
+/// A block executed on the committed state (and its pending ancestors), not finalized yet.
 struct Pending {
     parent: Digest,
     executed: Executed,
     txs: HashSet<TxId>,
+    /// When a branch through this block was last walked ([`Inner::branch`]): an ancestor's is
+    /// never older than its descendants', so evicting the least recently used first never
+    /// leaves a block without its parent.
+    used: Cell<u64>,
 }
 
 struct Inner<S: Store, L: BlockLog> {
@@ -186,6 +195,8 @@ struct Inner<S: Store, L: BlockLog> {
     /// Digest of the last committed block, once known in this run.
     committed: Option<Digest>,
     pending: HashMap<Digest, Pending>,
+    /// Counts walks of [`Inner::branch`], for [`Pending::used`].
+    walks: Cell<u64>,
     pool: Mempool,
     finalized_tip: u64,
     halted: Option<String>,
@@ -254,6 +265,7 @@ impl<S: Store + Send + 'static, L: BlockLog> Chain<S, L> {
                 log,
                 committed: None,
                 pending: HashMap::new(),
+                walks: Cell::new(0),
                 pool,
                 finalized_tip,
                 halted: None,
@@ -354,6 +366,11 @@ impl<S: Store + Send + 'static, L: BlockLog> Chain<S, L> {
     pub fn note_tip(&self, height: u64) {
         let mut inner = self.lock();
         inner.finalized_tip = inner.finalized_tip.max(height);
+    }
+
+    /// How many executed blocks wait for finalization (at most [`MAX_PENDING`]).
+    pub fn pending_blocks(&self) -> usize {
+        self.lock().pending.len()
     }
 
     /// Whether the block is already known: committed (at or below the committed height) or
@@ -542,7 +559,7 @@ impl<S: Store + Send + 'static, L: BlockLog> Chain<S, L> {
                 computed: executed.state_hash(),
             });
         }
-        inner.pending.insert(digest, Pending { parent: block.parent, executed, txs: ids });
+        inner.keep(digest, block.parent, executed, ids);
         Ok(())
     }
 
@@ -627,7 +644,7 @@ impl<S: Store + Send + 'static, L: BlockLog> Chain<S, L> {
         };
         let digest = commonware_cryptography::Digestible::digest(&block);
         let ids = selected.iter().map(|(t, _)| t.id()).collect();
-        inner.pending.insert(digest, Pending { parent: parent_digest, executed, txs: ids });
+        inner.keep(digest, parent_digest, executed, ids);
         Ok(block)
     }
 
@@ -679,7 +696,7 @@ impl<S: Store + Send + 'static, L: BlockLog> Chain<S, L> {
         inner.committed = Some(digest);
         inner.finalized_tip = inner.finalized_tip.max(block.height);
         let height = block.height;
-        inner.pending.retain(|_, p| p.executed.height() > height);
+        inner.prune(digest);
         for id in &pending.txs {
             inner.pool.remove(id);
         }
@@ -763,6 +780,38 @@ impl<S: Store, L: BlockLog> Inner<S, L> {
         }
     }
 
+    /// Keeps an executed block, just executed on the branch [`Self::branch`] last walked. Past
+    /// [`MAX_PENDING`] blocks, the least recently used go (the highest first among equals):
+    /// forks nobody builds on while finalization stalls. A block that goes is executed again
+    /// if consensus still needs it.
+    fn keep(&mut self, digest: Digest, parent: Digest, executed: Executed, txs: HashSet<TxId>) {
+        let used = Cell::new(self.walks.get());
+        self.pending.insert(digest, Pending { parent, executed, txs, used });
+        while self.pending.len() > MAX_PENDING {
+            let oldest = self
+                .pending
+                .iter()
+                .min_by_key(|(_, p)| (p.used.get(), std::cmp::Reverse(p.executed.height())))
+                .map(|(d, _)| *d)
+                .expect("pending is not empty");
+            self.pending.remove(&oldest);
+        }
+    }
+
+    /// Keeps only the pending blocks that descend from `committed`, the block just committed.
+    fn prune(&mut self, committed: Digest) {
+        let mut by_height: Vec<(u64, Digest, Digest)> =
+            self.pending.iter().map(|(d, p)| (p.executed.height(), *d, p.parent)).collect();
+        by_height.sort_unstable();
+        let mut live = HashSet::from([committed]);
+        for (_, digest, parent) in by_height {
+            if live.contains(&parent) {
+                live.insert(digest);
+            }
+        }
+        self.pending.retain(|d, _| live.contains(d));
+    }
+
     /// The pending blocks from just above the committed height up to `digest` at `height`,
     /// oldest first (empty when `height` is the committed height).
     fn branch(&self, mut digest: Digest, mut height: u64) -> Result<Vec<&Pending>, InvalidBlock> {
@@ -770,12 +819,15 @@ impl<S: Store, L: BlockLog> Inner<S, L> {
         if height < committed {
             return Err(InvalidBlock::Stale { height: height + 1, committed });
         }
+        let walk = self.walks.get() + 1;
+        self.walks.set(walk);
         let mut out = Vec::new();
         while height > committed {
             let p = self
                 .pending
                 .get(&digest)
                 .ok_or(InvalidBlock::UnknownParent { height: height + 1, parent: digest })?;
+            p.used.set(walk);
             out.push(p);
             digest = p.parent;
             height -= 1;

@@ -12,7 +12,7 @@ use npchain_core::{
 use npchain_node::{
     api::{BlockInfo, SubmitError},
     block::Block,
-    chain::{Chain, Finalized, InvalidBlock, MAX_BLOCK_WEIGHT, MAX_CLOCK_DRIFT_MS},
+    chain::{Chain, Finalized, InvalidBlock, MAX_BLOCK_WEIGHT, MAX_CLOCK_DRIFT_MS, MAX_PENDING},
     mempool::Mempool,
 };
 use std::collections::BTreeMap;
@@ -251,4 +251,53 @@ fn a_proposal_heavier_than_a_block_may_be_is_refused_before_it_runs() {
     }
     assert_eq!(verifier.state_hash(), before);
     assert!(!verifier.holds_valid(&heavy.digest(), 1));
+}
+
+#[test]
+fn forks_nobody_builds_on_are_dropped_and_what_is_dropped_can_still_be_finalized() {
+    // While nothing finalizes, every view may bring a new proposal to execute: what a node
+    // keeps of them is bounded, and the branch in use stays whole.
+    let proposer = chain(Mempool::default());
+    let verifier = chain(Mempool::default());
+    let id = proposer.chain_id();
+    proposer.submit(&bind(&id, 1, T0 + 600_000)).unwrap();
+    let g = genesis_block(&proposer);
+    let mut forks = Vec::new();
+    let mut branch = vec![g.clone()];
+    for step in 0..3u64 {
+        // Proposals on the genesis that nobody builds on...
+        for i in 0..60 {
+            let fork = proposer.build(&g, g.digest(), now(1_000 + step * 100 + i)).unwrap();
+            verifier.verify(&fork, fork.digest(), now(2_000)).unwrap();
+            forks.push(fork);
+        }
+        // ...and the branch that grows.
+        let tip = branch.last().unwrap();
+        let next = proposer.build(tip, tip.digest(), now(3_000 + step)).unwrap();
+        verifier.verify(&next, next.digest(), now(4_000)).unwrap();
+        branch.push(next);
+    }
+    let tip = branch.last().unwrap().clone();
+    assert!(forks.len() > MAX_PENDING);
+    for c in [&proposer, &verifier] {
+        assert!(c.pending_blocks() <= MAX_PENDING, "{} pending", c.pending_blocks());
+        assert!(c.knows(&tip.digest(), tip.height), "the branch in use is kept");
+        assert!(!c.knows(&forks[0].digest(), 1), "the least recently used fork is gone");
+    }
+    // Building on the branch in use needs all of it.
+    let top = verifier.build(&tip, tip.digest(), now(5_000)).unwrap();
+    assert_eq!(top.height, 4);
+    // A dropped fork that consensus hands over again is executed again...
+    proposer.absorb(&[std::sync::Arc::new(forks[0].clone())], now(5_000)).unwrap();
+    assert!(proposer.knows(&forks[0].digest(), 1));
+    // Finalizing the branch's first block keeps the rest of the branch, and only that.
+    let first = &branch[1];
+    proposer.finalize(first, first.digest()).unwrap();
+    assert_eq!(proposer.pending_blocks(), 2);
+    assert!(proposer.knows(&tip.digest(), tip.height));
+    // A dropped fork that consensus finalizes after all is executed again.
+    let dropped = &forks[1];
+    assert!(matches!(verifier.finalize(dropped, dropped.digest()).unwrap(), Finalized::Applied(_)));
+    assert_eq!(verifier.state_hash(), dropped.state_hash);
+    assert_eq!(verifier.pending_blocks(), 0, "what does not build on the finalized block is gone");
 }

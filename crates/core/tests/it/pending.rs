@@ -323,7 +323,13 @@ fn a_group_weighs_its_numbers_at_every_step() {
         .map(|n| net.sign("OPA", TxBody::Bind { number: *n, subscriber: Some(alice.clone()) }))
         .collect();
     assert!(net.block(&binds).iter().all(Result::is_ok));
-    let request = PortRequest { numbers: group.clone(), donor: op("OPA"), recipient: op("OPB"), due: net.now, nonce: 7 };
+    let request = PortRequest {
+        numbers: group.clone(),
+        donor: op("OPA"),
+        recipient: op("OPB"),
+        due: net.now,
+        nonce: 7,
+    };
     let port = request.port_id(&alice);
     let request = net.sign("alice", TxBody::RequestPort(request));
     let release = net.sign("OPA", TxBody::Release { port });
