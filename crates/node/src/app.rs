@@ -11,7 +11,7 @@ use commonware_consensus::{
     Heightable, Reporter, marshal::Update, marshal::ancestry::Ancestry, simplex::types::Context,
 };
 use commonware_cryptography::{Digested, Digestible};
-use commonware_runtime::Clock;
+use commonware_runtime::{Clock, Spawner};
 use commonware_utils::Acknowledgement;
 use futures::StreamExt;
 use npchain_core::{
@@ -81,13 +81,28 @@ impl<S: Store + Send + 'static, L: BlockLog> App<S, L> {
     }
 }
 
+/// Runs block execution on the runtime's pool for blocking work, so that a long block does
+/// not hold a worker that consensus timers and networking need. `None` if the task failed.
+async fn off_the_workers<E: Spawner, T: Send + 'static>(
+    context: &E,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    match context.child("execute").shared(true).spawn(move |_| async move { work() }).await {
+        Ok(out) => Some(out),
+        Err(e) => {
+            error!(error = %e, "block execution task failed");
+            None
+        }
+    }
+}
+
 fn now_ms(clock: &impl Clock) -> Timestamp {
     Timestamp(clock.current().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0))
 }
 
 impl<E, S, L> commonware_consensus::Application<E> for App<S, L>
 where
-    E: Clock + Send + 'static,
+    E: Clock + Spawner,
     S: Store + Send + 'static,
     L: BlockLog,
 {
@@ -110,12 +125,14 @@ where
             clock.sleep(Duration::from_millis(IDLE_POLL_MS)).await;
         }
         let now = now_ms(&clock);
-        if let Err(e) = self.chain.absorb(&unknown, now) {
+        let chain = self.chain.clone();
+        if let Err(e) = off_the_workers(&clock, move || chain.absorb(&unknown, now)).await? {
             warn!(error = %e, "cannot build on this parent");
             return None;
         }
         let started = clock.current();
-        match self.chain.build(parent.inner(), parent.digest(), now) {
+        let (chain, on) = (self.chain.clone(), parent.clone());
+        match off_the_workers(&clock, move || chain.build(on.inner(), on.digest(), now)).await? {
             Ok(block) => {
                 let elapsed = clock.current().duration_since(started).unwrap_or_default();
                 self.chain.note_build(elapsed);
@@ -145,16 +162,18 @@ where
             return self.chain.holds_valid(&block.digest(), block.height().get());
         }
         unknown.pop();
-        if let Err(e) = self.chain.absorb(&unknown, now) {
-            warn!(error = %e, "ancestor of a proposal is invalid");
-            return false;
-        }
-        match self.chain.verify(block.inner(), block.digest(), now) {
-            Ok(()) => true,
-            Err(e) => {
-                warn!(error = %e, "refusing proposal");
+        let chain = self.chain.clone();
+        let checked = off_the_workers(&clock, move || {
+            chain.absorb(&unknown, now).map_err(|e| ("ancestor of a proposal is invalid", e))?;
+            chain.verify(block.inner(), block.digest(), now).map_err(|e| ("refusing proposal", e))
+        });
+        match checked.await {
+            Some(Ok(())) => true,
+            Some(Err((what, e))) => {
+                warn!(error = %e, "{what}");
                 false
             }
+            None => false,
         }
     }
 }
