@@ -13,12 +13,7 @@ use npchain_cli::{
 use npchain_node::api::TxStatus;
 use npchain_node::{config::NodeConfig, keys};
 use serde_json::json;
-use std::{
-    path::PathBuf,
-    process::{Child, ExitCode},
-    sync::mpsc,
-    time::Duration,
-};
+use std::{path::PathBuf, process::ExitCode, sync::mpsc, time::Duration};
 
 #[derive(Parser)]
 #[command(name = "npchain", version, about = "Telephone number portability on a permissioned blockchain")]
@@ -758,30 +753,13 @@ fn run_devnet(args: DevnetArgs) -> ExitCode {
     }) {
         return fail(format!("cannot handle Ctrl-C: {e}"));
     }
-    let mut children: Vec<(usize, Child)> = Vec::new();
-    for n in &layout.nodes {
-        match devnet::spawn_node(&exe, n) {
-            Ok(child) => children.push((n.index, child)),
-            Err(e) => {
-                devnet::stop_all(children.iter_mut().map(|(_, c)| c));
-                return fail(e);
-            }
-        }
-    }
     println!("\nrunning; Ctrl-C stops the devnet (run again to resume from the same data)");
-    loop {
-        if stop_rx.recv_timeout(Duration::from_millis(500)).is_ok() {
-            println!("stopping");
-            devnet::stop_all(children.iter_mut().map(|(_, c)| c));
-            return ExitCode::SUCCESS;
+    println!("a node that crashes is restarted; one stopped with SIGTERM stays down (pids in node.pid)");
+    match devnet::supervise(&exe, &layout, &stop_rx, |line| eprintln!("{line}")) {
+        Ok(()) => {
+            println!("stopped");
+            ExitCode::SUCCESS
         }
-        for (index, child) in children.iter_mut() {
-            if let Ok(Some(status)) = child.try_wait() {
-                let log = layout.nodes[*index].dir.join("node.log");
-                eprintln!("node {index} stopped ({status}); see {}", log.display());
-                devnet::stop_all(children.iter_mut().map(|(_, c)| c));
-                return ExitCode::FAILURE;
-            }
-        }
+        Err(e) => fail(e),
     }
 }

@@ -1,5 +1,7 @@
 //! The node's metrics, served at `/metrics` in the Prometheus text format.
 
+use std::sync::OnceLock;
+
 use prometheus_client::{
     encoding::{EncodeLabelSet, text::encode},
     metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
@@ -26,7 +28,6 @@ pub struct RejectLabels {
 }
 
 /// Every metric the node exports.
-#[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
     /// Height of the last committed block.
@@ -41,6 +42,15 @@ pub struct Metrics {
     pub tx_rejected: Family<RejectLabels, Counter>,
     /// Transactions applied by committed blocks.
     pub tx_applied: Counter,
+    /// The consensus runtime's own metrics (consensus, marshal, p2p: peer connections,
+    /// messages, blocked peers), once the runtime runs.
+    engine: OnceLock<Box<dyn Fn() -> String + Send + Sync>>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").field("height", &self.height.get()).finish_non_exhaustive()
+    }
 }
 
 impl Default for Metrics {
@@ -70,7 +80,16 @@ impl Default for Metrics {
         );
         let tx_applied = Counter::default();
         registry.register("tx_applied", "Transactions applied by committed blocks", tx_applied.clone());
-        Self { registry, height, mempool, commit_latency, queries, tx_rejected, tx_applied }
+        Self {
+            registry,
+            height,
+            mempool,
+            commit_latency,
+            queries,
+            tx_rejected,
+            tx_applied,
+            engine: OnceLock::new(),
+        }
     }
 }
 
@@ -85,10 +104,22 @@ impl Metrics {
         self.tx_rejected.get_or_create(&RejectLabels { stage, reason }).inc();
     }
 
-    /// The Prometheus text exposition of every metric.
+    /// Adds the consensus runtime's metrics (its OpenMetrics text) to [`Self::render`].
+    pub fn attach_engine(&self, encode: impl Fn() -> String + Send + Sync + 'static) {
+        let _ = self.engine.set(Box::new(encode));
+    }
+
+    /// The OpenMetrics text exposition of every metric: the node's, then the runtime's.
     pub fn render(&self) -> String {
         let mut out = String::new();
         encode(&mut out, &self.registry).expect("writing to a String cannot fail");
+        if let Some(engine) = self.engine.get() {
+            let engine = engine();
+            let families = engine.trim_end().strip_suffix("# EOF").unwrap_or(&engine).trim_end();
+            if let Some(ours) = out.strip_suffix("# EOF\n") {
+                out = format!("{ours}{families}\n# EOF\n");
+            }
+        }
         out
     }
 }
@@ -109,5 +140,15 @@ mod tests {
         assert!(text.contains(r#"npchain_queries_total{kind="enum",result="ported"} 2"#), "{text}");
         assert!(text.contains(r#"npchain_tx_rejected_total{stage="submit",reason="malformed"} 1"#), "{text}");
         assert!(text.ends_with("# EOF\n"), "{text}");
+    }
+
+    #[test]
+    fn the_runtime_metrics_follow_in_one_exposition() {
+        let m = Metrics::default();
+        m.attach_engine(|| "# HELP p2p_connected Connected peers.\n# TYPE p2p_connected gauge\np2p_connected{peer=\"ab\"} 1\n# EOF\n".into());
+        let text = m.render();
+        assert_eq!(text.matches("# EOF").count(), 1, "{text}");
+        assert!(text.ends_with("p2p_connected{peer=\"ab\"} 1\n# EOF\n"), "{text}");
+        assert!(text.contains("npchain_height 0"), "{text}");
     }
 }

@@ -301,6 +301,8 @@ pub fn run(config: &NodeConfig) -> Result<(), NodeError> {
             peers: oracle.clone(),
             blocker: oracle,
         };
+        let exposition = context.child("metrics");
+        chain.metrics().attach_engine(move || commonware_runtime::Metrics::encode(&exposition));
         let started = engine::start(context.child("node"), wiring, channels).await;
         let gossip = started.gossip.clone();
         let marshal = started.marshal.clone();
