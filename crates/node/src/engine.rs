@@ -9,6 +9,7 @@
 //! blocks and [`Finalizer`] applies finalized ones; a gossip channel spreads transactions.
 
 use crate::{
+    api::SubmitError,
     app::{App, Finalizer, Scheme},
     block::Block,
     chain::{BlockLog, Chain},
@@ -42,7 +43,7 @@ use std::{
     num::{NonZeroU64, NonZeroUsize},
     sync::{Arc, Mutex},
 };
-use tracing::debug;
+use tracing::{debug, warn};
 
 /// p2p channels, one per kind of traffic.
 pub const CHANNEL_VOTES: u64 = 0;
@@ -264,6 +265,7 @@ where
     )
     .await;
 
+    let mut gossip_blocker = blocker.clone();
     let application =
         Inline::new(context.child("application"), App::new(chain.clone()), marshal.clone(), epocher);
     let consensus = simplex::Engine::new(
@@ -309,15 +311,25 @@ where
     let gossip = Arc::new(Gossip { sender: Mutex::new(tx_sender) });
     handles.push(context.child("tx_gossip").spawn(move |_| async move {
         while let Ok((peer, message)) = tx_receiver.recv().await {
+            // Peers relay only what decoded and verified on their side: bytes that do not
+            // decode come from a faulty or Byzantine peer, which is blocked (as consensus
+            // blocks one that sends invalid votes).
             let txs = match decode_gossip(message.as_ref()) {
                 Ok(txs) => txs,
                 Err(e) => {
-                    debug!(peer = %peer, error = %e, "undecodable gossip message");
+                    warn!(peer = %peer, error = %e, "undecodable gossip message; blocking the peer");
+                    let _ = gossip_blocker.block(peer);
                     continue;
                 }
             };
+            let mut malformed = false;
             for e in chain.submit_batch(&txs, None).into_iter().filter_map(Result::err) {
+                malformed |= matches!(e, SubmitError::Malformed(_));
                 debug!(peer = %peer, error = %e, "gossiped transaction not pooled");
+            }
+            if malformed {
+                warn!(peer = %peer, "gossiped a transaction that does not decode; blocking the peer");
+                let _ = gossip_blocker.block(peer);
             }
         }
     }));

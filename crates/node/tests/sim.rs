@@ -476,6 +476,58 @@ fn run_byzantine(seed: u64, kind: Byzantine) -> u64 {
     })
 }
 
+/// Three honest validators; the fourth only gossips what is no transaction (a message that
+/// does not decode, then a well-formed message carrying bytes that are no transaction). Each
+/// time, every honest node blocks it, and the three go on committing.
+fn run_garbage(seed: u64) {
+    runner(seed).start(|context| async move {
+        use commonware_codec::Encode as _;
+        use commonware_p2p::{Recipients, Sender as _};
+        let mut rng = StdRng::seed_from_u64(seed);
+        let oracle = network(&context, &mut rng, false).await;
+        let rogue = VALIDATORS - 1;
+        let rogue_key = validator_key(rogue).public_key();
+        let control = oracle.control(rogue_key.clone());
+        let quota = Quota::per_second(NZU32!(100_000));
+        let (mut gossip, _) = control.register(engine::CHANNEL_TXS, quota).await.unwrap();
+        let mut nodes = Vec::new();
+        for i in 0..rogue {
+            nodes.push(start_node(&context, &oracle, i, None).await);
+        }
+        let honest: Vec<PublicKey> = (0..rogue).map(|i| validator_key(i).public_key()).collect();
+        // Announces two transactions, the first of 5 bytes, and ends after 2.
+        let undecodable = bytes::Bytes::from_static(b"\x02\x05ab");
+        assert!(engine::decode_gossip(&undecodable).is_err());
+        let not_a_tx = vec![bytes::Bytes::from_static(b"not a transaction")].encode();
+        for message in [undecodable, not_a_tx] {
+            gossip.send(Recipients::All, message, false);
+            let mut attempts = 0;
+            loop {
+                let by = oracle.blocked().await.unwrap();
+                if honest.iter().all(|h| by.iter().any(|(from, to)| from == h && *to == rogue_key)) {
+                    break;
+                }
+                attempts += 1;
+                assert!(attempts < 300, "not blocked by every honest node after 30 s: {by:?}");
+                context.sleep(Duration::from_millis(100)).await;
+            }
+            for h in &honest {
+                oracle.unblock(h.clone(), rogue_key.clone()).await.unwrap();
+            }
+        }
+        let chain_id = nodes[0].chain.chain_id();
+        let mut submitted = Vec::new();
+        for k in 0..6u64 {
+            let tx = bind(&chain_id, 0, k, now_ms(&context));
+            nodes[0].chain.submit(&tx).expect("fresh transaction is pooled");
+            nodes[0].gossip.send(&[bytes::Bytes::from(tx)]);
+            submitted.push((0, k));
+        }
+        let chains: Vec<_> = nodes.iter().map(|n| n.chain.clone()).collect();
+        settle_and_check(&context, &chains, &submitted).await;
+    })
+}
+
 fn seeds(default: std::ops::Range<u64>) -> Vec<u64> {
     match std::env::var("NPCHAIN_SIM_SEED") {
         Ok(s) => vec![s.parse().expect("NPCHAIN_SIM_SEED is a number")],
@@ -519,4 +571,13 @@ fn same_seed_same_chain() {
     let b = run_faulty(42);
     assert!(a.len() > 5);
     assert_eq!(a, b);
+}
+
+#[test]
+fn a_peer_that_gossips_garbage_is_blocked() {
+    for seed in seeds(0..2) {
+        if std::panic::catch_unwind(|| run_garbage(seed)).is_err() {
+            panic!("seed {seed} FAILED; replay with NPCHAIN_SIM_SEED={seed}");
+        }
+    }
 }
