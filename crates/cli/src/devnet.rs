@@ -304,6 +304,7 @@ fn create(
             dns_listen: Some(loopback(port(options.dns_port, i)?)),
             enum_origin: npchain_node::config::DEFAULT_ENUM_ORIGIN.into(),
             timing: Timing::default(),
+            storage_cache_mib: npchain_node::storage::DEFAULT_CACHE_MIB,
         };
         keys::write_admin_token(&node_dir.join("admin.token"))
             .map_err(|e| DevnetError::Other(e.to_string()))?;

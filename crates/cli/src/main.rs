@@ -81,6 +81,9 @@ struct BenchArgs {
     port_base: u16,
     #[arg(long, default_value_t = 4, global = true)]
     validators: usize,
+    /// Each node's ledger page cache (redb), in MiB; the node's default if not given.
+    #[arg(long, global = true)]
+    cache_mib: Option<usize>,
     #[command(subcommand)]
     what: BenchVerb,
 }
@@ -327,7 +330,12 @@ fn main() -> ExitCode {
 }
 
 fn bench(args: BenchArgs) -> Result<(), bench::BenchError> {
-    let env = bench::Env { data: args.data.clone(), port_base: args.port_base, validators: args.validators };
+    let env = bench::Env {
+        data: args.data.clone(),
+        port_base: args.port_base,
+        validators: args.validators,
+        cache_mib: args.cache_mib,
+    };
     let runs = if args.smoke { 1 } else { args.runs };
     let pick = |given: Option<usize>, full: usize, smoke: usize| {
         given.unwrap_or(if args.smoke { smoke } else { full })
@@ -401,7 +409,7 @@ fn sim(args: SimArgs) -> Result<(), bench::BenchError> {
         sync_periods_s: sync,
         seed,
     };
-    let env = bench::Env { data, port_base, validators: 4 };
+    let env = bench::Env { data, port_base, validators: 4, cache_mib: None };
     bench::repeat("sim-sms", params.to_json(), 1, &out, &|| bench::sms::run(&env, &params))?;
     Ok(())
 }

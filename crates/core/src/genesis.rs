@@ -51,8 +51,8 @@ pub enum GenesisError {
     PortedUnknownOperator { line: usize, operator: OperatorId },
     #[error("migration list line {line}: number {number} is in no range of the genesis")]
     PortedOutsideRanges { line: usize, number: E164 },
-    #[error("migration list line {line}: number {number} is listed twice")]
-    PortedDuplicate { line: usize, number: E164 },
+    #[error("migration list: number {number} is listed more than once")]
+    PortedDuplicate { number: E164 },
     #[error(
         "migration list line {line}: routing number {got} differs from {operator}'s {expected}; per-number routing numbers are not supported"
     )]

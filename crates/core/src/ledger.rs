@@ -375,7 +375,10 @@ impl<S: Store> Ledger<S> {
         // The migration list goes in bounded batches; the meta (which marks the store as
         // initialised) is written with the last one, so a crash mid-way leaves no ledger.
         let mut pending = first;
-        let mut seen = BTreeSet::new();
+        // Every number once, checked after the list: 8 bytes a number in one allocation, given
+        // back before the index is built (a set cost 3 to 5 times as much, and its many small
+        // allocations stayed with the process after the load).
+        let mut listed: Vec<u64> = Vec::new();
         for (line, entry) in ported.into_iter().enumerate() {
             let entry = entry?;
             let line = line + 2; // 1-based, after the header
@@ -387,9 +390,7 @@ impl<S: Store> Ledger<S> {
                 .prefixes()
                 .find_map(|p| ranges.get(&p))
                 .ok_or(GenesisError::PortedOutsideRanges { line, number: entry.number })?;
-            if !seen.insert(entry.number.value()) {
-                return Err(GenesisError::PortedDuplicate { line, number: entry.number });
-            }
+            listed.push(entry.number.value());
             if let Some(rn) = &entry.routing_number {
                 let op = genesis.operators.iter().find(|o| o.id == entry.operator).expect("checked");
                 if rn != &op.routing_number {
@@ -417,6 +418,12 @@ impl<S: Store> Ledger<S> {
                 store.commit(&Batch { changes, meta: None })?;
             }
         }
+        listed.sort_unstable();
+        if let Some(twice) = listed.windows(2).find(|w| w[0] == w[1]) {
+            let number = E164::from_value(twice[0]).expect("parsed from the list");
+            return Err(GenesisError::PortedDuplicate { number });
+        }
+        drop(listed);
         let chain = ChainId(chain_hasher.finalize().1);
         pending.insert((Table::Config, CONFIG_CHAIN.to_vec()), Some(chain.0.encode().to_vec()));
         accumulate(&store, &pending, &mut accumulator)?;
@@ -453,7 +460,9 @@ impl<S: Store> Ledger<S> {
             let holder: OperatorId = decode(Table::Ranges, &v)?;
             ledger.routes.write().set_range(prefix, ledger.slot_of[&holder]);
         }
-        let mut entries = Vec::new();
+        // Keys are big-endian numbers, so the scan yields them in order: the index is built
+        // in place, 10 bytes a number, with no sort and no copy.
+        let (mut numbers, mut slots) = (Vec::new(), Vec::new());
         let mut start = Vec::new();
         loop {
             let chunk = ledger.store.range(Table::Numbers, &start, None, GENESIS_CHUNK)?;
@@ -462,12 +471,13 @@ impl<S: Store> Ledger<S> {
             for (k, v) in &chunk {
                 let record: NumberRecord = decode(Table::Numbers, v)?;
                 if let Some(op) = record.ported_to {
-                    entries.push((number_from_key(k)?.value(), ledger.slot_of[&op]));
+                    numbers.push(number_from_key(k)?.value());
+                    slots.push(ledger.slot_of[&op]);
                 }
             }
         }
         let mut table = ledger.routes.write();
-        *table.index_mut() = RoutingIndex::from_entries(entries);
+        *table.index_mut() = RoutingIndex::from_sorted(numbers, slots);
         table.set_height(ledger.meta.height, ledger.meta.block_time);
         drop(table);
         Ok(ledger)

@@ -67,6 +67,18 @@ impl RoutingIndex {
         Self { base_numbers, base_slots, ..Self::default() }
     }
 
+    /// Builds the index from numbers in strictly ascending order and their slots.
+    ///
+    /// # Panics
+    /// If the numbers are not strictly ascending, or the two lengths differ.
+    pub fn from_sorted(mut numbers: Vec<u64>, mut slots: Vec<u16>) -> Self {
+        assert_eq!(numbers.len(), slots.len(), "one slot per number");
+        assert!(numbers.windows(2).all(|w| w[0] < w[1]), "numbers strictly ascending");
+        numbers.shrink_to_fit();
+        slots.shrink_to_fit();
+        Self { base_numbers: numbers, base_slots: slots, ..Self::default() }
+    }
+
     /// The serving operator slot of a ported number.
     pub fn get(&self, number: E164) -> Option<u16> {
         let n = number.value();
@@ -325,6 +337,23 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use std::collections::HashMap;
+
+    #[test]
+    fn built_from_sorted_numbers_it_answers_as_built_from_entries() {
+        let entries = vec![(49_301_000_001, 1), (49_301_000_005, 2), (49_302_000_000, 0)];
+        let (numbers, slots) = entries.iter().copied().unzip();
+        let sorted = RoutingIndex::from_sorted(numbers, slots);
+        let built = RoutingIndex::from_entries(entries.clone());
+        for n in [49_301_000_000, 49_301_000_001, 49_301_000_005, 49_302_000_000, 49_399_000_000] {
+            assert_eq!(
+                sorted.get(super::E164::from_value(n).unwrap()),
+                built.get(super::E164::from_value(n).unwrap())
+            );
+        }
+        assert_eq!(sorted.len(), 3);
+        let unsorted = std::panic::catch_unwind(|| RoutingIndex::from_sorted(vec![2, 1], vec![0, 0]));
+        assert!(unsorted.is_err(), "out of order is refused");
+    }
 
     fn n(v: u64) -> E164 {
         E164::from_value(v).unwrap()

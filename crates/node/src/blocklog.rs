@@ -43,7 +43,9 @@ pub struct RedbBlockLog {
 
 impl RedbBlockLog {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let db = open_database(path, |txn| {
+        // Reads of the log are recent blocks and point lookups: a small cache, so that the
+        // node's memory does not grow with the chain (redb's default is 1 GiB a database).
+        let db = open_database(path, BLOCK_LOG_CACHE_BYTES, |txn| {
             txn.open_table(BLOCKS)?;
             txn.open_table(TX_INDEX)?;
             txn.open_table(OPERATOR_PORTS)?;
@@ -52,6 +54,9 @@ impl RedbBlockLog {
         Ok(Self { db })
     }
 }
+
+/// The block log's page cache.
+const BLOCK_LOG_CACHE_BYTES: usize = 64 << 20;
 
 impl BlockLog for RedbBlockLog {
     fn put(&mut self, info: &BlockInfo) -> Result<(), StoreError> {

@@ -20,6 +20,9 @@
 //! [dns]
 //! listen = "127.0.0.1:5300"
 //! origin = "e164.arpa"             # optional: the ENUM zone apex
+//!
+//! [storage]                        # optional
+//! cache-mib = 1024                 # the ledger store's page cache (redb)
 //! ```
 //!
 //! Every validator of the genesis must be listed as a peer (its own entry may be left out);
@@ -72,6 +75,14 @@ struct RawConfig {
     dns: Option<RawDns>,
     #[serde(default)]
     consensus: Option<Timing>,
+    #[serde(default)]
+    storage: Option<RawStorage>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawStorage {
+    cache_mib: usize,
 }
 
 #[derive(Debug, Deserialize)]
@@ -180,6 +191,8 @@ pub struct NodeConfig {
     /// The ENUM zone apex (e.g. `e164.arpa`).
     pub enum_origin: String,
     pub timing: Timing,
+    /// The ledger store's page cache, in MiB.
+    pub storage_cache_mib: usize,
 }
 
 impl NodeConfig {
@@ -231,6 +244,12 @@ impl NodeConfig {
         {
             return Err(ConfigError::Invalid(format!("dns origin {enum_origin:?} is not a domain name")));
         }
+        let storage_cache_mib = raw.storage.map_or(crate::storage::DEFAULT_CACHE_MIB, |s| s.cache_mib);
+        if !(1..=1 << 20).contains(&storage_cache_mib) {
+            return Err(ConfigError::Invalid(format!(
+                "storage cache-mib must be between 1 and 1048576; got {storage_cache_mib}"
+            )));
+        }
         Ok(Self {
             data_dir: abs(raw.data_dir),
             genesis: abs(raw.genesis),
@@ -244,6 +263,7 @@ impl NodeConfig {
             dns_listen: raw.dns.map(|d| d.listen),
             enum_origin,
             timing,
+            storage_cache_mib,
         })
     }
 
@@ -280,6 +300,7 @@ impl NodeConfig {
             "\n[consensus]\nleader-timeout-ms = {}\ncertification-timeout-ms = {}\ntimeout-retry-ms = {}\nfetch-timeout-ms = {}\n",
             t.leader_timeout_ms, t.certification_timeout_ms, t.timeout_retry_ms, t.fetch_timeout_ms
         ));
+        out.push_str(&format!("\n[storage]\ncache-mib = {}\n", self.storage_cache_mib));
         out
     }
 }
@@ -338,5 +359,20 @@ mod tests {
         );
         let err = NodeConfig::parse(&timing, Path::new("/")).unwrap_err().to_string();
         assert!(err.contains("certification-timeout-ms"), "{err}");
+    }
+
+    #[test]
+    fn the_ledger_cache_has_a_default_a_setting_and_bounds() {
+        let c = NodeConfig::parse(&sample(), Path::new("/")).unwrap();
+        assert_eq!(c.storage_cache_mib, crate::storage::DEFAULT_CACHE_MIB);
+        let set = format!("{}\n[storage]\ncache-mib = 256\n", sample());
+        let c = NodeConfig::parse(&set, Path::new("/")).unwrap();
+        assert_eq!(c.storage_cache_mib, 256);
+        assert_eq!(NodeConfig::parse(&c.to_toml(), Path::new("/")).unwrap().storage_cache_mib, 256);
+        let zero = set.replace("= 256", "= 0");
+        let err = NodeConfig::parse(&zero, Path::new("/")).unwrap_err().to_string();
+        assert!(err.contains("cache-mib") && err.contains("got 0"), "{err}");
+        let typo = set.replace("cache-mib", "cache-mb");
+        assert!(matches!(NodeConfig::parse(&typo, Path::new("/")), Err(ConfigError::Toml { .. })));
     }
 }

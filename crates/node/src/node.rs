@@ -109,7 +109,7 @@ fn open_ledger(config: &NodeConfig, genesis: &Genesis) -> Result<Ledger<RedbStor
             .map_err(|source| NodeError::Io { path: fingerprint_path.display().to_string(), source })
     };
     if path.exists() {
-        let store = RedbStore::open(&path)?;
+        let store = RedbStore::open_with_cache(&path, config.storage_cache_mib << 20)?;
         if store.meta()?.is_some() {
             match std::fs::read_to_string(&fingerprint_path) {
                 Ok(found) if found.trim() != fingerprint => {
@@ -130,7 +130,7 @@ fn open_ledger(config: &NodeConfig, genesis: &Genesis) -> Result<Ledger<RedbStor
         warn!(path = %name, "ledger store holds an unfinished genesis load; loading again");
         std::fs::remove_file(&path).map_err(|source| NodeError::Io { path: name.clone(), source })?;
     }
-    let store = RedbStore::open(&path)?;
+    let store = RedbStore::open_with_cache(&path, config.storage_cache_mib << 20)?;
     let started = std::time::Instant::now();
     let ledger = match &config.ported {
         Some(csv) => {

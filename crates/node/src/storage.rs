@@ -53,17 +53,24 @@ impl<T, E: Into<redb::Error>> Context<T> for Result<T, E> {
     }
 }
 
+/// The ledger store's page cache unless the config says otherwise (redb's own default).
+pub const DEFAULT_CACHE_MIB: usize = 1024;
+
 /// Opens (creating file and directory if missing) a redb database whose tables `create` makes
 /// up front, so reads never meet a missing table.
 pub(crate) fn open_database(
     path: &Path,
+    cache_bytes: usize,
     create: impl FnOnce(&redb::WriteTransaction) -> Result<(), redb::TableError>,
 ) -> Result<Database, StoreError> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).doing(path, || format!("creating directory {}", dir.display()))?;
     }
     // Opening a file left by a crash repairs it to its last complete commit.
-    let db = Database::create(path).doing(path, || "opening or creating the database".into())?;
+    let db = Database::builder()
+        .set_cache_size(cache_bytes)
+        .create(path)
+        .doing(path, || "opening or creating the database".into())?;
     create_tables(db, path, create)
 }
 
@@ -97,7 +104,13 @@ impl RedbStore {
     /// Opens the store at `path`, creating the file (and its directory) if missing. A file left
     /// by a crash is repaired to its last committed block.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let db = open_database(path, create_ledger_tables)?;
+        Self::open_with_cache(path, DEFAULT_CACHE_MIB << 20)
+    }
+
+    /// Opens the store with a page cache of at most `cache_bytes` (redb's cache holds pages
+    /// read and written; the node's memory grows with it up to this bound).
+    pub fn open_with_cache(path: &Path, cache_bytes: usize) -> Result<Self, StoreError> {
+        let db = open_database(path, cache_bytes, create_ledger_tables)?;
         Ok(Self { db, path: path.to_owned() })
     }
 

@@ -51,6 +51,8 @@ pub struct Env {
     pub data: PathBuf,
     pub port_base: u16,
     pub validators: usize,
+    /// Each node's ledger page cache in MiB (`[storage] cache-mib`), if not the default.
+    pub cache_mib: Option<usize>,
 }
 
 /// One run's figures: (name, value, unit), in the order they are printed.
@@ -150,7 +152,7 @@ fn start(
     ported: Option<&Path>,
     ready_within: Duration,
 ) -> Result<LocalNet, BenchError> {
-    LocalNet::start(&env.data.join(name), env.validators, ported, env.port_base, ready_within)
+    LocalNet::start(&env.data.join(name), env, ported, ready_within)
 }
 
 /// The routing number operator `i` of a devnet answers with (`D001`, `D002`, …).

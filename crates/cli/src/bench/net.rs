@@ -1,6 +1,6 @@
 //! A devnet of validator processes started for one measurement, and stopped with it.
 
-use super::BenchError;
+use super::{BenchError, Env};
 use crate::{
     client::Client,
     devnet::{self, Layout, Options},
@@ -49,20 +49,26 @@ impl LocalNet {
     /// +200..), starts it and waits until every node has finalized a block.
     pub fn start(
         dir: &Path,
-        validators: usize,
+        env: &Env,
         ported: Option<&Path>,
-        port_base: u16,
         ready_within: Duration,
     ) -> Result<Self, BenchError> {
         let options = Options {
-            validators,
-            http_port: port_base,
-            dns_port: port_base + 100,
-            p2p_port: port_base + 200,
+            validators: env.validators,
+            http_port: env.port_base,
+            dns_port: env.port_base + 100,
+            p2p_port: env.port_base + 200,
             custom_ranges: false,
             ported: ported.is_some(),
         };
-        let layout = devnet::prepare(dir, &options, None, ported, true, Timestamp(now_ms()))?;
+        let mut layout = devnet::prepare(dir, &options, None, ported, true, Timestamp(now_ms()))?;
+        if let Some(mib) = env.cache_mib {
+            for node in &mut layout.nodes {
+                node.config.storage_cache_mib = mib;
+                let text = node.config.to_toml();
+                std::fs::write(&node.config_path, text).map_err(|e| BenchError::io(&node.config_path, e))?;
+            }
+        }
         let exe = std::env::current_exe().map_err(|e| BenchError::io(Path::new("npchain"), e))?;
         let operators = layout
             .nodes
@@ -78,13 +84,13 @@ impl LocalNet {
             exe,
             children: Vec::new(),
         };
-        for i in 0..validators {
+        for i in 0..env.validators {
             let child = devnet::spawn_node(&net.exe, &net.layout.nodes[i])?;
             net.children.push(Some(child));
         }
         let total = ported.map(count_lines);
         let started = Instant::now();
-        for i in 0..validators {
+        for i in 0..env.validators {
             net.wait_ready(i, started, ready_within, total)?;
         }
         if total.is_some() {

@@ -239,6 +239,7 @@ impl Net {
             dns_listen: None,
             enum_origin: first.enum_origin.clone(),
             timing: first.timing,
+            storage_cache_mib: npchain_node::storage::DEFAULT_CACHE_MIB,
         };
         let path = dir.join("config.toml");
         std::fs::write(&path, config.to_toml()).unwrap();

@@ -70,7 +70,10 @@ fn migration_list_errors_name_the_line() {
             .to_string()
     };
     let e = load("number,operator\n+49301000001,OPB\n+49301000001,OPC\n");
-    assert!(e.contains("line 3") && e.contains("listed twice"), "{e}");
+    assert!(e.contains("+49301000001") && e.contains("more than once"), "{e}");
+    // also when one of the two is listed as ported home (nothing stored for it)
+    let e = load("number,operator\n+49301000007,OPA\n+49301000002,OPB\n+49301000007,OPB\n");
+    assert!(e.contains("+49301000007") && e.contains("more than once"), "{e}");
     let e = load("number,operator\n+49399000001,OPB\n");
     assert!(e.contains("line 2") && e.contains("in no range"), "{e}");
     let e = load("number,operator\n+49301000001,OPZ\n");
