@@ -383,7 +383,8 @@ fn bench(args: BenchArgs) -> Result<(), bench::BenchError> {
                 };
                 let baseline = bench::empty_node_kib(&env)?;
                 for n in sizes {
-                    let params = json!({ "numbers": n, "validators": validators, "cache_mib": env.cache_mib });
+                    let params =
+                        json!({ "numbers": n, "validators": validators, "cache_mib": env.cache_mib });
                     repeat(&format!("scale-{n}"), params, &|| bench::scale(&env, n, Some(baseline)))?;
                 }
             }
