@@ -140,9 +140,11 @@ fn a_subscriber_ports_follows_and_verifies_and_a_forged_block_is_refused() {
     let (ok, out) = with_pass(&["port", "--number", "+491500000077", "--to", "OPB"]);
     assert!(ok, "{out}");
     let port = out.split_whitespace().nth(1).unwrap().to_owned();
+    // Once the order is committed, the precheck refuses a second one. (Before, the node pools
+    // it and the ledger refuses it in its block: the precheck reads committed state only.)
+    wait_state(&net, &port, "requested");
     let (ok, out) = with_pass(&["port", "--number", "+491500000077", "--to", "OPC"]);
     assert!(!ok && out.contains("422"), "an open order exists: {out}");
-    wait_state(&net, &port, "requested");
     act(&net, 0, &format!("ports/{port}/release"), Value::Null);
     act(&net, 1, &format!("ports/{port}/activate"), Value::Null);
 
