@@ -10,6 +10,7 @@ pub mod engine;
 pub mod enum_dns;
 pub mod http;
 pub mod keys;
+pub mod loglimit;
 pub mod mempool;
 pub mod metrics;
 pub mod node;
