@@ -686,10 +686,9 @@ async fn dig_reads_the_naptr() {
     let server = Server::start(&ledger, "e164.arpa").await;
     let run = |args: Vec<String>| {
         tokio::task::spawn_blocking(move || {
-            std::process::Command::new("dig")
-                .args(&args)
-                .output()
-                .unwrap_or_else(|e| panic!("cannot run dig ({e}); install it: apt-get install -y dnsutils"))
+            std::process::Command::new("dig").args(&args).output().unwrap_or_else(|e| {
+                panic!("cannot run dig ({e}); run the tests with scripts/test, which installs it")
+            })
         })
     };
     let args = |to: SocketAddr, extra: &[&str]| {

@@ -191,7 +191,9 @@ impl Net {
             ])
             .args([qtype, name])
             .output()
-            .expect("dig (Debian package dnsutils) runs");
+            .unwrap_or_else(|e| {
+                panic!("cannot run dig ({e}); run the tests with scripts/test, which installs it")
+            });
         assert!(out.status.success(), "dig failed: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect()
     }
