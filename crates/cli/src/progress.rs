@@ -15,6 +15,8 @@ pub struct Progress<W: Write> {
     every: Duration,
     last_plain: Instant,
     drawn: bool,
+    /// The line drawn (on a terminal), not drawn again while it is the same.
+    shown: String,
 }
 
 impl Progress<std::io::Stderr> {
@@ -30,7 +32,7 @@ impl Progress<std::io::Stderr> {
 impl<W: Write> Progress<W> {
     /// Progress on `out`, started at `now`.
     pub fn new(out: W, terminal: bool, every: Duration, now: Instant) -> Self {
-        Self { out, terminal, every, last_plain: now, drawn: false }
+        Self { out, terminal, every, last_plain: now, drawn: false, shown: String::new() }
     }
 
     /// Whether the line is redrawn in place.
@@ -42,9 +44,13 @@ impl<W: Write> Progress<W> {
     /// if `every` has passed since the last one (or the start).
     pub fn update_at(&mut self, now: Instant, line: &str) {
         if self.terminal {
+            if self.drawn && self.shown == line {
+                return;
+            }
             // carriage return, the line, erase what an older, longer line left
             let _ = write!(self.out, "\r{line}\x1b[K");
             self.drawn = true;
+            line.clone_into(&mut self.shown);
         } else if now.saturating_duration_since(self.last_plain) >= self.every {
             let _ = writeln!(self.out, "{line}");
             self.last_plain = now;
@@ -75,9 +81,10 @@ impl<W: Write> Progress<W> {
     }
 }
 
-/// A duration as a person reads it: `42 s`, `3 min 5 s`, `2 h 10 min`, `3 d 4 h`.
+/// A duration as a person reads it, to the nearest second: `42 s`, `3 min 5 s`, `2 h 10 min`,
+/// `3 d 4 h`.
 pub fn human(d: Duration) -> String {
-    let s = d.as_secs();
+    let s = (d.as_millis() as u64 + 500) / 1000;
     match s {
         0..60 => format!("{s} s"),
         60..3600 => format!("{} min {} s", s / 60, s % 60),
@@ -95,6 +102,7 @@ mod tests {
         let t = Instant::now();
         let mut p = Progress::new(Vec::new(), true, Duration::from_secs(10), t);
         p.update_at(t, "1 of 3");
+        p.update_at(t, "2 of 3");
         p.update_at(t, "2 of 3");
         p.finish();
         assert_eq!(String::from_utf8(p.out).unwrap(), "\r1 of 3\x1b[K\r2 of 3\x1b[K\n");
@@ -118,6 +126,8 @@ mod tests {
     #[test]
     fn durations_read_as_a_person_would() {
         assert_eq!(human(Duration::from_secs(42)), "42 s");
+        assert_eq!(human(Duration::from_millis(59_600)), "1 min 0 s");
+        assert_eq!(human(Duration::from_millis(1_400)), "1 s");
         assert_eq!(human(Duration::from_secs(185)), "3 min 5 s");
         assert_eq!(human(Duration::from_secs(7800)), "2 h 10 min");
         assert_eq!(human(Duration::from_secs(3 * 86_400 + 4 * 3600)), "3 d 4 h");
