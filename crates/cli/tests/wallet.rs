@@ -30,19 +30,23 @@ fn wallet(dir: &Path, node: &str, args: &[&str]) -> (bool, String) {
     npchain(&all)
 }
 
-/// Acts on node `i` and waits until the transaction is applied.
+/// Acts on node `i` and waits until every node has applied the transaction (the next action,
+/// on any node, is prechecked on that node's committed state).
 fn act(net: &Net, i: usize, path: &str, body: Value) {
     let (status, answer) = net.act(i, path, &body);
     assert_eq!(status, 202, "{path}: {answer}");
     let id = answer["id"].as_str().unwrap().to_owned();
-    wait_until(LONG, "the action to commit", || {
-        get(net.url(i), &format!("/v1/tx/{id}")).is_some_and(|v| v["outcome"] == "applied")
+    wait_until(LONG, "the action to commit on every node", || {
+        (0..net.layout.nodes.len())
+            .all(|n| get(net.url(n), &format!("/v1/tx/{id}")).is_some_and(|v| v["outcome"] == "applied"))
     });
 }
 
+/// Waits until every node shows the order in `state`.
 fn wait_state(net: &Net, port: &str, state: &str) {
     wait_until(LONG, state, || {
-        get(net.url(0), &format!("/v1/ports/{port}")).is_some_and(|p| p["state"] == state)
+        (0..net.layout.nodes.len())
+            .all(|n| get(net.url(n), &format!("/v1/ports/{port}")).is_some_and(|p| p["state"] == state))
     });
 }
 
