@@ -557,7 +557,8 @@ fn run_wallet(args: WalletArgs) -> Result<ExitCode, WalletFailure> {
         WalletVerb::Show => {
             let key = commonware_formatting::hex(w.public_key().as_ref());
             let numbers = w.client(nodes).bound_numbers(&key).map_err(WalletError::from)?;
-            let sent: Vec<String> = w.sent()?.into_iter().map(|s| s.port).collect();
+            let sent: Vec<String> =
+                w.sent()?.into_iter().filter(|s| s.kind == "request").map(|s| s.port).collect();
             let mut orders = Vec::new();
             let mut failed = false;
             for id in w.discover(nodes)? {
