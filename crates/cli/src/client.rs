@@ -1,16 +1,53 @@
 //! A small blocking client of the node's HTTP API, with failover: a request that cannot reach
 //! one node is sent to the next configured one. An answer from a node (even an error) is final.
 
-use npchain_node::api::{PortInfo, RouteInfo, Status, TxStatus};
-use serde::de::DeserializeOwned;
+use npchain_node::api::{BatchResult, PortInfo, RouteInfo, Status, TxResult, TxStatus};
+use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
 use std::time::{Duration, Instant};
+
+/// A transaction the ledger's rules refused: caught by a node's check on the committed state
+/// before it was pooled (`height` none), or in the block at `height`. It reads the same
+/// wherever it was caught: `refused <code>: <message>`, or `refused <code> at height <h>:
+/// <message>`; the code is the ledger's stable one (`wrong-operator`, `not-bound`, …).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("refused {code}{}: {message}", height.map(|h| format!(" at height {h}")).unwrap_or_default())]
+pub struct Refusal {
+    pub code: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub height: Option<u64>,
+}
+
+impl Refusal {
+    /// The refusal of a transaction committed at `height`; `None` if it was applied.
+    pub fn in_block(height: u64, result: &TxResult) -> Option<Self> {
+        (result.outcome != "applied").then(|| Self {
+            code: result.code.clone().unwrap_or_else(|| result.outcome.clone()),
+            message: result.reason.clone().unwrap_or_default(),
+            height: Some(height),
+        })
+    }
+
+    /// The refusal of one transaction of a `POST /v1/txs`; `None` if it was accepted.
+    pub fn in_batch(result: &BatchResult) -> Option<Self> {
+        result.error.as_ref().map(|code| Self {
+            code: code.clone(),
+            message: result.message.clone().unwrap_or_default(),
+            height: None,
+        })
+    }
+}
 
 /// Why a request failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     #[error("no node answered: {}", tried.iter().map(|(n, e)| format!("{n} ({e})")).collect::<Vec<_>>().join("; "))]
     Unreachable { tried: Vec<(String, String)> },
+    /// The node checked the transaction on its committed state and the ledger refused it
+    /// (422), or it was committed and refused in its block.
+    #[error(transparent)]
+    Refused(Refusal),
     #[error("{node} answered {status} {code}: {message}")]
     Api { node: String, status: u16, code: String, message: String },
     #[error("{node} answered something unexpected: {reason}")]
@@ -84,6 +121,13 @@ impl Client {
                 .map_err(|e| ClientError::Decode { node: node.clone(), reason: e.to_string() })?;
             if !(200..300).contains(&status) {
                 let field = |k: &str| value.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+                if status == 422 {
+                    return Err(ClientError::Refused(Refusal {
+                        code: field("error"),
+                        message: field("message"),
+                        height: None,
+                    }));
+                }
                 return Err(ClientError::Api {
                     node: node.clone(),
                     status,
@@ -145,10 +189,13 @@ impl Client {
         })
     }
 
-    /// Submits a signed transaction (checked on the committed state first); its id.
-    pub fn submit(&self, tx: &[u8]) -> Result<String, ClientError> {
-        let answer: Value =
-            self.request("/v1/tx", Some(&serde_json::json!({ "tx": commonware_formatting::hex(tx) })))?;
+    /// Submits a signed transaction; its id. With `precheck` the node first tries it on the
+    /// committed state and refuses it there if the ledger would; without, only its block can.
+    pub fn submit(&self, tx: &[u8], precheck: bool) -> Result<String, ClientError> {
+        let answer: Value = self.request(
+            &format!("/v1/tx?precheck={precheck}"),
+            Some(&serde_json::json!({ "tx": commonware_formatting::hex(tx) })),
+        )?;
         answer.get("id").and_then(Value::as_str).map(str::to_owned).ok_or_else(|| ClientError::Decode {
             node: self.nodes.join(","),
             reason: "no transaction id".into(),
@@ -177,12 +224,18 @@ impl Client {
         Ok(npchain_node::api::FinalityProof { block: field("block")?, certificate: field("finalization")? })
     }
 
-    /// Polls until the transaction is in a finalized block.
-    pub fn wait_committed(&self, id: &str, timeout: Duration) -> Result<TxStatus, ClientError> {
+    /// Polls until the transaction is in a finalized block: its height if the ledger applied
+    /// it, [`ClientError::Refused`] (with the height) if the ledger refused it there.
+    pub fn wait_applied(&self, id: &str, timeout: Duration) -> Result<u64, ClientError> {
         let started = Instant::now();
         loop {
             match self.tx(id) {
-                Ok(status @ TxStatus::Committed { .. }) => return Ok(status),
+                Ok(TxStatus::Committed { height, result, .. }) => {
+                    return match Refusal::in_block(height, &result) {
+                        None => Ok(height),
+                        Some(refusal) => Err(ClientError::Refused(refusal)),
+                    };
+                }
                 Ok(TxStatus::Pending) => {}
                 // not yet seen by the node asked (it may have gone to a peer first)
                 Err(ClientError::Api { status: 404, .. }) => {}
@@ -214,5 +267,29 @@ mod tests {
             Err(ClientError::Unreachable { tried }) => assert_eq!(tried.len(), 2),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_refusal_reads_the_same_from_the_precheck_and_from_a_block() {
+        let message = "OPB signed, but only the donor OPA may do this";
+        let result = TxResult {
+            id: "ab".into(),
+            outcome: "rejected".into(),
+            code: Some("wrong-operator".into()),
+            reason: Some(message.into()),
+        };
+        let in_block = Refusal::in_block(12, &result).unwrap();
+        assert_eq!(in_block.to_string(), format!("refused wrong-operator at height 12: {message}"));
+        let batch =
+            BatchResult { id: None, error: Some("wrong-operator".into()), message: Some(message.into()) };
+        let precheck = Refusal::in_batch(&batch).unwrap();
+        assert_eq!(precheck.to_string(), format!("refused wrong-operator: {message}"));
+        assert_eq!(ClientError::Refused(precheck).to_string(), format!("refused wrong-operator: {message}"));
+        let applied = TxResult { outcome: "applied".into(), code: None, reason: None, ..result };
+        assert_eq!(Refusal::in_block(12, &applied), None);
+        assert_eq!(
+            Refusal::in_batch(&BatchResult { id: Some("ab".into()), error: None, message: None }),
+            None
+        );
     }
 }

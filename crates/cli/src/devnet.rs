@@ -166,6 +166,11 @@ fn loopback(port: u16) -> SocketAddr {
 }
 
 /// Lays out (or finds) a devnet in `dir`. With `fresh`, deletes an existing devnet first.
+///
+/// `dir` is made absolute once, here: every path of the layout, the loaded node configs
+/// among them, is absolute, so a config written back (`NodeConfig::to_toml`, as the bench
+/// does to set the cache) resolves to the same files whatever the base it is read against.
+/// (The files themselves keep paths relative to their directory: a devnet can be moved.)
 pub fn prepare(
     dir: &Path,
     options: &Options,
@@ -174,6 +179,7 @@ pub fn prepare(
     fresh: bool,
     genesis_time: Timestamp,
 ) -> Result<Layout, DevnetError> {
+    let dir = &std::path::absolute(dir).map_err(io(dir))?;
     if options.validators == 0 || options.validators > MAX_VALIDATORS {
         return Err(DevnetError::Validators(options.validators));
     }
@@ -495,6 +501,23 @@ mod tests {
             p2p_port: 7400,
             custom_ranges: false,
             ported: false,
+        }
+    }
+
+    #[test]
+    fn a_config_of_a_relative_devnet_dir_is_written_back_unchanged() {
+        let tmp = tempfile::tempdir().unwrap();
+        // the temporary directory, relative to the current one
+        let cwd = std::env::current_dir().unwrap();
+        let up = "../".repeat(cwd.components().count() - 1);
+        let relative = PathBuf::from(up).join(tmp.path().strip_prefix("/").unwrap()).join("devnet");
+        assert!(relative.is_relative());
+        let layout = prepare(&relative, &options(2), None, None, false, Timestamp(1)).unwrap();
+        for node in &layout.nodes {
+            std::fs::write(&node.config_path, node.config.to_toml()).unwrap();
+            let again = NodeConfig::load(&node.config_path).unwrap();
+            assert_eq!(again.to_toml(), node.config.to_toml());
+            assert!(again.validator_key.exists(), "{}", again.validator_key.display());
         }
     }
 

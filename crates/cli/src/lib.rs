@@ -3,4 +3,5 @@
 pub mod bench;
 pub mod client;
 pub mod devnet;
+pub mod progress;
 pub mod wallet;

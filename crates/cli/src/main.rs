@@ -7,10 +7,9 @@ use clap::{Parser, Subcommand};
 use commonware_cryptography::Signer;
 use npchain_cli::{
     bench,
-    client::{Client, encode},
+    client::{Client, ClientError, encode},
     devnet::{self, Options},
 };
-use npchain_node::api::TxStatus;
 use npchain_node::{config::NodeConfig, keys};
 use serde_json::json;
 use std::{path::PathBuf, process::ExitCode, sync::mpsc, time::Duration};
@@ -171,6 +170,9 @@ struct WalletArgs {
     /// File holding the key's passphrase (or set NPCHAIN_PASSPHRASE).
     #[arg(long, global = true)]
     passphrase_file: Option<PathBuf>,
+    /// Print the result as one JSON document, for scripts.
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     action: WalletVerb,
 }
@@ -182,7 +184,9 @@ enum WalletVerb {
         #[arg(long)]
         genesis: PathBuf,
     },
-    /// The wallet's public key, its nodes, and the numbers of its ledger with their routes.
+    /// The wallet's public key, its nodes, the numbers bound to it with their routes, and
+    /// every order of the key or its numbers (an operator's among them), each verified into
+    /// the local ledger.
     Show,
     /// Request a port of numbers bound to this key to another operator.
     Port {
@@ -198,17 +202,29 @@ enum WalletVerb {
         /// Earliest activation: +30m, +2h, +1d from now, or Unix milliseconds (default: now).
         #[arg(long)]
         due: Option<String>,
+        /// Skip the node's check on the committed state: the ledger then refuses the request
+        /// in its block, if at all (`follow` shows it).
+        #[arg(long)]
+        no_precheck: bool,
     },
-    /// Follow an order until it is finished, writing each committed step, verified, to the
-    /// local ledger.
+    /// Follow an order until it is finished (activated, rejected, cancelled or expired),
+    /// writing each committed step, verified, to the local ledger. Ctrl-C stops it (exit
+    /// code 130); what is recorded stays.
     Follow {
         port: String,
-        /// Give up after this many seconds.
-        #[arg(long, default_value_t = 3600)]
-        timeout: u64,
+        /// Give up after this many seconds [default: once the order is past its activation
+        /// deadline, by when the ledger has finished it, plus 10 minutes].
+        #[arg(long)]
+        timeout: Option<u64>,
     },
     /// Cancel an order before activation.
-    Cancel { port: String },
+    Cancel {
+        port: String,
+        /// Skip the node's check on the committed state (to cancel a request still in no
+        /// block): the ledger then refuses the cancel in its block, if at all.
+        #[arg(long)]
+        no_precheck: bool,
+    },
     /// Check the whole local ledger offline against the validators of the genesis.
     Verify,
 }
@@ -230,6 +246,9 @@ struct OperatorArgs {
     /// Wait until the transaction is in a finalized block and print its outcome.
     #[arg(long, global = true)]
     wait: bool,
+    /// Print the result as one JSON document, for scripts.
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     action: OperatorVerb,
 }
@@ -314,10 +333,7 @@ fn main() -> ExitCode {
         Verb::Devnet(args) => run_devnet(args),
         Verb::Query { number, nodes, json } => query(&number, nodes, json),
         Verb::Operator(args) => operator(args),
-        Verb::Wallet(args) => match wallet(args) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => fail(e),
-        },
+        Verb::Wallet(args) => wallet(args),
         Verb::Bench(args) => match bench(args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => fail(e),
@@ -431,8 +447,80 @@ fn parse_due(text: &str, now_ms: u64) -> Result<u64, String> {
     Ok(now_ms + secs * 1000)
 }
 
-fn wallet(args: WalletArgs) -> Result<(), String> {
-    use npchain_cli::wallet::Wallet;
+/// Prints `value` as one JSON document on stdout.
+fn print_json(value: &serde_json::Value) {
+    println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+}
+
+/// A rejection's cause as JSON: its code and what it means.
+fn cause_json(cause: Option<&npchain_core::RejectCause>) -> serde_json::Value {
+    cause.map_or(serde_json::Value::Null, |c| json!({ "code": c.to_string(), "text": c.description() }))
+}
+
+/// Set by Ctrl-C (or SIGTERM) while `wallet follow` waits.
+static STOP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The exit code of a command stopped by Ctrl-C (128 + SIGINT), as shells report it.
+const INTERRUPTED: u8 = 130;
+
+/// The `wallet follow` command for `port` that works when pasted: this program as it was
+/// started, and the global options given to this one (wallet, nodes, passphrase file),
+/// shell-quoted.
+fn follow_command(args: &WalletArgs, port: &str) -> String {
+    let program = std::env::args().next().unwrap_or_else(|| "npchain".into());
+    let mut words = vec![program, "wallet".into(), "--wallet".into(), args.wallet.display().to_string()];
+    for node in &args.nodes {
+        words.extend(["--node".into(), node.clone()]);
+    }
+    if let Some(p) = &args.passphrase_file {
+        words.extend(["--passphrase-file".into(), p.display().to_string()]);
+    }
+    words.extend(["follow".into(), port.to_owned()]);
+    // no argument can hold a NUL byte: quoting cannot fail
+    shlex::try_join(words.iter().map(String::as_str)).unwrap_or_else(|_| words.join(" "))
+}
+
+fn wallet(args: WalletArgs) -> ExitCode {
+    let json = args.json;
+    match run_wallet(args) {
+        Ok(code) => code,
+        Err(WalletFailure::Wallet(e)) => {
+            if let (true, Some(refusal)) = (json, e.refusal()) {
+                print_json(&json!({ "refused": refusal }));
+            }
+            if matches!(e, npchain_cli::wallet::WalletError::Interrupted { .. }) {
+                eprintln!("{e}");
+                return ExitCode::from(INTERRUPTED);
+            }
+            fail(e)
+        }
+        Err(WalletFailure::Input(e)) => fail(e),
+    }
+}
+
+/// Why a wallet command failed: the wallet's error, or the command line's.
+enum WalletFailure {
+    Wallet(npchain_cli::wallet::WalletError),
+    Input(String),
+}
+
+impl From<npchain_cli::wallet::WalletError> for WalletFailure {
+    fn from(e: npchain_cli::wallet::WalletError) -> Self {
+        Self::Wallet(e)
+    }
+}
+
+impl From<String> for WalletFailure {
+    fn from(e: String) -> Self {
+        Self::Input(e)
+    }
+}
+
+fn run_wallet(args: WalletArgs) -> Result<ExitCode, WalletFailure> {
+    use npchain_cli::{
+        progress::{Progress, human},
+        wallet::{Followed, Wallet, WalletError, describe_state},
+    };
     let passphrase = match (&args.passphrase_file, std::env::var("NPCHAIN_PASSPHRASE")) {
         (Some(path), _) => Some(
             std::fs::read_to_string(path)
@@ -443,59 +531,118 @@ fn wallet(args: WalletArgs) -> Result<(), String> {
         (None, Ok(p)) => Some(p),
         (None, Err(_)) => None,
     };
-    let nodes = args.nodes;
+    let nodes = &args.nodes;
+    let json = args.json;
     if let WalletVerb::New { genesis } = &args.action {
         let text = std::fs::read_to_string(genesis).map_err(|e| format!("{}: {e}", genesis.display()))?;
         let genesis =
             npchain_core::Genesis::from_toml(&text).map_err(|e| format!("{}: {e}", genesis.display()))?;
-        let nodes = if nodes.is_empty() { vec![DEFAULT_NODE.to_owned()] } else { nodes };
-        let w = Wallet::create(&args.wallet, &genesis, nodes, passphrase.as_deref())
-            .map_err(|e| e.to_string())?;
-        println!("wallet {} created", args.wallet.display());
-        println!("public key: {}", commonware_formatting::hex(w.public_key().as_ref()));
-        println!("give the public key to your operator to bind it to your number");
-        return Ok(());
+        let nodes = if nodes.is_empty() { vec![DEFAULT_NODE.to_owned()] } else { nodes.clone() };
+        let w = Wallet::create(&args.wallet, &genesis, nodes, passphrase.as_deref())?;
+        let key = commonware_formatting::hex(w.public_key().as_ref());
+        if json {
+            print_json(&json!({ "wallet": args.wallet.display().to_string(), "public_key": key }));
+        } else {
+            println!("wallet {} created", args.wallet.display());
+            println!("public key: {key}");
+            println!("give the public key to your operator to bind it to your number");
+        }
+        return Ok(ExitCode::SUCCESS);
     }
-    let w = Wallet::open(&args.wallet, passphrase.as_deref()).map_err(|e| e.to_string())?;
+    let w = Wallet::open(&args.wallet, passphrase.as_deref())?;
     let port_id =
         |text: &str| text.parse::<npchain_core::PortId>().map_err(|_| format!("{text:?} is not a port id"));
-    match args.action {
+    match &args.action {
         WalletVerb::New { .. } => unreachable!("handled above"),
         WalletVerb::Show => {
-            println!("public key: {}", commonware_formatting::hex(w.public_key().as_ref()));
-            println!("nodes: {}", w.config().nodes.join(" "));
-            println!("trusts {} validators; chain {}", w.config().validators.len(), w.config().chain_id);
-            let client = w.client(&nodes);
             let key = commonware_formatting::hex(w.public_key().as_ref());
-            for r in client.bound_numbers(&key).map_err(|e| e.to_string())? {
-                let open = r.open_port.map(|p| format!(", open order {p}")).unwrap_or_default();
-                println!("number {} served by {} (rn {}){open}", r.number, r.serving, r.routing_number);
+            let numbers = w.client(nodes).bound_numbers(&key).map_err(WalletError::from)?;
+            let sent: Vec<String> =
+                w.sent()?.into_iter().filter(|s| s.kind == "request").map(|s| s.port).collect();
+            let mut orders = Vec::new();
+            let mut failed = false;
+            for id in w.discover(nodes)? {
+                let by_wallet = sent.contains(&id.to_string());
+                let shown = match w.sync(nodes, &id) {
+                    Ok(o) => Ok(o),
+                    // facts about the order, not failures of this command
+                    Err(e @ (WalletError::Ledger(_) | WalletError::NotInABlock { .. })) => Err(e),
+                    Err(e) => {
+                        failed = true;
+                        Err(e)
+                    }
+                };
+                orders.push((id, by_wallet, shown));
             }
-            let mut ports: Vec<String> = w
-                .sent()
-                .map_err(|e| e.to_string())?
-                .into_iter()
-                .filter(|s| s.kind == "request")
-                .map(|s| s.port)
-                .collect();
-            ports.dedup();
-            for port in ports {
-                match client.port(&port) {
-                    Ok(p) => println!(
-                        "order {port}: {} ({} -> {}) {}",
-                        p.state,
-                        p.donor,
-                        p.recipient,
-                        p.numbers.join(",")
-                    ),
-                    Err(e) => println!("order {port}: {e}"),
+            if json {
+                let orders: Vec<serde_json::Value> = orders
+                    .iter()
+                    .map(|(id, by_wallet, shown)| match shown {
+                        Ok(o) => json!({
+                            "id": id.to_string(),
+                            "state": o.info.state,
+                            "reason": cause_json(o.cause.as_ref()),
+                            "open": o.info.open,
+                            "numbers": o.info.numbers,
+                            "donor": o.info.donor,
+                            "recipient": o.info.recipient,
+                            "initiator": o.info.initiator,
+                            "sent_by_wallet": by_wallet,
+                            "verified_steps": o.verified_steps,
+                        }),
+                        Err(e) => match e.refusal() {
+                            Some(r) => json!({ "id": id.to_string(), "sent_by_wallet": by_wallet, "refused": r }),
+                            None => json!({ "id": id.to_string(), "sent_by_wallet": by_wallet, "error": e.to_string() }),
+                        },
+                    })
+                    .collect();
+                print_json(&json!({
+                    "public_key": key,
+                    "nodes": w.config().nodes,
+                    "chain_id": w.config().chain_id,
+                    "validators": w.config().validators.len(),
+                    "numbers": numbers,
+                    "orders": orders,
+                }));
+            } else {
+                println!("public key: {key}");
+                println!("nodes: {}", w.config().nodes.join(" "));
+                println!("trusts {} validators; chain {}", w.config().validators.len(), w.config().chain_id);
+                for r in &numbers {
+                    let open = r.open_port.as_ref().map(|p| format!(", open order {p}")).unwrap_or_default();
+                    println!("number {} served by {} (rn {}){open}", r.number, r.serving, r.routing_number);
+                }
+                for (id, by_wallet, shown) in &orders {
+                    match shown {
+                        Ok(o) => {
+                            let by = if *by_wallet {
+                                "sent by this wallet".to_owned()
+                            } else if o.info.initiator == "recipient" {
+                                format!("requested by the recipient {}", o.info.recipient)
+                            } else {
+                                "not sent by this wallet".to_owned()
+                            };
+                            println!(
+                                "order {id}: {} ({} -> {}) {}; {by}; {} step(s) verified",
+                                describe_state(&o.info.state, o.cause.as_ref()),
+                                o.info.donor,
+                                o.info.recipient,
+                                o.info.numbers.join(","),
+                                o.verified_steps
+                            );
+                        }
+                        Err(e) => println!("order {id}: {e}"),
+                    }
                 }
             }
+            if failed {
+                return Ok(ExitCode::FAILURE);
+            }
         }
-        WalletVerb::Port { numbers, group, to, due } => {
-            let mut all = numbers;
+        WalletVerb::Port { numbers, group, to, due, no_precheck } => {
+            let mut all = numbers.clone();
             if let Some(path) = group {
-                let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+                let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
                 all.extend(
                     text.lines().map(str::trim).filter(|l| !l.is_empty() && *l != "number").map(String::from),
                 );
@@ -510,38 +657,106 @@ fn wallet(args: WalletArgs) -> Result<(), String> {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as u64);
             let due = due.as_deref().map(|d| parse_due(d, now)).transpose()?.unwrap_or(0);
-            let port = w
-                .request_port(&nodes, &numbers, &to, npchain_core::Timestamp(due))
-                .map_err(|e| e.to_string())?;
-            println!(
-                "port {port} requested ({} number(s) to {to}); follow it with: npchain wallet follow {port}",
-                numbers.len()
-            );
+            let port = w.request_port(nodes, &numbers, &to, npchain_core::Timestamp(due), !no_precheck)?;
+            let follow = follow_command(&args, &port.to_string());
+            if json {
+                print_json(&json!({
+                    "port": port.to_string(),
+                    "numbers": numbers.len(),
+                    "to": to.to_string(),
+                    "follow": follow,
+                }));
+            } else {
+                println!("port {port} requested ({} number(s) to {to}); follow it with:", numbers.len());
+                println!("  {follow}");
+            }
         }
         WalletVerb::Follow { port, timeout } => {
-            let port = port_id(&port)?;
-            let last = w
-                .follow(&nodes, &port, Duration::from_secs(timeout), |e| {
-                    println!(
-                        "height {:>6}  {:<10} verified: a quorum of validators finalized it",
-                        e.height, e.step
-                    )
-                })
-                .map_err(|e| e.to_string())?;
-            println!("order {port} finished: {last}");
+            let port = port_id(port)?;
+            if let Err(e) = ctrlc::set_handler(|| STOP.store(true, std::sync::atomic::Ordering::Relaxed)) {
+                return Err(format!("cannot handle Ctrl-C: {e}").into());
+            }
+            let limit = timeout.map(Duration::from_secs);
+            let source =
+                |default: &str| if limit.is_some() { "--timeout".to_owned() } else { default.to_owned() };
+            let mut progress = Progress::stderr(Duration::from_secs(60));
+            let finished = w.follow(nodes, &port, limit, &STOP, |event| match event {
+                Followed::Pending { limit } => {
+                    progress.clear();
+                    eprintln!(
+                        "order {port}: the request is in no block yet; waiting for it, then following the \
+                         order until it is finished; giving up after {} ({}); Ctrl-C stops",
+                        human(limit),
+                        source("when the request expires, plus 10 min")
+                    );
+                }
+                Followed::Watching { state, limit } => {
+                    progress.clear();
+                    eprintln!(
+                        "following order {port} ({state}) until it is activated, rejected, cancelled or \
+                         expired; giving up after {} ({}); Ctrl-C stops",
+                        human(limit),
+                        source("its activation deadline, plus 10 min")
+                    );
+                }
+                Followed::Step(e) => {
+                    progress.clear();
+                    if !json {
+                        println!(
+                            "height {:>6}  {:<10} verified: a quorum of validators finalized it",
+                            e.height,
+                            describe_state(&e.step, e.cause().as_ref())
+                        );
+                    }
+                }
+                Followed::Waiting { state, elapsed } => {
+                    progress.update(&format!("  order {state}, waiting {}", human(elapsed)));
+                }
+            });
+            progress.clear();
+            let finished = finished?;
+            if json {
+                let steps: Vec<serde_json::Value> = w
+                    .entries()?
+                    .into_iter()
+                    .filter(|e| e.port == port.to_string())
+                    .map(|e| {
+                        json!({ "step": e.step, "height": e.height, "reason": cause_json(e.cause().as_ref()) })
+                    })
+                    .collect();
+                print_json(&json!({
+                    "port": port.to_string(),
+                    "state": finished.state,
+                    "reason": cause_json(finished.cause.as_ref()),
+                    "steps": steps,
+                }));
+            } else {
+                println!(
+                    "order {port} finished: {}",
+                    describe_state(&finished.state, finished.cause.as_ref())
+                );
+            }
         }
-        WalletVerb::Cancel { port } => {
-            let id = w.cancel(&nodes, &port_id(&port)?).map_err(|e| e.to_string())?;
-            println!("cancel sent as transaction {id}");
+        WalletVerb::Cancel { port, no_precheck } => {
+            let id = w.cancel(nodes, &port_id(port)?, !no_precheck)?;
+            if json {
+                print_json(&json!({ "port": port, "tx": id }));
+            } else {
+                println!("cancel sent as transaction {id}");
+            }
         }
         WalletVerb::Verify => {
-            let n = w.verify().map_err(|e| e.to_string())?;
-            println!(
-                "local ledger verified: {n} entries, each finalized by a quorum of the genesis validators"
-            );
+            let n = w.verify()?;
+            if json {
+                print_json(&json!({ "entries": n }));
+            } else {
+                println!(
+                    "local ledger verified: {n} entries, each finalized by a quorum of the genesis validators"
+                );
+            }
         }
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
 fn query(number: &str, nodes: Vec<String>, json: bool) -> ExitCode {
@@ -569,6 +784,33 @@ fn query(number: &str, nodes: Vec<String>, json: bool) -> ExitCode {
     }
 }
 
+/// `operator ports`: the header and one row per order (the numbers last: a group has many).
+fn print_ports(list: &npchain_node::api::PortList, me: &str) {
+    println!(
+        "{:<64}  {:<10} {:<9} {:<9} {:<9} {:<10} numbers",
+        "port", "state", "donor", "recipient", "role", "initiator"
+    );
+    for p in &list.ports {
+        let role = if p.donor == me { "donor" } else { "recipient" };
+        println!(
+            "{:<64}  {:<10} {:<9} {:<9} {:<9} {:<10} {}",
+            p.id,
+            p.state,
+            p.donor,
+            p.recipient,
+            role,
+            p.initiator,
+            p.numbers.join(",")
+        );
+    }
+    println!(
+        "{} order(s) at height {}{}",
+        list.ports.len(),
+        list.height,
+        if list.next.is_some() { ", more after the last" } else { "" }
+    );
+}
+
 fn operator(args: OperatorArgs) -> ExitCode {
     let token = match (&args.token_file, std::env::var("NPCHAIN_ADMIN_TOKEN")) {
         (Some(path), _) => match std::fs::read_to_string(path) {
@@ -582,6 +824,14 @@ fn operator(args: OperatorArgs) -> ExitCode {
     if let Some(t) = token {
         client = client.with_token(t);
     }
+    let json = args.json;
+    // A refusal: one format on stderr; for scripts also as JSON on stdout.
+    let refused = |tx: Option<&str>, e: ClientError| {
+        if let (true, ClientError::Refused(r)) = (json, &e) {
+            print_json(&json!({ "tx": tx, "refused": r }));
+        }
+        fail(e)
+    };
     let (path, body) = match args.action {
         OperatorVerb::Ports { state } => {
             let status = match client.status() {
@@ -592,25 +842,26 @@ fn operator(args: OperatorArgs) -> ExitCode {
                 return fail("the node is an observer: it has no operator");
             };
             return match client.ports(&[("operator", &me), ("state", &state)]) {
+                Ok(list) if json => {
+                    let ports: Vec<serde_json::Value> = list
+                        .ports
+                        .iter()
+                        .map(|p| {
+                            let mut v = serde_json::to_value(p).unwrap_or_default();
+                            v["role"] = json!(if p.donor == me { "donor" } else { "recipient" });
+                            v
+                        })
+                        .collect();
+                    print_json(&json!({
+                        "operator": me,
+                        "height": list.height,
+                        "ports": ports,
+                        "next": list.next,
+                    }));
+                    ExitCode::SUCCESS
+                }
                 Ok(list) => {
-                    for p in &list.ports {
-                        let role = if p.donor == me { "donor" } else { "recipient" };
-                        println!(
-                            "{} {} {} {} -> {} ({role}) {}",
-                            p.id,
-                            p.state,
-                            p.numbers.join(","),
-                            p.donor,
-                            p.recipient,
-                            p.initiator
-                        );
-                    }
-                    println!(
-                        "{} order(s) at height {}{}",
-                        list.ports.len(),
-                        list.height,
-                        if list.next.is_some() { ", more after the last" } else { "" }
-                    );
+                    print_ports(&list, &me);
                     ExitCode::SUCCESS
                 }
                 Err(e) => fail(e),
@@ -629,22 +880,29 @@ fn operator(args: OperatorArgs) -> ExitCode {
     };
     let id = match client.act(&path, body.as_ref()) {
         Ok(id) => id,
-        Err(e) => return fail(e),
+        Err(e) => return refused(None, e),
     };
-    println!("transaction {id} accepted");
     if !args.wait {
+        if json {
+            print_json(&json!({ "tx": id }));
+        } else {
+            println!("transaction {id} accepted");
+        }
         return ExitCode::SUCCESS;
     }
-    match client.wait_committed(&id, Duration::from_secs(60)) {
-        Ok(TxStatus::Committed { height, result, .. }) if result.outcome == "applied" => {
+    if !json {
+        println!("transaction {id} accepted");
+    }
+    match client.wait_applied(&id, Duration::from_secs(60)) {
+        Ok(height) if json => {
+            print_json(&json!({ "tx": id, "outcome": "applied", "height": height }));
+            ExitCode::SUCCESS
+        }
+        Ok(height) => {
             println!("applied at height {height}");
             ExitCode::SUCCESS
         }
-        Ok(TxStatus::Committed { height, result, .. }) => {
-            fail(format!("rejected at height {height}: {}", result.reason.unwrap_or_default()))
-        }
-        Ok(TxStatus::Pending) => fail("still pending"),
-        Err(e) => fail(e),
+        Err(e) => refused(Some(&id), e),
     }
 }
 

@@ -9,7 +9,7 @@
 //! `ledger.jsonl` (one verified entry per line), `sent.jsonl` (every request and cancel this
 //! wallet signed and a node accepted, before any block holds it).
 
-use crate::client::{Client, ClientError};
+use crate::client::{Client, ClientError, Refusal};
 use chacha20poly1305::{
     ChaCha20Poly1305, Key, Nonce,
     aead::{Aead, KeyInit},
@@ -17,16 +17,22 @@ use chacha20poly1305::{
 use commonware_codec::{DecodeExt, Encode};
 use commonware_cryptography::Signer;
 use npchain_core::{
-    E164, Genesis, OperatorId, PortRequest, PrivateKey, PublicKey, Timestamp, Transaction, TxBody,
+    E164, Genesis, OperatorId, PortRequest, PrivateKey, PublicKey, RejectCause, Timestamp, Transaction,
+    TxBody,
     tx::{ChainId, SignedTransaction},
     types::{Digest, PortId, parse_public_key},
 };
-use npchain_node::proof::ProofChecker;
+use npchain_node::{
+    api::{PortInfo, TxStatus},
+    block::Block,
+    proof::ProofChecker,
+};
 use serde::{Deserialize, Serialize};
 use std::{
     fs,
     io::{BufRead, BufReader, Write},
     path::{Path, PathBuf},
+    sync::atomic::{AtomicBool, Ordering},
     time::{Duration, Instant},
 };
 
@@ -51,10 +57,29 @@ pub enum WalletError {
     Node(#[from] ClientError),
     #[error("{0}")]
     Refused(String),
+    /// The ledger refused the wallet's transaction in its block.
+    #[error(transparent)]
+    Ledger(Refusal),
+    #[error("order {port} is not finished ({state}) after {}; follow it again to wait longer", crate::progress::human(*waited))]
+    NotFinished { port: String, state: String, waited: Duration },
+    #[error("order {port}: the request is in no block yet")]
+    NotInABlock { port: String },
+    #[error("stopped following order {port}; {recorded} of its steps are in the local ledger, verified")]
+    Interrupted { port: String, recorded: usize },
     #[error("node {node} sent a proof for block {height} that does not hold: {reason}")]
     Forged { node: String, height: u64, reason: String },
     #[error("ledger entry {line} ({what}): {reason}")]
     Tampered { line: usize, what: String, reason: String },
+}
+
+impl WalletError {
+    /// The ledger's refusal, if that is what this is (at a node's precheck or in a block).
+    pub fn refusal(&self) -> Option<&Refusal> {
+        match self {
+            Self::Ledger(r) | Self::Node(ClientError::Refused(r)) => Some(r),
+            _ => None,
+        }
+    }
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> WalletError + '_ {
@@ -106,6 +131,89 @@ pub struct Entry {
     pub tx_index: Option<usize>,
 }
 
+impl Entry {
+    /// Why the order was rejected, if this entry is its rejection: the donor's reason, read
+    /// from the transaction in the entry's block, or the donor's silence (a deadline made the
+    /// step: no transaction).
+    pub fn cause(&self) -> Option<RejectCause> {
+        if self.step != "rejected" {
+            return None;
+        }
+        let Some(i) = self.tx_index else { return Some(RejectCause::DonorSilent) };
+        let block = Block::decode(commonware_formatting::from_hex(&self.block)?).ok()?;
+        match block.transactions().ok()?.get(i)?.tx.body {
+            TxBody::Reject { reason, .. } => Some(RejectCause::Donor(reason)),
+            _ => None,
+        }
+    }
+}
+
+/// An order's state as a person reads it: `activated`, or for a rejection its cause's code
+/// and meaning: `rejected (outstanding-dues: the subscriber has unpaid charges with the donor)`.
+pub fn describe_state(state: &str, cause: Option<&RejectCause>) -> String {
+    match cause {
+        Some(c) => format!("{state} ({c}: {})", c.description()),
+        None => state.to_owned(),
+    }
+}
+
+/// Pages of `GET /v1/ports?number=` read per number when discovering orders (a node's page
+/// holds up to 100 orders by default): a bound on what one node can make the wallet read.
+pub const MAX_DISCOVERY_PAGES: usize = 10;
+
+/// How long `follow` waits by default past a request's expiry or an order's activation
+/// deadline for the block that settles it (block times and this machine's clock may differ).
+pub const FOLLOW_MARGIN: Duration = Duration::from_secs(600);
+
+/// Where a request this wallet sent is, while no node shows its order.
+#[derive(Debug)]
+enum RequestState {
+    /// In no block yet; it can be committed until it expires.
+    Pending {
+        expires_at_ms: u64,
+    },
+    Refused(Refusal),
+    /// Applied in a block that the node asked has not caught up with.
+    Applied {
+        expires_at_ms: u64,
+    },
+}
+
+/// An order as the wallet shows it: the node's description, every step of which the local
+/// ledger holds verified, and the cause of a rejection as the block holds it.
+#[derive(Debug, Clone)]
+pub struct Order {
+    pub info: PortInfo,
+    /// Steps of the order in the local ledger.
+    pub verified_steps: usize,
+    pub cause: Option<RejectCause>,
+}
+
+/// How a followed order ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finished {
+    /// `activated`, `rejected`, `cancelled` or `expired`.
+    pub state: String,
+    pub cause: Option<RejectCause>,
+}
+
+/// What `follow` reports while it waits.
+#[derive(Debug)]
+pub enum Followed<'a> {
+    /// The request is accepted but in no block yet; following gives up after `limit`.
+    Pending { limit: Duration },
+    /// The order is in the ledger, in `state`; following gives up after `limit`.
+    Watching { state: &'a str, limit: Duration },
+    /// A step, verified and written to the local ledger.
+    Step(&'a Entry),
+    /// Still open after `elapsed` (reported after every poll, about 5 times a second).
+    Waiting { state: &'a str, elapsed: Duration },
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
 /// A message this wallet signed and a node accepted into its mempool (`sent.jsonl`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -117,6 +225,18 @@ pub struct Sent {
     /// The signed transaction, hex.
     pub tx: String,
     pub node: String,
+}
+
+impl Sent {
+    /// When the signed transaction stops being valid (block time, ms).
+    fn expires_at_ms(&self) -> Result<u64, WalletError> {
+        let bad = |reason: String| WalletError::Format { path: "sent.jsonl".into(), reason };
+        let bytes = commonware_formatting::from_hex(&self.tx)
+            .ok_or_else(|| bad(format!("transaction {} is not hex", self.tx_id)))?;
+        let tx = SignedTransaction::from_bytes(&bytes)
+            .map_err(|e| bad(format!("transaction {}: {e}", self.tx_id)))?;
+        Ok(tx.tx.expires_at.millis())
+    }
 }
 
 /// A subscriber's wallet.
@@ -263,6 +383,7 @@ impl Wallet {
         kind: &str,
         port: &PortId,
         body: TxBody,
+        precheck: bool,
     ) -> Result<String, WalletError> {
         let block_time = client.status()?.block_time_ms;
         let tx = Transaction {
@@ -273,7 +394,7 @@ impl Wallet {
         }
         .sign(&self.chain_id()?, &self.key);
         let bytes = tx.encode();
-        let tx_id = client.submit(&bytes)?;
+        let tx_id = client.submit(&bytes, precheck)?;
         let sent = Sent {
             kind: kind.into(),
             port: port.to_string(),
@@ -308,13 +429,14 @@ impl Wallet {
 
     /// Requests the port of `numbers` (one, or a group: all or none) to `to`. The donor is the
     /// operator serving the first number now. Returns the port id; the node has accepted the
-    /// request into its mempool (it was checked on the committed state first).
+    /// request into its mempool (with `precheck`, after trying it on the committed state).
     pub fn request_port(
         &self,
         nodes: &[String],
         numbers: &[E164],
         to: &OperatorId,
         due: Timestamp,
+        precheck: bool,
     ) -> Result<PortId, WalletError> {
         let client = self.client(nodes);
         let mut numbers = numbers.to_vec();
@@ -328,13 +450,13 @@ impl Wallet {
             .map_err(|_| WalletError::Refused(format!("the node names donor {:?}", route.serving)))?;
         let request = PortRequest { numbers, donor, recipient: to.clone(), due, nonce: rand::random() };
         let port = request.port_id(&self.public_key());
-        self.sign_and_submit(&client, "request", &port, TxBody::RequestPort(request))?;
+        self.sign_and_submit(&client, "request", &port, TxBody::RequestPort(request), precheck)?;
         Ok(port)
     }
 
-    /// Cancels an order before activation.
-    pub fn cancel(&self, nodes: &[String], port: &PortId) -> Result<String, WalletError> {
-        self.sign_and_submit(&self.client(nodes), "cancel", port, TxBody::Cancel { port: *port })
+    /// Cancels an order before activation (with `precheck`, tried on the committed state first).
+    pub fn cancel(&self, nodes: &[String], port: &PortId, precheck: bool) -> Result<String, WalletError> {
+        self.sign_and_submit(&self.client(nodes), "cancel", port, TxBody::Cancel { port: *port }, precheck)
     }
 
     fn ledger_path(&self) -> PathBuf {
@@ -403,44 +525,224 @@ impl Wallet {
         file.write_all(format!("{line}\n").as_bytes()).and_then(|()| file.sync_all()).map_err(io(&path))
     }
 
-    /// Follows the order until it is finished (or `limit` passes): each committed step is
-    /// fetched with its block and certificate, checked, written to the local ledger and passed
-    /// to `on_step`. Steps already in the ledger are skipped. Returns the final step.
+    /// The steps of order `id` in the local ledger.
+    fn recorded_steps(&self, id: &str) -> Result<Vec<String>, WalletError> {
+        Ok(self.entries()?.into_iter().filter(|e| e.port == id).map(|e| e.step).collect())
+    }
+
+    /// Why order `id` was rejected, from its rejection in the local ledger (the block's).
+    fn recorded_cause(&self, id: &str) -> Result<Option<RejectCause>, WalletError> {
+        Ok(self.entries()?.iter().filter(|e| e.port == id).find_map(Entry::cause))
+    }
+
+    /// Writes each step of `order` not in `have` to the local ledger, fetched with its block
+    /// and certificate and checked first; passes each to `on_step`.
+    fn record_steps(
+        &self,
+        client: &Client,
+        port: &PortId,
+        order: &PortInfo,
+        have: &mut Vec<String>,
+        mut on_step: impl FnMut(&Entry),
+    ) -> Result<(), WalletError> {
+        for step in &order.history {
+            if have.contains(&step.step.step) {
+                continue;
+            }
+            let height = self.find_step(client, &order.id, &step.step.step, step.time_ms)?;
+            // a deadline, not a message, makes an expiry and the donor's deemed answers
+            let by_deadline = step.step.step == "expired"
+                || step.step.deemed
+                || step.step.reason.as_deref() == Some("donor-silent");
+            let entry = self.prove(client, port, &step.step.step, height, !by_deadline)?;
+            self.append(&entry)?;
+            on_step(&entry);
+            have.push(step.step.step.clone());
+        }
+        Ok(())
+    }
+
+    /// Where the request of order `id` is, if this wallet sent it: for an order the node
+    /// does not know (yet).
+    fn request_state(&self, client: &Client, id: &str) -> Result<Option<RequestState>, WalletError> {
+        let Some(sent) = self.sent()?.into_iter().find(|s| s.kind == "request" && s.port == id) else {
+            return Ok(None);
+        };
+        Ok(Some(match client.tx(&sent.tx_id) {
+            Ok(TxStatus::Committed { height, result, .. }) => match Refusal::in_block(height, &result) {
+                Some(refusal) => RequestState::Refused(refusal),
+                None => RequestState::Applied { expires_at_ms: sent.expires_at_ms()? },
+            },
+            Ok(TxStatus::Pending) | Err(ClientError::Api { status: 404, .. }) => {
+                RequestState::Pending { expires_at_ms: sent.expires_at_ms()? }
+            }
+            Err(e) => return Err(e.into()),
+        }))
+    }
+
+    /// Brings the local ledger up to date with order `port` as the nodes report it (every
+    /// step verified before it is written); the order, with the state and the rejection cause
+    /// of its latest step as the local ledger holds them. A request of this wallet that the
+    /// ledger refused in its block is [`WalletError::Ledger`]; one in no block yet
+    /// [`WalletError::NotInABlock`].
+    pub fn sync(&self, nodes: &[String], port: &PortId) -> Result<Order, WalletError> {
+        let client = self.client(nodes);
+        let id = port.to_string();
+        let order = match client.port(&id) {
+            Ok(order) => order,
+            Err(e @ ClientError::Api { status: 404, .. }) => {
+                return Err(match self.request_state(&client, &id)? {
+                    Some(RequestState::Refused(r)) => WalletError::Ledger(r),
+                    Some(RequestState::Pending { .. }) => WalletError::NotInABlock { port: id },
+                    Some(RequestState::Applied { .. }) | None => e.into(),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let mut have = self.recorded_steps(&id)?;
+        self.record_steps(&client, port, &order, &mut have, |_| {})?;
+        Ok(Order { cause: self.recorded_cause(&id)?, verified_steps: have.len(), info: order })
+    }
+
+    /// Every order that touches this wallet: those it sent, those in its local ledger, and
+    /// every order of the numbers bound to its key or named in those orders (found with
+    /// `GET /v1/ports?number=`: orders an operator started, say). Ids, in the order found.
+    pub fn discover(&self, nodes: &[String]) -> Result<Vec<PortId>, WalletError> {
+        let client = self.client(nodes);
+        let mut ids: Vec<String> = Vec::new();
+        let add = |ids: &mut Vec<String>, id: &str| {
+            if !ids.iter().any(|i| i == id) {
+                ids.push(id.to_owned());
+            }
+        };
+        for s in self.sent()?.iter().filter(|s| s.kind == "request") {
+            add(&mut ids, &s.port);
+        }
+        for e in self.entries()? {
+            add(&mut ids, &e.port);
+        }
+        let key = commonware_formatting::hex(self.public_key().as_ref());
+        let mut numbers: Vec<String> = client.bound_numbers(&key)?.into_iter().map(|r| r.number).collect();
+        for id in &ids {
+            // an order the node does not know (a request refused in its block) names none
+            if let Ok(order) = client.port(id) {
+                numbers.extend(order.numbers);
+            }
+        }
+        numbers.sort();
+        numbers.dedup();
+        for number in &numbers {
+            let mut after: Option<String> = None;
+            for _ in 0..MAX_DISCOVERY_PAGES {
+                let mut filters = vec![("number", number.as_str())];
+                if let Some(a) = &after {
+                    filters.push(("after", a.as_str()));
+                }
+                let page = client.ports(&filters)?;
+                for order in &page.ports {
+                    add(&mut ids, &order.id);
+                }
+                match page.next {
+                    Some(next) => after = Some(next),
+                    None => break,
+                }
+            }
+        }
+        ids.iter()
+            .map(|id| {
+                id.parse().map_err(|_| WalletError::Format {
+                    path: "the node's answer".into(),
+                    reason: format!("port id {id:?} is not hex"),
+                })
+            })
+            .collect()
+    }
+
+    /// Follows the order until it is finished: each committed step is fetched with its block
+    /// and certificate, checked, written to the local ledger and reported. Steps already in
+    /// the ledger are skipped. A request this wallet sent that is in no block yet is waited
+    /// for; one the ledger refused in its block ends the follow with that refusal.
+    ///
+    /// Gives up after `limit`; by default once the request has expired (while it is in no
+    /// block), or once the order is past its activation deadline, by when the ledger has
+    /// finished it, plus [`FOLLOW_MARGIN`]. Stops, with what is recorded kept, when `stop`
+    /// is set (checked between requests).
     pub fn follow(
         &self,
         nodes: &[String],
         port: &PortId,
-        limit: Duration,
-        mut on_step: impl FnMut(&Entry),
-    ) -> Result<String, WalletError> {
+        limit: Option<Duration>,
+        stop: &AtomicBool,
+        mut report: impl FnMut(Followed<'_>),
+    ) -> Result<Finished, WalletError> {
         let client = self.client(nodes);
         let started = Instant::now();
         let id = port.to_string();
-        let mut have: Vec<String> =
-            self.entries()?.into_iter().filter(|e| e.port == id).map(|e| e.step).collect();
+        let mut have = self.recorded_steps(&id)?;
+        let remaining =
+            |until_ms: u64| Duration::from_millis(until_ms.saturating_sub(now_ms())) + FOLLOW_MARGIN;
+        let (mut announced_pending, mut announced) = (false, false);
+        let mut give_up_at: Option<Instant> = limit.map(|l| started + l);
         loop {
-            let order = client.port(&id)?;
-            for step in &order.history {
-                if have.contains(&step.step.step) {
-                    continue;
+            if stop.load(Ordering::Relaxed) {
+                return Err(WalletError::Interrupted { port: id, recorded: have.len() });
+            }
+            let state = match client.port(&id) {
+                Ok(order) => {
+                    if !announced {
+                        if limit.is_none() {
+                            give_up_at = Some(Instant::now() + remaining(order.activation_deadline_ms));
+                        }
+                        let at = give_up_at.unwrap_or(started);
+                        report(Followed::Watching {
+                            state: &order.state,
+                            limit: at.saturating_duration_since(Instant::now()),
+                        });
+                        announced = true;
+                    }
+                    self.record_steps(&client, port, &order, &mut have, |e| report(Followed::Step(e)))?;
+                    if !order.open {
+                        return Ok(Finished { cause: self.recorded_cause(&id)?, state: order.state });
+                    }
+                    order.state
                 }
-                let height = self.find_step(&client, &id, &step.step.step, step.time_ms)?;
-                // a deadline, not a message, makes an expiry and the donor's deemed answers
-                let by_deadline = step.step.step == "expired"
-                    || step.step.deemed
-                    || step.step.reason.as_deref() == Some("donor-silent");
-                let entry = self.prove(&client, port, &step.step.step, height, !by_deadline)?;
-                self.append(&entry)?;
-                on_step(&entry);
-                have.push(step.step.step.clone());
+                Err(e @ ClientError::Api { status: 404, .. }) if !announced => {
+                    let expires = match self.request_state(&client, &id)? {
+                        Some(RequestState::Refused(r)) => return Err(WalletError::Ledger(r)),
+                        // applied: the node asked has not caught up with its block yet
+                        Some(
+                            RequestState::Pending { expires_at_ms } | RequestState::Applied { expires_at_ms },
+                        ) => expires_at_ms,
+                        None => return Err(e.into()),
+                    };
+                    if !announced_pending {
+                        if limit.is_none() {
+                            give_up_at = Some(Instant::now() + remaining(expires));
+                        }
+                        let at = give_up_at.unwrap_or(started);
+                        report(Followed::Pending { limit: at.saturating_duration_since(Instant::now()) });
+                        announced_pending = true;
+                    }
+                    "in no block yet".to_owned()
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let now = Instant::now();
+            if give_up_at.is_some_and(|at| now >= at) {
+                return Err(WalletError::NotFinished {
+                    port: id,
+                    state,
+                    waited: now.duration_since(started),
+                });
             }
-            if !order.open {
-                return Ok(order.state);
+            report(Followed::Waiting { state: &state, elapsed: now.duration_since(started) });
+            // 200 ms between polls, in slices, so that a stop is seen soon
+            for _ in 0..4 {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
             }
-            if started.elapsed() > limit {
-                return Err(WalletError::Refused(format!("order {id} not finished within {limit:?}")));
-            }
-            std::thread::sleep(Duration::from_millis(200));
         }
     }
 

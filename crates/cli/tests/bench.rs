@@ -91,3 +91,24 @@ fn every_measurement_runs_in_smoke_mode() {
             >= median(&sms, "central DB, copies synced every 15 min: misrouted")
     );
 }
+
+/// `npchain bench --cache-mib …` with the default, relative `--data bench-data` (BENCHMARKS.md
+/// gives the commands so): the node configs, rewritten with the cache size, still name the
+/// files they were written with, and the load's progress is not redrawn into a log.
+#[test]
+fn a_scenario_runs_with_a_cache_size_and_the_default_relative_data_dir() {
+    let tmp = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_npchain"))
+        .current_dir(tmp.path())
+        .args(["bench", "--smoke", "--validators", "2", "--cache-mib", "64", "--port-base", "62000"])
+        .args(["scale", "--numbers", "2000"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    let s = figures(&tmp.path().join("bench-results"), "scale-2000");
+    assert_eq!(median(&s, "ported numbers loaded"), 2_000.0);
+    let config = std::fs::read_to_string(tmp.path().join("bench-data/scale/node-0/config.toml")).unwrap();
+    assert!(config.contains("cache-mib = 64"), "{config}");
+    assert!(!stderr.contains('\r'), "no carriage returns off a terminal: {stderr:?}");
+}

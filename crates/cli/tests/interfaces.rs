@@ -193,17 +193,56 @@ fn a_port_switches_enum_and_http_answers_on_every_node_at_the_same_height() {
     let node = |i: usize| format!("http://{}", net.url(i));
     let (ok, out) = npchain(&["query", NUMBER, "--node", "http://127.0.0.1:1", "--node", &node(2)]);
     assert!(ok && out.contains("-> OPB (routing number D002), ported"), "failover to the second node: {out}");
+    assert!(out.ends_with('\n'), "the answer ends its line: {out:?}");
+    let (ok, out) = npchain(&["query", NUMBER, "--node", &node(2), "--json"]);
+    assert!(ok && out.ends_with('\n'), "{out:?}");
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["serving"], "OPB");
     let token = net.layout.nodes[1].dir.join("admin.token");
     let token = token.to_str().unwrap();
     let (ok, out) =
         npchain(&["operator", "--node", &node(1), "--token-file", token, "ports", "--state", "activated"]);
-    assert!(ok && out.contains(&port) && out.contains("(recipient)"), "{out}");
+    assert!(ok, "{out}");
+    let mut lines = out.lines();
+    let header: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(header, ["port", "state", "donor", "recipient", "role", "initiator", "numbers"], "{out}");
+    let row: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(row, [port.as_str(), "activated", "OPA", "OPB", "recipient", "subscriber", NUMBER], "{out}");
+    let (ok, out) = npchain(&[
+        "operator",
+        "--node",
+        &node(1),
+        "--token-file",
+        token,
+        "ports",
+        "--state",
+        "activated",
+        "--json",
+    ]);
+    assert!(ok, "{out}");
+    let list: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (list["operator"].as_str(), list["ports"][0]["id"].as_str()),
+        (Some("OPB"), Some(port.as_str()))
+    );
+    assert_eq!(list["ports"][0]["role"], "recipient");
+    assert_eq!(list["ports"][0]["numbers"], json!([NUMBER]));
+    // A refusal at the precheck: the ledger's code and message, as a block would give them.
     let (ok, out) = npchain(&["operator", "--node", &node(1), "--token-file", token, "activate", &port]);
-    assert!(!ok && out.contains("422"), "activating twice is refused with the ledger's reason: {out}");
+    let expected =
+        format!("error: refused wrong-state: port order {port} is activated; this needs it to be released");
+    assert!(!ok && out.trim_end().ends_with(&expected), "activating twice: {out}");
+    let only_stdout = std::process::Command::new(env!("CARGO_BIN_EXE_npchain"))
+        .args(["operator", "--node", &node(1), "--token-file", token, "--json", "activate", &port])
+        .output()
+        .unwrap();
+    assert!(!only_stdout.status.success());
+    let answer: Value = serde_json::from_slice(&only_stdout.stdout).unwrap();
+    assert_eq!(answer["refused"]["code"], "wrong-state", "{answer}");
+    assert!(answer["refused"]["height"].is_null(), "caught before a block: {answer}");
     let (ok, out) = npchain(&["operator", "--node", &node(1), "release", &port]);
     assert!(!ok && out.contains("missing_token"), "{out}");
     let (ok, out) = npchain(&["query", "+4940123", "--node", &node(0)]);
-    assert!(!ok && out.contains("unknown_number"), "{out}");
+    assert!(!ok && out.contains("unknown_number") && out.ends_with('\n'), "{out:?}");
 
     // metrics count the ENUM answers
     let text = support::get_text(net.url(0), "/metrics");

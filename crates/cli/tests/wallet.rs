@@ -30,19 +30,23 @@ fn wallet(dir: &Path, node: &str, args: &[&str]) -> (bool, String) {
     npchain(&all)
 }
 
-/// Acts on node `i` and waits until the transaction is applied.
+/// Acts on node `i` and waits until every node has applied the transaction (the next action,
+/// on any node, is prechecked on that node's committed state).
 fn act(net: &Net, i: usize, path: &str, body: Value) {
     let (status, answer) = net.act(i, path, &body);
     assert_eq!(status, 202, "{path}: {answer}");
     let id = answer["id"].as_str().unwrap().to_owned();
-    wait_until(LONG, "the action to commit", || {
-        get(net.url(i), &format!("/v1/tx/{id}")).is_some_and(|v| v["outcome"] == "applied")
+    wait_until(LONG, "the action to commit on every node", || {
+        (0..net.layout.nodes.len())
+            .all(|n| get(net.url(n), &format!("/v1/tx/{id}")).is_some_and(|v| v["outcome"] == "applied"))
     });
 }
 
+/// Waits until every node shows the order in `state`.
 fn wait_state(net: &Net, port: &str, state: &str) {
     wait_until(LONG, state, || {
-        get(net.url(0), &format!("/v1/ports/{port}")).is_some_and(|p| p["state"] == state)
+        (0..net.layout.nodes.len())
+            .all(|n| get(net.url(n), &format!("/v1/ports/{port}")).is_some_and(|p| p["state"] == state))
     });
 }
 
@@ -131,7 +135,7 @@ fn a_subscriber_ports_follows_and_verifies_and_a_forged_block_is_refused() {
 
     // refusals before anything is bound
     let (ok, out) = with_pass(&["port", "--number", "+491500000077", "--to", "OPB"]);
-    assert!(!ok && out.contains("422"), "not bound to this key: {out}");
+    assert!(!ok && out.contains("refused not-bound: "), "not bound to this key: {out}");
     let (ok, out) = with_pass(&["port", "--number", "+491500000077", "--to", "OPZ"]);
     assert!(!ok, "unknown operator: {out}");
 
@@ -144,7 +148,7 @@ fn a_subscriber_ports_follows_and_verifies_and_a_forged_block_is_refused() {
     // it and the ledger refuses it in its block: the precheck reads committed state only.)
     wait_state(&net, &port, "requested");
     let (ok, out) = with_pass(&["port", "--number", "+491500000077", "--to", "OPC"]);
-    assert!(!ok && out.contains("422"), "an open order exists: {out}");
+    assert!(!ok && out.contains("refused port-open: "), "an open order exists: {out}");
     act(&net, 0, &format!("ports/{port}/release"), Value::Null);
     act(&net, 1, &format!("ports/{port}/activate"), Value::Null);
 
@@ -230,4 +234,208 @@ fn a_subscriber_ports_follows_and_verifies_and_a_forged_block_is_refused() {
     ] {
         assert!(out.contains(&format!("number {n}")), "{n}: {out}");
     }
+}
+
+/// Runs `command` as a shell would run it pasted: stdout, stderr and the exit code.
+fn shell(command: &str) -> (Option<i32>, String, String) {
+    let out = Command::new("sh").arg("-c").arg(command).output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The port id and the follow command that `wallet port` printed.
+fn port_and_hint(out: &str) -> (String, String) {
+    let port = out.split_whitespace().nth(1).unwrap().to_owned();
+    // the line after "…; follow it with:"
+    let hint = out.lines().skip_while(|l| !l.ends_with("follow it with:")).nth(1).unwrap().trim().to_owned();
+    (port, hint)
+}
+
+/// A child's stderr, collected by a thread as it comes.
+fn collect(stream: impl std::io::Read + Send + 'static) -> std::sync::Arc<std::sync::Mutex<String>> {
+    let text = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let sink = text.clone();
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(stream);
+        let mut line = String::new();
+        while reader.read_line(&mut line).unwrap_or(0) > 0 {
+            sink.lock().unwrap().push_str(&line);
+            line.clear();
+        }
+    });
+    text
+}
+
+#[test]
+fn refusals_reasons_orders_an_operator_started_the_pasted_hint_and_ctrl_c() {
+    use commonware_codec::{DecodeExt, Encode};
+    use commonware_cryptography::Signer;
+    use npchain_core::{PortRequest, PrivateKey, Timestamp, Transaction, TxBody};
+
+    let mut net = Net::new(2);
+    net.start_all();
+    wait_until(LONG, "blocks", || (0..2).all(|i| net.height(i).is_some_and(|h| h >= 1)));
+    let tmp = tempfile::tempdir().unwrap();
+    // a wallet directory that needs quoting in a shell
+    let dir = tmp.path().join("my wallet");
+    let node0 = format!("http://{}", net.url(0));
+    let genesis = net.layout.dir.join("genesis.toml");
+    let (ok, out) = wallet(&dir, &node0, &["new", "--genesis", genesis.to_str().unwrap()]);
+    assert!(ok, "{out}");
+    let key = out.lines().find_map(|l| l.strip_prefix("public key: ")).unwrap().trim().to_owned();
+
+    // The same refusal, caught by the precheck and in a block, reads the same but for the
+    // height: the code, and the ledger's message.
+    let (ok, out) = wallet(&dir, &node0, &["port", "--number", "+491500000077", "--to", "OPB"]);
+    let at_precheck = out.lines().find_map(|l| l.strip_prefix("error: refused not-bound: "));
+    assert!(!ok && at_precheck.is_some(), "{out}");
+    let message = at_precheck.unwrap().to_owned();
+    assert!(message.contains("+491500000077") && !message.contains("422"), "{message}");
+    let (ok, out) =
+        wallet(&dir, &node0, &["port", "--number", "+491500000077", "--to", "OPB", "--no-precheck"]);
+    assert!(ok, "without the precheck the node pools it: {out}");
+    let (refused_port, hint) = port_and_hint(&out);
+    assert!(hint.contains("--wallet") && hint.contains(&format!("--node {node0}")), "{hint}");
+    assert!(hint.contains("'"), "the wallet path is quoted: {hint}");
+    let (code, stdout, stderr) = shell(&hint);
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    let in_block = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("error: refused not-bound at height "))
+        .and_then(|l| l.split_once(": "))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(in_block.0.parse::<u64>().is_ok(), "{stderr}");
+    assert_eq!(in_block.1, message, "the same message at the precheck and in the block");
+    let (code, stdout, _) = shell(&format!("{hint} --json"));
+    assert_eq!(code, Some(1));
+    let doc: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        (doc["refused"]["code"].as_str(), doc["refused"]["message"].as_str()),
+        (Some("not-bound"), Some(message.as_str()))
+    );
+
+    // bound now: the request is accepted, and the pasted hint follows it (started at once,
+    // before the request is in a block) until the donor rejects it with a reason
+    act(&net, 0, "numbers/%2B491500000077/bind", json!({ "subscriber": key }));
+    let (ok, out) = wallet(&dir, &node0, &["port", "--number", "+491500000077", "--to", "OPB"]);
+    assert!(ok, "{out}");
+    let (port, hint) = port_and_hint(&out);
+    let mut follow = Command::new("sh")
+        .arg("-c")
+        .arg(format!("{hint} --timeout 120"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = collect(follow.stdout.take().unwrap());
+    let stderr = collect(follow.stderr.take().unwrap());
+    wait_state(&net, &port, "requested");
+    act(&net, 0, &format!("ports/{port}/reject"), json!({ "reason": "outstanding-dues" }));
+    let mut status = None;
+    wait_until(LONG, "the follow to end", || {
+        status = follow.try_wait().unwrap();
+        status.is_some()
+    });
+    let (out, err) = (stdout.lock().unwrap().clone(), stderr.lock().unwrap().clone());
+    assert!(status.unwrap().success(), "{out}{err}");
+    let reason = "rejected (outstanding-dues: the subscriber has unpaid charges with the donor)";
+    assert!(out.contains(&format!("finished: {reason}")), "{out}");
+    assert!(out.lines().any(|l| l.contains(reason) && l.contains("verified")), "the step line: {out}");
+    assert!(err.contains(&format!("following order {port}")), "says what it waits for: {err}");
+    assert!(err.contains("until it is activated, rejected, cancelled or expired"), "{err}");
+    assert!(err.contains("giving up after ") && err.contains("(--timeout); Ctrl-C stops"), "{err}");
+    assert!(!err.contains('\r') && !err.contains('\u{1b}'), "no redrawn line off a terminal: {err:?}");
+
+    // An order the recipient OPB starts with the subscriber's consent: the wallet never sent it.
+    act(&net, 0, "numbers/%2B491500000078/bind", json!({ "subscriber": key }));
+    let file: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("wallet.key")).unwrap()).unwrap();
+    let subscriber =
+        PrivateKey::decode(commonware_formatting::from_hex(file["key"].as_str().unwrap()).unwrap()).unwrap();
+    let opb = npchain_node::keys::read_key(&net.layout.nodes[1].dir.join("operator.key")).unwrap();
+    let chain = net.chain_id(1);
+    let request = PortRequest {
+        numbers: vec!["+491500000078".parse().unwrap()],
+        donor: "OPA".parse().unwrap(),
+        recipient: "OPB".parse().unwrap(),
+        due: Timestamp(0),
+        nonce: 7,
+    };
+    let theirs = request.port_id(&subscriber.public_key()).to_string();
+    let time = net.status(1).unwrap()["block_time_ms"].as_u64().unwrap();
+    let tx = Transaction {
+        nonce: 1,
+        expires_at: Timestamp(time + 300_000),
+        signer: opb.public_key(),
+        body: TxBody::RequestPortFor {
+            consent: request.consent(&chain, &subscriber),
+            request,
+            subscriber: subscriber.public_key(),
+        },
+    }
+    .sign(&chain, &opb);
+    net.submit(1, &tx.encode());
+    wait_state(&net, &theirs, "requested");
+    let (ok, out) = wallet(&dir, &node0, &["show"]);
+    assert!(ok, "{out}");
+    let line = |id: &str| {
+        out.lines()
+            .find(|l| l.starts_with(&format!("order {id}: ")))
+            .unwrap_or_else(|| panic!("{id}: {out}"))
+            .to_owned()
+    };
+    assert!(
+        line(&theirs).contains("requested (OPA -> OPB) +491500000078; requested by the recipient OPB"),
+        "{out}"
+    );
+    assert!(line(&port).contains(reason) && line(&port).contains("sent by this wallet"), "{out}");
+    assert!(
+        line(&refused_port).contains(&format!(": refused not-bound at height {}: {message}", in_block.0)),
+        "{out}"
+    );
+    let (ok, out) = wallet(&dir, &node0, &["show", "--json"]);
+    assert!(ok, "{out}");
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    let orders = doc["orders"].as_array().unwrap();
+    let order =
+        |id: &str| orders.iter().find(|o| o["id"] == id).unwrap_or_else(|| panic!("{id}: {doc}")).clone();
+    assert_eq!(order(&theirs)["initiator"], "recipient");
+    assert_eq!(order(&theirs)["sent_by_wallet"], false);
+    assert_eq!(order(&theirs)["verified_steps"], 1, "show verified its step into the ledger");
+    assert_eq!(order(&port)["reason"]["code"], "outstanding-dues");
+    assert_eq!(order(&refused_port)["refused"]["code"], "not-bound");
+    // the operator's order is in the local ledger, verified: requested and rejected of the
+    // first order, requested of OPB's
+    let (ok, out) = wallet(&dir, &node0, &["verify"]);
+    assert!(ok && out.contains("3 entries"), "{out}");
+
+    // Ctrl-C while following: exit code 130, no panic, what was recorded stays
+    let mut follow = Command::new(env!("CARGO_BIN_EXE_npchain"))
+        .args(["wallet", "--wallet", dir.to_str().unwrap(), "--node", &node0, "follow", &theirs])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let err = collect(follow.stderr.take().unwrap());
+    wait_until(LONG, "the follow to start", || err.lock().unwrap().contains("Ctrl-C stops"));
+    assert!(
+        err.lock().unwrap().contains("(its activation deadline, plus 10 min)"),
+        "{}",
+        err.lock().unwrap()
+    );
+    let sent = Command::new("kill").args(["-INT", &follow.id().to_string()]).status().unwrap();
+    assert!(sent.success());
+    let mut status = None;
+    wait_until(LONG, "the follow to stop", || {
+        status = follow.try_wait().unwrap();
+        status.is_some()
+    });
+    let err = err.lock().unwrap().clone();
+    assert_eq!(status.unwrap().code(), Some(130), "{err}");
+    assert!(err.contains(&format!("stopped following order {theirs}")) && !err.contains("panicked"), "{err}");
+    let (ok, out) = wallet(&dir, &node0, &["verify"]);
+    assert!(ok && out.contains("3 entries"), "{out}");
 }

@@ -43,6 +43,18 @@ impl RejectReason {
             Self::IdentityMismatch => "identity-mismatch",
         }
     }
+
+    /// What the reason means, for a person reading a rejected order.
+    pub fn description(self) -> &'static str {
+        match self {
+            Self::OutstandingDues => "the subscriber has unpaid charges with the donor",
+            Self::LockInPeriod => "the subscriber's contract is still in its minimum term",
+            Self::OwnershipChangePending => "a change of the number's holder is pending",
+            Self::ContractualObligation => "a contractual obligation keeps the number with the donor",
+            Self::CourtOrder => "a court order stops the port",
+            Self::IdentityMismatch => "the subscriber's identity does not match the donor's records",
+        }
+    }
 }
 
 impl fmt::Display for RejectReason {
@@ -92,6 +104,18 @@ pub enum RejectCause {
     Donor(RejectReason),
     /// The donor was silent past its deadline and the policy deems that a rejection.
     DonorSilent,
+}
+
+impl RejectCause {
+    /// What the cause means, for a person reading a rejected order.
+    pub fn description(self) -> &'static str {
+        match self {
+            Self::Donor(r) => r.description(),
+            Self::DonorSilent => {
+                "the donor did not answer before its deadline, and the policy deems that a rejection"
+            }
+        }
+    }
 }
 
 impl fmt::Display for RejectCause {

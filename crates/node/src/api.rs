@@ -445,8 +445,9 @@ pub enum SubmitError {
     Malformed(String),
     #[error("transaction is invalid: {0}")]
     Invalid(String),
-    /// The ledger would refuse it now (checked against the committed state).
-    #[error("the ledger refuses the transaction: {reason}")]
+    /// The ledger would refuse it now (checked against the committed state). The code and
+    /// the message are the ledger's own, exactly as a block's outcome would give them.
+    #[error("{reason}")]
     Refused { code: &'static str, reason: String },
     #[error("transaction {0} is already pending")]
     Duplicate(TxId),

@@ -8,7 +8,7 @@ pub mod net;
 pub mod sms;
 pub mod stats;
 
-use crate::client::ClientError;
+use crate::client::{ClientError, Refusal};
 use commonware_cryptography::Signer;
 use load::{Step, demo_number, drive, expiry, ports, sign, step_txs};
 use net::{EnumProbe, LocalNet, answer_rn};
@@ -232,8 +232,8 @@ pub fn activation_delays(net: &LocalNet, ports: &[load::Port]) -> Result<Vec<Vec
         );
         let t0 = Instant::now();
         let result = net.client(p.recipient).submit_batch(&[&tx], false)?;
-        if let Some(e) = result.results.first().and_then(|r| r.error.clone()) {
-            return Err(BenchError::Setup(format!("activation refused: {e}")));
+        if let Some(r) = result.results.first().and_then(Refusal::in_batch) {
+            return Err(BenchError::Setup(format!("activation {r}")));
         }
         let mut delays = vec![f64::NAN; probes.len()];
         while delays.iter().any(|d| d.is_nan()) {
@@ -350,8 +350,8 @@ pub fn mass(env: &Env, count: usize) -> Result<Figures, BenchError> {
     );
     let t0 = Instant::now();
     let r = net.client(0).submit_batch(&[&update], false)?;
-    if let Some(e) = r.results.first().and_then(|r| r.error.clone()) {
-        return Err(BenchError::Setup(format!("routing number change refused: {e}")));
+    if let Some(r) = r.results.first().and_then(Refusal::in_batch) {
+        return Err(BenchError::Setup(format!("routing number change {r}")));
     }
     let s = until_routed(&net, &checked, new_rn, t0, Duration::from_secs(600))?;
     figure(&mut figures, "(a) rn change: submit → every node answers the new route", s, "s");

@@ -4,6 +4,7 @@ use super::{BenchError, Env};
 use crate::{
     client::Client,
     devnet::{self, Layout, Options},
+    progress::Progress,
 };
 use npchain_core::{ChainId, Digest, E164, Timestamp, types::PrivateKey};
 use npchain_node::{
@@ -12,7 +13,6 @@ use npchain_node::{
     keys,
 };
 use std::{
-    io::Write,
     net::{SocketAddr, UdpSocket},
     path::{Path, PathBuf},
     process::Child,
@@ -90,12 +90,11 @@ impl LocalNet {
         }
         let total = ported.map(count_lines);
         let started = Instant::now();
+        let mut progress = Progress::stderr(PLAIN_PROGRESS_EVERY);
         for i in 0..env.validators {
-            net.wait_ready(i, started, ready_within, total)?;
+            net.wait_ready(i, started, ready_within, total, &mut progress)?;
         }
-        if total.is_some() {
-            eprintln!();
-        }
+        progress.finish();
         let status = net.status(0)?;
         let chain = commonware_formatting::from_hex(&status.chain_id)
             .and_then(|b| <[u8; 32]>::try_from(b).ok())
@@ -104,7 +103,7 @@ impl LocalNet {
         Ok(net)
     }
 
-    /// Waits until node `i` answers with a finalized block, drawing the migration load's
+    /// Waits until node `i` answers with a finalized block, showing the migration load's
     /// progress (from its log) when `total` numbers are being loaded.
     fn wait_ready(
         &mut self,
@@ -112,6 +111,7 @@ impl LocalNet {
         started: Instant,
         within: Duration,
         total: Option<u64>,
+        progress: &mut Progress<std::io::Stderr>,
     ) -> Result<(), BenchError> {
         let client = self.client(i);
         loop {
@@ -133,7 +133,7 @@ impl LocalNet {
             }
             if let (Some(total), 0) = (total, i) {
                 let loaded = migration_progress(&self.layout.nodes[0].dir.join("node.log"));
-                progress_bar(loaded, total, started.elapsed());
+                progress.update(&progress_line(loaded, total, started.elapsed(), progress.is_terminal()));
             }
             std::thread::sleep(Duration::from_millis(200));
         }
@@ -217,16 +217,22 @@ fn migration_progress(log: &Path) -> u64 {
         .unwrap_or(0)
 }
 
-fn progress_bar(done: u64, total: u64, elapsed: Duration) {
+/// How often the load's progress is written as a plain line when stderr is not a terminal.
+const PLAIN_PROGRESS_EVERY: Duration = Duration::from_secs(10);
+
+/// The load's progress: a bar on a terminal, a plain count in a log.
+fn progress_line(done: u64, total: u64, elapsed: Duration, bar: bool) -> String {
     const WIDTH: usize = 40;
+    let seconds = elapsed.as_secs_f64();
+    if !bar {
+        return format!("  loading the migration list: {done} / {total} numbers after {seconds:.0} s");
+    }
     let filled = if total == 0 { WIDTH } else { (done.min(total) as usize * WIDTH) / total as usize };
-    eprint!(
-        "\r  loading [{}{}] {done:>11} / {total} numbers  {:>5.0} s",
+    format!(
+        "  loading [{}{}] {done:>11} / {total} numbers  {seconds:>5.0} s",
         "#".repeat(filled),
-        " ".repeat(WIDTH - filled),
-        elapsed.as_secs_f64()
-    );
-    let _ = std::io::stderr().flush();
+        " ".repeat(WIDTH - filled)
+    )
 }
 
 /// Asks one ENUM server for NAPTR records over UDP, as a sending network's switch would.
