@@ -671,3 +671,43 @@ fn every_number_endpoint_reads_the_number_table_alike() {
         );
     }
 }
+
+/// The document's `Number` pattern is the grammar: it matches every number the node accepts,
+/// refuses every text refused for its characters, and what else it matches the node refuses
+/// only for the reasons the description names (length, country code, the region's prefixes).
+#[test]
+fn the_openapi_number_pattern_is_the_grammar() {
+    use table::{NUMBERS, Want};
+    let doc: serde_json::Value = serde_json::from_str(npchain_node::http::OPENAPI).unwrap();
+    let schemas = &doc["components"]["schemas"];
+    let pattern = regex::Regex::new(schemas["Number"]["pattern"].as_str().unwrap()).unwrap();
+    let named = ["too_short", "too_long", "no_country_code", "unknown_country_code", "not_dialable"];
+    for (input, want) in NUMBERS {
+        let matched = pattern.is_match(input);
+        match want {
+            Want::Number(_) => assert!(matched, "{input:?} is accepted but the document refuses it"),
+            Want::Refused(tag) if tag.contains('@') || ["empty", "blank", "no_digits"].contains(tag) => {
+                assert!(!matched, "{input:?} ({tag}) matches the document's pattern")
+            }
+            Want::Refused(tag) => assert!(!matched || named.contains(tag), "{input:?}: {tag}"),
+        }
+        // in + form only the country code is left to the node
+        if input.starts_with('+') && matched {
+            assert!(matches!(want, Want::Number(_) | Want::Refused("unknown_country_code")), "{input:?}");
+        }
+    }
+    let id = regex::Regex::new(schemas["PortId"]["pattern"].as_str().unwrap()).unwrap();
+    let port = PortRequest {
+        numbers: vec![NUMBER.parse().unwrap()],
+        donor: "OPA".parse().unwrap(),
+        recipient: "OPB".parse().unwrap(),
+        due: Timestamp(0),
+        nonce: 1,
+    }
+    .port_id(&subscriber().public_key());
+    assert!(id.is_match(&port.to_string()) && !id.is_match(&port.to_string()[1..]));
+    assert_eq!(schemas["Height"]["maximum"].as_u64(), Some(u64::MAX));
+    let node = Node::start(None);
+    assert_eq!(node.get(&format!("/v1/blocks/{}", u64::MAX)).0, 404, "the largest height is a height");
+    assert_error(node.get(&format!("/v1/blocks/{}0", u64::MAX)), 400, "bad_height");
+}
