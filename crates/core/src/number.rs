@@ -166,9 +166,11 @@ pub enum NumberError {
     #[error(
         "{what} {input:?} begins with neither +, the international prefix {international} of region {region} \
          nor its national prefix {national}; write +<country code><number>, \
-         {international}<country code><number> or {national}<national number>"
+         {international}<country code><number> or {national}<national number>",
+        international = region.international_prefix_shown(),
+        national = region.national_prefix().unwrap_or_default()
     )]
-    NotDialable { what: Subject, input: String, region: Region, international: String, national: String },
+    NotDialable { what: Subject, input: String, region: Region },
     #[error("{what} {input:?} reads as +{digits}: no country code begins with 0")]
     NoCountryCode { what: Subject, input: String, digits: String },
     #[error(
@@ -319,13 +321,7 @@ fn read_digits(input: &str, region: Option<Region>, what: Subject) -> Result<Str
     };
     match national {
         Some(rest) => Ok(format!("{}{rest}", region.country_code())),
-        None => Err(NumberError::NotDialable {
-            what,
-            input: owned(),
-            region,
-            international: region.international_prefix_shown(),
-            national: region.national_prefix().unwrap_or_default().to_owned(),
-        }),
+        None => Err(NumberError::NotDialable { what, input: owned(), region }),
     }
 }
 
