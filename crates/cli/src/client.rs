@@ -64,14 +64,14 @@ pub struct Client {
     agent: ureq::Agent,
 }
 
-/// Percent-encodes a path segment or query value (the `+` of a number above all).
+/// What [`encode`] leaves as it is: RFC 3986's unreserved characters.
+const UNRESERVED: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
+/// Percent-encodes a path segment or query value, so the node receives exactly the text given
+/// (a number's `+`, spaces and any stray character included; nothing is rewritten).
 pub fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    percent_encoding::utf8_percent_encode(text, UNRESERVED).to_string()
 }
 
 impl Client {
@@ -257,6 +257,7 @@ mod tests {
     fn encodes_what_a_url_would_misread() {
         assert_eq!(encode("+4930 1"), "%2B4930%201");
         assert_eq!(encode("abc-1.2_~"), "abc-1.2_~");
+        assert_eq!(encode("+49\u{200b}/1?#%"), "%2B49%E2%80%8B%2F1%3F%23%25");
     }
 
     #[test]

@@ -41,7 +41,9 @@ enum Verb {
     },
     /// Ask a node where a number routes.
     Query {
-        /// The number, international form (+4930…).
+        /// The number: +49 30 1234567, or in the network region's national (030 1234567) or
+        /// international dialling form (0049…). Sent to the node exactly as typed.
+        #[arg(allow_hyphen_values = true)]
         number: String,
         /// Node API URLs, tried in order until one answers.
         #[arg(long = "node", default_value = DEFAULT_NODE)]
@@ -190,10 +192,12 @@ enum WalletVerb {
     Show,
     /// Request a port of numbers bound to this key to another operator.
     Port {
-        /// The number (repeat for a group port: all or none).
-        #[arg(long = "number", required_unless_present = "group")]
+        /// The number (repeat for a group port: all or none); national forms are read with the
+        /// region of the wallet's genesis.
+        #[arg(long = "number", required_unless_present = "group", allow_hyphen_values = true)]
         numbers: Vec<String>,
-        /// A file of numbers, one per line (an enterprise's group port).
+        /// A file of numbers, one per line as typed (an enterprise's group port; blank lines and
+        /// a `number` header are skipped).
         #[arg(long)]
         group: Option<PathBuf>,
         /// The recipient operator.
@@ -268,6 +272,8 @@ enum OperatorVerb {
     Activate { port: String },
     /// As serving operator: bind a subscriber's public key (hex) to a number.
     Bind {
+        /// The number, sent to the node exactly as typed (read with the network's region).
+        #[arg(allow_hyphen_values = true)]
         number: String,
         /// The subscriber's public key, hex.
         #[arg(long, conflicts_with = "unbind", required_unless_present = "unbind")]
@@ -277,7 +283,11 @@ enum OperatorVerb {
         unbind: bool,
     },
     /// As serving operator: the subscription ended; the number goes back to its range holder.
-    Return { number: String },
+    Return {
+        /// The number, sent to the node exactly as typed (read with the network's region).
+        #[arg(allow_hyphen_values = true)]
+        number: String,
+    },
     /// List orders this operator is donor or recipient of.
     Ports {
         /// open, requested, released, rejected, activated, cancelled or expired.
@@ -643,13 +653,13 @@ fn run_wallet(args: WalletArgs) -> Result<ExitCode, WalletFailure> {
             let mut all = numbers.clone();
             if let Some(path) = group {
                 let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-                all.extend(
-                    text.lines().map(str::trim).filter(|l| !l.is_empty() && *l != "number").map(String::from),
-                );
+                // Each line as typed (the number grammar refuses stray spaces, naming them).
+                all.extend(text.lines().filter(|l| !l.is_empty() && *l != "number").map(String::from));
             }
+            // Read them all before anything is signed: one bad number orders nothing.
             let numbers = all
                 .iter()
-                .map(|n| n.parse::<npchain_core::E164>().map_err(|e| e.to_string()))
+                .map(|n| w.parse_number(n).map_err(|e| e.to_string()))
                 .collect::<Result<Vec<_>, _>>()?;
             let to: npchain_core::OperatorId =
                 to.parse().map_err(|e: npchain_core::types::IdError| e.to_string())?;

@@ -96,6 +96,10 @@ pub struct WalletConfig {
     pub chain_id: String,
     /// The validators' consensus keys, hex: the wallet's root of trust, from the genesis.
     pub validators: Vec<String>,
+    /// The genesis region (ISO 3166, e.g. `DE`): numbers typed in national form are read with
+    /// it. Absent in wallets made before it was kept, and for networks without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
 }
 
 /// `wallet.key`.
@@ -311,6 +315,7 @@ impl Wallet {
                 .iter()
                 .map(|o| commonware_formatting::hex(o.validator_key.as_ref()))
                 .collect(),
+            region: genesis.region.map(|r| r.to_string()),
         };
         let config_path = dir.join("wallet.toml");
         let text = toml::to_string(&config).map_err(|e| WalletError::Refused(e.to_string()))?;
@@ -356,6 +361,13 @@ impl Wallet {
 
     pub fn public_key(&self) -> PublicKey {
         self.key.public_key()
+    }
+
+    /// Reads a typed number as every interface does ([`npchain_core::number`]), with the
+    /// region of the genesis the wallet was made from.
+    pub fn parse_number(&self, text: &str) -> Result<E164, npchain_core::NumberError> {
+        let region = self.config.region.as_deref().map(str::parse).transpose()?;
+        E164::parse(text, region)
     }
 
     pub fn config(&self) -> &WalletConfig {

@@ -47,6 +47,12 @@ pub enum GenesisError {
     RangeUnknownHolder { prefix: Prefix, holder: OperatorId },
     #[error("migration list line {line}: {reason}")]
     PortedLine { line: usize, reason: String },
+    #[error("migration list line {line}: {source}")]
+    PortedNumber {
+        line: usize,
+        #[source]
+        source: NumberError,
+    },
     #[error("migration list line {line}: operator {operator} is not an operator of the genesis")]
     PortedUnknownOperator { line: usize, operator: OperatorId },
     #[error("migration list line {line}: number {number} is in no range of the genesis")]
@@ -163,7 +169,7 @@ impl Genesis {
         let mut ranges = Vec::new();
         for (i, r) in raw.ranges.into_iter().enumerate() {
             ranges.push(GenesisRange {
-                prefix: r.prefix.parse().map_err(|source| GenesisError::Number {
+                prefix: Prefix::parse(&r.prefix, region).map_err(|source| GenesisError::Number {
                     field: format!("ranges[{i}].prefix"),
                     source,
                 })?,
@@ -278,14 +284,15 @@ impl EncodeSize for Genesis {
     }
 }
 
-/// Reads a migration list: CSV with header `number,operator[,rn]`. Numbers may be in any form
-/// the number parser accepts (national ones need `region`). Yields one entry per line,
-/// or an error naming the line.
+/// Reads a migration list: CSV with header `number,operator[,rn]`. The number field is read by
+/// [`E164::parse`] exactly as it stands (no space trimmed: the grammar of every interface),
+/// national forms with `region`; the other fields may carry spaces around them. Yields one entry
+/// per line, or an error naming the line.
 pub fn read_ported_csv<R: std::io::Read>(
     reader: R,
     region: Option<Region>,
 ) -> impl Iterator<Item = Result<PortedEntry, GenesisError>> {
-    let mut csv = csv::ReaderBuilder::new().trim(csv::Trim::All).flexible(true).from_reader(reader);
+    let mut csv = csv::ReaderBuilder::new().trim(csv::Trim::Headers).flexible(true).from_reader(reader);
     let header_ok = match csv.headers() {
         Ok(h) => {
             let cols: Vec<&str> = h.iter().collect();
@@ -310,9 +317,10 @@ pub fn read_ported_csv<R: std::io::Read>(
             if rec.len() < 2 || rec.len() > 3 {
                 return Err(bad(format!("expected 2 or 3 fields, found {}", rec.len())));
             }
-            let number = E164::parse(&rec[0], region).map_err(|e| bad(e.to_string()))?;
-            let operator = rec[1].parse().map_err(|e: IdError| bad(e.to_string()))?;
-            let routing_number = match rec.get(2).filter(|s| !s.is_empty()) {
+            let number =
+                E164::parse(&rec[0], region).map_err(|source| GenesisError::PortedNumber { line, source })?;
+            let operator = rec[1].trim().parse().map_err(|e: IdError| bad(e.to_string()))?;
+            let routing_number = match rec.get(2).map(str::trim).filter(|s| !s.is_empty()) {
                 Some(rn) => Some(rn.parse().map_err(|e: IdError| bad(e.to_string()))?),
                 None => None,
             };

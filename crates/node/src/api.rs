@@ -35,6 +35,9 @@ pub struct Status {
     pub peers: Vec<PeerInfo>,
     /// Why the node stopped applying blocks, if it did.
     pub halted: Option<String>,
+    /// The genesis region numbers in national form are read with (ISO 3166, e.g. `DE`).
+    #[serde(default)]
+    pub region: Option<String>,
 }
 
 /// A configured peer.
@@ -585,6 +588,9 @@ pub trait NodeApi: Send + Sync + 'static {
     /// Whether operator actions are enabled (an admin token is configured).
     fn admin_enabled(&self) -> bool;
     fn metrics(&self) -> &crate::metrics::Metrics;
+    /// The genesis region: typed numbers in national or international dialling form are read
+    /// with it (see [`npchain_core::number`]).
+    fn region(&self) -> Option<npchain_core::Region>;
 }
 
 /// A public key in hex.

@@ -96,7 +96,10 @@ pub fn router(api: Api) -> Router {
         .route("/v1/events", get(events))
         .route("/v1/operator/ports/{id}/{action}", post(port_action))
         .route("/v1/operator/numbers/{number}/{action}", post(number_action))
-        .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found", "no such route") })
+        .fallback(|uri: axum::http::Uri| async move {
+            empty_number_path(uri.path())
+                .unwrap_or_else(|| error(StatusCode::NOT_FOUND, "not_found", "no such route"))
+        })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(api)
 }
@@ -119,10 +122,36 @@ async fn status(State(api): State<Api>) -> Response {
     Json(api.status()).into_response()
 }
 
-/// A number from a path: `+4930123`, or the same digits without the `+`.
-fn parse_number(raw: &str) -> Result<E164, ApiError> {
-    let text = if raw.starts_with(|c: char| c.is_ascii_digit()) { format!("+{raw}") } else { raw.to_owned() };
-    E164::parse(&text, None).map_err(|e| error(StatusCode::BAD_REQUEST, "bad_number", e.to_string()))
+/// A number from a path segment, exactly as sent (percent-decoded): the grammar of
+/// [`npchain_core::number`], national forms read with the node's genesis region.
+fn parse_number(api: &Api, raw: &str) -> Result<E164, ApiError> {
+    E164::parse(raw, api.region()).map_err(|e| error(StatusCode::BAD_REQUEST, "bad_number", e.to_string()))
+}
+
+/// A number from a query parameter. There a `+` stands for a space (form encoding), so a
+/// refusal of a leading space says how to send the `+`.
+fn parse_number_query(api: &Api, raw: &str) -> Result<E164, ApiError> {
+    parse_number(api, raw).map_err(|mut e| {
+        if raw.starts_with(' ') {
+            e.message.push_str(" (in a URL query a + stands for a space: send the + as %2B)");
+        }
+        e
+    })
+}
+
+/// The refusal of a path whose number segment is empty (`/v1/numbers/`, `/v1/numbers//history`,
+/// `/v1/operator/numbers//bind`): the router matches no route for them.
+fn empty_number_path(path: &str) -> Option<ApiError> {
+    let rest = path.strip_prefix("/v1/numbers/").or_else(|| path.strip_prefix("/v1/operator/numbers/"))?;
+    let empty =
+        rest.is_empty() || rest == "/history" || path.starts_with("/v1/operator/") && rest.starts_with('/');
+    empty.then(|| {
+        error(
+            StatusCode::BAD_REQUEST,
+            "bad_number",
+            npchain_core::NumberError::Empty { what: npchain_core::number::Subject::Number }.to_string(),
+        )
+    })
 }
 
 fn parse_port(raw: &str) -> Result<PortId, ApiError> {
@@ -132,7 +161,7 @@ fn parse_port(raw: &str) -> Result<PortId, ApiError> {
 }
 
 async fn number(State(api): State<Api>, Path(raw): Path<String>) -> Answer {
-    let number = parse_number(&raw).inspect_err(|_| api.metrics().query("http", "bad_request"))?;
+    let number = parse_number(&api, &raw).inspect_err(|_| api.metrics().query("http", "bad_request"))?;
     let route = api.route(number).map_err(|e| {
         api.metrics().query("http", "error");
         internal(e)
@@ -150,7 +179,7 @@ async fn number(State(api): State<Api>, Path(raw): Path<String>) -> Answer {
 }
 
 async fn history(State(api): State<Api>, Path(raw): Path<String>) -> Answer {
-    let number = parse_number(&raw)?;
+    let number = parse_number(&api, &raw)?;
     Ok(Json(api.history(number).map_err(internal)?).into_response())
 }
 
@@ -306,7 +335,7 @@ async fn ports(
             format!("state {state:?} is not one of open, {}", crate::api::STEP_NAMES.join(", ")),
         ));
     }
-    let number = p.number.as_deref().map(parse_number).transpose()?;
+    let number = p.number.as_deref().map(|n| parse_number_query(&api, n)).transpose()?;
     let after = p.after.as_deref().map(parse_port).transpose()?;
     let limit = p.limit.unwrap_or(DEFAULT_PORT_PAGE);
     if limit == 0 || limit > crate::service::MAX_PORT_PAGE {
@@ -402,7 +431,7 @@ async fn events(
     headers: HeaderMap,
 ) -> Answer {
     let p = params.map_err(bad_query)?.0;
-    let number = p.number.as_deref().map(parse_number).transpose()?.map(|n| n.to_string());
+    let number = p.number.as_deref().map(|n| parse_number_query(&api, n)).transpose()?.map(|n| n.to_string());
     let resume = match headers.get("last-event-id").map(|v| v.to_str().map(parse_event_id)) {
         None => None,
         Some(Ok(Some(id))) => Some(id),
@@ -528,7 +557,7 @@ async fn number_action(
     body: Bytes,
 ) -> Answer {
     authorize(&api, &headers)?;
-    let number = parse_number(&raw)?;
+    let number = parse_number(&api, &raw)?;
     let action = match action.as_str() {
         "return" => OperatorAction::Return { number },
         "bind" => {

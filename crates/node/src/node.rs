@@ -311,6 +311,7 @@ pub fn run(config: &NodeConfig) -> Result<(), NodeError> {
             operator: operator.map(|id| (id, operator_key)),
             validators: validator_ids,
             peers: peer_infos,
+            region: genesis.region,
         };
         let api: Arc<dyn NodeApi> = Arc::new(Service::new(
             chain,

@@ -43,6 +43,8 @@ pub struct Identity {
     /// The validators of the genesis (operator ids).
     pub validators: Vec<String>,
     pub peers: Vec<PeerInfo>,
+    /// The genesis region, for numbers typed in national form.
+    pub region: Option<npchain_core::Region>,
 }
 
 type Relay = Box<dyn Fn(&[Bytes]) + Send + Sync>;
@@ -155,6 +157,7 @@ impl<S: Store + Send + Sync + 'static, L: BlockLog + Sync> NodeApi for Service<S
             validators: self.identity.validators.clone(),
             peers: self.identity.peers.clone(),
             halted: self.chain.halted(),
+            region: self.identity.region.map(|r| r.to_string()),
         }
     }
 
@@ -302,5 +305,8 @@ impl<S: Store + Send + Sync + 'static, L: BlockLog + Sync> NodeApi for Service<S
 
     fn metrics(&self) -> &Metrics {
         self.chain.metrics()
+    }
+    fn region(&self) -> Option<npchain_core::Region> {
+        self.identity.region
     }
 }

@@ -25,6 +25,12 @@ use std::{
 
 type TestChain = Chain<MemStore, BTreeMap<u64, BlockInfo>>;
 
+/// The typed numbers every interface is tested with.
+#[allow(dead_code)]
+mod table {
+    include!("../../core/tests/it/number_table.rs");
+}
+
 const TOKEN: &str = "0123456789abcdef0123456789abcdef";
 const NUMBER: &str = "+4930100001";
 
@@ -62,7 +68,7 @@ impl Node {
             chain_name: "npchain-http-test".into(),
             genesis_time: Timestamp(wall_ms() - 60_000),
             regulator_key: key(99).public_key(),
-            region: None,
+            region: Some(table::TABLE_REGION.parse().unwrap()),
             policy: Policy { donor_answer_secs: 3600, ..Policy::default() },
             operators: [("OPA", opa()), ("OPB", opb())]
                 .into_iter()
@@ -78,6 +84,8 @@ impl Node {
             ranges: vec![
                 GenesisRange { prefix: "+49301".parse().unwrap(), holder: "OPA".parse().unwrap() },
                 GenesisRange { prefix: "+49302".parse().unwrap(), holder: "OPB".parse().unwrap() },
+                // the numbers of the number table
+                GenesisRange { prefix: "+49150".parse().unwrap(), holder: "OPA".parse().unwrap() },
             ],
         };
         let ledger = Ledger::genesis(MemStore::new(), &genesis, std::iter::empty()).unwrap();
@@ -89,6 +97,7 @@ impl Node {
             operator: Some(("OPA".parse().unwrap(), Some(opa()))),
             validators: vec!["OPA".into(), "OPB".into()],
             peers: vec![],
+            region: genesis.region,
         };
         let service = Service::new(
             chain.clone(),
@@ -277,9 +286,13 @@ fn a_port_through_the_api() {
         (route["serving"].as_str(), route["ported"].as_bool(), route["bound"].as_bool()),
         (Some("OPA"), Some(false), Some(true))
     );
-    // the same without the '+', and URL-encoded
-    assert_eq!(node.get("/v1/numbers/4930100001").1, route);
+    // the same URL-encoded, and in national form (the genesis region is DE)
     assert_eq!(node.get("/v1/numbers/%2B4930100001").1, route);
+    assert_eq!(node.get("/v1/numbers/030%20100001").1, route);
+    // digits alone are no form of a number in DE: nothing adds a + the client did not send
+    let (code, refused) = node.get("/v1/numbers/4930100001");
+    assert_eq!((code, refused["error"].as_str()), (400, Some("bad_number")), "{refused}");
+    assert!(refused["message"].as_str().unwrap().starts_with(r#"number "4930100001" begins with neither +"#));
 
     // the subscriber requests the port to OPB
     let request = PortRequest {
@@ -532,4 +545,169 @@ fn a_batch_gets_one_result_per_transaction_and_one_relay() {
     assert_error(node.call("POST", "/v1/txs", &json, br#"{"txs":["zz"]}"#), 400, "bad_hex");
     assert_error(node.call("POST", "/v1/txs", &json, br#"{"tx":"00"}"#), 400, "bad_json");
     assert_error(node.call("POST", "/v1/txs?precheck=2", &json, br#"{"txs":["00"]}"#), 400, "bad_query");
+}
+
+/// Percent-encodes all but RFC 3986's unreserved characters: the text travels exactly as typed.
+fn encoded(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// The status of a GET and, unless it is 200 (an event stream, left open until dropped), its
+/// JSON body.
+fn stream_answer(addr: SocketAddr, path: &str) -> (u16, serde_json::Value) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut reader = BufReader::new(s);
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    let status: u16 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let mut length = 0;
+    loop {
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        if line == "\r\n" {
+            break;
+        }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            length = v.trim().parse().unwrap();
+        }
+    }
+    if status == 200 {
+        return (status, serde_json::Value::Null);
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).unwrap();
+    (status, serde_json::from_slice(&body).unwrap())
+}
+
+/// Every endpoint that takes a number reads the table's numbers as the core parser does, with
+/// the genesis region; a refusal is 400 `bad_number` with the parser's message and stores
+/// nothing (no transaction pooled or relayed, no binding).
+#[test]
+fn every_number_endpoint_reads_the_number_table_alike() {
+    use table::{NUMBERS, Want};
+    let node = Node::start(Some(TOKEN));
+    let (_, status) = node.get("/v1/status");
+    assert_eq!(status["region"], "DE", "{status}");
+    let region = Some(table::TABLE_REGION.parse().unwrap());
+    let sub_hex = commonware_formatting::hex(subscriber().public_key().as_ref());
+    let bound = || {
+        let (_, answer) = node.get(&format!("/v1/keys/{sub_hex}/numbers"));
+        let numbers = answer["numbers"].as_array().unwrap().iter();
+        numbers.map(|r| r["number"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+    };
+    let pooled = || (node.get("/v1/status").1["mempool"].as_u64().unwrap(), *node.relayed.lock().unwrap());
+    let bind_body = format!(r#"{{"subscriber":"{sub_hex}"}}"#);
+    let mut expected_bound = Vec::new();
+    for (input, want) in NUMBERS {
+        let e = encoded(input);
+        let before = (pooled(), bound());
+        let answers = [
+            ("number", node.get(&format!("/v1/numbers/{e}"))),
+            ("history", node.get(&format!("/v1/numbers/{e}/history"))),
+            ("ports", node.get(&format!("/v1/ports?number={e}"))),
+            ("events", stream_answer(node.addr, &format!("/v1/events?number={e}"))),
+            ("bind", node.act(&format!("/v1/operator/numbers/{e}/bind"), &bind_body)),
+        ];
+        match want {
+            Want::Refused(_) => {
+                let refusal = E164::parse(input, region).unwrap_err().to_string();
+                let returned = node.act(&format!("/v1/operator/numbers/{e}/return"), "");
+                for (endpoint, (code, body)) in answers.into_iter().chain([("return", returned)]) {
+                    let mut message = refusal.clone();
+                    if ["ports", "events"].contains(&endpoint) && input.starts_with(' ') {
+                        message.push_str(" (in a URL query a + stands for a space: send the + as %2B)");
+                    }
+                    assert_eq!(
+                        (code, body["error"].as_str(), body["message"].as_str()),
+                        (400, Some("bad_number"), Some(message.as_str())),
+                        "{endpoint} {input:?}"
+                    );
+                }
+                assert_eq!((pooled(), bound()), before, "{input:?}: nothing is pooled, relayed or bound");
+            }
+            Want::Number(n) => {
+                let canonical = format!("+{n}");
+                for (endpoint, (code, body)) in &answers {
+                    let expected = if *endpoint == "bind" { 202 } else { 200 };
+                    assert_eq!(*code, expected, "{endpoint} {input:?}: {body}");
+                }
+                let [(_, (_, route)), (_, (_, history)), ..] = &answers;
+                assert_eq!(
+                    (route["number"].as_str(), route["serving"].as_str()),
+                    (Some(&*canonical), Some("OPA"))
+                );
+                assert_eq!(history["number"].as_str(), Some(&*canonical), "{input:?}");
+                node.commit();
+                expected_bound.push(canonical.clone());
+                assert!(bound().contains(&canonical), "{input:?} bound {canonical}");
+                // the bound number is not ported: the ledger refuses its return, as a number
+                let (code, body) = node.act(&format!("/v1/operator/numbers/{e}/return"), "");
+                assert_eq!(code, 422, "{input:?}: {body}");
+                assert!(body["message"].as_str().unwrap().contains(&canonical), "{input:?}: {body}");
+            }
+        }
+    }
+    let mut got = bound();
+    got.sort();
+    expected_bound.sort();
+    assert_eq!(got, expected_bound, "exactly the accepted rows were bound");
+    // the vanity numbers of the issue were never touched
+    for n in ["+4915035693771", "+4915022233344"] {
+        assert!(
+            node.get(&format!("/v1/numbers/%2B{}/history", &n[1..])).1["entries"]
+                .as_array()
+                .unwrap()
+                .is_empty()
+        );
+    }
+}
+
+/// The document's `Number` pattern is the grammar: it matches every number the node accepts,
+/// refuses every text refused for its characters, and what else it matches the node refuses
+/// only for the reasons the description names (length, country code, the region's prefixes).
+#[test]
+fn the_openapi_number_pattern_is_the_grammar() {
+    use table::{NUMBERS, Want};
+    let doc: serde_json::Value = serde_json::from_str(npchain_node::http::OPENAPI).unwrap();
+    let schemas = &doc["components"]["schemas"];
+    let pattern = regex::Regex::new(schemas["Number"]["pattern"].as_str().unwrap()).unwrap();
+    let named = ["too_short", "too_long", "no_country_code", "unknown_country_code", "not_dialable"];
+    for (input, want) in NUMBERS {
+        let matched = pattern.is_match(input);
+        match want {
+            Want::Number(_) => assert!(matched, "{input:?} is accepted but the document refuses it"),
+            Want::Refused(tag) if tag.contains('@') || ["empty", "blank", "no_digits"].contains(tag) => {
+                assert!(!matched, "{input:?} ({tag}) matches the document's pattern")
+            }
+            Want::Refused(tag) => assert!(!matched || named.contains(tag), "{input:?}: {tag}"),
+        }
+        // in + form only the country code is left to the node
+        if input.starts_with('+') && matched {
+            assert!(matches!(want, Want::Number(_) | Want::Refused("unknown_country_code")), "{input:?}");
+        }
+    }
+    let id = regex::Regex::new(schemas["PortId"]["pattern"].as_str().unwrap()).unwrap();
+    let port = PortRequest {
+        numbers: vec![NUMBER.parse().unwrap()],
+        donor: "OPA".parse().unwrap(),
+        recipient: "OPB".parse().unwrap(),
+        due: Timestamp(0),
+        nonce: 1,
+    }
+    .port_id(&subscriber().public_key());
+    assert!(id.is_match(&port.to_string()) && !id.is_match(&port.to_string()[1..]));
+    assert_eq!(schemas["Height"]["maximum"].as_u64(), Some(u64::MAX));
+    let node = Node::start(None);
+    assert_eq!(node.get(&format!("/v1/blocks/{}", u64::MAX)).0, 404, "the largest height is a height");
+    assert_error(node.get(&format!("/v1/blocks/{}0", u64::MAX)), 400, "bad_height");
 }

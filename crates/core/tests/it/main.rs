@@ -5,6 +5,8 @@ mod fixtures;
 mod genesis;
 mod governance;
 mod harness;
+mod number_table;
+mod numbers;
 mod pending;
 mod props;
 mod scenarios;
