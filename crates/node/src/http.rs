@@ -2,18 +2,28 @@
 //! the operator's own actions (behind the admin token), metrics, and the OpenAPI document.
 //!
 //! Every refusal is JSON `{"error": "<code>", "message": "<what and why>"}` with a precise status.
+//! [`serve`] runs the API on a listener within [`HttpLimits`]: connections, timeouts, body bytes
+//! in flight and event streams are capped (`server`, `limits`).
 
+mod limits;
+mod server;
+
+pub use limits::MAX_URI_BYTES;
+use limits::Shared;
+pub use server::{MAX_HEAD_BYTES, REFUSING};
+
+use crate::config::HttpLimits;
 use crate::api::{
     ActionError, BatchResult, BatchResults, EventEnvelope, EventInfo, MAX_BATCH_TXS, NodeApi, OperatorAction,
-    PortQuery, SubmitBatch, SubmitError,
+    PortQuery, SubmitError,
 };
 use axum::{
-    Json, Router,
+    Extension, Json, Router,
     body::Bytes,
-    extract::{DefaultBodyLimit, Path, Query, State},
+    extract::{Path, Query, State},
     http::{
-        HeaderMap, StatusCode,
-        header::{AUTHORIZATION, CONTENT_TYPE},
+        HeaderMap, HeaderValue, StatusCode,
+        header::{ALLOW, AUTHORIZATION, CONNECTION, CONTENT_TYPE, RETRY_AFTER},
     },
     response::{
         IntoResponse, Response,
@@ -26,9 +36,10 @@ use npchain_core::{
     E164, RejectReason,
     types::{PortId, PublicKey, TxId, parse_public_key},
 };
+use limits::{Payload, Peer, StreamSlot};
 use serde::Deserialize;
 use serde_json::json;
-use std::{collections::VecDeque, future::Future, sync::Arc};
+use std::{cell::RefCell, collections::VecDeque, future::Future, sync::Arc};
 
 /// The largest request body accepted (a transaction is at most 128 KiB; hex doubles it).
 pub const MAX_BODY_BYTES: usize = 300 * 1024;
@@ -47,11 +58,41 @@ struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
+    /// `Retry-After`, in seconds, for a refusal at a cap.
+    retry_after: Option<u32>,
+    /// `Connection: close`: the request was not read to its end.
+    close: bool,
+    /// `Allow`, for 405.
+    allow: Option<HeaderValue>,
+}
+
+impl ApiError {
+    fn retry_after(mut self, secs: u32) -> Self {
+        self.retry_after = Some(secs);
+        self
+    }
+
+    fn closing(mut self) -> Self {
+        self.close = true;
+        self
+    }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(json!({ "error": self.code, "message": self.message }))).into_response()
+        let mut response =
+            (self.status, Json(json!({ "error": self.code, "message": self.message }))).into_response();
+        let headers = response.headers_mut();
+        if let Some(secs) = self.retry_after {
+            headers.insert(RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if self.close {
+            headers.insert(CONNECTION, HeaderValue::from_static("close"));
+        }
+        if let Some(allow) = self.allow {
+            headers.insert(ALLOW, allow);
+        }
+        response
     }
 }
 
@@ -70,15 +111,19 @@ fn found<T: serde::Serialize>(
 }
 
 fn error(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-    ApiError { status, code, message: message.into() }
+    ApiError { status, code, message: message.into(), retry_after: None, close: false, allow: None }
 }
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
     error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
 }
 
-/// The API's routes over a running node.
+/// The API's routes over a running node, with the default limits.
 pub fn router(api: Api) -> Router {
+    app(api, Arc::new(Shared::new(HttpLimits::default())))
+}
+
+fn app(api: Api, shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/openapi.json", get(|| async { ([(CONTENT_TYPE, "application/json")], OPENAPI) }))
         .route("/metrics", get(metrics))
@@ -87,7 +132,7 @@ pub fn router(api: Api) -> Router {
         .route("/v1/numbers/{number}/history", get(history))
         .route("/v1/keys/{key}/numbers", get(key_numbers))
         .route("/v1/tx", post(submit))
-        .route("/v1/txs", post(submit_batch).layer(DefaultBodyLimit::max(MAX_BATCH_BODY_BYTES)))
+        .route("/v1/txs", post(submit_batch))
         .route("/v1/tx/{id}", get(tx))
         .route("/v1/ports", get(ports))
         .route("/v1/ports/{id}", get(port))
@@ -97,17 +142,20 @@ pub fn router(api: Api) -> Router {
         .route("/v1/operator/ports/{id}/{action}", post(port_action))
         .route("/v1/operator/numbers/{number}/{action}", post(number_action))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found", "no such route") })
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(limits::guard))
+        .layer(Extension(shared))
         .with_state(api)
 }
 
-/// Serves the API on `listener` until `shutdown` completes.
+/// Serves the API on `listener` until `shutdown` completes, within `limits`.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     api: Api,
+    limits: HttpLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(api)).with_graceful_shutdown(shutdown).await
+    let shared = Arc::new(Shared::new(limits));
+    server::serve(listener, app(api, shared.clone()), shared, shutdown).await
 }
 
 async fn metrics(State(api): State<Api>) -> Response {
@@ -214,7 +262,7 @@ async fn submit(
     State(api): State<Api>,
     params: Result<Query<SubmitParams>, axum::extract::rejection::QueryRejection>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Payload<MAX_BODY_BYTES>,
 ) -> Answer {
     let precheck = params.map_err(bad_query)?.precheck.unwrap_or(true);
     let json = headers
@@ -235,33 +283,149 @@ async fn submit(
 async fn submit_batch(
     State(api): State<Api>,
     params: Result<Query<SubmitParams>, axum::extract::rejection::QueryRejection>,
-    body: Bytes,
+    body: Payload<MAX_BATCH_BODY_BYTES>,
 ) -> Answer {
     let precheck = params.map_err(bad_query)?.precheck.unwrap_or(true);
-    let batch: SubmitBatch = json_body(&body, "{\"txs\": [\"<hex>\", ...]}")?;
-    if batch.txs.is_empty() || batch.txs.len() > MAX_BATCH_TXS {
-        return Err(error(
-            StatusCode::BAD_REQUEST,
-            "bad_batch",
-            format!("a batch holds 1 to {MAX_BATCH_TXS} transactions; got {}", batch.txs.len()),
-        ));
-    }
-    let txs = batch
-        .txs
-        .iter()
-        .enumerate()
-        .map(|(i, hex)| {
-            commonware_formatting::from_hex(hex.trim())
-                .map(Bytes::from)
-                .ok_or_else(|| error(StatusCode::BAD_REQUEST, "bad_hex", format!("txs[{i}] is not hex")))
-        })
-        .collect::<Result<Vec<Bytes>, ApiError>>()?;
-    // Verifying thousands of signatures takes a while: off the request threads.
-    let results =
-        tokio::task::spawn_blocking(move || api.submit_batch(&txs, precheck)).await.map_err(internal)?;
+    // Reading up to 32 MiB of JSON and verifying thousands of signatures take a while: off the
+    // HTTP thread, so that other requests go on meanwhile.
+    let results = tokio::task::spawn_blocking(move || {
+        let txs = parse_batch(&body)?;
+        drop(body);
+        Ok::<_, ApiError>(api.submit_batch(&txs, precheck))
+    })
+    .await
+    .map_err(internal)??;
     let results: Vec<BatchResult> = results.into_iter().map(BatchResult::from).collect();
     let accepted = results.iter().filter(|r| r.id.is_some()).count();
     Ok(Json(BatchResults { accepted, results }).into_response())
+}
+
+const BATCH_SHAPE: &str = "{\"txs\": [\"<hex>\", ...]}";
+
+fn bad_batch(got: &str) -> ApiError {
+    error(
+        StatusCode::BAD_REQUEST,
+        "bad_batch",
+        format!("a batch holds 1 to {MAX_BATCH_TXS} transactions; got {got}"),
+    )
+}
+
+/// Reads `{"txs": ["<hex>", …]}` (the shape of [`crate::api::SubmitBatch`]), decoding each transaction as it
+/// is read and refusing the batch at its first transaction past [`MAX_BATCH_TXS`] or its first
+/// that is not hex: a 30 MB body of ten million empty strings is refused at the 10,001st, not
+/// after ten million allocations.
+fn parse_batch(body: &[u8]) -> Result<Vec<Bytes>, ApiError> {
+    use serde::de::DeserializeSeed as _;
+    let refusal = RefCell::new(None);
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let parsed = batch::Batch(&refusal).deserialize(&mut de).and_then(|txs| de.end().map(|()| txs));
+    match parsed {
+        Ok(txs) if txs.is_empty() => Err(bad_batch("0")),
+        Ok(txs) => Ok(txs),
+        Err(e) => Err(refusal
+            .into_inner()
+            .unwrap_or_else(|| error(StatusCode::BAD_REQUEST, "bad_json", format!("expected {BATCH_SHAPE}: {e}")))),
+    }
+}
+
+mod batch {
+    //! Serde seeds for [`super::parse_batch`]: they count and decode while the JSON is read.
+    use super::{ApiError, BATCH_SHAPE, MAX_BATCH_TXS, bad_batch, error};
+    use axum::http::StatusCode;
+    use bytes::Bytes;
+    use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+    use std::{cell::RefCell, fmt};
+
+    /// Where a seed leaves the precise refusal before it stops the parser.
+    type Refusal<'r> = &'r RefCell<Option<ApiError>>;
+
+    fn stop<E: de::Error>(refusal: Refusal<'_>, e: ApiError) -> E {
+        let message = e.message.clone();
+        *refusal.borrow_mut() = Some(e);
+        E::custom(message)
+    }
+
+    /// The whole body.
+    pub(super) struct Batch<'r>(pub(super) Refusal<'r>);
+    struct Txs<'r>(Refusal<'r>);
+    struct Tx<'r>(Refusal<'r>, usize);
+
+    #[derive(serde::Deserialize)]
+    #[serde(field_identifier, rename_all = "lowercase")]
+    enum Field {
+        Txs,
+    }
+
+    impl<'de> DeserializeSeed<'de> for Batch<'_> {
+        type Value = Vec<Bytes>;
+        fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Vec<Bytes>, D::Error> {
+            d.deserialize_struct("SubmitBatch", &["txs"], self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Batch<'_> {
+        type Value = Vec<Bytes>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(BATCH_SHAPE)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<Bytes>, A::Error> {
+            let mut txs = None;
+            while let Some(Field::Txs) = map.next_key()? {
+                if txs.is_some() {
+                    return Err(de::Error::duplicate_field("txs"));
+                }
+                txs = Some(map.next_value_seed(Txs(self.0))?);
+            }
+            txs.ok_or_else(|| de::Error::missing_field("txs"))
+        }
+    }
+
+    impl<'de> DeserializeSeed<'de> for Txs<'_> {
+        type Value = Vec<Bytes>;
+        fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Vec<Bytes>, D::Error> {
+            d.deserialize_seq(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Txs<'_> {
+        type Value = Vec<Bytes>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an array of hex strings")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Bytes>, A::Error> {
+            let mut txs = Vec::new();
+            while let Some(tx) = seq.next_element_seed(Tx(self.0, txs.len()))? {
+                if txs.len() == MAX_BATCH_TXS {
+                    return Err(stop(self.0, bad_batch(&format!("more than {MAX_BATCH_TXS}"))));
+                }
+                txs.push(tx);
+            }
+            Ok(txs)
+        }
+    }
+
+    impl<'de> DeserializeSeed<'de> for Tx<'_> {
+        type Value = Bytes;
+        fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Bytes, D::Error> {
+            d.deserialize_str(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Tx<'_> {
+        type Value = Bytes;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a transaction in hex")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Bytes, E> {
+            match commonware_formatting::from_hex(v.trim()) {
+                Some(bytes) => Ok(Bytes::from(bytes)),
+                None => Err(stop(
+                    self.0,
+                    error(StatusCode::BAD_REQUEST, "bad_hex", format!("txs[{}] is not hex", self.1)),
+                )),
+            }
+        }
+    }
 }
 
 async fn tx(State(api): State<Api>, Path(raw): Path<String>) -> Answer {
@@ -340,6 +504,8 @@ struct Feed {
     number: Option<String>,
     queue: VecDeque<EventEnvelope>,
     done: bool,
+    /// The stream's place under the caps, given back when the stream is dropped.
+    _slot: StreamSlot,
 }
 
 impl Feed {
@@ -398,6 +564,8 @@ impl Feed {
 
 async fn events(
     State(api): State<Api>,
+    Extension(shared): Extension<Arc<Shared>>,
+    peer: Option<Extension<Peer>>,
     params: Result<Query<EventParams>, axum::extract::rejection::QueryRejection>,
     headers: HeaderMap,
 ) -> Answer {
@@ -414,6 +582,7 @@ async fn events(
             ));
         }
     };
+    let slot = shared.stream_slot(peer.map(|Extension(Peer(addr))| addr.ip()))?;
     let committed = api.committed();
     let next = match (resume, p.from_height) {
         (Some((height, _)), _) => height,
@@ -429,6 +598,7 @@ async fn events(
         number,
         queue: VecDeque::new(),
         done: false,
+        _slot: slot,
     };
     Ok(Sse::new(feed_stream(feed)).keep_alive(KeepAlive::default()).into_response())
 }
@@ -454,8 +624,13 @@ fn authorize(api: &Api, headers: &HeaderMap) -> Result<(), ApiError> {
             "operator actions are disabled on this node: no admin token is configured",
         ));
     }
-    let token =
-        headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    // The scheme is case-insensitive (RFC 9110 §11.1): `Bearer`, `bearer`, `BEARER`.
+    let token = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token);
     match token {
         None => Err(error(
             StatusCode::UNAUTHORIZED,
@@ -501,7 +676,7 @@ async fn port_action(
     State(api): State<Api>,
     Path((raw, action)): Path<(String, String)>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Payload<MAX_BODY_BYTES>,
 ) -> Answer {
     authorize(&api, &headers)?;
     let port = parse_port(&raw)?;
@@ -525,7 +700,7 @@ async fn number_action(
     State(api): State<Api>,
     Path((raw, action)): Path<(String, String)>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Payload<MAX_BODY_BYTES>,
 ) -> Answer {
     authorize(&api, &headers)?;
     let number = parse_number(&raw)?;

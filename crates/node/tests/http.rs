@@ -12,6 +12,7 @@ use npchain_node::{
     api::{BlockInfo, FinalityProof, NodeApi},
     block::Block,
     chain::Chain,
+    config::HttpLimits,
     mempool::Mempool,
     service::{Identity, Service},
 };
@@ -58,6 +59,10 @@ struct Node {
 
 impl Node {
     fn start(admin: Option<&str>) -> Self {
+        Self::with_limits(admin, HttpLimits::default())
+    }
+
+    fn with_limits(admin: Option<&str>, limits: HttpLimits) -> Self {
         let genesis = Genesis {
             chain_name: "npchain-http-test".into(),
             genesis_time: Timestamp(wall_ms() - 60_000),
@@ -104,7 +109,7 @@ impl Node {
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 tx.send(listener.local_addr().unwrap()).unwrap();
-                npchain_node::http::serve(listener, api, std::future::pending()).await.unwrap();
+                npchain_node::http::serve(listener, api, limits, std::future::pending()).await.unwrap();
             });
         });
         let last = Block::genesis(genesis.genesis_time, chain.chain_id());
