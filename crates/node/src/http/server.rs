@@ -73,7 +73,10 @@ pub(super) async fn serve(
     let sockets = Arc::new(Semaphore::new(max + REFUSING));
     let connections = Arc::new(Semaphore::new(max));
     let mut http = http1::Builder::new();
-    http.max_buf_size(MAX_HEAD_BYTES).header_read_timeout(None).half_close(false);
+    http.max_buf_size(MAX_HEAD_BYTES)
+        .max_header_size(MAX_HEAD_BYTES)
+        .header_read_timeout(None)
+        .half_close(false);
     let mut shutdown = std::pin::pin!(shutdown);
     let mut backoff = MIN_BACKOFF;
     loop {
@@ -169,7 +172,7 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, router: Router, sha
     let state = conn.state();
     let refusal = match ending {
         Ending::Served(result) => match state.held_back {
-            Some(status) => Some(Refusal::for_hyper(status, state.line_ended, result.err())),
+            Some(status) => Some(Refusal::for_hyper(status, state.line_len, result.err())),
             None => {
                 if let Err(e) = result
                     && let Some(suppressed) = CONNECTION_FAILED.allow()
@@ -243,8 +246,9 @@ struct State {
     answered: bool,
     /// The answer's body is done (hyper dropped it); the request ends once it is flushed.
     body_done: bool,
-    /// The request line ended within the bytes read of this head.
-    line_ended: bool,
+    /// Bytes of this head read so far, and the length of its request line once it ended.
+    head_read: usize,
+    line_len: Option<usize>,
     /// The status of an answer hyper wrote by itself, held back.
     held_back: Option<u16>,
     /// The first bytes of that answer ("HTTP/1.1 NNN"), to read its status from.
@@ -265,7 +269,8 @@ impl Conn {
             since: Instant::now(),
             answered: false,
             body_done: false,
-            line_ended: false,
+            head_read: 0,
+            line_len: None,
             held_back: None,
             head: [0; 12],
             head_len: 0,
@@ -309,16 +314,22 @@ impl Conn {
 
     fn read(&self, bytes: &[u8]) {
         let mut s = self.lock();
-        match s.phase {
-            Phase::Idle => {
-                s.phase = Phase::Head;
-                s.since = Instant::now();
-                s.line_ended = bytes.contains(&b'\n');
-                drop(s);
-                self.changed.notify_one();
+        let started = s.phase == Phase::Idle;
+        if started {
+            s.phase = Phase::Head;
+            s.since = Instant::now();
+            s.head_read = 0;
+            s.line_len = None;
+        }
+        if s.phase == Phase::Head {
+            if s.line_len.is_none() {
+                s.line_len = bytes.iter().position(|b| *b == b'\n').map(|at| s.head_read + at);
             }
-            Phase::Head if !s.line_ended => s.line_ended = bytes.contains(&b'\n'),
-            _ => {}
+            s.head_read += bytes.len();
+        }
+        drop(s);
+        if started {
+            self.changed.notify_one();
         }
     }
 
@@ -500,13 +511,13 @@ impl Refusal {
     }
 
     /// The JSON for an answer hyper made itself, from its status.
-    fn for_hyper(status: u16, line_ended: bool, error: Option<hyper::Error>) -> Self {
+    fn for_hyper(status: u16, line_len: Option<usize>, error: Option<hyper::Error>) -> Self {
         let why = error.map_or_else(String::new, |e| format!(": {e}"));
         match status {
-            414 | 431 if !line_ended => Self::new(
+            414 | 431 if line_len.is_none_or(|l| l > super::MAX_URI_BYTES) => Self::new(
                 StatusCode::URI_TOO_LONG,
                 "uri_too_long",
-                format!("the request line is longer than {MAX_HEAD_BYTES} bytes"),
+                format!("the request line is longer than {} bytes", super::MAX_URI_BYTES),
             ),
             414 | 431 => Self::new(
                 StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
