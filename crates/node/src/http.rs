@@ -124,7 +124,7 @@ pub fn router(api: Api) -> Router {
 }
 
 fn app(api: Api, shared: Arc<Shared>) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/openapi.json", get(|| async { ([(CONTENT_TYPE, "application/json")], OPENAPI) }))
         .route("/metrics", get(metrics))
         .route("/v1/status", get(status))
@@ -142,9 +142,13 @@ fn app(api: Api, shared: Arc<Shared>) -> Router {
         .route("/v1/operator/ports/{id}/{action}", post(port_action))
         .route("/v1/operator/numbers/{number}/{action}", post(number_action))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found", "no such route") })
+        .with_state(api);
+    // The guard wraps the finished router (a layer of its own would run inside each route,
+    // before the router adds `Allow` to a 405).
+    Router::new()
+        .fallback_service(routes)
         .layer(axum::middleware::from_fn(limits::guard))
         .layer(Extension(shared))
-        .with_state(api)
 }
 
 /// Serves the API on `listener` until `shutdown` completes, within `limits`.
