@@ -541,4 +541,40 @@ mod tests {
         let typo = set.replace("cache-mib", "cache-mb");
         assert!(matches!(NodeConfig::parse(&typo, Path::new("/")), Err(ConfigError::Toml { .. })));
     }
+
+    #[test]
+    fn the_http_limits_have_defaults_settings_and_bounds() {
+        let c = NodeConfig::parse(&sample(), Path::new("/")).unwrap();
+        assert_eq!(c.http, HttpLimits::default());
+        let set = sample().replace(
+            "listen = \"127.0.0.1:3\"\n",
+            "listen = \"127.0.0.1:3\"\nmax-connections = 100\nmax-event-streams = 10\nmax-event-streams-per-client = 2\nbody-mib-in-flight = 40\nheader-timeout-secs = 5\nbody-timeout-secs = 20\nidle-timeout-secs = 7\nrequest-timeout-secs = 30\n",
+        );
+        let c = NodeConfig::parse(&set, Path::new("/")).unwrap();
+        let expected = HttpLimits {
+            max_connections: 100,
+            max_event_streams: 10,
+            max_event_streams_per_client: 2,
+            body_bytes_in_flight: 40 << 20,
+            header_timeout: Duration::from_secs(5),
+            body_timeout: Duration::from_secs(20),
+            idle_timeout: Duration::from_secs(7),
+            request_timeout: Duration::from_secs(30),
+        };
+        assert_eq!(c.http, expected);
+        assert_eq!(NodeConfig::parse(&c.to_toml(), Path::new("/")).unwrap().http, expected, "round trip");
+        for (from, to, names) in [
+            ("max-connections = 100", "max-connections = 0", "max-connections"),
+            ("max-event-streams = 10", "max-event-streams = 101", "max-event-streams"),
+            ("max-event-streams-per-client = 2", "max-event-streams-per-client = 11", "per-client"),
+            ("body-mib-in-flight = 40", "body-mib-in-flight = 8", "one full batch"),
+            ("header-timeout-secs = 5", "header-timeout-secs = 0", "header-timeout-secs"),
+            ("body-timeout-secs = 20", "body-timeout-secs = 30", "less than request-timeout-secs"),
+        ] {
+            let err = NodeConfig::parse(&set.replace(from, to), Path::new("/")).unwrap_err().to_string();
+            assert!(err.contains(names), "{to}: {err}");
+        }
+        let typo = set.replace("idle-timeout-secs", "idle-timeout");
+        assert!(matches!(NodeConfig::parse(&typo, Path::new("/")), Err(ConfigError::Toml { .. })));
+    }
 }

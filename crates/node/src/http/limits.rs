@@ -271,11 +271,19 @@ fn check_head(version: Version, headers: &HeaderMap, target_len: usize) -> Resul
         [one] => match one.to_str().ok().map(str::parse::<Authority>) {
             // An empty Host is allowed, for a target with no authority (RFC 9112 §3.2).
             _ if one.is_empty() => Ok(()),
-            Some(Ok(a)) if a.as_str().find('@').is_none() => Ok(()),
+            Some(Ok(a)) if valid_host(a.as_str()) => Ok(()),
             _ => bad_host(format!("Host {:?} is not a host[:port]", String::from_utf8_lossy(one.as_bytes()))),
         },
         _ => bad_host(format!("the request has {} Host headers; it must have one", hosts.len())),
     }
+}
+
+/// `host[:port]` as RFC 9110 §7.2 has it: no user info, and a port of digits (the `http` crate's
+/// authority parser takes any text after the colon).
+fn valid_host(authority: &str) -> bool {
+    let after_host = authority.rsplit_once(']').map_or(authority, |(_, rest)| rest);
+    !authority.contains('@')
+        && after_host.split_once(':').is_none_or(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// An error response that is not the API's JSON (the framework's own refusals) made into it.
@@ -325,7 +333,8 @@ mod tests {
         assert!(head(Version::HTTP_11, &["node.example:8400"]).is_ok());
         assert!(head(Version::HTTP_11, &["[::1]:8400"]).is_ok());
         assert!(head(Version::HTTP_10, &[]).is_ok(), "HTTP/1.0 has no Host requirement");
-        for bad in [&[][..], &["a", "b"], &["a b"], &["user@host"], &["host:port"]] {
+        assert!(head(Version::HTTP_11, &["node.example:"]).is_ok(), "an empty port (RFC 3986 §3.2.3)");
+        for bad in [&[][..], &["a", "b"], &["a b"], &["user@host"], &["host:port"], &["[::1]:x"], &["a:1:2"]] {
             let e = head(Version::HTTP_11, bad).unwrap_err();
             assert_eq!((e.status, e.code), (StatusCode::BAD_REQUEST, "bad_host"), "{bad:?}");
         }
