@@ -31,7 +31,10 @@ fn low_open_file_limit() {
     ONCE.call_once(|| {
         use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
         let now = getrlimit(Resource::Nofile);
-        assert!(now.maximum.is_none_or(|m| m >= HARD_LIMIT), "the test needs a hard limit of at least {HARD_LIMIT}");
+        assert!(
+            now.maximum.is_none_or(|m| m >= HARD_LIMIT),
+            "the test needs a hard limit of at least {HARD_LIMIT}"
+        );
         setrlimit(Resource::Nofile, Rlimit { current: Some(SOFT_LIMIT), maximum: Some(HARD_LIMIT) }).unwrap();
     });
 }
@@ -123,7 +126,9 @@ fn a_flood_on_the_http_port_does_not_take_a_validator_out() {
     node0.config.http = tight();
     std::fs::write(&node0.config_path, node0.config.to_toml()).unwrap();
     net.start_all();
-    wait_until(LONG, "nodes 0 and 1 to commit", || net.height(0).is_some_and(|h| h >= 2) && net.height(1).is_some_and(|h| h >= 2));
+    wait_until(LONG, "nodes 0 and 1 to commit", || {
+        net.height(0).is_some_and(|h| h >= 2) && net.height(1).is_some_and(|h| h >= 2)
+    });
     let pid = net.children[0].as_ref().unwrap().id();
     let addr = net.url(0);
     let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
@@ -215,6 +220,10 @@ fn a_flood_on_the_http_port_does_not_take_a_validator_out() {
     assert_eq!(busy, 15, "every upload past the first is refused");
     let rss_during = status_kb(pid, "VmRSS");
     let grown_mib = rss_during.saturating_sub(rss_before) / 1024;
+    eprintln!(
+        "node 0: {baseline} file descriptors before the flood, at most {peak} during it (bound {bound}); \
+         {grown_mib} MiB more resident while holding the uploads"
+    );
     assert!(grown_mib < 96, "node 0 grew by {grown_mib} MiB holding uploads (16 × 20 MB without the bound)");
     // the held one is cut at the body timeout
     read_reply(&mut first).assert_error(408, "body_timeout");
@@ -224,7 +233,9 @@ fn a_flood_on_the_http_port_does_not_take_a_validator_out() {
     wait_until(LONG, "node 1 to commit more blocks", || net.height(1).is_some_and(|h| h >= h1 + 5));
     wait_until(LONG, "node 0 to commit more blocks", || net.height(0).is_some_and(|h| h >= h0 + 5));
     assert!(net.children[0].as_mut().unwrap().try_wait().unwrap().is_none(), "node 0 is running");
-    wait_until(LONG, "node 0's file descriptors back to their baseline", || open_fds(pid) <= baseline + slack);
+    wait_until(LONG, "node 0's file descriptors back to their baseline", || {
+        open_fds(pid) <= baseline + slack
+    });
     let log = std::fs::read_to_string(net.layout.nodes[0].dir.join("node.log")).unwrap();
     assert!(!log.contains("panicked") && !log.contains("Too many open files"), "node 0's log: {log}");
 }

@@ -61,7 +61,8 @@
 //!
 //! At start the node raises its soft open-file limit to the hard one and refuses to start if
 //! `max-connections` (plus the 32 refusals), the ENUM server's TCP connections and a reserve
-//! for storage and consensus do not fit under it (see `node::check_open_files`).
+//! for storage and consensus (256, plus the files the consensus store holds) do not fit under
+//! it; the error names the limit and each part.
 
 use npchain_core::types::{PublicKey, parse_public_key};
 use serde::Deserialize;
@@ -220,7 +221,9 @@ impl HttpLimits {
                 self.max_connections, self.max_event_streams
             ));
         }
-        if self.max_event_streams_per_client == 0 || self.max_event_streams_per_client > self.max_event_streams {
+        if self.max_event_streams_per_client == 0
+            || self.max_event_streams_per_client > self.max_event_streams
+        {
             return bad(format!(
                 "max-event-streams-per-client must be 1 to max-event-streams ({}); got {}",
                 self.max_event_streams, self.max_event_streams_per_client

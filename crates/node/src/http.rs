@@ -12,11 +12,11 @@ pub use limits::MAX_URI_BYTES;
 use limits::Shared;
 pub use server::{MAX_HEAD_BYTES, REFUSING};
 
-use crate::config::HttpLimits;
 use crate::api::{
     ActionError, BatchResult, BatchResults, EventEnvelope, EventInfo, MAX_BATCH_TXS, NodeApi, OperatorAction,
     PortQuery, SubmitError,
 };
+use crate::config::HttpLimits;
 use axum::{
     Extension, Json, Router,
     body::Bytes,
@@ -32,11 +32,11 @@ use axum::{
     routing::{get, post},
 };
 use futures::Stream;
+use limits::{Payload, Peer, StreamSlot};
 use npchain_core::{
     E164, RejectReason,
     types::{PortId, PublicKey, TxId, parse_public_key},
 };
-use limits::{Payload, Peer, StreamSlot};
 use serde::Deserialize;
 use serde_json::json;
 use std::{cell::RefCell, collections::VecDeque, future::Future, sync::Arc};
@@ -326,9 +326,9 @@ fn parse_batch(body: &[u8]) -> Result<Vec<Bytes>, ApiError> {
     match parsed {
         Ok(txs) if txs.is_empty() => Err(bad_batch("0")),
         Ok(txs) => Ok(txs),
-        Err(e) => Err(refusal
-            .into_inner()
-            .unwrap_or_else(|| error(StatusCode::BAD_REQUEST, "bad_json", format!("expected {BATCH_SHAPE}: {e}")))),
+        Err(e) => Err(refusal.into_inner().unwrap_or_else(|| {
+            error(StatusCode::BAD_REQUEST, "bad_json", format!("expected {BATCH_SHAPE}: {e}"))
+        })),
     }
 }
 

@@ -518,7 +518,8 @@ mod tests {
         assert!(e.contains("932 for HTTP") && e.contains("128 for DNS") && e.contains("302 kept"), "{e}");
         assert!(e.contains("[http] max-connections"), "{e}");
         // an old chain's store keeps more files open
-        let e = check_open_files(Some(1024), &defaults, DNS_TCP_CONNECTIONS, 3, 1000).unwrap_err().to_string();
+        let e =
+            check_open_files(Some(1024), &defaults, DNS_TCP_CONNECTIONS, 3, 1000).unwrap_err().to_string();
         assert!(e.contains("1262 kept"), "{e}");
     }
 

@@ -631,15 +631,21 @@ fn every_refusal_of_the_framework_is_json_too() {
     let r = raw(node.addr, b"DELETE /v1/status HTTP/1.1\r\nHost: x\r\n\r\n");
     r.assert_error(405, "method_not_allowed");
     assert!(r.header("allow").is_some_and(|a| a.contains("GET")), "{r:?}");
-    assert!(r.json["message"].as_str().unwrap().contains("DELETE") && r.json["message"].as_str().unwrap().contains("GET"), "{r:?}");
+    assert!(
+        r.json["message"].as_str().unwrap().contains("DELETE")
+            && r.json["message"].as_str().unwrap().contains("GET"),
+        "{r:?}"
+    );
     get("/nowhere").assert_error(404, "not_found");
     // a path that percent-decodes to no UTF-8
     let r = get("/v1/numbers/%FF%FE");
     r.assert_error(400, "bad_path");
     assert!(r.json["message"].as_str().unwrap().contains("%FF%FE"), "{r:?}");
     // too long a target: ours (8 KiB), and hyper's own refusal of a request line past its buffer
-    get(&format!("/v1/numbers/{}", "1".repeat(npchain_node::http::MAX_URI_BYTES))).assert_error(414, "uri_too_long");
-    get(&format!("/v1/numbers/{}", "1".repeat(npchain_node::http::MAX_HEAD_BYTES))).assert_error(414, "uri_too_long");
+    get(&format!("/v1/numbers/{}", "1".repeat(npchain_node::http::MAX_URI_BYTES)))
+        .assert_error(414, "uri_too_long");
+    get(&format!("/v1/numbers/{}", "1".repeat(npchain_node::http::MAX_HEAD_BYTES)))
+        .assert_error(414, "uri_too_long");
     let big = format!("GET /v1/status HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "a".repeat(40_000));
     raw(node.addr, big.as_bytes()).assert_error(431, "head_too_large");
     let r = raw(node.addr, b"NOT HTTP AT ALL\r\n\r\n");
@@ -653,8 +659,11 @@ fn every_refusal_of_the_framework_is_json_too() {
     // bodies past the route's limit, refused from Content-Length before they are sent
     let r = raw(
         node.addr,
-        format!("POST /v1/tx HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n", npchain_node::http::MAX_BODY_BYTES + 1)
-            .as_bytes(),
+        format!(
+            "POST /v1/tx HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+            npchain_node::http::MAX_BODY_BYTES + 1
+        )
+        .as_bytes(),
     );
     r.assert_error(413, "too_large");
     assert_eq!(r.header("connection"), Some("close"));
@@ -866,7 +875,9 @@ fn event_streams_are_capped_per_client_and_per_node() {
 fn request_bodies_are_bounded_for_the_whole_node() {
     let node = Node::with_limits(None, HttpLimits { idle_timeout: Duration::from_secs(600), ..tight() });
     let head = |len: usize| {
-        format!("POST /v1/txs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {len}\r\n\r\n")
+        format!(
+            "POST /v1/txs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {len}\r\n\r\n"
+        )
     };
     // 700 kB held (one byte of it sent): a second 700 kB does not fit the 1 MiB in flight
     let mut first = connect(node.addr);

@@ -46,7 +46,11 @@ impl Shared {
     }
 
     /// Takes `n` bytes of the node's body budget, or refuses with 503 `busy`.
-    fn reserve(&self, n: usize, held: Option<&mut OwnedSemaphorePermit>) -> Result<OwnedSemaphorePermit, ApiError> {
+    fn reserve(
+        &self,
+        n: usize,
+        held: Option<&mut OwnedSemaphorePermit>,
+    ) -> Result<OwnedSemaphorePermit, ApiError> {
         let busy = || {
             let limit = self.limits.body_bytes_in_flight >> 20;
             error(
@@ -180,11 +184,9 @@ impl<S: Send + Sync, const LIMIT: usize> FromRequest<S> for Payload<LIMIT> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, _: &S) -> Result<Self, ApiError> {
-        let shared = req
-            .extensions()
-            .get::<Arc<Shared>>()
-            .cloned()
-            .ok_or_else(|| error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "no HTTP limits in the request"))?;
+        let shared = req.extensions().get::<Arc<Shared>>().cloned().ok_or_else(|| {
+            error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "no HTTP limits in the request")
+        })?;
         let route = format!("{} {}", req.method(), req.uri().path());
         let too_large = move |n: String| {
             error(
@@ -194,10 +196,16 @@ impl<S: Send + Sync, const LIMIT: usize> FromRequest<S> for Payload<LIMIT> {
             )
             .closing()
         };
-        let declared = match req.headers().get(CONTENT_LENGTH).map(|v| v.to_str().ok().and_then(|s| s.parse::<usize>().ok())) {
+        let declared = match req
+            .headers()
+            .get(CONTENT_LENGTH)
+            .map(|v| v.to_str().ok().and_then(|s| s.parse::<usize>().ok()))
+        {
             None => None,
             Some(Some(n)) => Some(n),
-            Some(None) => return Err(error(StatusCode::BAD_REQUEST, "bad_body", "Content-Length is not a number")),
+            Some(None) => {
+                return Err(error(StatusCode::BAD_REQUEST, "bad_body", "Content-Length is not a number"));
+            }
         };
         if let Some(n) = declared
             && n > LIMIT
@@ -224,7 +232,8 @@ impl<S: Send + Sync, const LIMIT: usize> FromRequest<S> for Payload<LIMIT> {
                 }
                 Ok(None) => break,
                 Ok(Some(Err(e))) => {
-                    return Err(error(StatusCode::BAD_REQUEST, "bad_body", format!("reading the body: {e}")).closing());
+                    return Err(error(StatusCode::BAD_REQUEST, "bad_body", format!("reading the body: {e}"))
+                        .closing());
                 }
                 Ok(Some(Ok(frame))) => frame,
             };
@@ -266,7 +275,9 @@ fn check_head(version: Version, headers: &HeaderMap, target_len: usize) -> Resul
     let hosts: Vec<&HeaderValue> = headers.get_all(HOST).iter().collect();
     let bad_host = |m: String| Err(error(StatusCode::BAD_REQUEST, "bad_host", m).closing());
     match hosts[..] {
-        [] if version == Version::HTTP_11 => bad_host("an HTTP/1.1 request needs a Host header (RFC 9112 §3.2)".into()),
+        [] if version == Version::HTTP_11 => {
+            bad_host("an HTTP/1.1 request needs a Host header (RFC 9112 §3.2)".into())
+        }
         [] => Ok(()),
         [one] => match one.to_str().ok().map(str::parse::<Authority>) {
             // An empty Host is allowed, for a target with no authority (RFC 9112 §3.2).
@@ -289,10 +300,8 @@ fn valid_host(authority: &str) -> bool {
 /// An error response that is not the API's JSON (the framework's own refusals) made into it.
 async fn as_json(response: Response, method: &Method, path: &str) -> Response {
     let status = response.status();
-    let is_json = response
-        .headers()
-        .get(CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    let is_json =
+        response.headers().get(CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
     if !(status.is_client_error() || status.is_server_error()) || is_json {
         return response;
     }
@@ -302,14 +311,24 @@ async fn as_json(response: Response, method: &Method, path: &str) -> Response {
     let mut e = match status {
         StatusCode::METHOD_NOT_ALLOWED => {
             let allowed = allow.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("");
-            error(status, "method_not_allowed", format!("{method} is not served at {path}; it takes {allowed}"))
+            error(
+                status,
+                "method_not_allowed",
+                format!("{method} is not served at {path}; it takes {allowed}"),
+            )
         }
-        StatusCode::BAD_REQUEST => error(status, "bad_path", format!("the path {path:?} does not read: {text}")),
+        StatusCode::BAD_REQUEST => {
+            error(status, "bad_path", format!("the path {path:?} does not read: {text}"))
+        }
         StatusCode::NOT_FOUND => error(status, "not_found", "no such route"),
         _ => error(
             status,
             "refused",
-            if text.is_empty() { status.canonical_reason().unwrap_or("refused").to_owned() } else { text.into_owned() },
+            if text.is_empty() {
+                status.canonical_reason().unwrap_or("refused").to_owned()
+            } else {
+                text.into_owned()
+            },
         ),
     };
     e.allow = allow;
@@ -334,7 +353,8 @@ mod tests {
         assert!(head(Version::HTTP_11, &["[::1]:8400"]).is_ok());
         assert!(head(Version::HTTP_10, &[]).is_ok(), "HTTP/1.0 has no Host requirement");
         assert!(head(Version::HTTP_11, &["node.example:"]).is_ok(), "an empty port (RFC 3986 §3.2.3)");
-        for bad in [&[][..], &["a", "b"], &["a b"], &["user@host"], &["host:port"], &["[::1]:x"], &["a:1:2"]] {
+        for bad in [&[][..], &["a", "b"], &["a b"], &["user@host"], &["host:port"], &["[::1]:x"], &["a:1:2"]]
+        {
             let e = head(Version::HTTP_11, bad).unwrap_err();
             assert_eq!((e.status, e.code), (StatusCode::BAD_REQUEST, "bad_host"), "{bad:?}");
         }
@@ -344,7 +364,8 @@ mod tests {
 
     #[test]
     fn stream_slots_count_per_client_and_come_back() {
-        let limits = HttpLimits { max_event_streams: 3, max_event_streams_per_client: 2, ..HttpLimits::default() };
+        let limits =
+            HttpLimits { max_event_streams: 3, max_event_streams_per_client: 2, ..HttpLimits::default() };
         let shared = Shared::new(limits);
         let a: IpAddr = "10.0.0.1".parse().unwrap();
         let a6: IpAddr = "::ffff:10.0.0.1".parse().unwrap();
@@ -353,7 +374,11 @@ mod tests {
         let _second = shared.stream_slot(Some(a6)).unwrap();
         let e = shared.stream_slot(Some(a)).unwrap_err();
         assert_eq!((e.status, e.code), (StatusCode::TOO_MANY_REQUESTS, "too_many_client_streams"));
-        assert!(e.message.contains("10.0.0.1") && e.message.contains("max-event-streams-per-client"), "{}", e.message);
+        assert!(
+            e.message.contains("10.0.0.1") && e.message.contains("max-event-streams-per-client"),
+            "{}",
+            e.message
+        );
         let _third = shared.stream_slot(Some(b1)).unwrap();
         let e = shared.stream_slot(Some(b2)).unwrap_err();
         assert_eq!((e.status, e.code), (StatusCode::SERVICE_UNAVAILABLE, "too_many_streams"));

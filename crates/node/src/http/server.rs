@@ -117,7 +117,9 @@ pub(super) async fn serve(
                 let refusal = Refusal::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "too_many_connections",
-                    format!("this node serves at most {max} HTTP connections at once ([http] max-connections)"),
+                    format!(
+                        "this node serves at most {max} HTTP connections at once ([http] max-connections)"
+                    ),
                 )
                 .retry_after(1);
                 tokio::spawn(async move {
@@ -138,7 +140,13 @@ enum Ending {
     Expired(Phase),
 }
 
-async fn connection(mut stream: TcpStream, peer: SocketAddr, router: Router, shared: &Shared, http: &http1::Builder) {
+async fn connection(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    router: Router,
+    shared: &Shared,
+    http: &http1::Builder,
+) {
     let conn = Arc::new(Conn::new());
     let limits = &shared.limits;
     let ending = {
