@@ -35,22 +35,19 @@ pub(super) struct Shared {
     pub(super) limits: HttpLimits,
     /// Request-body bytes not yet taken: one permit a byte.
     bodies: Arc<Semaphore>,
-    streams: Arc<Streams>,
+    streams: Arc<Mutex<Streams>>,
 }
 
 impl Shared {
     pub(super) fn new(limits: HttpLimits) -> Self {
         let bodies = Arc::new(Semaphore::new(limits.body_bytes_in_flight));
-        let streams = Arc::new(Streams { total: 0.into(), by_client: Mutex::new(HashMap::new()) });
+        let streams = Arc::new(Mutex::new(Streams::default()));
         Self { limits, bodies, streams }
     }
 
-    /// Takes `n` bytes of the node's body budget, or refuses with 503 `busy`.
-    fn reserve(
-        &self,
-        n: usize,
-        held: Option<&mut OwnedSemaphorePermit>,
-    ) -> Result<OwnedSemaphorePermit, ApiError> {
+    /// Takes `n` more bytes of the node's body budget for a body that holds `held` already, or
+    /// refuses with 503 `busy`.
+    fn reserve(&self, n: usize, held: usize) -> Result<OwnedSemaphorePermit, ApiError> {
         let busy = || {
             let limit = self.limits.body_bytes_in_flight >> 20;
             error(
@@ -59,7 +56,7 @@ impl Shared {
                 format!(
                     "this node holds at most {limit} MiB of request bodies at once ([http] body-mib-in-flight), \
                      and this body of {} bytes does not fit now",
-                    n + held.as_ref().map_or(0, |h| h.num_permits())
+                    held + n
                 ),
             )
             .retry_after(RETRY_AFTER_SECS)
@@ -72,9 +69,8 @@ impl Shared {
     /// An event-stream slot for the client at `peer` (no per-client cap when it is unknown).
     pub(super) fn stream_slot(&self, peer: Option<IpAddr>) -> Result<StreamSlot, ApiError> {
         let l = &self.limits;
-        let mut by_client = self.streams.by_client.lock().unwrap_or_else(|e| e.into_inner());
-        let total = self.streams.total.load(std::sync::atomic::Ordering::Relaxed);
-        if total >= l.max_event_streams {
+        let mut open = self.streams.lock().unwrap_or_else(|e| e.into_inner());
+        if open.total >= l.max_event_streams {
             return Err(error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "too_many_streams",
@@ -87,22 +83,22 @@ impl Shared {
         }
         let client = peer.map(Client::of);
         if let (Some(ip), Some(c)) = (peer, client) {
-            let open = by_client.entry(c).or_default();
-            if *open >= l.max_event_streams_per_client {
+            let of_client = open.by_client.entry(c).or_default();
+            if *of_client >= l.max_event_streams_per_client {
                 return Err(error(
                     StatusCode::TOO_MANY_REQUESTS,
                     "too_many_client_streams",
                     format!(
-                        "{} already holds {open} event streams, the most one client may \
+                        "{} already holds {of_client} event streams, the most one client may \
                          ([http] max-event-streams-per-client)",
                         c.describe(ip)
                     ),
                 )
                 .retry_after(STREAM_RETRY_AFTER_SECS));
             }
-            *open += 1;
+            *of_client += 1;
         }
-        self.streams.total.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        open.total += 1;
         Ok(StreamSlot { streams: self.streams.clone(), client })
     }
 }
@@ -111,10 +107,11 @@ impl Shared {
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Peer(pub SocketAddr);
 
-#[derive(Debug)]
+/// The event streams open, in all and by client.
+#[derive(Debug, Default)]
 struct Streams {
-    total: std::sync::atomic::AtomicUsize,
-    by_client: Mutex<HashMap<Client, usize>>,
+    total: usize,
+    by_client: HashMap<Client, usize>,
 }
 
 /// One client for the per-client cap: an IPv4 address, or an IPv6 /64 (a host usually gets a
@@ -145,22 +142,22 @@ impl Client {
 /// away (the stream is dropped with its connection).
 #[derive(Debug)]
 pub(super) struct StreamSlot {
-    streams: Arc<Streams>,
+    streams: Arc<Mutex<Streams>>,
     client: Option<Client>,
 }
 
 impl Drop for StreamSlot {
     fn drop(&mut self) {
-        let mut by_client = self.streams.by_client.lock().unwrap_or_else(|e| e.into_inner());
+        let mut open = self.streams.lock().unwrap_or_else(|e| e.into_inner());
+        open.total -= 1;
         if let Some(c) = self.client
-            && let Some(open) = by_client.get_mut(&c)
+            && let Some(of_client) = open.by_client.get_mut(&c)
         {
-            *open -= 1;
-            if *open == 0 {
-                by_client.remove(&c);
+            *of_client -= 1;
+            if *of_client == 0 {
+                open.by_client.remove(&c);
             }
         }
-        self.streams.total.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -212,7 +209,7 @@ impl<S: Send + Sync, const LIMIT: usize> FromRequest<S> for Payload<LIMIT> {
         {
             return Err(too_large(n.to_string()));
         }
-        let mut held = shared.reserve(declared.unwrap_or(0), None)?;
+        let mut held = shared.reserve(declared.unwrap_or(0), 0)?;
         let deadline = tokio::time::Instant::now() + shared.limits.body_timeout;
         let mut body = req.into_body();
         let mut bytes = BytesMut::with_capacity(declared.unwrap_or(0));
@@ -243,7 +240,7 @@ impl<S: Send + Sync, const LIMIT: usize> FromRequest<S> for Payload<LIMIT> {
                 return Err(too_large(format!("more than {LIMIT}")));
             }
             if len > held.num_permits() {
-                let more = shared.reserve(len - held.num_permits(), Some(&mut held))?;
+                let more = shared.reserve(len - held.num_permits(), held.num_permits())?;
                 held.merge(more);
             }
             bytes.extend_from_slice(&data);

@@ -342,18 +342,20 @@ impl Conn {
     }
 
     /// Whether to hold back these bytes: hyper's own answer to a head, written while no request
-    /// is being served.
-    fn hold_back(&self, bytes: &[u8]) -> bool {
+    /// is being served. Its status line is kept.
+    fn hold_back(&self, bufs: &[io::IoSlice<'_>]) -> bool {
         let mut s = self.lock();
         if matches!(s.phase, Phase::Request { .. }) {
             return false;
         }
-        let (at, take) = (s.head_len, bytes.len().min(s.head.len() - s.head_len));
-        s.head[at..at + take].copy_from_slice(&bytes[..take]);
-        s.head_len += take;
+        for b in bufs {
+            let (at, take) = (s.head_len, b.len().min(s.head.len() - s.head_len));
+            s.head[at..at + take].copy_from_slice(&b[..take]);
+            s.head_len += take;
+        }
         if s.head_len == s.head.len() {
             // "HTTP/1.1 414"
-            s.held_back = std::str::from_utf8(&s.head[9..12]).ok().and_then(|t| t.parse().ok()).or(Some(400));
+            s.held_back = std::str::from_utf8(&s.head[9..]).ok().and_then(|t| t.parse().ok()).or(Some(400));
         }
         true
     }
@@ -406,7 +408,7 @@ impl AsyncRead for Watched<'_> {
 impl AsyncWrite for Watched<'_> {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        if this.conn.hold_back(buf) {
+        if this.conn.hold_back(&[io::IoSlice::new(buf)]) {
             return Poll::Ready(Ok(buf.len()));
         }
         let polled = Pin::new(&mut *this.io).poll_write(cx, buf);
@@ -424,13 +426,8 @@ impl AsyncWrite for Watched<'_> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        if !matches!(this.conn.state().phase, Phase::Request { .. }) {
-            let mut n = 0;
-            for b in bufs {
-                this.conn.hold_back(b);
-                n += b.len();
-            }
-            return Poll::Ready(Ok(n));
+        if this.conn.hold_back(bufs) {
+            return Poll::Ready(Ok(bufs.iter().map(|b| b.len()).sum()));
         }
         let polled = Pin::new(&mut *this.io).poll_write_vectored(cx, bufs);
         if let Poll::Ready(Ok(n)) = polled
