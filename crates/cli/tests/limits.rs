@@ -39,7 +39,9 @@ fn low_open_file_limit() {
     });
 }
 
-/// Limits small enough for the test to reach and timeouts short enough to wait for.
+/// Limits small enough for the test to reach, and timeouts short enough to wait for yet long
+/// enough that a loaded machine does the test's steps within them (a connection stays idle while
+/// the next ones are refused; a 20 MB body arrives in time).
 fn tight() -> HttpLimits {
     HttpLimits {
         max_connections: 32,
@@ -47,9 +49,9 @@ fn tight() -> HttpLimits {
         max_event_streams_per_client: 2,
         body_bytes_in_flight: 32 << 20,
         header_timeout: Duration::from_secs(2),
-        body_timeout: Duration::from_secs(5),
-        idle_timeout: Duration::from_secs(3),
-        request_timeout: Duration::from_secs(8),
+        body_timeout: Duration::from_secs(10),
+        idle_timeout: Duration::from_secs(10),
+        request_timeout: Duration::from_secs(15),
     }
 }
 

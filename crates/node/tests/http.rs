@@ -700,7 +700,8 @@ fn every_refusal_of_the_framework_is_json_too() {
 
 #[test]
 fn slow_clients_are_cut_off_at_the_timeouts() {
-    let node = Node::with_limits(None, tight());
+    // (idle for 2 s: the kept-alive connection below sends its second request well within it)
+    let node = Node::with_limits(None, HttpLimits { idle_timeout: Duration::from_secs(2), ..tight() });
     // nothing sent: closed without an answer at the idle timeout
     let mut silent = connect(node.addr);
     let mut got = Vec::new();
@@ -764,7 +765,13 @@ fn status_code(addr: SocketAddr) -> u16 {
 
 #[test]
 fn a_client_that_does_not_read_is_cut_off_but_event_streams_last() {
-    let limits = HttpLimits { max_connections: 3, max_event_streams: 2, ..tight() };
+    // (3 s to answer: the refusal below comes while the stalled connection still holds its slot)
+    let limits = HttpLimits {
+        max_connections: 3,
+        max_event_streams: 2,
+        request_timeout: Duration::from_secs(3),
+        ..tight()
+    };
     let node = Node::with_limits(Some(TOKEN), limits);
     let mut streams = [Events::open(node.addr, "", None), Events::open(node.addr, "", None)];
     // answers for 64 MiB asked for and none read: the node's writes stall
@@ -873,7 +880,14 @@ fn event_streams_are_capped_per_client_and_per_node() {
 
 #[test]
 fn request_bodies_are_bounded_for_the_whole_node() {
-    let node = Node::with_limits(None, HttpLimits { idle_timeout: Duration::from_secs(600), ..tight() });
+    // (a body may take 20 s: the first upload holds its bytes until the test lets it go)
+    let limits = HttpLimits {
+        idle_timeout: Duration::from_secs(600),
+        body_timeout: Duration::from_secs(20),
+        request_timeout: Duration::from_secs(30),
+        ..tight()
+    };
+    let node = Node::with_limits(None, limits);
     let head = |len: usize| {
         format!(
             "POST /v1/txs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {len}\r\n\r\n"
