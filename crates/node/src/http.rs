@@ -5,6 +5,7 @@
 //! [`serve`] runs the API on a listener within [`HttpLimits`]: connections, timeouts, body bytes
 //! in flight and event streams are capped (`server`, `limits`).
 
+mod batch;
 mod limits;
 mod server;
 
@@ -19,7 +20,6 @@ use crate::api::{
 use crate::config::HttpLimits;
 use axum::{
     Extension, Json, Router,
-    body::Bytes,
     extract::{Path, Query, State},
     http::{
         HeaderMap, HeaderValue, StatusCode,
@@ -39,7 +39,7 @@ use npchain_core::{
 };
 use serde::Deserialize;
 use serde_json::json;
-use std::{cell::RefCell, collections::VecDeque, future::Future, sync::Arc};
+use std::{collections::VecDeque, future::Future, sync::Arc};
 
 /// The largest request body accepted (a transaction is at most 128 KiB; hex doubles it).
 pub const MAX_BODY_BYTES: usize = 300 * 1024;
@@ -293,8 +293,8 @@ async fn submit_batch(
     // Reading up to 32 MiB of JSON and verifying thousands of signatures take a while: off the
     // HTTP thread, so that other requests go on meanwhile.
     let results = tokio::task::spawn_blocking(move || {
-        let txs = parse_batch(&body)?;
-        drop(body);
+        // (the body's bytes stay reserved until the batch is done: its transactions are half as big)
+        let txs = batch::parse_batch(&body)?;
         Ok::<_, ApiError>(api.submit_batch(&txs, precheck))
     })
     .await
@@ -302,134 +302,6 @@ async fn submit_batch(
     let results: Vec<BatchResult> = results.into_iter().map(BatchResult::from).collect();
     let accepted = results.iter().filter(|r| r.id.is_some()).count();
     Ok(Json(BatchResults { accepted, results }).into_response())
-}
-
-const BATCH_SHAPE: &str = "{\"txs\": [\"<hex>\", ...]}";
-
-fn bad_batch(got: &str) -> ApiError {
-    error(
-        StatusCode::BAD_REQUEST,
-        "bad_batch",
-        format!("a batch holds 1 to {MAX_BATCH_TXS} transactions; got {got}"),
-    )
-}
-
-/// Reads `{"txs": ["<hex>", …]}` (the shape of [`crate::api::SubmitBatch`]), decoding each transaction as it
-/// is read and refusing the batch at its first transaction past [`MAX_BATCH_TXS`] or its first
-/// that is not hex: a 30 MB body of ten million empty strings is refused at the 10,001st, not
-/// after ten million allocations.
-fn parse_batch(body: &[u8]) -> Result<Vec<Bytes>, ApiError> {
-    use serde::de::DeserializeSeed as _;
-    let refusal = RefCell::new(None);
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let parsed = batch::Batch(&refusal).deserialize(&mut de).and_then(|txs| de.end().map(|()| txs));
-    match parsed {
-        Ok(txs) if txs.is_empty() => Err(bad_batch("0")),
-        Ok(txs) => Ok(txs),
-        Err(e) => Err(refusal.into_inner().unwrap_or_else(|| {
-            error(StatusCode::BAD_REQUEST, "bad_json", format!("expected {BATCH_SHAPE}: {e}"))
-        })),
-    }
-}
-
-mod batch {
-    //! Serde seeds for [`super::parse_batch`]: they count and decode while the JSON is read.
-    use super::{ApiError, BATCH_SHAPE, MAX_BATCH_TXS, bad_batch, error};
-    use axum::http::StatusCode;
-    use bytes::Bytes;
-    use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
-    use std::{cell::RefCell, fmt};
-
-    /// Where a seed leaves the precise refusal before it stops the parser.
-    type Refusal<'r> = &'r RefCell<Option<ApiError>>;
-
-    fn stop<E: de::Error>(refusal: Refusal<'_>, e: ApiError) -> E {
-        let message = e.message.clone();
-        *refusal.borrow_mut() = Some(e);
-        E::custom(message)
-    }
-
-    /// The whole body.
-    pub(super) struct Batch<'r>(pub(super) Refusal<'r>);
-    struct Txs<'r>(Refusal<'r>);
-    struct Tx<'r>(Refusal<'r>, usize);
-
-    #[derive(serde::Deserialize)]
-    #[serde(field_identifier, rename_all = "lowercase")]
-    enum Field {
-        Txs,
-    }
-
-    impl<'de> DeserializeSeed<'de> for Batch<'_> {
-        type Value = Vec<Bytes>;
-        fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Vec<Bytes>, D::Error> {
-            d.deserialize_struct("SubmitBatch", &["txs"], self)
-        }
-    }
-
-    impl<'de> Visitor<'de> for Batch<'_> {
-        type Value = Vec<Bytes>;
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str(BATCH_SHAPE)
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<Bytes>, A::Error> {
-            let mut txs = None;
-            while let Some(Field::Txs) = map.next_key()? {
-                if txs.is_some() {
-                    return Err(de::Error::duplicate_field("txs"));
-                }
-                txs = Some(map.next_value_seed(Txs(self.0))?);
-            }
-            txs.ok_or_else(|| de::Error::missing_field("txs"))
-        }
-    }
-
-    impl<'de> DeserializeSeed<'de> for Txs<'_> {
-        type Value = Vec<Bytes>;
-        fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Vec<Bytes>, D::Error> {
-            d.deserialize_seq(self)
-        }
-    }
-
-    impl<'de> Visitor<'de> for Txs<'_> {
-        type Value = Vec<Bytes>;
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("an array of hex strings")
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Bytes>, A::Error> {
-            let mut txs = Vec::new();
-            while let Some(tx) = seq.next_element_seed(Tx(self.0, txs.len()))? {
-                if txs.len() == MAX_BATCH_TXS {
-                    return Err(stop(self.0, bad_batch(&format!("more than {MAX_BATCH_TXS}"))));
-                }
-                txs.push(tx);
-            }
-            Ok(txs)
-        }
-    }
-
-    impl<'de> DeserializeSeed<'de> for Tx<'_> {
-        type Value = Bytes;
-        fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Bytes, D::Error> {
-            d.deserialize_str(self)
-        }
-    }
-
-    impl<'de> Visitor<'de> for Tx<'_> {
-        type Value = Bytes;
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a transaction in hex")
-        }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<Bytes, E> {
-            match commonware_formatting::from_hex(v.trim()) {
-                Some(bytes) => Ok(Bytes::from(bytes)),
-                None => Err(stop(
-                    self.0,
-                    error(StatusCode::BAD_REQUEST, "bad_hex", format!("txs[{}] is not hex", self.1)),
-                )),
-            }
-        }
-    }
 }
 
 async fn tx(State(api): State<Api>, Path(raw): Path<String>) -> Answer {
