@@ -308,14 +308,10 @@ async fn as_json(response: Response, method: &Method, path: &str) -> Response {
     let mut e = match status {
         StatusCode::METHOD_NOT_ALLOWED => {
             let allowed = allow.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("");
-            error(
-                status,
-                "method_not_allowed",
-                format!("{method} is not served at {path}; it takes {allowed}"),
-            )
+            error(status, "method_not_allowed", format!("{method} is not served at {path}; use {allowed}"))
         }
         StatusCode::BAD_REQUEST => {
-            error(status, "bad_path", format!("the path {path:?} does not read: {text}"))
+            error(status, "bad_path", format!("the path {path:?} does not decode: {text}"))
         }
         StatusCode::NOT_FOUND => error(status, "not_found", "no such route"),
         _ => error(
