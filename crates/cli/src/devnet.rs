@@ -307,6 +307,7 @@ fn create(
                 })
                 .collect::<Result<_, DevnetError>>()?,
             http_listen: loopback(port(options.http_port, i)?),
+            http: npchain_node::config::HttpLimits::default(),
             dns_listen: Some(loopback(port(options.dns_port, i)?)),
             enum_origin: npchain_node::config::DEFAULT_ENUM_ORIGIN.into(),
             timing: Timing::default(),

@@ -16,6 +16,14 @@
 //!
 //! [http]
 //! listen = "127.0.0.1:8400"
+//! max-connections = 256            # optional, these are the defaults; see "HTTP limits" below
+//! max-event-streams = 128
+//! max-event-streams-per-client = 16
+//! body-mib-in-flight = 64
+//! header-timeout-secs = 10
+//! body-timeout-secs = 60
+//! idle-timeout-secs = 30
+//! request-timeout-secs = 120
 //!
 //! [dns]
 //! listen = "127.0.0.1:5300"
@@ -27,6 +35,34 @@
 //!
 //! Every validator of the genesis must be listed as a peer (its own entry may be left out);
 //! any other peer is an observer that follows the chain without voting.
+//!
+//! # HTTP limits
+//!
+//! Anyone who reaches the HTTP port can open connections, send slowly and hold event streams;
+//! each of these is bounded (see [`HttpLimits`]), and every refusal is the API's JSON error:
+//!
+//! | key | default | what it bounds | at the limit |
+//! |---|---|---|---|
+//! | `max-connections` | 256 | open HTTP connections (event streams included) | 503 `too_many_connections`, `Connection: close`, `Retry-After: 1`; past 32 refusals at once, new connections wait in the kernel's backlog |
+//! | `max-event-streams` | 128 | `GET /v1/events` streams of the node | 503 `too_many_streams` |
+//! | `max-event-streams-per-client` | 16 | streams of one client (IPv4 address, IPv6 /64) | 429 `too_many_client_streams` |
+//! | `body-mib-in-flight` | 64 | request-body bytes held by the whole node at once (at least 32: one full batch) | 503 `busy` |
+//! | `header-timeout-secs` | 10 | from a request's first byte to the end of its head | 408 `header_timeout`, closed |
+//! | `body-timeout-secs` | 60 | reading a request body, from the end of its head | 408 `body_timeout`, closed |
+//! | `idle-timeout-secs` | 30 | a connection waiting for its first or next request | closed without an answer (RFC 9112 §9.8) |
+//! | `request-timeout-secs` | 120 | from the end of a head to the last byte of its answer (event streams are exempt) | 503 `request_timeout` if nothing was answered yet, then closed |
+//!
+//! Fixed limits: a request head is at most 32 KiB (431 `head_too_large`, or 414 `uri_too_long`
+//! when the request line alone is longer), a target at most 8 KiB (414), a body at most 300 KiB,
+//! or 32 MiB for `POST /v1/txs` (413 `too_large`). Why these defaults: our requests are small —
+//! a head is under 1 KiB and arrives in one packet, so 10 s for it is generous where nginx allows
+//! 60 s; a 32 MiB batch takes 32 s at 1 MB/s, inside the 60 s for a body; the longest request,
+//! a full batch of 10,000 signatures, is verified in about a second.
+//!
+//! At start the node raises its soft open-file limit to the hard one and refuses to start if
+//! `max-connections` (plus the 32 refusals), the ENUM server's TCP connections and a reserve
+//! for storage and consensus (256, plus the files the consensus store holds) do not fit under
+//! it; the error names the limit and each part.
 
 use npchain_core::types::{PublicKey, parse_public_key};
 use serde::Deserialize;
@@ -70,7 +106,7 @@ struct RawConfig {
     #[serde(default)]
     admin_token: Option<PathBuf>,
     p2p: RawP2p,
-    http: RawListen,
+    http: RawHttp,
     #[serde(default)]
     dns: Option<RawDns>,
     #[serde(default)]
@@ -101,9 +137,126 @@ struct RawPeer {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawListen {
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawHttp {
     listen: SocketAddr,
+    max_connections: Option<usize>,
+    max_event_streams: Option<usize>,
+    max_event_streams_per_client: Option<usize>,
+    body_mib_in_flight: Option<usize>,
+    header_timeout_secs: Option<u64>,
+    body_timeout_secs: Option<u64>,
+    idle_timeout_secs: Option<u64>,
+    request_timeout_secs: Option<u64>,
+}
+
+impl RawHttp {
+    fn limits(&self) -> Result<HttpLimits, ConfigError> {
+        let d = HttpLimits::default();
+        let secs = |v: Option<u64>, default: Duration| v.map_or(default, Duration::from_secs);
+        let limits = HttpLimits {
+            max_connections: self.max_connections.unwrap_or(d.max_connections),
+            max_event_streams: self.max_event_streams.unwrap_or(d.max_event_streams),
+            max_event_streams_per_client: self
+                .max_event_streams_per_client
+                .unwrap_or(d.max_event_streams_per_client),
+            body_bytes_in_flight: self.body_mib_in_flight.map_or(d.body_bytes_in_flight, |m| m << 20),
+            header_timeout: secs(self.header_timeout_secs, d.header_timeout),
+            body_timeout: secs(self.body_timeout_secs, d.body_timeout),
+            idle_timeout: secs(self.idle_timeout_secs, d.idle_timeout),
+            request_timeout: secs(self.request_timeout_secs, d.request_timeout),
+        };
+        limits.validate()?;
+        Ok(limits)
+    }
+}
+
+/// What the HTTP port allows at once and how long each phase of a request may take (the
+/// `[http]` keys; the module documentation says what each refusal looks like).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// Open connections, event streams included.
+    pub max_connections: usize,
+    /// Event streams of the whole node.
+    pub max_event_streams: usize,
+    /// Event streams of one client: an IPv4 address, or an IPv6 /64 (one host's usual share).
+    pub max_event_streams_per_client: usize,
+    /// Request-body bytes the node holds at once, over all requests.
+    pub body_bytes_in_flight: usize,
+    /// From the first byte of a request to the end of its head.
+    pub header_timeout: Duration,
+    /// Reading a request body, from the end of its head.
+    pub body_timeout: Duration,
+    /// A connection waiting for its first or next request.
+    pub idle_timeout: Duration,
+    /// From the end of a request head to the last byte of the answer; event streams are exempt.
+    pub request_timeout: Duration,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        Self {
+            max_connections: 256,
+            max_event_streams: 128,
+            max_event_streams_per_client: 16,
+            body_bytes_in_flight: 64 << 20,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+impl HttpLimits {
+    /// Checks the limits fit together.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(format!("http {m}")));
+        if !(1..=65_536).contains(&self.max_connections) {
+            return bad(format!("max-connections must be 1 to 65536; got {}", self.max_connections));
+        }
+        if self.max_event_streams == 0 || self.max_event_streams > self.max_connections {
+            return bad(format!(
+                "max-event-streams must be 1 to max-connections ({}); got {}",
+                self.max_connections, self.max_event_streams
+            ));
+        }
+        if self.max_event_streams_per_client == 0
+            || self.max_event_streams_per_client > self.max_event_streams
+        {
+            return bad(format!(
+                "max-event-streams-per-client must be 1 to max-event-streams ({}); got {}",
+                self.max_event_streams, self.max_event_streams_per_client
+            ));
+        }
+        let min_mib = crate::http::MAX_BATCH_BODY_BYTES >> 20;
+        if !(min_mib << 20..=4096 << 20).contains(&self.body_bytes_in_flight) {
+            return bad(format!(
+                "body-mib-in-flight must be {min_mib} (one full batch) to 4096; got {}",
+                self.body_bytes_in_flight >> 20
+            ));
+        }
+        let timeouts = [
+            ("header-timeout-secs", self.header_timeout),
+            ("body-timeout-secs", self.body_timeout),
+            ("idle-timeout-secs", self.idle_timeout),
+            ("request-timeout-secs", self.request_timeout),
+        ];
+        for (key, t) in timeouts {
+            if t.is_zero() || t > Duration::from_secs(86_400) {
+                return bad(format!("{key} must be 1 to 86400; got {}", t.as_secs()));
+            }
+        }
+        if self.body_timeout >= self.request_timeout {
+            return bad(format!(
+                "body-timeout-secs ({}) must be less than request-timeout-secs ({}): the request \
+                 deadline covers reading the body",
+                self.body_timeout.as_secs(),
+                self.request_timeout.as_secs()
+            ));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -187,6 +340,8 @@ pub struct NodeConfig {
     pub p2p_listen: SocketAddr,
     pub peers: Vec<Peer>,
     pub http_listen: SocketAddr,
+    /// Caps and timeouts of the HTTP port.
+    pub http: HttpLimits,
     pub dns_listen: Option<SocketAddr>,
     /// The ENUM zone apex (e.g. `e164.arpa`).
     pub enum_origin: String,
@@ -244,6 +399,7 @@ impl NodeConfig {
         {
             return Err(ConfigError::Invalid(format!("dns origin {enum_origin:?} is not a domain name")));
         }
+        let http = raw.http.limits()?;
         let storage_cache_mib = raw.storage.map_or(crate::storage::DEFAULT_CACHE_MIB, |s| s.cache_mib);
         if !(1..=1 << 20).contains(&storage_cache_mib) {
             return Err(ConfigError::Invalid(format!(
@@ -260,6 +416,7 @@ impl NodeConfig {
             p2p_listen: raw.p2p.listen,
             peers,
             http_listen: raw.http.listen,
+            http,
             dns_listen: raw.dns.map(|d| d.listen),
             enum_origin,
             timing,
@@ -291,7 +448,19 @@ impl NodeConfig {
                 p.address
             ));
         }
-        out.push_str(&format!("\n[http]\nlisten = \"{}\"\n", self.http_listen));
+        let h = &self.http;
+        out.push_str(&format!(
+            "\n[http]\nlisten = \"{}\"\nmax-connections = {}\nmax-event-streams = {}\nmax-event-streams-per-client = {}\nbody-mib-in-flight = {}\nheader-timeout-secs = {}\nbody-timeout-secs = {}\nidle-timeout-secs = {}\nrequest-timeout-secs = {}\n",
+            self.http_listen,
+            h.max_connections,
+            h.max_event_streams,
+            h.max_event_streams_per_client,
+            h.body_bytes_in_flight >> 20,
+            h.header_timeout.as_secs(),
+            h.body_timeout.as_secs(),
+            h.idle_timeout.as_secs(),
+            h.request_timeout.as_secs(),
+        ));
         if let Some(d) = self.dns_listen {
             out.push_str(&format!("\n[dns]\nlisten = \"{d}\"\norigin = {:?}\n", self.enum_origin));
         }
@@ -373,6 +542,42 @@ mod tests {
         let err = NodeConfig::parse(&zero, Path::new("/")).unwrap_err().to_string();
         assert!(err.contains("cache-mib") && err.contains("got 0"), "{err}");
         let typo = set.replace("cache-mib", "cache-mb");
+        assert!(matches!(NodeConfig::parse(&typo, Path::new("/")), Err(ConfigError::Toml { .. })));
+    }
+
+    #[test]
+    fn the_http_limits_have_defaults_settings_and_bounds() {
+        let c = NodeConfig::parse(&sample(), Path::new("/")).unwrap();
+        assert_eq!(c.http, HttpLimits::default());
+        let set = sample().replace(
+            "listen = \"127.0.0.1:3\"\n",
+            "listen = \"127.0.0.1:3\"\nmax-connections = 100\nmax-event-streams = 10\nmax-event-streams-per-client = 2\nbody-mib-in-flight = 40\nheader-timeout-secs = 5\nbody-timeout-secs = 20\nidle-timeout-secs = 7\nrequest-timeout-secs = 30\n",
+        );
+        let c = NodeConfig::parse(&set, Path::new("/")).unwrap();
+        let expected = HttpLimits {
+            max_connections: 100,
+            max_event_streams: 10,
+            max_event_streams_per_client: 2,
+            body_bytes_in_flight: 40 << 20,
+            header_timeout: Duration::from_secs(5),
+            body_timeout: Duration::from_secs(20),
+            idle_timeout: Duration::from_secs(7),
+            request_timeout: Duration::from_secs(30),
+        };
+        assert_eq!(c.http, expected);
+        assert_eq!(NodeConfig::parse(&c.to_toml(), Path::new("/")).unwrap().http, expected, "round trip");
+        for (from, to, names) in [
+            ("max-connections = 100", "max-connections = 0", "max-connections"),
+            ("max-event-streams = 10", "max-event-streams = 101", "max-event-streams"),
+            ("max-event-streams-per-client = 2", "max-event-streams-per-client = 11", "per-client"),
+            ("body-mib-in-flight = 40", "body-mib-in-flight = 8", "one full batch"),
+            ("header-timeout-secs = 5", "header-timeout-secs = 0", "header-timeout-secs"),
+            ("body-timeout-secs = 20", "body-timeout-secs = 30", "less than request-timeout-secs"),
+        ] {
+            let err = NodeConfig::parse(&set.replace(from, to), Path::new("/")).unwrap_err().to_string();
+            assert!(err.contains(names), "{to}: {err}");
+        }
+        let typo = set.replace("idle-timeout-secs", "idle-timeout");
         assert!(matches!(NodeConfig::parse(&typo, Path::new("/")), Err(ConfigError::Toml { .. })));
     }
 }

@@ -2,18 +2,28 @@
 //! the operator's own actions (behind the admin token), metrics, and the OpenAPI document.
 //!
 //! Every refusal is JSON `{"error": "<code>", "message": "<what and why>"}` with a precise status.
+//! [`serve`] runs the API on a listener within [`HttpLimits`]: connections, timeouts, body bytes
+//! in flight and event streams are capped (`server`, `limits`).
+
+mod batch;
+mod limits;
+mod server;
+
+pub use limits::MAX_URI_BYTES;
+use limits::Shared;
+pub use server::{MAX_HEAD_BYTES, REFUSING};
 
 use crate::api::{
     ActionError, BatchResult, BatchResults, EventEnvelope, EventInfo, MAX_BATCH_TXS, NodeApi, OperatorAction,
-    PortQuery, SubmitBatch, SubmitError,
+    PortQuery, SubmitError,
 };
+use crate::config::HttpLimits;
 use axum::{
-    Json, Router,
-    body::Bytes,
-    extract::{DefaultBodyLimit, Path, Query, State},
+    Extension, Json, Router,
+    extract::{Path, Query, State},
     http::{
-        HeaderMap, StatusCode,
-        header::{AUTHORIZATION, CONTENT_TYPE},
+        HeaderMap, HeaderValue, StatusCode,
+        header::{ALLOW, AUTHORIZATION, CONNECTION, CONTENT_TYPE, RETRY_AFTER},
     },
     response::{
         IntoResponse, Response,
@@ -22,6 +32,7 @@ use axum::{
     routing::{get, post},
 };
 use futures::Stream;
+use limits::{Payload, Peer, StreamSlot};
 use npchain_core::{
     E164, RejectReason,
     types::{PortId, PublicKey, TxId, parse_public_key},
@@ -47,11 +58,41 @@ struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
+    /// `Retry-After`, in seconds, for a refusal at a cap.
+    retry_after: Option<u32>,
+    /// `Connection: close`: the request was not read to its end.
+    close: bool,
+    /// `Allow`, for 405.
+    allow: Option<HeaderValue>,
+}
+
+impl ApiError {
+    fn retry_after(mut self, secs: u32) -> Self {
+        self.retry_after = Some(secs);
+        self
+    }
+
+    fn closing(mut self) -> Self {
+        self.close = true;
+        self
+    }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(json!({ "error": self.code, "message": self.message }))).into_response()
+        let mut response =
+            (self.status, Json(json!({ "error": self.code, "message": self.message }))).into_response();
+        let headers = response.headers_mut();
+        if let Some(secs) = self.retry_after {
+            headers.insert(RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if self.close {
+            headers.insert(CONNECTION, HeaderValue::from_static("close"));
+        }
+        if let Some(allow) = self.allow {
+            headers.insert(ALLOW, allow);
+        }
+        response
     }
 }
 
@@ -70,16 +111,20 @@ fn found<T: serde::Serialize>(
 }
 
 fn error(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-    ApiError { status, code, message: message.into() }
+    ApiError { status, code, message: message.into(), retry_after: None, close: false, allow: None }
 }
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
     error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
 }
 
-/// The API's routes over a running node.
+/// The API's routes over a running node, with the default limits.
 pub fn router(api: Api) -> Router {
-    Router::new()
+    app(api, Arc::new(Shared::new(HttpLimits::default())))
+}
+
+fn app(api: Api, shared: Arc<Shared>) -> Router {
+    let routes = Router::new()
         .route("/openapi.json", get(|| async { ([(CONTENT_TYPE, "application/json")], OPENAPI) }))
         .route("/metrics", get(metrics))
         .route("/v1/status", get(status))
@@ -87,7 +132,7 @@ pub fn router(api: Api) -> Router {
         .route("/v1/numbers/{number}/history", get(history))
         .route("/v1/keys/{key}/numbers", get(key_numbers))
         .route("/v1/tx", post(submit))
-        .route("/v1/txs", post(submit_batch).layer(DefaultBodyLimit::max(MAX_BATCH_BODY_BYTES)))
+        .route("/v1/txs", post(submit_batch))
         .route("/v1/tx/{id}", get(tx))
         .route("/v1/ports", get(ports))
         .route("/v1/ports/{id}", get(port))
@@ -100,17 +145,24 @@ pub fn router(api: Api) -> Router {
             empty_number_path(uri.path())
                 .unwrap_or_else(|| error(StatusCode::NOT_FOUND, "not_found", "no such route"))
         })
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(api)
+        .with_state(api);
+    // The guard wraps the finished router (a layer of its own would run inside each route,
+    // before the router adds `Allow` to a 405).
+    Router::new()
+        .fallback_service(routes)
+        .layer(axum::middleware::from_fn(limits::guard))
+        .layer(Extension(shared))
 }
 
-/// Serves the API on `listener` until `shutdown` completes.
+/// Serves the API on `listener` until `shutdown` completes, within `limits`.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     api: Api,
+    limits: HttpLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(api)).with_graceful_shutdown(shutdown).await
+    let shared = Arc::new(Shared::new(limits));
+    server::serve(listener, app(api, shared.clone()), shared, shutdown).await
 }
 
 async fn metrics(State(api): State<Api>) -> Response {
@@ -243,7 +295,7 @@ async fn submit(
     State(api): State<Api>,
     params: Result<Query<SubmitParams>, axum::extract::rejection::QueryRejection>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Payload<MAX_BODY_BYTES>,
 ) -> Answer {
     let precheck = params.map_err(bad_query)?.precheck.unwrap_or(true);
     let json = headers
@@ -264,30 +316,18 @@ async fn submit(
 async fn submit_batch(
     State(api): State<Api>,
     params: Result<Query<SubmitParams>, axum::extract::rejection::QueryRejection>,
-    body: Bytes,
+    body: Payload<MAX_BATCH_BODY_BYTES>,
 ) -> Answer {
     let precheck = params.map_err(bad_query)?.precheck.unwrap_or(true);
-    let batch: SubmitBatch = json_body(&body, "{\"txs\": [\"<hex>\", ...]}")?;
-    if batch.txs.is_empty() || batch.txs.len() > MAX_BATCH_TXS {
-        return Err(error(
-            StatusCode::BAD_REQUEST,
-            "bad_batch",
-            format!("a batch holds 1 to {MAX_BATCH_TXS} transactions; got {}", batch.txs.len()),
-        ));
-    }
-    let txs = batch
-        .txs
-        .iter()
-        .enumerate()
-        .map(|(i, hex)| {
-            commonware_formatting::from_hex(hex.trim())
-                .map(Bytes::from)
-                .ok_or_else(|| error(StatusCode::BAD_REQUEST, "bad_hex", format!("txs[{i}] is not hex")))
-        })
-        .collect::<Result<Vec<Bytes>, ApiError>>()?;
-    // Verifying thousands of signatures takes a while: off the request threads.
-    let results =
-        tokio::task::spawn_blocking(move || api.submit_batch(&txs, precheck)).await.map_err(internal)?;
+    // Reading up to 32 MiB of JSON and verifying thousands of signatures take a while: off the
+    // HTTP thread, so that other requests go on meanwhile.
+    let results = tokio::task::spawn_blocking(move || {
+        // (the body's bytes stay reserved until the batch is done: its transactions are half as big)
+        let txs = batch::parse_batch(&body)?;
+        Ok::<_, ApiError>(api.submit_batch(&txs, precheck))
+    })
+    .await
+    .map_err(internal)??;
     let results: Vec<BatchResult> = results.into_iter().map(BatchResult::from).collect();
     let accepted = results.iter().filter(|r| r.id.is_some()).count();
     Ok(Json(BatchResults { accepted, results }).into_response())
@@ -369,6 +409,8 @@ struct Feed {
     number: Option<String>,
     queue: VecDeque<EventEnvelope>,
     done: bool,
+    /// The stream's place under the caps, given back when the stream is dropped.
+    _slot: StreamSlot,
 }
 
 impl Feed {
@@ -427,6 +469,8 @@ impl Feed {
 
 async fn events(
     State(api): State<Api>,
+    Extension(shared): Extension<Arc<Shared>>,
+    peer: Option<Extension<Peer>>,
     params: Result<Query<EventParams>, axum::extract::rejection::QueryRejection>,
     headers: HeaderMap,
 ) -> Answer {
@@ -443,6 +487,7 @@ async fn events(
             ));
         }
     };
+    let slot = shared.stream_slot(peer.map(|Extension(Peer(addr))| addr.ip()))?;
     let committed = api.committed();
     let next = match (resume, p.from_height) {
         (Some((height, _)), _) => height,
@@ -458,6 +503,7 @@ async fn events(
         number,
         queue: VecDeque::new(),
         done: false,
+        _slot: slot,
     };
     Ok(Sse::new(feed_stream(feed)).keep_alive(KeepAlive::default()).into_response())
 }
@@ -483,8 +529,13 @@ fn authorize(api: &Api, headers: &HeaderMap) -> Result<(), ApiError> {
             "operator actions are disabled on this node: no admin token is configured",
         ));
     }
-    let token =
-        headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    // The scheme is case-insensitive (RFC 9110 §11.1): `Bearer`, `bearer`, `BEARER`.
+    let token = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token);
     match token {
         None => Err(error(
             StatusCode::UNAUTHORIZED,
@@ -530,7 +581,7 @@ async fn port_action(
     State(api): State<Api>,
     Path((raw, action)): Path<(String, String)>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Payload<MAX_BODY_BYTES>,
 ) -> Answer {
     authorize(&api, &headers)?;
     let port = parse_port(&raw)?;
@@ -554,7 +605,7 @@ async fn number_action(
     State(api): State<Api>,
     Path((raw, action)): Path<(String, String)>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Payload<MAX_BODY_BYTES>,
 ) -> Answer {
     authorize(&api, &headers)?;
     let number = parse_number(&api, &raw)?;

@@ -12,6 +12,7 @@ use npchain_node::{
     api::{BlockInfo, FinalityProof, NodeApi},
     block::Block,
     chain::Chain,
+    config::HttpLimits,
     mempool::Mempool,
     service::{Identity, Service},
 };
@@ -64,6 +65,10 @@ struct Node {
 
 impl Node {
     fn start(admin: Option<&str>) -> Self {
+        Self::with_limits(admin, HttpLimits::default())
+    }
+
+    fn with_limits(admin: Option<&str>, limits: HttpLimits) -> Self {
         let genesis = Genesis {
             chain_name: "npchain-http-test".into(),
             genesis_time: Timestamp(wall_ms() - 60_000),
@@ -113,7 +118,7 @@ impl Node {
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 tx.send(listener.local_addr().unwrap()).unwrap();
-                npchain_node::http::serve(listener, api, std::future::pending()).await.unwrap();
+                npchain_node::http::serve(listener, api, limits, std::future::pending()).await.unwrap();
             });
         });
         let last = Block::genesis(genesis.genesis_time, chain.chain_id());
@@ -710,4 +715,413 @@ fn the_openapi_number_pattern_is_the_grammar() {
     let node = Node::start(None);
     assert_eq!(node.get(&format!("/v1/blocks/{}", u64::MAX)).0, 404, "the largest height is a height");
     assert_error(node.get(&format!("/v1/blocks/{}0", u64::MAX)), 400, "bad_height");
+}
+
+// --- the HTTP port's limits: every refusal is JSON, slow clients are cut off, caps hold
+
+/// One answer read off a socket: status, headers (names in lower case), JSON body.
+#[derive(Debug)]
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    json: serde_json::Value,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!((self.status, self.json["error"].as_str()), (status, Some(code)), "{self:?}");
+        assert!(self.json["message"].as_str().is_some_and(|m| !m.is_empty()), "{self:?}");
+        assert_eq!(self.header("content-type"), Some("application/json"), "{self:?}");
+    }
+}
+
+/// A connection the test drives byte by byte. Reads give up after 20 s, so a server that
+/// never answers fails the test instead of hanging it.
+fn connect(addr: SocketAddr) -> TcpStream {
+    let s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s
+}
+
+/// Reads one answer (its head, then `Content-Length` bytes of body).
+fn read_reply(s: &mut TcpStream) -> Reply {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(s.read(&mut byte).expect("an answer"), 1, "closed before an answer; got {head:?}");
+        head.push(byte[0]);
+    }
+    let text = String::from_utf8(head).unwrap();
+    let mut lines = text.split("\r\n");
+    let status = lines.next().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let len: usize =
+        headers.iter().find(|(n, _)| n == "content-length").map_or(0, |(_, v)| v.parse().unwrap());
+    let mut body = vec![0u8; len];
+    s.read_exact(&mut body).unwrap();
+    Reply { status, headers, json: serde_json::from_slice(&body).unwrap_or_default() }
+}
+
+/// Sends `request` on a new connection and reads the answer.
+fn raw(addr: SocketAddr, request: &[u8]) -> Reply {
+    let mut s = connect(addr);
+    s.write_all(request).unwrap();
+    read_reply(&mut s)
+}
+
+/// Whether the server closed the connection: the next read ends the stream (and does not
+/// time out).
+fn closed_by_server(s: &mut TcpStream) -> bool {
+    let mut rest = Vec::new();
+    match s.read_to_end(&mut rest) {
+        Ok(_) => true,
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => true,
+        Err(e) => panic!("still open after 20 s ({e}); read {rest:?}"),
+    }
+}
+
+/// Limits small enough for a test to reach.
+fn tight() -> HttpLimits {
+    HttpLimits {
+        max_connections: 4,
+        max_event_streams: 3,
+        max_event_streams_per_client: 2,
+        body_bytes_in_flight: 1 << 20,
+        header_timeout: Duration::from_millis(500),
+        body_timeout: Duration::from_millis(500),
+        idle_timeout: Duration::from_millis(500),
+        request_timeout: Duration::from_secs(1),
+    }
+}
+
+#[test]
+fn every_refusal_of_the_framework_is_json_too() {
+    let node = Node::start(Some(TOKEN));
+    let get = |path: &str| raw(node.addr, format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes());
+
+    let r = raw(node.addr, b"DELETE /v1/status HTTP/1.1\r\nHost: x\r\n\r\n");
+    r.assert_error(405, "method_not_allowed");
+    assert!(r.header("allow").is_some_and(|a| a.contains("GET")), "{r:?}");
+    assert!(
+        r.json["message"].as_str().unwrap().contains("DELETE")
+            && r.json["message"].as_str().unwrap().contains("GET"),
+        "{r:?}"
+    );
+    get("/nowhere").assert_error(404, "not_found");
+    // a path that percent-decodes to no UTF-8
+    let r = get("/v1/numbers/%FF%FE");
+    r.assert_error(400, "bad_path");
+    assert!(r.json["message"].as_str().unwrap().contains("%FF%FE"), "{r:?}");
+    // too long a target: ours (8 KiB), and hyper's own refusal of a request line past its buffer
+    get(&format!("/v1/numbers/{}", "1".repeat(npchain_node::http::MAX_URI_BYTES)))
+        .assert_error(414, "uri_too_long");
+    get(&format!("/v1/numbers/{}", "1".repeat(npchain_node::http::MAX_HEAD_BYTES)))
+        .assert_error(414, "uri_too_long");
+    let big = format!("GET /v1/status HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "a".repeat(40_000));
+    raw(node.addr, big.as_bytes()).assert_error(431, "head_too_large");
+    let r = raw(node.addr, b"NOT HTTP AT ALL\r\n\r\n");
+    r.assert_error(400, "bad_request");
+    assert_eq!(r.header("connection"), Some("close"), "{r:?}");
+    // Host: required in HTTP/1.1 (RFC 9112 §3.2), once, and valid
+    raw(node.addr, b"GET /v1/status HTTP/1.1\r\n\r\n").assert_error(400, "bad_host");
+    raw(node.addr, b"GET /v1/status HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n").assert_error(400, "bad_host");
+    raw(node.addr, b"GET /v1/status HTTP/1.1\r\nHost: a b\r\n\r\n").assert_error(400, "bad_host");
+    assert_eq!(raw(node.addr, b"GET /v1/status HTTP/1.0\r\n\r\n").status, 200, "HTTP/1.0 needs no Host");
+    // bodies past the route's limit, refused from Content-Length before they are sent
+    let r = raw(
+        node.addr,
+        format!(
+            "POST /v1/tx HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+            npchain_node::http::MAX_BODY_BYTES + 1
+        )
+        .as_bytes(),
+    );
+    r.assert_error(413, "too_large");
+    assert_eq!(r.header("connection"), Some("close"));
+    // the same without a Content-Length, chunked: refused once the bytes pass the limit
+    let chunk = vec![b'0'; 64 * 1024];
+    let mut s = connect(node.addr);
+    s.write_all(b"POST /v1/tx HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n").unwrap();
+    for _ in 0..(npchain_node::http::MAX_BODY_BYTES / chunk.len() + 1) {
+        write!(s, "{:x}\r\n", chunk.len()).unwrap();
+        s.write_all(&chunk).unwrap();
+        s.write_all(b"\r\n").unwrap();
+    }
+    read_reply(&mut s).assert_error(413, "too_large");
+
+    // the authorization scheme is case-insensitive (RFC 9110 §11.1)
+    for scheme in ["Bearer", "bearer", "BEARER"] {
+        let (code, body) = node.call(
+            "POST",
+            &format!("/v1/operator/numbers/{NUMBER}/return"),
+            &[("Authorization", &format!("{scheme} {TOKEN}"))],
+            b"",
+        );
+        assert_ne!(code, 401, "{scheme}: {body}");
+        assert_ne!(body["error"], "missing_token", "{scheme}: {body}");
+    }
+    let (code, body) = node.call(
+        "POST",
+        &format!("/v1/operator/numbers/{NUMBER}/return"),
+        &[("Authorization", &format!("Basic {TOKEN}"))],
+        b"",
+    );
+    assert_eq!((code, body["error"].as_str()), (401, Some("missing_token")), "{body}");
+}
+
+#[test]
+fn slow_clients_are_cut_off_at_the_timeouts() {
+    // (idle for 2 s: the kept-alive connection below sends its second request well within it)
+    let node = Node::with_limits(None, HttpLimits { idle_timeout: Duration::from_secs(2), ..tight() });
+    // nothing sent: closed without an answer at the idle timeout
+    let mut silent = connect(node.addr);
+    let mut got = Vec::new();
+    silent.read_to_end(&mut got).expect("closed, not timed out");
+    assert!(got.is_empty(), "{got:?}");
+    // half a request head: 408 at the header timeout, then closed
+    let mut partial = connect(node.addr);
+    partial.write_all(b"GET /v1/sta").unwrap();
+    read_reply(&mut partial).assert_error(408, "header_timeout");
+    assert!(closed_by_server(&mut partial));
+    // a head dripped a byte at a time (slowloris): the header timeout runs from its first byte
+    let mut drip = connect(node.addr);
+    let writer = drip.try_clone().unwrap();
+    let dripping = std::thread::spawn(move || {
+        let mut writer = writer;
+        // the client's pace, not a synchronisation: it stops when the server has closed
+        for b in b"GET /v1/status HTTP/1.1\r\nX-Slow: ".iter().chain(std::iter::repeat(&b'a')) {
+            if writer.write_all(&[*b]).is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    });
+    read_reply(&mut drip).assert_error(408, "header_timeout");
+    assert!(closed_by_server(&mut drip));
+    dripping.join().unwrap();
+    // a body that does not come: 408 at the body timeout
+    let mut slow = connect(node.addr);
+    slow.write_all(b"POST /v1/tx HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0").unwrap();
+    let r = read_reply(&mut slow);
+    r.assert_error(408, "body_timeout");
+    assert_eq!(r.header("connection"), Some("close"));
+    assert!(closed_by_server(&mut slow));
+    // a kept-alive connection: served, then closed when idle
+    let mut kept = connect(node.addr);
+    kept.write_all(b"GET /v1/status HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    assert_eq!(read_reply(&mut kept).status, 200);
+    kept.write_all(b"GET /v1/status HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    assert_eq!(read_reply(&mut kept).status, 200, "kept alive between requests");
+    let mut rest = Vec::new();
+    kept.read_to_end(&mut rest).expect("closed when idle");
+    assert!(rest.is_empty(), "{rest:?}");
+}
+
+/// Polls `attempt` every 50 ms until it gives `Some`; fails the test after `limit`.
+fn eventually<T>(limit: Duration, what: &str, mut attempt: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(v) = attempt() {
+            return v;
+        }
+        assert!(std::time::Instant::now() < deadline, "timed out after {limit:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `GET /v1/status` on a new connection: its status (503 while the node is at its cap).
+fn status_code(addr: SocketAddr) -> u16 {
+    raw(addr, b"GET /v1/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").status
+}
+
+#[test]
+fn a_client_that_does_not_read_is_cut_off_but_event_streams_last() {
+    // (3 s to answer: the refusal below comes while the stalled connection still holds its slot)
+    let limits = HttpLimits {
+        max_connections: 3,
+        max_event_streams: 2,
+        request_timeout: Duration::from_secs(3),
+        ..tight()
+    };
+    let node = Node::with_limits(Some(TOKEN), limits);
+    let mut streams = [Events::open(node.addr, "", None), Events::open(node.addr, "", None)];
+    // answers for 64 MiB asked for and none read: the node's writes stall
+    let mut deaf = connect(node.addr);
+    let size = npchain_node::http::OPENAPI.len();
+    let requests = (64 << 20) / size;
+    deaf.write_all(&b"GET /openapi.json HTTP/1.1\r\nHost: x\r\n\r\n".repeat(requests)).unwrap();
+    // the three connections fill the cap until the stalled one is cut at the request deadline
+    let refused = raw(node.addr, b"GET /v1/status HTTP/1.1\r\nHost: x\r\n\r\n");
+    refused.assert_error(503, "too_many_connections");
+    eventually(Duration::from_secs(20), "the stalled connection to be cut", || {
+        (status_code(node.addr) == 200).then_some(())
+    });
+    let mut read = 0;
+    let mut sink = vec![0u8; 1 << 16];
+    loop {
+        match deaf.read(&mut sink) {
+            Ok(0) => break,
+            Ok(n) => read += n,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("still open: {e}"),
+        }
+    }
+    assert!(read < requests * size, "cut off: {read} of {} bytes", requests * size);
+    // the event streams have no deadline: both still deliver
+    let sub_hex = commonware_formatting::hex(subscriber().public_key().as_ref());
+    let bind = format!(r#"{{"subscriber":"{sub_hex}"}}"#);
+    // (a connection's slot comes back just after its client saw the answer: retry while at the cap)
+    let (code, body) = eventually(Duration::from_secs(20), "a slot for the bind", || {
+        let (code, body) = node.act(&format!("/v1/operator/numbers/{NUMBER}/bind"), &bind);
+        (code != 503).then_some((code, body))
+    });
+    assert_eq!(code, 202, "{body}");
+    node.commit();
+    for s in &mut streams {
+        assert_eq!(s.next().1["type"], "bound");
+    }
+}
+
+#[test]
+fn connections_past_the_cap_are_refused_with_json_and_the_slot_comes_back() {
+    let limits = HttpLimits { idle_timeout: Duration::from_secs(600), ..tight() };
+    let node = Node::with_limits(None, limits);
+    let mut held: Vec<TcpStream> = (0..4).map(|_| connect(node.addr)).collect();
+    // The kernel hands connections to the accept loop in order: the fifth finds the cap full.
+    for _ in 0..3 {
+        let mut extra = connect(node.addr);
+        let r = read_reply(&mut extra);
+        r.assert_error(503, "too_many_connections");
+        assert_eq!((r.header("connection"), r.header("retry-after")), (Some("close"), Some("1")), "{r:?}");
+        assert!(r.json["message"].as_str().unwrap().contains("max-connections"), "{r:?}");
+        assert!(closed_by_server(&mut extra));
+    }
+    // the held ones are served
+    held[0].write_all(b"GET /v1/status HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    assert_eq!(read_reply(&mut held[0]).status, 200);
+    // one goes away: its slot comes back
+    drop(held.pop());
+    eventually(Duration::from_secs(20), "a freed slot", || (status_code(node.addr) == 200).then_some(()));
+}
+
+#[test]
+fn event_streams_are_capped_per_client_and_per_node() {
+    let limits = HttpLimits { max_connections: 16, ..tight() };
+    let node = Node::with_limits(None, limits);
+    let from = |ip: [u8; 4]| {
+        // loopback has all of 127/8: another source address is another client
+        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        socket.bind(&SocketAddr::from((ip, 0)).into()).unwrap();
+        socket.connect(&node.addr.into()).unwrap();
+        let s: TcpStream = socket.into();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        s
+    };
+    let open = |ip: [u8; 4]| {
+        let mut s = from(ip);
+        s.write_all(b"GET /v1/events HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut reader = BufReader::new(s);
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        (line, reader)
+    };
+    let (ok1, _a1) = open([127, 0, 0, 1]);
+    let (ok2, a2) = open([127, 0, 0, 1]);
+    assert!(ok1.contains(" 200 ") && ok2.contains(" 200 "), "{ok1} {ok2}");
+    let mut third = from([127, 0, 0, 1]);
+    third.write_all(b"GET /v1/events HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let r = read_reply(&mut third);
+    r.assert_error(429, "too_many_client_streams");
+    assert!(r.json["message"].as_str().unwrap().contains("127.0.0.1"), "{r:?}");
+    assert!(r.header("retry-after").is_some(), "{r:?}");
+    let (ok3, _b1) = open([127, 0, 0, 2]);
+    assert!(ok3.contains(" 200 "), "another client: {ok3}");
+    let mut fourth = from([127, 0, 0, 3]);
+    fourth.write_all(b"GET /v1/events HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let r = read_reply(&mut fourth);
+    r.assert_error(503, "too_many_streams");
+    assert!(r.json["message"].as_str().unwrap().contains("max-event-streams"), "{r:?}");
+    // a client goes away: its stream's slot comes back
+    drop(a2);
+    eventually(Duration::from_secs(20), "the stream's slot back", || {
+        let (line, reader) = open([127, 0, 0, 1]);
+        line.contains(" 200 ").then_some(reader)
+    });
+}
+
+#[test]
+fn request_bodies_are_bounded_for_the_whole_node() {
+    // (a body may take 20 s: the first upload holds its bytes until the test lets it go)
+    let limits = HttpLimits {
+        idle_timeout: Duration::from_secs(600),
+        body_timeout: Duration::from_secs(20),
+        request_timeout: Duration::from_secs(30),
+        ..tight()
+    };
+    let node = Node::with_limits(None, limits);
+    let head = |len: usize| {
+        format!(
+            "POST /v1/txs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {len}\r\n\r\n"
+        )
+    };
+    // 700 kB held (one byte of it sent): a second 700 kB does not fit the 1 MiB in flight
+    let mut first = connect(node.addr);
+    first.write_all(head(700_000).as_bytes()).unwrap();
+    first.write_all(b"{").unwrap();
+    let r = eventually(Duration::from_secs(20), "the first body to hold its bytes", || {
+        let r = raw(node.addr, head(700_000).as_bytes());
+        (r.status == 503).then_some(r)
+    });
+    r.assert_error(503, "busy");
+    assert!(r.json["message"].as_str().unwrap().contains("body-mib-in-flight"), "{r:?}");
+    assert_eq!((r.header("retry-after"), r.header("connection")), (Some("1"), Some("close")));
+    // a small one still fits
+    let small = br#"{"txs":["zz"]}"#;
+    let mut req = head(small.len()).into_bytes();
+    req.extend_from_slice(small);
+    raw(node.addr, &req).assert_error(400, "bad_hex");
+    // the first goes away: its bytes come back
+    drop(first);
+    let mut body = vec![b' '; 700_000];
+    body[..small.len()].copy_from_slice(small);
+    let mut req = head(body.len()).into_bytes();
+    req.extend_from_slice(&body);
+    eventually(Duration::from_secs(20), "the budget back", || {
+        let r = raw(node.addr, &req);
+        (r.status != 503).then_some(r)
+    })
+    .assert_error(400, "bad_hex");
+}
+
+#[test]
+fn a_batch_is_refused_while_it_is_read() {
+    let node = Node::start(None);
+    let json = [("Content-Type", "application/json")];
+    let max = npchain_node::api::MAX_BATCH_TXS;
+    // one transaction too many, then garbage: refused at the count, before the garbage is read
+    let body = format!(r#"{{"txs":[{}"", this is not JSON"#, "\"\",".repeat(max));
+    let (code, answer) = node.call("POST", "/v1/txs", &json, body.as_bytes());
+    assert_eq!((code, answer["error"].as_str()), (400, Some("bad_batch")), "{answer}");
+    assert!(answer["message"].as_str().unwrap().contains(&format!("more than {max}")), "{answer}");
+    // the first bad transaction stops it too, named by its index
+    let (code, answer) = node.call("POST", "/v1/txs", &json, br#"{"txs":["00","00","00","zz", garbage"#);
+    assert_eq!((code, answer["error"].as_str()), (400, Some("bad_hex")), "{answer}");
+    assert!(answer["message"].as_str().unwrap().contains("txs[3]"), "{answer}");
+    // ten million empty strings (30 MB): refused, and the node still answers
+    let huge = format!(r#"{{"txs":[{}""]}}"#, "\"\",".repeat(10_000_000 - 1));
+    let (code, answer) = node.call("POST", "/v1/txs", &json, huge.as_bytes());
+    assert_eq!((code, answer["error"].as_str()), (400, Some("bad_batch")), "{answer}");
+    assert_eq!(node.get("/v1/status").0, 200);
+    // shapes serde would refuse: still bad_json, quoting the shape
+    for bad in [&br#"{"txs":["00"],"txs":["00"]}"#[..], br#"{"tx":["00"]}"#, br#"{"txs":[1]}"#, b"[]"] {
+        let (code, answer) = node.call("POST", "/v1/txs", &json, bad);
+        assert_eq!((code, answer["error"].as_str()), (400, Some("bad_json")), "{answer}");
+    }
 }

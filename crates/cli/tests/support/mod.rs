@@ -238,6 +238,7 @@ impl Net {
                 })
                 .collect(),
             http_listen: http,
+            http: npchain_node::config::HttpLimits::default(),
             dns_listen: None,
             enum_origin: first.enum_origin.clone(),
             timing: first.timing,
