@@ -306,6 +306,7 @@ impl<S: Store + Send + Sync + 'static, L: BlockLog + Sync> NodeApi for Service<S
     fn metrics(&self) -> &Metrics {
         self.chain.metrics()
     }
+
     fn region(&self) -> Option<npchain_core::Region> {
         self.identity.region
     }
