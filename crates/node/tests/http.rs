@@ -711,3 +711,19 @@ fn the_openapi_number_pattern_is_the_grammar() {
     assert_eq!(node.get(&format!("/v1/blocks/{}", u64::MAX)).0, 404, "the largest height is a height");
     assert_error(node.get(&format!("/v1/blocks/{}0", u64::MAX)), 400, "bad_height");
 }
+
+/// A number the ledger holds is listed for its key even when it is shorter than a typed number
+/// may be (a signed transaction carries digits, not text): the listing reads back canonical
+/// text, not by the typed grammar.
+#[test]
+fn a_bound_number_of_six_digits_is_listed_for_its_key() {
+    let node = Node::start(Some(TOKEN));
+    let short = E164::from_value(493_010).unwrap();
+    assert!(E164::parse(&short.to_string(), None).is_err(), "too short to type");
+    let bind = TxBody::Bind { number: short, subscriber: Some(subscriber().public_key()) };
+    assert_eq!(node.submit(&opa(), 1, bind).0, 202);
+    node.commit();
+    let sub_hex = commonware_formatting::hex(subscriber().public_key().as_ref());
+    let (_, bound) = node.get(&format!("/v1/keys/{sub_hex}/numbers"));
+    assert_eq!(bound["numbers"][0]["number"], "+493010", "{bound}");
+}
