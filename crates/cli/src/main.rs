@@ -650,17 +650,21 @@ fn run_wallet(args: WalletArgs) -> Result<ExitCode, WalletFailure> {
             }
         }
         WalletVerb::Port { numbers, group, to, due, no_precheck } => {
-            let mut all = numbers.clone();
-            if let Some(path) = group {
-                let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-                // Each line as typed (the number grammar refuses stray spaces, naming them).
-                all.extend(text.lines().filter(|l| !l.is_empty() && *l != "number").map(String::from));
-            }
             // Read them all before anything is signed: one bad number orders nothing.
-            let numbers = all
+            let mut numbers = numbers
                 .iter()
                 .map(|n| w.parse_number(n).map_err(|e| e.to_string()))
                 .collect::<Result<Vec<_>, _>>()?;
+            if let Some(path) = group {
+                let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+                // Each line as typed (the number grammar refuses stray spaces, naming them).
+                for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.is_empty() && *l != "number") {
+                    numbers.push(
+                        w.parse_number(line)
+                            .map_err(|e| format!("{} line {}: {e}", path.display(), i + 1))?,
+                    );
+                }
+            }
             let to: npchain_core::OperatorId =
                 to.parse().map_err(|e: npchain_core::types::IdError| e.to_string())?;
             let now = std::time::SystemTime::now()

@@ -192,6 +192,7 @@ fn the_cli_and_the_wallet_read_the_number_table_as_the_core_does() {
         "OPB",
     ]);
     refused(&out, "+49150ABCDEFGH", ok, "group file");
+    assert!(out.contains("group.txt line 3: number"), "the line is named: {out}");
     assert_eq!((stored(&net, &key), lines(&sent)), before);
     for n in vanity {
         let list = get(net.url(0), &format!("/v1/ports?number=%2B{}", &n[1..])).unwrap();

@@ -197,7 +197,10 @@ impl<S: Store + Send + Sync + 'static, L: BlockLog + Sync> NodeApi for Service<S
         let candidates = self.chain.with_log(|log| log.bound_numbers(&crate::api::hex_key(subscriber)))?;
         self.chain.with_ledger(|l| {
             let mut routes = Vec::new();
-            for number in candidates.iter().filter_map(|n| n.parse::<E164>().ok()) {
+            // The log holds canonical text (`Display`): read back its digits, not by the grammar
+            // of typed numbers, which refuses numbers the ledger may hold (say, of 6 digits).
+            let canonical = |n: &String| n.strip_prefix('+')?.parse().ok().and_then(E164::from_value);
+            for number in candidates.iter().filter_map(canonical) {
                 let record = l.number(number)?;
                 if let (Some(rec), Some(route)) = (record, l.route(number))
                     && rec.subscriber.is_some_and(|k| k.is(subscriber))
@@ -306,6 +309,7 @@ impl<S: Store + Send + Sync + 'static, L: BlockLog + Sync> NodeApi for Service<S
     fn metrics(&self) -> &Metrics {
         self.chain.metrics()
     }
+
     fn region(&self) -> Option<npchain_core::Region> {
         self.identity.region
     }

@@ -1125,3 +1125,19 @@ fn a_batch_is_refused_while_it_is_read() {
         assert_eq!((code, answer["error"].as_str()), (400, Some("bad_json")), "{answer}");
     }
 }
+
+/// A number the ledger holds is listed for its key even when it is shorter than a typed number
+/// may be (a signed transaction carries digits, not text): the listing reads back canonical
+/// text, not by the typed grammar.
+#[test]
+fn a_bound_number_of_six_digits_is_listed_for_its_key() {
+    let node = Node::start(Some(TOKEN));
+    let short = E164::from_value(493_010).unwrap();
+    assert!(E164::parse(&short.to_string(), None).is_err(), "too short to type");
+    let bind = TxBody::Bind { number: short, subscriber: Some(subscriber().public_key()) };
+    assert_eq!(node.submit(&opa(), 1, bind).0, 202);
+    node.commit();
+    let sub_hex = commonware_formatting::hex(subscriber().public_key().as_ref());
+    let (_, bound) = node.get(&format!("/v1/keys/{sub_hex}/numbers"));
+    assert_eq!(bound["numbers"][0]["number"], "+493010", "{bound}");
+}
