@@ -86,11 +86,18 @@ struct RawStorage {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawP2p {
     listen: SocketAddr,
     #[serde(default)]
     peers: Vec<RawPeer>,
+    allow_private_ips: Option<bool>,
+    max_concurrent_handshakes: Option<u32>,
+    handshake_timeout_ms: Option<u64>,
+    handshake_interval_per_ip_ms: Option<u64>,
+    handshakes_per_subnet_per_sec: Option<u32>,
+    reconnect_cooldown_ms: Option<u64>,
+    block_duration_secs: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -107,15 +114,136 @@ struct RawListen {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawDns {
     listen: SocketAddr,
     #[serde(default)]
     origin: Option<String>,
+    max_tcp_connections: Option<usize>,
+    tcp_idle_timeout_ms: Option<u64>,
 }
 
 /// The ENUM zone apex unless the config names another.
 pub const DEFAULT_ENUM_ORIGIN: &str = "e164.arpa";
+
+/// The most `[dns] max-tcp-connections` may be.
+pub const MAX_DNS_TCP_CONNECTIONS: usize = 65_536;
+/// The longest `[dns] tcp-idle-timeout-ms` may be (RFC 7766 §6.2.3 advises seconds).
+pub const MAX_DNS_TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// The p2p network's limits (`[p2p]`). The defaults are commonware's production configuration
+/// (`lookup::Config::recommended`), except [`Self::max_concurrent_handshakes`]; see the module
+/// doc for what each bounds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct P2pSettings {
+    /// Accept and keep peers at private, loopback or link-local addresses (`allow-private-ips`,
+    /// default false). Needed on a private network and on a loopback devnet.
+    pub allow_private_ips: bool,
+    /// Handshakes in progress at once, each holding a socket (`max-concurrent-handshakes`,
+    /// default 64; commonware's recommendation is 512, for open networks).
+    pub max_concurrent_handshakes: u32,
+    /// Time a connection has to authenticate (`handshake-timeout-ms`, default 5000).
+    pub handshake_timeout: Duration,
+    /// One handshake per this interval from one IP address (`handshake-interval-per-ip-ms`,
+    /// default 5000: with the handshake timeout, one handshake at a time per address).
+    pub handshake_interval_per_ip: Duration,
+    /// Handshakes per second from one /24 (IPv4) or /48 (IPv6) subnet
+    /// (`handshakes-per-subnet-per-sec`, default 64).
+    pub handshakes_per_subnet_per_sec: u32,
+    /// Least time between two connection attempts to one peer (`reconnect-cooldown-ms`,
+    /// default 60000).
+    pub reconnect_cooldown: Duration,
+    /// How long a peer that broke the protocol stays blocked (`block-duration-secs`, default
+    /// 14400, four hours).
+    pub block_duration: Duration,
+}
+
+impl Default for P2pSettings {
+    fn default() -> Self {
+        Self {
+            allow_private_ips: false,
+            max_concurrent_handshakes: 64,
+            handshake_timeout: Duration::from_secs(5),
+            handshake_interval_per_ip: Duration::from_secs(5),
+            handshakes_per_subnet_per_sec: 64,
+            reconnect_cooldown: Duration::from_secs(60),
+            block_duration: Duration::from_secs(4 * 3600),
+        }
+    }
+}
+
+impl P2pSettings {
+    /// For nodes that all run on one machine (a devnet, the tests): every peer is at a loopback
+    /// address, so one address makes every peer's handshakes and must be allowed several a
+    /// second, and a restarted node should be dialled again within a second.
+    pub fn loopback() -> Self {
+        Self {
+            allow_private_ips: true,
+            handshake_interval_per_ip: Duration::from_millis(50),
+            reconnect_cooldown: Duration::from_secs(1),
+            ..Self::default()
+        }
+    }
+
+    fn from_raw(raw: &RawP2p) -> Result<Self, ConfigError> {
+        let d = Self::default();
+        let positive = |key: &str, value: Option<u64>, default: u64| match value {
+            Some(0) => Err(ConfigError::Invalid(format!("p2p {key} must be greater than 0; got 0"))),
+            Some(v) => Ok(v),
+            None => Ok(default),
+        };
+        let millis = |d: Duration| d.as_millis() as u64;
+        let settings = Self {
+            allow_private_ips: raw.allow_private_ips.unwrap_or(d.allow_private_ips),
+            max_concurrent_handshakes: positive(
+                "max-concurrent-handshakes",
+                raw.max_concurrent_handshakes.map(u64::from),
+                d.max_concurrent_handshakes.into(),
+            )? as u32,
+            handshake_timeout: Duration::from_millis(positive(
+                "handshake-timeout-ms",
+                raw.handshake_timeout_ms,
+                millis(d.handshake_timeout),
+            )?),
+            handshake_interval_per_ip: Duration::from_millis(positive(
+                "handshake-interval-per-ip-ms",
+                raw.handshake_interval_per_ip_ms,
+                millis(d.handshake_interval_per_ip),
+            )?),
+            handshakes_per_subnet_per_sec: positive(
+                "handshakes-per-subnet-per-sec",
+                raw.handshakes_per_subnet_per_sec.map(u64::from),
+                d.handshakes_per_subnet_per_sec.into(),
+            )? as u32,
+            reconnect_cooldown: Duration::from_millis(positive(
+                "reconnect-cooldown-ms",
+                raw.reconnect_cooldown_ms,
+                millis(d.reconnect_cooldown),
+            )?),
+            block_duration: Duration::from_secs(positive(
+                "block-duration-secs",
+                raw.block_duration_secs,
+                d.block_duration.as_secs(),
+            )?),
+        };
+        Ok(settings)
+    }
+
+    fn to_toml(&self) -> String {
+        format!(
+            "allow-private-ips = {}\nmax-concurrent-handshakes = {}\nhandshake-timeout-ms = {}\n\
+             handshake-interval-per-ip-ms = {}\nhandshakes-per-subnet-per-sec = {}\n\
+             reconnect-cooldown-ms = {}\nblock-duration-secs = {}\n",
+            self.allow_private_ips,
+            self.max_concurrent_handshakes,
+            self.handshake_timeout.as_millis(),
+            self.handshake_interval_per_ip.as_millis(),
+            self.handshakes_per_subnet_per_sec,
+            self.reconnect_cooldown.as_millis(),
+            self.block_duration.as_secs(),
+        )
+    }
+}
 
 /// Consensus timeouts, in milliseconds.
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -190,6 +318,14 @@ pub struct NodeConfig {
     pub dns_listen: Option<SocketAddr>,
     /// The ENUM zone apex (e.g. `e164.arpa`).
     pub enum_origin: String,
+    /// DNS-over-TCP connections served at once (`[dns] max-tcp-connections`); each holds a file
+    /// descriptor. Only used with `dns_listen`.
+    pub dns_max_tcp_connections: usize,
+    /// How long a DNS-over-TCP connection may go without a whole request
+    /// (`[dns] tcp-idle-timeout-ms`).
+    pub dns_tcp_idle_timeout: Duration,
+    /// The p2p network's limits (`[p2p]`).
+    pub p2p: P2pSettings,
     pub timing: Timing,
     /// The ledger store's page cache, in MiB.
     pub storage_cache_mib: usize,
@@ -212,6 +348,7 @@ impl NodeConfig {
     pub fn parse(text: &str, base: &Path) -> Result<Self, ConfigError> {
         let raw: RawConfig =
             toml::from_str(text).map_err(|source| ConfigError::Toml { path: String::new(), source })?;
+        let p2p = P2pSettings::from_raw(&raw.p2p)?;
         let mut peers = Vec::with_capacity(raw.p2p.peers.len());
         for (index, p) in raw.p2p.peers.into_iter().enumerate() {
             let key =
@@ -226,6 +363,19 @@ impl NodeConfig {
                 });
             }
             peers.push(Peer { key, address: p.address });
+        }
+        if !p2p.allow_private_ips {
+            use commonware_utils::IpAddrExt;
+            if let Some(index) = peers.iter().position(|p| !IpAddrExt::is_global(&p.address.ip())) {
+                return Err(ConfigError::Peer {
+                    index,
+                    reason: format!(
+                        "address {} is not a public address; on a private network set \
+                         allow-private-ips = true in [p2p]",
+                        peers[index].address
+                    ),
+                });
+            }
         }
         let timing = raw.consensus.unwrap_or_default();
         timing.validate()?;
@@ -244,6 +394,27 @@ impl NodeConfig {
         {
             return Err(ConfigError::Invalid(format!("dns origin {enum_origin:?} is not a domain name")));
         }
+        let dns_max_tcp_connections = raw
+            .dns
+            .as_ref()
+            .and_then(|d| d.max_tcp_connections)
+            .unwrap_or(crate::enum_dns::DEFAULT_MAX_TCP_CONNECTIONS);
+        if !(1..=MAX_DNS_TCP_CONNECTIONS).contains(&dns_max_tcp_connections) {
+            return Err(ConfigError::Invalid(format!(
+                "dns max-tcp-connections must be between 1 and {MAX_DNS_TCP_CONNECTIONS}; got \
+                 {dns_max_tcp_connections}"
+            )));
+        }
+        let dns_tcp_idle_timeout = match raw.dns.as_ref().and_then(|d| d.tcp_idle_timeout_ms) {
+            None => crate::enum_dns::DEFAULT_TCP_IDLE_TIMEOUT,
+            Some(ms) if ms == 0 || ms > MAX_DNS_TCP_IDLE_TIMEOUT.as_millis() as u64 => {
+                return Err(ConfigError::Invalid(format!(
+                    "dns tcp-idle-timeout-ms must be between 1 and {}; got {ms}",
+                    MAX_DNS_TCP_IDLE_TIMEOUT.as_millis()
+                )));
+            }
+            Some(ms) => Duration::from_millis(ms),
+        };
         let storage_cache_mib = raw.storage.map_or(crate::storage::DEFAULT_CACHE_MIB, |s| s.cache_mib);
         if !(1..=1 << 20).contains(&storage_cache_mib) {
             return Err(ConfigError::Invalid(format!(
@@ -262,6 +433,9 @@ impl NodeConfig {
             http_listen: raw.http.listen,
             dns_listen: raw.dns.map(|d| d.listen),
             enum_origin,
+            dns_max_tcp_connections,
+            dns_tcp_idle_timeout,
+            p2p,
             timing,
             storage_cache_mib,
         })
@@ -283,7 +457,7 @@ impl NodeConfig {
         if let Some(p) = &self.admin_token {
             out.push_str(&format!("admin_token = {:?}\n", path(p)));
         }
-        out.push_str(&format!("\n[p2p]\nlisten = \"{}\"\n", self.p2p_listen));
+        out.push_str(&format!("\n[p2p]\nlisten = \"{}\"\n{}", self.p2p_listen, self.p2p.to_toml()));
         for p in &self.peers {
             out.push_str(&format!(
                 "[[p2p.peers]]\nkey = \"{}\"\naddress = \"{}\"\n",
@@ -293,7 +467,12 @@ impl NodeConfig {
         }
         out.push_str(&format!("\n[http]\nlisten = \"{}\"\n", self.http_listen));
         if let Some(d) = self.dns_listen {
-            out.push_str(&format!("\n[dns]\nlisten = \"{d}\"\norigin = {:?}\n", self.enum_origin));
+            out.push_str(&format!(
+                "\n[dns]\nlisten = \"{d}\"\norigin = {:?}\nmax-tcp-connections = {}\ntcp-idle-timeout-ms = {}\n",
+                self.enum_origin,
+                self.dns_max_tcp_connections,
+                self.dns_tcp_idle_timeout.as_millis()
+            ));
         }
         let t = self.timing;
         out.push_str(&format!(

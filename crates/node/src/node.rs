@@ -7,7 +7,7 @@ use crate::{
     block::Block,
     blocklog::RedbBlockLog,
     chain::Chain,
-    config::NodeConfig,
+    config::{NodeConfig, P2pSettings},
     engine::{self, Channels, Wiring},
     enum_dns::{self, EnumConfig},
     keys,
@@ -244,7 +244,11 @@ pub fn run(config: &NodeConfig) -> Result<(), NodeError> {
     if let Some((udp, tcp)) = dns_sockets {
         let zone =
             EnumConfig { origin: config.enum_origin.clone(), ns: format!("ns.{}", config.enum_origin) };
-        spawn_dns(udp, tcp, routes, zone, chain.metrics().clone())?;
+        let limits = enum_dns::TcpLimits {
+            max_connections: config.dns_max_tcp_connections,
+            idle_timeout: config.dns_tcp_idle_timeout,
+        };
+        spawn_dns(udp, tcp, routes, zone, limits, chain.metrics().clone())?;
     }
 
     let mut peers: Vec<(PublicKey, Address)> =
@@ -260,9 +264,10 @@ pub fn run(config: &NodeConfig) -> Result<(), NodeError> {
         .with_catch_panics(false);
     let timing = config.timing;
     let p2p_listen = config.p2p_listen;
+    let p2p_settings = config.p2p.clone();
     let validator_ids: Vec<String> = genesis.operators.iter().map(|o| o.id.to_string()).collect();
     let stopped = runtime::Runner::new(runtime_config).start(|context| async move {
-        let mut p2p_config = lookup::Config::local(
+        let mut p2p_config = lookup::Config::recommended(
             Cups::<_, ChaCha20Poly1305>::new(
                 Sake {
                     signer: signer.clone(),
@@ -278,7 +283,7 @@ pub fn run(config: &NodeConfig) -> Result<(), NodeError> {
             max_message,
             NZUsize!(4096),
         );
-        p2p_config.allow_private_ips = true;
+        apply_p2p_settings(&mut p2p_config, &p2p_settings);
         let (mut network, mut oracle) = lookup::Network::new(context.child("p2p"), p2p_config);
         let _ = oracle.track(0, peers);
         let mut register = |channel| network.register(channel, engine::channel_quota(channel));
@@ -344,15 +349,34 @@ pub fn run(config: &NodeConfig) -> Result<(), NodeError> {
 
 type SakeCups = Cups<Sake<npchain_core::types::PrivateKey>, ChaCha20Poly1305>;
 
-/// Serves ENUM on its own threads and runtime, so routing answers never wait for consensus work.
+/// Sets the limits an operator may tune (`[p2p]`) on commonware's production configuration; the
+/// rest stays as recommended (dial every second, ping every 50 s, four peer sets tracked).
+fn apply_p2p_settings<U: commonware_stream::Upgrader>(p2p: &mut lookup::Config<U>, settings: &P2pSettings) {
+    use commonware_runtime::Quota;
+    use std::num::NonZeroU32;
+    let at_least_one = |n: u32| NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN);
+    p2p.allow_private_ips = settings.allow_private_ips;
+    p2p.max_concurrent_handshakes = at_least_one(settings.max_concurrent_handshakes);
+    p2p.handshake_timeout = settings.handshake_timeout;
+    // a zero interval is refused by the config; the recommended one stands in for it
+    if let Some(quota) = Quota::with_period(settings.handshake_interval_per_ip) {
+        p2p.allowed_handshake_rate_per_ip = quota;
+    }
+    p2p.allowed_handshake_rate_per_subnet = Quota::per_second(at_least_one(settings.handshakes_per_subnet_per_sec));
+    p2p.peer_connection_cooldown = settings.reconnect_cooldown;
+    p2p.block_duration = settings.block_duration;
+}
+
 /// Threads (and UDP receive loops) of the ENUM server.
 const DNS_THREADS: usize = 2;
 
+/// Serves ENUM on its own threads and runtime, so routing answers never wait for consensus work.
 fn spawn_dns(
     udp: Vec<std::net::UdpSocket>,
     tcp: std::net::TcpListener,
     routes: Routes,
     zone: EnumConfig,
+    limits: enum_dns::TcpLimits,
     metrics: Arc<Metrics>,
 ) -> Result<(), NodeError> {
     let io = |source| NodeError::Io { path: "DNS sockets".into(), source };
@@ -374,7 +398,7 @@ fn spawn_dns(
                     .and_then(|u| Ok((u, tokio::net::TcpListener::from_std(tcp)?)));
                 let result = match sockets {
                     Ok((udp, tcp)) => {
-                        enum_dns::serve(udp, tcp, routes, &zone, metrics).await.map_err(|e| e.to_string())
+                        enum_dns::serve(udp, tcp, routes, &zone, limits, metrics).await.map_err(|e| e.to_string())
                     }
                     Err(e) => Err(e.to_string()),
                 };
