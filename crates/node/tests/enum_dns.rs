@@ -745,21 +745,30 @@ async fn dig_reads_the_naptr() {
     server.assert_alive();
 }
 
-/// A query of `n` NAPTR questions (numbers of OPA's range), with an OPT record of `edns` bytes
-/// if given.
-fn questions(n: usize, edns: Option<u16>) -> Message {
-    let mut m = Message::query();
-    m.metadata.id = next_id();
+/// A query of `n` NAPTR questions for 15-digit numbers of OPA's range, as a client would write
+/// it that does not compress names (45 bytes a question, so 12 are over 512 bytes), with an
+/// OPT record of `edns` bytes if given; and its id.
+fn questions(n: usize, edns: Option<u16>) -> (Vec<u8>, u16) {
+    let id = next_id();
+    let additionals = u16::from(edns.is_some());
+    let mut packet = header(id, 0, [u16::try_from(n).unwrap(), 0, 0, additionals]);
     for i in 0..n {
-        let name = enum_name(&format!("+4930100{i:04}"), "e164.arpa");
-        m.add_query(Query::query(Name::from_ascii(name).unwrap(), RecordType::NAPTR));
+        let name = enum_name(&format!("+49301000000{i:04}"), "e164.arpa");
+        for label in name.trim_end_matches('.').split('.') {
+            packet.push(u8::try_from(label.len()).unwrap());
+            packet.extend_from_slice(label.as_bytes());
+        }
+        packet.push(0);
+        packet.extend_from_slice(&u16::from(RecordType::NAPTR).to_be_bytes());
+        packet.extend_from_slice(&1u16.to_be_bytes()); // IN
     }
     if let Some(size) = edns {
-        let mut opt = Edns::new();
-        opt.set_max_payload(size);
-        m.edns = Some(opt);
+        // OPT: root name, type 41, class = UDP size, TTL 0 (version 0), no options
+        packet.extend_from_slice(&[0, 0, 41]);
+        packet.extend_from_slice(&size.to_be_bytes());
+        packet.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
     }
-    m
+    (packet, id)
 }
 
 /// The answer to a request that is not one question: FORMERR (RFC 9619 §4), no question
@@ -775,33 +784,36 @@ fn assert_formerr_without_question(answer: &Message, with_edns: bool) {
 async fn a_query_of_more_or_fewer_than_one_question_is_formerr() {
     let ledger = ledger();
     let server = Server::start(&ledger, "e164.arpa").await;
-    // 13 questions make an echo over 512 bytes: hickory answered SERVFAIL to those. (100
+    // 12 questions make an echo over 512 bytes: hickory answered SERVFAIL to those. (80
     // questions are 3.6 kB; a longer datagram is cut at hickory's 4,096-byte receive buffer,
     // and is FORMERR as a body that does not parse.)
-    for n in [0, 2, 12, 13, 40, 100] {
+    for n in [0, 2, 11, 12, 13, 80] {
         for edns in [None, Some(512), Some(1232)] {
-            let query = questions(n, edns);
-            let bytes = query.to_vec().unwrap();
-            let (others, answer) = server.udp_exchange(&[&bytes], query.metadata.id).await;
+            let (bytes, id) = questions(n, edns);
+            if edns.is_none() {
+                assert_eq!(bytes.len() > 512, n >= 12, "{n} questions: {} bytes", bytes.len());
+            }
+            let (others, answer) = server.udp_exchange(&[&bytes], id).await;
             assert!(others.is_empty(), "{n} questions: {others:?}");
             assert_formerr_without_question(&answer, edns.is_some());
         }
     }
     // over TCP too, and the connection goes on answering
     let mut stream = TcpStream::connect(server.tcp).await.unwrap();
-    let query = questions(13, None);
-    tcp_send(&mut stream, &query.to_vec().unwrap()).await;
+    let (bytes, id) = questions(13, None);
+    tcp_send(&mut stream, &bytes).await;
     let answer = tcp_recv(&mut stream).await;
-    assert_eq!(answer.metadata.id, query.metadata.id);
+    assert_eq!(answer.metadata.id, id);
     assert_formerr_without_question(&answer, false);
     tcp_send(&mut stream, &query_bytes(&enum_name(PORTED, "e164.arpa"))).await;
     assert_eq!(regexp(&tcp_recv(&mut stream).await), "!^.*$!tel:+49301000001;npdi;rn=D002!");
 
     // an update of 13 zones: FORMERR (RFC 2136 §3.1.1: one zone); a notify of 13: NOTIMP
     for (op_code, code) in [(OpCode::Update, ResponseCode::FormErr), (OpCode::Notify, ResponseCode::NotImp)] {
-        let mut m = questions(13, None);
-        m.metadata.op_code = op_code;
-        let answer = server.udp(&m).await;
+        let (mut bytes, id) = questions(13, None);
+        bytes[2] |= u8::from(op_code) << 3;
+        let (others, answer) = server.udp_exchange(&[&bytes], id).await;
+        assert!(others.is_empty(), "{others:?}");
         assert_eq!(answer.metadata.response_code, code, "{op_code:?}: {answer:?}");
         assert!(answer.queries.is_empty(), "{answer:?}");
     }
@@ -977,18 +989,20 @@ async fn what_a_remote_party_sends_writes_a_bounded_number_of_log_lines() {
     let limits = TcpLimits { max_connections: 1, idle_timeout: Duration::from_secs(60) };
     let server = Server::start_with(&ledger, config, limits).await;
     const PACKETS: usize = 500;
-    let thirteen = questions(13, None);
+    for _ in 0..PACKETS {
+        let (bytes, id) = questions(13, None);
+        server.udp_exchange(&[&bytes], id).await;
+    }
     let mut odd_opcode = query(&enum_name(PORTED, "e164.arpa"), RecordType::NAPTR);
     odd_opcode.metadata.op_code = OpCode::Notify;
     let mut edns_version = query(&enum_name(PORTED, "e164.arpa"), RecordType::NAPTR);
     let mut opt = Edns::new();
     opt.set_version(1);
     edns_version.edns = Some(opt);
-    for (what, mut message) in [("13 questions", thirteen), ("notify", odd_opcode), ("EDNS 1", edns_version)] {
+    for mut message in [odd_opcode, edns_version] {
         for _ in 0..PACKETS {
             message.metadata.id = next_id();
-            let answer = server.udp(&message).await;
-            assert_ne!(answer.metadata.response_code, ResponseCode::ServFail, "{what}: {answer:?}");
+            server.udp(&message).await;
         }
     }
     let held = TcpStream::connect(server.tcp).await.unwrap();
