@@ -186,47 +186,49 @@ impl P2pSettings {
     }
 
     fn from_raw(raw: &RawP2p) -> Result<Self, ConfigError> {
+        /// The value given, which must not be 0, else the default.
+        fn positive<T: Copy + Default + PartialEq + std::fmt::Display>(
+            key: &str,
+            value: Option<T>,
+            default: T,
+        ) -> Result<T, ConfigError> {
+            match value {
+                Some(v) if v == T::default() => {
+                    Err(ConfigError::Invalid(format!("p2p {key} must be greater than 0; got {v}")))
+                }
+                Some(v) => Ok(v),
+                None => Ok(default),
+            }
+        }
         let d = Self::default();
-        let positive = |key: &str, value: Option<u64>, default: u64| match value {
-            Some(0) => Err(ConfigError::Invalid(format!("p2p {key} must be greater than 0; got 0"))),
-            Some(v) => Ok(v),
-            None => Ok(default),
+        let ms = |key, value, default: Duration| {
+            positive(key, value, default.as_millis() as u64).map(Duration::from_millis)
         };
-        let millis = |d: Duration| d.as_millis() as u64;
-        let settings = Self {
+        Ok(Self {
             allow_private_ips: raw.allow_private_ips.unwrap_or(d.allow_private_ips),
             max_concurrent_handshakes: positive(
                 "max-concurrent-handshakes",
-                raw.max_concurrent_handshakes.map(u64::from),
-                d.max_concurrent_handshakes.into(),
-            )? as u32,
-            handshake_timeout: Duration::from_millis(positive(
-                "handshake-timeout-ms",
-                raw.handshake_timeout_ms,
-                millis(d.handshake_timeout),
-            )?),
-            handshake_interval_per_ip: Duration::from_millis(positive(
+                raw.max_concurrent_handshakes,
+                d.max_concurrent_handshakes,
+            )?,
+            handshake_timeout: ms("handshake-timeout-ms", raw.handshake_timeout_ms, d.handshake_timeout)?,
+            handshake_interval_per_ip: ms(
                 "handshake-interval-per-ip-ms",
                 raw.handshake_interval_per_ip_ms,
-                millis(d.handshake_interval_per_ip),
-            )?),
+                d.handshake_interval_per_ip,
+            )?,
             handshakes_per_subnet_per_sec: positive(
                 "handshakes-per-subnet-per-sec",
-                raw.handshakes_per_subnet_per_sec.map(u64::from),
-                d.handshakes_per_subnet_per_sec.into(),
-            )? as u32,
-            reconnect_cooldown: Duration::from_millis(positive(
-                "reconnect-cooldown-ms",
-                raw.reconnect_cooldown_ms,
-                millis(d.reconnect_cooldown),
-            )?),
+                raw.handshakes_per_subnet_per_sec,
+                d.handshakes_per_subnet_per_sec,
+            )?,
+            reconnect_cooldown: ms("reconnect-cooldown-ms", raw.reconnect_cooldown_ms, d.reconnect_cooldown)?,
             block_duration: Duration::from_secs(positive(
                 "block-duration-secs",
                 raw.block_duration_secs,
                 d.block_duration.as_secs(),
             )?),
-        };
-        Ok(settings)
+        })
     }
 
     fn to_toml(&self) -> String {
@@ -495,7 +497,7 @@ mod tests {
         let key =
             commonware_formatting::hex(npchain_core::types::PrivateKey::from_seed(1).public_key().as_ref());
         format!(
-            "data_dir = \"d\"\ngenesis = \"/abs/g.toml\"\nvalidator_key = \"v.key\"\n[p2p]\nlisten = \"127.0.0.1:1\"\n[[p2p.peers]]\nkey = \"{key}\"\naddress = \"127.0.0.1:2\"\n[http]\nlisten = \"127.0.0.1:3\"\n"
+            "data_dir = \"d\"\ngenesis = \"/abs/g.toml\"\nvalidator_key = \"v.key\"\n[p2p]\nlisten = \"127.0.0.1:1\"\nallow-private-ips = true\n[[p2p.peers]]\nkey = \"{key}\"\naddress = \"127.0.0.1:2\"\n[http]\nlisten = \"127.0.0.1:3\"\n"
         )
     }
 
@@ -553,5 +555,75 @@ mod tests {
         assert!(err.contains("cache-mib") && err.contains("got 0"), "{err}");
         let typo = set.replace("cache-mib", "cache-mb");
         assert!(matches!(NodeConfig::parse(&typo, Path::new("/")), Err(ConfigError::Toml { .. })));
+    }
+
+    #[test]
+    fn dns_limits_have_defaults_settings_and_bounds() {
+        let dns = format!("{}\n[dns]\nlisten = \"127.0.0.1:4\"\n", sample());
+        let c = NodeConfig::parse(&dns, Path::new("/")).unwrap();
+        assert_eq!(c.dns_max_tcp_connections, crate::enum_dns::DEFAULT_MAX_TCP_CONNECTIONS);
+        assert_eq!(c.dns_tcp_idle_timeout, crate::enum_dns::DEFAULT_TCP_IDLE_TIMEOUT);
+        let set = format!("{dns}max-tcp-connections = 16\ntcp-idle-timeout-ms = 1500\n");
+        let c = NodeConfig::parse(&set, Path::new("/")).unwrap();
+        assert_eq!((c.dns_max_tcp_connections, c.dns_tcp_idle_timeout), (16, Duration::from_millis(1500)));
+        let again = NodeConfig::parse(&c.to_toml(), Path::new("/")).unwrap();
+        assert_eq!(
+            (again.dns_max_tcp_connections, again.dns_tcp_idle_timeout),
+            (16, Duration::from_millis(1500))
+        );
+        for (bad, key) in [
+            ("max-tcp-connections = 0", "max-tcp-connections"),
+            ("max-tcp-connections = 65537", "max-tcp-connections"),
+            ("tcp-idle-timeout-ms = 0", "tcp-idle-timeout-ms"),
+            ("tcp-idle-timeout-ms = 600001", "tcp-idle-timeout-ms"),
+        ] {
+            let text = format!("{dns}{bad}\n");
+            let err = NodeConfig::parse(&text, Path::new("/")).unwrap_err().to_string();
+            let value = bad.rsplit(' ').next().unwrap();
+            assert!(err.contains(key) && err.contains(&format!("got {value}")), "{bad}: {err}");
+        }
+        let typo = format!("{dns}max-connections = 16\n");
+        assert!(matches!(NodeConfig::parse(&typo, Path::new("/")), Err(ConfigError::Toml { .. })));
+    }
+
+    #[test]
+    fn p2p_limits_have_production_defaults_settings_and_bounds() {
+        let c = NodeConfig::parse(&sample(), Path::new("/")).unwrap();
+        assert_eq!(c.p2p, P2pSettings { allow_private_ips: true, ..P2pSettings::default() });
+        let d = P2pSettings::default();
+        assert!(!d.allow_private_ips);
+        assert_eq!(d.handshake_interval_per_ip, d.handshake_timeout, "one handshake at a time per address");
+        let keys = "max-concurrent-handshakes = 8\nhandshake-timeout-ms = 3000\n\
+                    handshake-interval-per-ip-ms = 250\nhandshakes-per-subnet-per-sec = 10\n\
+                    reconnect-cooldown-ms = 2000\nblock-duration-secs = 600\n";
+        let set =
+            sample().replace("allow-private-ips = true\n", &format!("allow-private-ips = true\n{keys}"));
+        let c = NodeConfig::parse(&set, Path::new("/")).unwrap();
+        let want = P2pSettings {
+            allow_private_ips: true,
+            max_concurrent_handshakes: 8,
+            handshake_timeout: Duration::from_secs(3),
+            handshake_interval_per_ip: Duration::from_millis(250),
+            handshakes_per_subnet_per_sec: 10,
+            reconnect_cooldown: Duration::from_secs(2),
+            block_duration: Duration::from_secs(600),
+        };
+        assert_eq!(c.p2p, want);
+        assert_eq!(NodeConfig::parse(&c.to_toml(), Path::new("/")).unwrap().p2p, want);
+        for key in ["max-concurrent-handshakes", "handshake-interval-per-ip-ms", "block-duration-secs"] {
+            let zero = sample()
+                .replace("allow-private-ips = true\n", &format!("allow-private-ips = true\n{key} = 0\n"));
+            let err = NodeConfig::parse(&zero, Path::new("/")).unwrap_err().to_string();
+            assert!(err.contains(key) && err.contains("got 0"), "{err}");
+        }
+        // a private peer address needs allow-private-ips, and the refusal says so
+        let private = sample().replace("allow-private-ips = true\n", "");
+        let err = NodeConfig::parse(&private, Path::new("/")).unwrap_err().to_string();
+        assert!(err.contains("127.0.0.1:2") && err.contains("allow-private-ips"), "{err}");
+        let public = private.replace("127.0.0.1:2", "192.0.2.1:7400");
+        let err = NodeConfig::parse(&public, Path::new("/")).unwrap_err().to_string();
+        assert!(err.contains("192.0.2.1"), "documentation addresses are not public either: {err}");
+        let public = private.replace("127.0.0.1:2", "8.8.8.8:7400");
+        assert!(!NodeConfig::parse(&public, Path::new("/")).unwrap().p2p.allow_private_ips);
     }
 }

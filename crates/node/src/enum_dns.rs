@@ -210,7 +210,11 @@ pub async fn serve(
 /// once; never returns. A connection beyond the cap is closed at once (the client sees the
 /// connection end and may try again later); a failed accept that is not the connection's own
 /// fault pauses the loop for [`ACCEPT_ERROR_PAUSE`] instead of spinning on it.
-async fn serve_tcp<S, F, Fut>(mut accept: F, handler: EnumHandler, limits: TcpLimits) -> std::convert::Infallible
+async fn serve_tcp<S, F, Fut>(
+    mut accept: F,
+    handler: EnumHandler,
+    limits: TcpLimits,
+) -> std::convert::Infallible
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = io::Result<(S, SocketAddr)>>,
@@ -221,7 +225,9 @@ where
         let (stream, peer) = match accept().await {
             Ok(accepted) => accepted,
             // the connection was gone before it was accepted: nothing to wait for
-            Err(e) if matches!(e.kind(), io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset) => {
+            Err(e)
+                if matches!(e.kind(), io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset) =>
+            {
                 continue;
             }
             Err(error) => {
@@ -594,8 +600,8 @@ impl EnumHandler {
             }
             Err(_) => {
                 let queries = no_questions();
-                let response =
-                    MessageResponseBuilder::new(&queries, None).error_msg(&header.metadata, ResponseCode::FormErr);
+                let response = MessageResponseBuilder::new(&queries, None)
+                    .error_msg(&header.metadata, ResponseCode::FormErr);
                 if let Err(error) = response_handle.send_response(response).await {
                     self.send_failed(&error);
                 }

@@ -362,7 +362,8 @@ fn apply_p2p_settings<U: commonware_stream::Upgrader>(p2p: &mut lookup::Config<U
     if let Some(quota) = Quota::with_period(settings.handshake_interval_per_ip) {
         p2p.allowed_handshake_rate_per_ip = quota;
     }
-    p2p.allowed_handshake_rate_per_subnet = Quota::per_second(at_least_one(settings.handshakes_per_subnet_per_sec));
+    p2p.allowed_handshake_rate_per_subnet =
+        Quota::per_second(at_least_one(settings.handshakes_per_subnet_per_sec));
     p2p.peer_connection_cooldown = settings.reconnect_cooldown;
     p2p.block_duration = settings.block_duration;
 }
@@ -397,9 +398,9 @@ fn spawn_dns(
                     .collect::<std::io::Result<Vec<_>>>()
                     .and_then(|u| Ok((u, tokio::net::TcpListener::from_std(tcp)?)));
                 let result = match sockets {
-                    Ok((udp, tcp)) => {
-                        enum_dns::serve(udp, tcp, routes, &zone, limits, metrics).await.map_err(|e| e.to_string())
-                    }
+                    Ok((udp, tcp)) => enum_dns::serve(udp, tcp, routes, &zone, limits, metrics)
+                        .await
+                        .map_err(|e| e.to_string()),
                     Err(e) => Err(e.to_string()),
                 };
                 tracing::error!(?result, "the ENUM server stopped");
