@@ -10,6 +10,14 @@
 //!
 //! [p2p]
 //! listen = "0.0.0.0:7400"
+//! allow-private-ips = true         # the peers below are at private addresses (default false)
+//! # optional, defaults shown (commonware's production configuration):
+//! # max-concurrent-handshakes = 64
+//! # handshake-timeout-ms = 5000
+//! # handshake-interval-per-ip-ms = 5000
+//! # handshakes-per-subnet-per-sec = 64
+//! # reconnect-cooldown-ms = 60000
+//! # block-duration-secs = 14400
 //! [[p2p.peers]]
 //! key = "…64 hex…"
 //! address = "10.0.0.2:7400"
@@ -20,6 +28,8 @@
 //! [dns]
 //! listen = "127.0.0.1:5300"
 //! origin = "e164.arpa"             # optional: the ENUM zone apex
+//! max-tcp-connections = 128        # optional
+//! tcp-idle-timeout-ms = 5000       # optional
 //!
 //! [storage]                        # optional
 //! cache-mib = 1024                 # the ledger store's page cache (redb)
@@ -27,6 +37,39 @@
 //!
 //! Every validator of the genesis must be listed as a peer (its own entry may be left out);
 //! any other peer is an observer that follows the chain without voting.
+//!
+//! # Limits on what others can take
+//!
+//! **DNS (`[dns]`).** At most `max-tcp-connections` (default 128, at most 65,536) TCP
+//! connections at once, each a file descriptor; one more is accepted and closed at once. A
+//! connection is closed after `tcp-idle-timeout-ms` (default 5000, at most 600,000) without a
+//! whole request, or with an answer the client does not read; a connection's next request is
+//! not read while its answer waits. A failed accept (out of file descriptors) pauses accepting
+//! for 100 ms. UDP needs no descriptor per client; a datagram is read into 4 KiB, and an answer
+//! that does not fit the client's size (512 bytes without EDNS) is truncated (TC). The log lines
+//! a client can cause are at most 10 a minute of each kind.
+//!
+//! **p2p (`[p2p]`).** Only the configured peers' keys are admitted, and only from their
+//! addresses' IPs: a connection from any other IP is closed before the handshake. Then:
+//!
+//! | key | default | bounds |
+//! |---|---|---|
+//! | `allow-private-ips` | false | admit peers at private, loopback or link-local addresses; a peer at such an address in this file without it is a config error |
+//! | `max-concurrent-handshakes` | 64 | handshakes in progress at once (each a descriptor); commonware recommends 512 for open networks |
+//! | `handshake-timeout-ms` | 5000 | time an accepted connection has to authenticate |
+//! | `handshake-interval-per-ip-ms` | 5000 | one handshake per interval from one IP address (so one at a time) |
+//! | `handshakes-per-subnet-per-sec` | 64 | handshakes per second from one /24 (IPv4) or /48 (IPv6) |
+//! | `reconnect-cooldown-ms` | 60000 | least time between two connection attempts to one peer |
+//! | `block-duration-secs` | 14400 | how long a peer that broke the protocol is refused |
+//!
+//! Fixed: a dial takes at most 15 s, one dial a second, a ping every 50 s (a peer's pings are
+//! limited to one per 25 s), messages at most the largest block's encoding plus 1 KiB, and per
+//! peer and channel a message rate (votes and certificates 1,000/s, fetches and backfill 500/s,
+//! blocks 100/s, transactions 5,000/s; `engine::channel_quota`), which also sizes each
+//! channel's inbound queue. A devnet (all nodes on loopback) writes `allow-private-ips = true`,
+//! `handshake-interval-per-ip-ms = 50` and `reconnect-cooldown-ms = 1000`
+//! ([`P2pSettings::loopback`]): every peer shares one address, and a restarted node is dialled
+//! again within a second.
 
 use npchain_core::types::{PublicKey, parse_public_key};
 use serde::Deserialize;
