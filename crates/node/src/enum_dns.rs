@@ -98,8 +98,9 @@ pub const DEFAULT_MAX_TCP_CONNECTIONS: usize = 128;
 pub const DEFAULT_TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Responses queued per TCP connection before the connection waits for the client.
 const TCP_RESPONSE_QUEUE: usize = 32;
-/// How long the TCP accept loop waits after an accept failed for lack of resources (EMFILE,
-/// ENFILE, ENOBUFS, ENOMEM): the pending connection stays queued, so retrying at once would spin.
+/// How long the TCP accept loop waits after an accept failed other than by the connection's own
+/// end, such as for lack of resources (EMFILE, ENFILE, ENOBUFS, ENOMEM): the pending connection
+/// stays queued, so retrying at once would spin.
 pub const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
 /// Lines a log limit lets through per [`LOG_WINDOW`].
 pub const LOG_BURST: u32 = 10;
@@ -272,7 +273,7 @@ where
     while let Some(Ok(message)) = requests.next().await {
         let (bytes, src) = message.into_parts();
         let response = ResponseHandle::new(src, sender.clone(), Protocol::Tcp);
-        handler.handle_bytes(bytes, src, Protocol::Tcp, response).await;
+        handler.handle_tcp_request(bytes, src, response).await;
     }
 }
 
@@ -583,18 +584,12 @@ impl EnumHandler {
     /// Answers one request as received on a TCP connection: what hickory's UDP loop does before
     /// it calls a handler (drop what is no request, FORMERR for a body that does not parse), then
     /// [`Self::handle`].
-    async fn handle_bytes(
-        &self,
-        bytes: Vec<u8>,
-        src: SocketAddr,
-        protocol: Protocol,
-        mut response_handle: ResponseHandle,
-    ) {
+    async fn handle_tcp_request(&self, bytes: Vec<u8>, src: SocketAddr, mut response_handle: ResponseHandle) {
         let Ok(header) = Header::read(&mut BinDecoder::new(&bytes)) else { return };
         if header.metadata.message_type == MessageType::Response {
             return;
         }
-        match Request::from_bytes(bytes, src, protocol) {
+        match Request::from_bytes(bytes, src, Protocol::Tcp) {
             Ok(request) => {
                 self.handle::<_, TokioTime>(&request, response_handle).await;
             }

@@ -683,48 +683,45 @@ async fn answers_follow_committed_blocks() {
     server.assert_alive();
 }
 
+/// `dig @127.0.0.1 -p <port> +norecurse +time=3 +tries=1 <args>`: its standard output, once it
+/// succeeded.
+async fn dig(to: SocketAddr, args: &[&str]) -> String {
+    let mut all: Vec<String> =
+        ["@127.0.0.1", "-p", &to.port().to_string(), "+norecurse", "+time=3", "+tries=1"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+    all.extend(args.iter().map(|s| s.to_string()));
+    let run = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("dig")
+            .args(&all)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run dig ({e}); install it: apt-get install -y dnsutils"))
+    });
+    let out = timeout(WAIT * 2, run).await.unwrap().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "dig {args:?} failed: {stdout} {}", String::from_utf8_lossy(&out.stderr));
+    stdout
+}
+
 #[tokio::test]
 async fn dig_reads_the_naptr() {
     let ledger = ledger();
     let server = Server::start(&ledger, "e164.arpa").await;
-    let run = |args: Vec<String>| {
-        tokio::task::spawn_blocking(move || {
-            std::process::Command::new("dig")
-                .args(&args)
-                .output()
-                .unwrap_or_else(|e| panic!("cannot run dig ({e}); install it: apt-get install -y dnsutils"))
-        })
-    };
-    let args = |to: SocketAddr, extra: &[&str]| {
-        let port = to.port().to_string();
-        let mut a: Vec<String> = ["@127.0.0.1", "-p", &port, "+norecurse", "+time=3", "+tries=1"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        a.extend(extra.iter().map(|s| s.to_string()));
-        a
-    };
     let name = enum_name(PORTED, "e164.arpa");
 
-    let out = timeout(WAIT * 2, run(args(server.udp, &["+short", &name, "NAPTR"]))).await.unwrap().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "dig failed: {stdout} {}", String::from_utf8_lossy(&out.stderr));
+    let stdout = dig(server.udp, &["+short", &name, "NAPTR"]).await;
     assert_eq!(stdout.trim(), r#"100 10 "u" "E2U+pstn:tel" "!^.*$!tel:+49301000001;npdi;rn=D002!" ."#);
 
     // over TCP, in full: authoritative, NOERROR, TTL 0
-    let out = timeout(WAIT * 2, run(args(server.tcp, &["+tcp", &name, "NAPTR"]))).await.unwrap().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = dig(server.tcp, &["+tcp", &name, "NAPTR"]).await;
     assert!(stdout.contains("status: NOERROR") && stdout.contains(" aa"), "{stdout}");
     let has_record = |tokens: &[&str]| {
         stdout.lines().any(|line| line.split_whitespace().take(tokens.len()).eq(tokens.iter().copied()))
     };
     assert!(has_record(&[&name, "0", "IN", "NAPTR", "100", "10"]), "{stdout}");
 
-    let out = timeout(WAIT * 2, run(args(server.udp, &[&enum_name(OUTSIDE, "e164.arpa"), "NAPTR"])))
-        .await
-        .unwrap()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = dig(server.udp, &[&enum_name(OUTSIDE, "e164.arpa"), "NAPTR"]).await;
     assert!(stdout.contains("status: NXDOMAIN"), "{stdout}");
     assert!(
         stdout.lines().any(|l| l.split_whitespace().eq([
@@ -875,6 +872,19 @@ async fn an_answer_too_big_for_the_udp_size_is_truncated() {
     tcp_send(&mut stream, &soa_query(None).to_vec().unwrap()).await;
     let answer = tcp_recv(&mut stream).await;
     assert!(!answer.metadata.truncation && answer.answers.len() == 1, "{answer:?}");
+    // dig: over UDP only, it shows the flag; left to itself, it asks again over TCP
+    let flags = |out: &str| out.lines().find(|l| l.starts_with(";; flags:")).unwrap_or_default().to_owned();
+    for edns in ["+noedns", "+bufsize=300", "+bufsize=512"] {
+        let out = dig(server.udp, &["+notcp", "+ignore", edns, &apex, "SOA"]).await;
+        assert!(flags(&out).contains(" tc"), "{edns}: {out}");
+        assert!(out.contains("status: NOERROR") && out.contains("ANSWER: 0"), "{edns}: {out}");
+    }
+    let out = dig(server.udp, &["+noedns", &apex, "SOA"]).await;
+    assert!(out.contains("Truncated, retrying in TCP mode"), "{out}");
+    assert!(!flags(&out).contains(" tc") && out.contains("ANSWER: 1"), "{out}");
+    let out = dig(server.udp, &["+notcp", "+bufsize=1232", &apex, "SOA"]).await;
+    assert!(!flags(&out).contains(" tc") && out.contains("ANSWER: 1"), "{out}");
+
     let metrics = server.metrics.render();
     assert!(!metrics.contains(r#"result="error""#), "{metrics}");
     server.assert_alive();
