@@ -310,6 +310,9 @@ fn create(
             http: npchain_node::config::HttpLimits::default(),
             dns_listen: Some(loopback(port(options.dns_port, i)?)),
             enum_origin: npchain_node::config::DEFAULT_ENUM_ORIGIN.into(),
+            dns_max_tcp_connections: npchain_node::enum_dns::DEFAULT_MAX_TCP_CONNECTIONS,
+            dns_tcp_idle_timeout: npchain_node::enum_dns::DEFAULT_TCP_IDLE_TIMEOUT,
+            p2p: npchain_node::config::P2pSettings::loopback(),
             timing: Timing::default(),
             storage_cache_mib: npchain_node::storage::DEFAULT_CACHE_MIB,
         };

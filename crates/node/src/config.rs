@@ -10,6 +10,14 @@
 //!
 //! [p2p]
 //! listen = "0.0.0.0:7400"
+//! allow-private-ips = true         # the peers below are at private addresses (default false)
+//! # optional, defaults shown (commonware's production configuration):
+//! # max-concurrent-handshakes = 64
+//! # handshake-timeout-ms = 5000
+//! # handshake-interval-per-ip-ms = 5000
+//! # handshakes-per-subnet-per-sec = 64
+//! # reconnect-cooldown-ms = 60000
+//! # block-duration-secs = 14400
 //! [[p2p.peers]]
 //! key = "…64 hex…"
 //! address = "10.0.0.2:7400"
@@ -28,6 +36,8 @@
 //! [dns]
 //! listen = "127.0.0.1:5300"
 //! origin = "e164.arpa"             # optional: the ENUM zone apex
+//! max-tcp-connections = 128        # optional
+//! tcp-idle-timeout-ms = 5000       # optional
 //!
 //! [storage]                        # optional
 //! cache-mib = 1024                 # the ledger store's page cache (redb)
@@ -63,6 +73,39 @@
 //! `max-connections` (plus the 32 refusals), the ENUM server's TCP connections and a reserve
 //! for storage and consensus (256, plus the files the consensus store holds) do not fit under
 //! it; the error names the limit and each part.
+//!
+//! # Limits on what others can take
+//!
+//! **DNS (`[dns]`).** At most `max-tcp-connections` (default 128, at most 65,536) TCP
+//! connections at once, each a file descriptor; one more is accepted and closed at once. A
+//! connection is closed after `tcp-idle-timeout-ms` (default 5000, at most 600,000) without a
+//! whole request, or with an answer the client does not read; a connection's next request is
+//! not read while its answer waits. A failed accept (out of file descriptors) pauses accepting
+//! for 100 ms. UDP needs no descriptor per client; a datagram is read into 4 KiB, and an answer
+//! that does not fit the client's size (512 bytes without EDNS) is truncated (TC). The log lines
+//! a client can cause are at most 10 a minute of each kind.
+//!
+//! **p2p (`[p2p]`).** Only the configured peers' keys are admitted, and only from their
+//! addresses' IPs: a connection from any other IP is closed before the handshake. Then:
+//!
+//! | key | default | bounds |
+//! |---|---|---|
+//! | `allow-private-ips` | false | admit peers at private, loopback or link-local addresses; a peer at such an address in this file without it is a config error |
+//! | `max-concurrent-handshakes` | 64 | handshakes in progress at once (each a descriptor); commonware recommends 512 for open networks |
+//! | `handshake-timeout-ms` | 5000 | time an accepted connection has to authenticate |
+//! | `handshake-interval-per-ip-ms` | 5000 | one handshake per interval from one IP address (so one at a time) |
+//! | `handshakes-per-subnet-per-sec` | 64 | handshakes per second from one /24 (IPv4) or /48 (IPv6) |
+//! | `reconnect-cooldown-ms` | 60000 | least time between two connection attempts to one peer |
+//! | `block-duration-secs` | 14400 | how long a peer that broke the protocol is refused |
+//!
+//! Fixed: a dial takes at most 15 s, one dial a second, a ping every 50 s (a peer's pings are
+//! limited to one per 25 s), messages at most the largest block's encoding plus 1 KiB, and per
+//! peer and channel a message rate (votes and certificates 1,000/s, fetches and backfill 500/s,
+//! blocks 100/s, transactions 5,000/s; `engine::channel_quota`), which also sizes each
+//! channel's inbound queue. A devnet (all nodes on loopback) writes `allow-private-ips = true`,
+//! `handshake-interval-per-ip-ms = 50` and `reconnect-cooldown-ms = 1000`
+//! ([`P2pSettings::loopback`]): every peer shares one address, and a restarted node is dialled
+//! again within a second.
 
 use npchain_core::types::{PublicKey, parse_public_key};
 use serde::Deserialize;
@@ -122,11 +165,18 @@ struct RawStorage {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawP2p {
     listen: SocketAddr,
     #[serde(default)]
     peers: Vec<RawPeer>,
+    allow_private_ips: Option<bool>,
+    max_concurrent_handshakes: Option<u32>,
+    handshake_timeout_ms: Option<u64>,
+    handshake_interval_per_ip_ms: Option<u64>,
+    handshakes_per_subnet_per_sec: Option<u32>,
+    reconnect_cooldown_ms: Option<u64>,
+    block_duration_secs: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -260,15 +310,138 @@ impl HttpLimits {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawDns {
     listen: SocketAddr,
     #[serde(default)]
     origin: Option<String>,
+    max_tcp_connections: Option<usize>,
+    tcp_idle_timeout_ms: Option<u64>,
 }
 
 /// The ENUM zone apex unless the config names another.
 pub const DEFAULT_ENUM_ORIGIN: &str = "e164.arpa";
+
+/// The most `[dns] max-tcp-connections` may be.
+pub const MAX_DNS_TCP_CONNECTIONS: usize = 65_536;
+/// The longest `[dns] tcp-idle-timeout-ms` may be (RFC 7766 §6.2.3 advises seconds).
+pub const MAX_DNS_TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// The p2p network's limits (`[p2p]`). The defaults are commonware's production configuration
+/// (`lookup::Config::recommended`), except [`Self::max_concurrent_handshakes`]; see the module
+/// doc for what each bounds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct P2pSettings {
+    /// Accept and keep peers at private, loopback or link-local addresses (`allow-private-ips`,
+    /// default false). Needed on a private network and on a loopback devnet.
+    pub allow_private_ips: bool,
+    /// Handshakes in progress at once, each holding a socket (`max-concurrent-handshakes`,
+    /// default 64; commonware's recommendation is 512, for open networks).
+    pub max_concurrent_handshakes: u32,
+    /// Time a connection has to authenticate (`handshake-timeout-ms`, default 5000).
+    pub handshake_timeout: Duration,
+    /// One handshake per this interval from one IP address (`handshake-interval-per-ip-ms`,
+    /// default 5000: with the handshake timeout, one handshake at a time per address).
+    pub handshake_interval_per_ip: Duration,
+    /// Handshakes per second from one /24 (IPv4) or /48 (IPv6) subnet
+    /// (`handshakes-per-subnet-per-sec`, default 64).
+    pub handshakes_per_subnet_per_sec: u32,
+    /// Least time between two connection attempts to one peer (`reconnect-cooldown-ms`,
+    /// default 60000).
+    pub reconnect_cooldown: Duration,
+    /// How long a peer that broke the protocol stays blocked (`block-duration-secs`, default
+    /// 14400, four hours).
+    pub block_duration: Duration,
+}
+
+impl Default for P2pSettings {
+    fn default() -> Self {
+        Self {
+            allow_private_ips: false,
+            max_concurrent_handshakes: 64,
+            handshake_timeout: Duration::from_secs(5),
+            handshake_interval_per_ip: Duration::from_secs(5),
+            handshakes_per_subnet_per_sec: 64,
+            reconnect_cooldown: Duration::from_secs(60),
+            block_duration: Duration::from_secs(4 * 3600),
+        }
+    }
+}
+
+impl P2pSettings {
+    /// For nodes that all run on one machine (a devnet, the tests): every peer is at a loopback
+    /// address, so one address makes every peer's handshakes and must be allowed several a
+    /// second, and a restarted node should be dialled again within a second.
+    pub fn loopback() -> Self {
+        Self {
+            allow_private_ips: true,
+            handshake_interval_per_ip: Duration::from_millis(50),
+            reconnect_cooldown: Duration::from_secs(1),
+            ..Self::default()
+        }
+    }
+
+    fn from_raw(raw: &RawP2p) -> Result<Self, ConfigError> {
+        /// The value given, which must not be 0, else the default.
+        fn positive<T: Copy + Default + PartialEq + std::fmt::Display>(
+            key: &str,
+            value: Option<T>,
+            default: T,
+        ) -> Result<T, ConfigError> {
+            match value {
+                Some(v) if v == T::default() => {
+                    Err(ConfigError::Invalid(format!("p2p {key} must be greater than 0; got {v}")))
+                }
+                Some(v) => Ok(v),
+                None => Ok(default),
+            }
+        }
+        let d = Self::default();
+        let ms = |key, value, default: Duration| {
+            positive(key, value, default.as_millis() as u64).map(Duration::from_millis)
+        };
+        Ok(Self {
+            allow_private_ips: raw.allow_private_ips.unwrap_or(d.allow_private_ips),
+            max_concurrent_handshakes: positive(
+                "max-concurrent-handshakes",
+                raw.max_concurrent_handshakes,
+                d.max_concurrent_handshakes,
+            )?,
+            handshake_timeout: ms("handshake-timeout-ms", raw.handshake_timeout_ms, d.handshake_timeout)?,
+            handshake_interval_per_ip: ms(
+                "handshake-interval-per-ip-ms",
+                raw.handshake_interval_per_ip_ms,
+                d.handshake_interval_per_ip,
+            )?,
+            handshakes_per_subnet_per_sec: positive(
+                "handshakes-per-subnet-per-sec",
+                raw.handshakes_per_subnet_per_sec,
+                d.handshakes_per_subnet_per_sec,
+            )?,
+            reconnect_cooldown: ms("reconnect-cooldown-ms", raw.reconnect_cooldown_ms, d.reconnect_cooldown)?,
+            block_duration: Duration::from_secs(positive(
+                "block-duration-secs",
+                raw.block_duration_secs,
+                d.block_duration.as_secs(),
+            )?),
+        })
+    }
+
+    fn to_toml(&self) -> String {
+        format!(
+            "allow-private-ips = {}\nmax-concurrent-handshakes = {}\nhandshake-timeout-ms = {}\n\
+             handshake-interval-per-ip-ms = {}\nhandshakes-per-subnet-per-sec = {}\n\
+             reconnect-cooldown-ms = {}\nblock-duration-secs = {}\n",
+            self.allow_private_ips,
+            self.max_concurrent_handshakes,
+            self.handshake_timeout.as_millis(),
+            self.handshake_interval_per_ip.as_millis(),
+            self.handshakes_per_subnet_per_sec,
+            self.reconnect_cooldown.as_millis(),
+            self.block_duration.as_secs(),
+        )
+    }
+}
 
 /// Consensus timeouts, in milliseconds.
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -345,6 +518,14 @@ pub struct NodeConfig {
     pub dns_listen: Option<SocketAddr>,
     /// The ENUM zone apex (e.g. `e164.arpa`).
     pub enum_origin: String,
+    /// DNS-over-TCP connections served at once (`[dns] max-tcp-connections`); each holds a file
+    /// descriptor. Only used with `dns_listen`.
+    pub dns_max_tcp_connections: usize,
+    /// How long a DNS-over-TCP connection may go without a whole request
+    /// (`[dns] tcp-idle-timeout-ms`).
+    pub dns_tcp_idle_timeout: Duration,
+    /// The p2p network's limits (`[p2p]`).
+    pub p2p: P2pSettings,
     pub timing: Timing,
     /// The ledger store's page cache, in MiB.
     pub storage_cache_mib: usize,
@@ -367,6 +548,7 @@ impl NodeConfig {
     pub fn parse(text: &str, base: &Path) -> Result<Self, ConfigError> {
         let raw: RawConfig =
             toml::from_str(text).map_err(|source| ConfigError::Toml { path: String::new(), source })?;
+        let p2p = P2pSettings::from_raw(&raw.p2p)?;
         let mut peers = Vec::with_capacity(raw.p2p.peers.len());
         for (index, p) in raw.p2p.peers.into_iter().enumerate() {
             let key =
@@ -381,6 +563,19 @@ impl NodeConfig {
                 });
             }
             peers.push(Peer { key, address: p.address });
+        }
+        if !p2p.allow_private_ips {
+            use commonware_utils::IpAddrExt;
+            if let Some(index) = peers.iter().position(|p| !IpAddrExt::is_global(&p.address.ip())) {
+                return Err(ConfigError::Peer {
+                    index,
+                    reason: format!(
+                        "address {} is not a public address; on a private network set \
+                         allow-private-ips = true in [p2p]",
+                        peers[index].address
+                    ),
+                });
+            }
         }
         let timing = raw.consensus.unwrap_or_default();
         timing.validate()?;
@@ -400,6 +595,27 @@ impl NodeConfig {
             return Err(ConfigError::Invalid(format!("dns origin {enum_origin:?} is not a domain name")));
         }
         let http = raw.http.limits()?;
+        let dns_max_tcp_connections = raw
+            .dns
+            .as_ref()
+            .and_then(|d| d.max_tcp_connections)
+            .unwrap_or(crate::enum_dns::DEFAULT_MAX_TCP_CONNECTIONS);
+        if !(1..=MAX_DNS_TCP_CONNECTIONS).contains(&dns_max_tcp_connections) {
+            return Err(ConfigError::Invalid(format!(
+                "dns max-tcp-connections must be between 1 and {MAX_DNS_TCP_CONNECTIONS}; got \
+                 {dns_max_tcp_connections}"
+            )));
+        }
+        let dns_tcp_idle_timeout = match raw.dns.as_ref().and_then(|d| d.tcp_idle_timeout_ms) {
+            None => crate::enum_dns::DEFAULT_TCP_IDLE_TIMEOUT,
+            Some(ms) if ms == 0 || ms > MAX_DNS_TCP_IDLE_TIMEOUT.as_millis() as u64 => {
+                return Err(ConfigError::Invalid(format!(
+                    "dns tcp-idle-timeout-ms must be between 1 and {}; got {ms}",
+                    MAX_DNS_TCP_IDLE_TIMEOUT.as_millis()
+                )));
+            }
+            Some(ms) => Duration::from_millis(ms),
+        };
         let storage_cache_mib = raw.storage.map_or(crate::storage::DEFAULT_CACHE_MIB, |s| s.cache_mib);
         if !(1..=1 << 20).contains(&storage_cache_mib) {
             return Err(ConfigError::Invalid(format!(
@@ -419,6 +635,9 @@ impl NodeConfig {
             http,
             dns_listen: raw.dns.map(|d| d.listen),
             enum_origin,
+            dns_max_tcp_connections,
+            dns_tcp_idle_timeout,
+            p2p,
             timing,
             storage_cache_mib,
         })
@@ -440,7 +659,7 @@ impl NodeConfig {
         if let Some(p) = &self.admin_token {
             out.push_str(&format!("admin_token = {:?}\n", path(p)));
         }
-        out.push_str(&format!("\n[p2p]\nlisten = \"{}\"\n", self.p2p_listen));
+        out.push_str(&format!("\n[p2p]\nlisten = \"{}\"\n{}", self.p2p_listen, self.p2p.to_toml()));
         for p in &self.peers {
             out.push_str(&format!(
                 "[[p2p.peers]]\nkey = \"{}\"\naddress = \"{}\"\n",
@@ -462,7 +681,12 @@ impl NodeConfig {
             h.request_timeout.as_secs(),
         ));
         if let Some(d) = self.dns_listen {
-            out.push_str(&format!("\n[dns]\nlisten = \"{d}\"\norigin = {:?}\n", self.enum_origin));
+            out.push_str(&format!(
+                "\n[dns]\nlisten = \"{d}\"\norigin = {:?}\nmax-tcp-connections = {}\ntcp-idle-timeout-ms = {}\n",
+                self.enum_origin,
+                self.dns_max_tcp_connections,
+                self.dns_tcp_idle_timeout.as_millis()
+            ));
         }
         let t = self.timing;
         out.push_str(&format!(
@@ -485,7 +709,7 @@ mod tests {
         let key =
             commonware_formatting::hex(npchain_core::types::PrivateKey::from_seed(1).public_key().as_ref());
         format!(
-            "data_dir = \"d\"\ngenesis = \"/abs/g.toml\"\nvalidator_key = \"v.key\"\n[p2p]\nlisten = \"127.0.0.1:1\"\n[[p2p.peers]]\nkey = \"{key}\"\naddress = \"127.0.0.1:2\"\n[http]\nlisten = \"127.0.0.1:3\"\n"
+            "data_dir = \"d\"\ngenesis = \"/abs/g.toml\"\nvalidator_key = \"v.key\"\n[p2p]\nlisten = \"127.0.0.1:1\"\nallow-private-ips = true\n[[p2p.peers]]\nkey = \"{key}\"\naddress = \"127.0.0.1:2\"\n[http]\nlisten = \"127.0.0.1:3\"\n"
         )
     }
 
@@ -579,5 +803,75 @@ mod tests {
         }
         let typo = set.replace("idle-timeout-secs", "idle-timeout");
         assert!(matches!(NodeConfig::parse(&typo, Path::new("/")), Err(ConfigError::Toml { .. })));
+    }
+
+    #[test]
+    fn dns_limits_have_defaults_settings_and_bounds() {
+        let dns = format!("{}\n[dns]\nlisten = \"127.0.0.1:4\"\n", sample());
+        let c = NodeConfig::parse(&dns, Path::new("/")).unwrap();
+        assert_eq!(c.dns_max_tcp_connections, crate::enum_dns::DEFAULT_MAX_TCP_CONNECTIONS);
+        assert_eq!(c.dns_tcp_idle_timeout, crate::enum_dns::DEFAULT_TCP_IDLE_TIMEOUT);
+        let set = format!("{dns}max-tcp-connections = 16\ntcp-idle-timeout-ms = 1500\n");
+        let c = NodeConfig::parse(&set, Path::new("/")).unwrap();
+        assert_eq!((c.dns_max_tcp_connections, c.dns_tcp_idle_timeout), (16, Duration::from_millis(1500)));
+        let again = NodeConfig::parse(&c.to_toml(), Path::new("/")).unwrap();
+        assert_eq!(
+            (again.dns_max_tcp_connections, again.dns_tcp_idle_timeout),
+            (16, Duration::from_millis(1500))
+        );
+        for (bad, key) in [
+            ("max-tcp-connections = 0", "max-tcp-connections"),
+            ("max-tcp-connections = 65537", "max-tcp-connections"),
+            ("tcp-idle-timeout-ms = 0", "tcp-idle-timeout-ms"),
+            ("tcp-idle-timeout-ms = 600001", "tcp-idle-timeout-ms"),
+        ] {
+            let text = format!("{dns}{bad}\n");
+            let err = NodeConfig::parse(&text, Path::new("/")).unwrap_err().to_string();
+            let value = bad.rsplit(' ').next().unwrap();
+            assert!(err.contains(key) && err.contains(&format!("got {value}")), "{bad}: {err}");
+        }
+        let typo = format!("{dns}max-connections = 16\n");
+        assert!(matches!(NodeConfig::parse(&typo, Path::new("/")), Err(ConfigError::Toml { .. })));
+    }
+
+    #[test]
+    fn p2p_limits_have_production_defaults_settings_and_bounds() {
+        let c = NodeConfig::parse(&sample(), Path::new("/")).unwrap();
+        assert_eq!(c.p2p, P2pSettings { allow_private_ips: true, ..P2pSettings::default() });
+        let d = P2pSettings::default();
+        assert!(!d.allow_private_ips);
+        assert_eq!(d.handshake_interval_per_ip, d.handshake_timeout, "one handshake at a time per address");
+        let keys = "max-concurrent-handshakes = 8\nhandshake-timeout-ms = 3000\n\
+                    handshake-interval-per-ip-ms = 250\nhandshakes-per-subnet-per-sec = 10\n\
+                    reconnect-cooldown-ms = 2000\nblock-duration-secs = 600\n";
+        let set =
+            sample().replace("allow-private-ips = true\n", &format!("allow-private-ips = true\n{keys}"));
+        let c = NodeConfig::parse(&set, Path::new("/")).unwrap();
+        let want = P2pSettings {
+            allow_private_ips: true,
+            max_concurrent_handshakes: 8,
+            handshake_timeout: Duration::from_secs(3),
+            handshake_interval_per_ip: Duration::from_millis(250),
+            handshakes_per_subnet_per_sec: 10,
+            reconnect_cooldown: Duration::from_secs(2),
+            block_duration: Duration::from_secs(600),
+        };
+        assert_eq!(c.p2p, want);
+        assert_eq!(NodeConfig::parse(&c.to_toml(), Path::new("/")).unwrap().p2p, want);
+        for key in ["max-concurrent-handshakes", "handshake-interval-per-ip-ms", "block-duration-secs"] {
+            let zero = sample()
+                .replace("allow-private-ips = true\n", &format!("allow-private-ips = true\n{key} = 0\n"));
+            let err = NodeConfig::parse(&zero, Path::new("/")).unwrap_err().to_string();
+            assert!(err.contains(key) && err.contains("got 0"), "{err}");
+        }
+        // a private peer address needs allow-private-ips, and the refusal says so
+        let private = sample().replace("allow-private-ips = true\n", "");
+        let err = NodeConfig::parse(&private, Path::new("/")).unwrap_err().to_string();
+        assert!(err.contains("127.0.0.1:2") && err.contains("allow-private-ips"), "{err}");
+        let public = private.replace("127.0.0.1:2", "192.0.2.1:7400");
+        let err = NodeConfig::parse(&public, Path::new("/")).unwrap_err().to_string();
+        assert!(err.contains("192.0.2.1"), "documentation addresses are not public either: {err}");
+        let public = private.replace("127.0.0.1:2", "8.8.8.8:7400");
+        assert!(!NodeConfig::parse(&public, Path::new("/")).unwrap().p2p.allow_private_ips);
     }
 }

@@ -17,26 +17,64 @@
 //! | anything else under the origin | NXDOMAIN |
 //!
 //! A number's other record types are NODATA. Dynamic updates and zone transfers are refused.
+//!
+//! Before the catalog, [`EnumHandler`] answers what hickory would answer badly:
+//!
+//! | request | answer |
+//! |---|---|
+//! | QUERY with QDCOUNT ≠ 1 (RFC 9619 §4: at most one question) | FORMERR, no question section |
+//! | UPDATE with ZOCOUNT ≠ 1 (RFC 2136 §3.1.1) | FORMERR, no question section |
+//! | UPDATE | REFUSED |
+//! | any other opcode (NOTIFY, STATUS, …) | NOTIMP |
+//!
+//! An error answer carries no question when the request had more than one: thirteen questions
+//! echoed would not fit in 512 bytes, and hickory would answer SERVFAIL and log an error for each
+//! such packet. With one question the header, the question and an OPT record always fit in 512
+//! bytes; records that do not fit in the client's UDP size (512 without EDNS, RFC 1035 §4.2.1;
+//! the EDNS size, at least 512, RFC 6891 §6.2.5) are left out by hickory's encoder, which sets TC
+//! so the client asks again over TCP (RFC 2181 §9, RFC 7766 §5).
+//!
+//! Limits on what a remote party can take ([`TcpLimits`], `[dns]` in the node config): at most
+//! `max-tcp-connections` TCP connections at once (more are accepted and closed at once), each
+//! closed after `tcp-idle-timeout-ms` without a whole request, reading no next request while a
+//! response waits to be written (hickory's framing); a failed accept (such as EMFILE) pauses the
+//! accept loop for [`ACCEPT_ERROR_PAUSE`]. Every log line a remote party can cause is
+//! rate-limited ([`LogLimit`]: [`LOG_BURST`] lines per [`LOG_WINDOW`], then a count of those left
+//! out); hickory's own lines are kept out by the node's default log filter (`hickory_*=error`),
+//! and none of its error lines can be caused from outside.
 
-use crate::metrics::Metrics;
+use crate::{loglimit::LogLimit, metrics::Metrics};
+use futures::StreamExt as _;
 use hickory_server::{
     Server,
-    net::{NetError, runtime::Time},
+    net::{
+        NetError,
+        runtime::{Time, TokioTime, iocompat::AsyncIoTokioAsStd},
+        tcp::TcpStream,
+        xfer::Protocol,
+    },
     proto::{
-        op::{Header, HeaderCounts, MessageType, Metadata, OpCode, ResponseCode},
+        op::{Edns, Header, HeaderCounts, MessageType, Metadata, OpCode, ResponseCode},
         rr::{
             DNSClass, LowerName, Name, RData, Record, RecordType, TSigResponseContext,
             rdata::{NAPTR, NS, SOA},
         },
+        serialize::binary::{BinDecodable, BinDecoder},
     },
-    server::{Request, RequestHandler, RequestInfo, ResponseHandler, ResponseInfo},
+    server::{
+        Request, RequestHandler, RequestInfo, ResponseHandle, ResponseHandler, ResponseInfo, TimeoutStream,
+    },
     zone_handler::{
         AuthLookup, AxfrPolicy, Catalog, LookupControlFlow, LookupError, LookupOptions, LookupRecords,
-        MessageResponseBuilder, ZoneHandler, ZoneTransfer, ZoneType,
+        MessageResponseBuilder, Queries, ZoneHandler, ZoneTransfer, ZoneType,
     },
 };
 use npchain_core::{Prefix, Route, Routes};
-use std::{cell::Cell, sync::Arc, time::Duration};
+use std::{cell::Cell, future::Future, io, net::SocketAddr, sync::Arc, time::Duration};
+use tokio::{
+    io::{AsyncRead, AsyncWrite},
+    task::JoinSet,
+};
 
 /// TTL of every record served (answers and the SOA in negative answers): 0, nothing is cached.
 /// Routing changes at the next committed block, twice a second on an idle network, and the
@@ -53,10 +91,21 @@ pub const NAPTR_FLAGS: &str = "u";
 /// NAPTR service: the E.164 number as a `tel` URI (RFC 4769).
 pub const NAPTR_SERVICE: &str = "E2U+pstn:tel";
 
-/// How long a TCP connection may stay silent before the server closes it.
-pub const TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
+/// TCP connections served at once unless the config says otherwise (`[dns] max-tcp-connections`).
+pub const DEFAULT_MAX_TCP_CONNECTIONS: usize = 128;
+/// How long a TCP connection may go without a whole request before the server closes it, unless
+/// the config says otherwise (`[dns] tcp-idle-timeout-ms`). RFC 7766 §6.2.3: a few seconds.
+pub const DEFAULT_TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Responses queued per TCP connection before the connection waits for the client.
 const TCP_RESPONSE_QUEUE: usize = 32;
+/// How long the TCP accept loop waits after an accept failed other than by the connection's own
+/// end, such as for lack of resources (EMFILE, ENFILE, ENOBUFS, ENOMEM): the pending connection
+/// stays queued, so retrying at once would spin.
+pub const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
+/// Lines a log limit lets through per [`LOG_WINDOW`].
+pub const LOG_BURST: u32 = 10;
+/// The window of [`LOG_BURST`].
+pub const LOG_WINDOW: Duration = Duration::from_secs(60);
 
 /// SOA timers. Nothing transfers the zone (AXFR is refused), so they only inform; the negative
 /// caching time (`minimum`) is [`ANSWER_TTL`] for the same reason as the answers' TTL.
@@ -75,6 +124,22 @@ pub struct EnumConfig {
     /// The name server's host name, for the NS record and the SOA `mname`, e.g.
     /// `ns.npchain.invalid`.
     pub ns: String,
+}
+
+/// Bounds on DNS over TCP (RFC 7766), for file descriptors and memory a client can hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TcpLimits {
+    /// Connections served at once; one more is accepted and closed at once.
+    pub max_connections: usize,
+    /// How long a connection may go without a whole request (or with a response the client does
+    /// not read) before it is closed.
+    pub idle_timeout: Duration,
+}
+
+impl Default for TcpLimits {
+    fn default() -> Self {
+        Self { max_connections: DEFAULT_MAX_TCP_CONNECTIONS, idle_timeout: DEFAULT_TCP_IDLE_TIMEOUT }
+    }
 }
 
 /// Why the ENUM server could not start or stopped.
@@ -114,33 +179,101 @@ pub enum EnumError {
 ///
 /// The sockets must be bound already (so a caller knows the addresses before serving). Each UDP
 /// socket gets its own receive loop: several bound to one port with `SO_REUSEPORT` (see
-/// [`bind_udp`]) spread the queries over the runtime's threads. Answers
-/// come from `routes` as committed at the moment of each query; every query is counted in
-/// `metrics` (`npchain_queries_total{kind="enum",result=…}`), except packets hickory discards or
-/// answers FORMERR before they reach the handler (see [`EnumHandler`]).
+/// [`bind_udp`]) spread the queries over the runtime's threads. TCP is served within `limits`.
+/// Answers come from `routes` as committed at the moment of each query; every query is counted
+/// in `metrics` (`npchain_queries_total{kind="enum",result=…}`), except packets hickory discards
+/// or answers FORMERR before they reach the handler (see [`EnumHandler`]).
 pub async fn serve(
     udp: Vec<tokio::net::UdpSocket>,
     tcp: tokio::net::TcpListener,
     routes: Routes,
     config: &EnumConfig,
+    limits: TcpLimits,
     metrics: Arc<Metrics>,
 ) -> Result<(), EnumError> {
     let handler = EnumHandler::new(routes, config, metrics)?;
-    // One server per transport, so that either one ending ends `serve` (a single server's
-    // `block_until_done` waits for all of its sockets).
     let mut udp_server = Server::new(handler.clone());
     for socket in udp {
         udp_server.register_socket(socket);
     }
-    let mut tcp_server = Server::new(handler);
-    tcp_server.register_listener(tcp, TCP_IDLE_TIMEOUT, TCP_RESPONSE_QUEUE);
-    let (transport, result) = tokio::select! {
-        r = udp_server.block_until_done() => ("udp", r),
-        r = tcp_server.block_until_done() => ("tcp", r),
-    };
-    match result {
-        Ok(()) => Err(EnumError::Stopped { transport }),
-        Err(source) => Err(EnumError::Server { transport, source }),
+    // hickory's own TCP listener takes every connection it is offered, and retries a failed
+    // accept at once; this one bounds both.
+    tokio::select! {
+        r = udp_server.block_until_done() => match r {
+            Ok(()) => Err(EnumError::Stopped { transport: "udp" }),
+            Err(source) => Err(EnumError::Server { transport: "udp", source }),
+        },
+        never = serve_tcp(|| tcp.accept(), handler, limits) => match never {},
+    }
+}
+
+/// Serves DNS over TCP on the connections `accept` yields, at most `limits.max_connections` at
+/// once; never returns. A connection beyond the cap is closed at once (the client sees the
+/// connection end and may try again later); a failed accept that is not the connection's own
+/// fault pauses the loop for [`ACCEPT_ERROR_PAUSE`] instead of spinning on it.
+async fn serve_tcp<S, F, Fut>(
+    mut accept: F,
+    handler: EnumHandler,
+    limits: TcpLimits,
+) -> std::convert::Infallible
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = io::Result<(S, SocketAddr)>>,
+    S: AsyncRead + AsyncWrite + Send + Sync + Unpin + 'static,
+{
+    let mut connections = JoinSet::new();
+    loop {
+        let (stream, peer) = match accept().await {
+            Ok(accepted) => accepted,
+            // the connection was gone before it was accepted: nothing to wait for
+            Err(e)
+                if matches!(e.kind(), io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset) =>
+            {
+                continue;
+            }
+            Err(error) => {
+                if let Some(suppressed) = handler.0.logs.accept_failed.allow() {
+                    tracing::warn!(
+                        %error,
+                        suppressed,
+                        pause_ms = ACCEPT_ERROR_PAUSE.as_millis() as u64,
+                        "ENUM over TCP: accepting a connection failed; pausing"
+                    );
+                }
+                tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
+                continue;
+            }
+        };
+        while connections.try_join_next().is_some() {}
+        if connections.len() >= limits.max_connections {
+            drop(stream);
+            if let Some(suppressed) = handler.0.logs.tcp_refused.allow() {
+                tracing::warn!(
+                    %peer,
+                    max_connections = limits.max_connections,
+                    suppressed,
+                    "ENUM over TCP: connection refused, at the connection cap"
+                );
+            }
+            continue;
+        }
+        connections.spawn(serve_connection(stream, peer, handler.clone(), limits.idle_timeout));
+    }
+}
+
+/// Answers the requests of one TCP connection in turn (hickory frames and writes them), until
+/// the client closes it, a frame is broken, or `idle` passes without a whole request.
+async fn serve_connection<S>(stream: S, peer: SocketAddr, handler: EnumHandler, idle: Duration)
+where
+    S: AsyncRead + AsyncWrite + Send + Sync + Unpin + 'static,
+{
+    let (stream, sender) =
+        TcpStream::from_stream_with_buffer_size(AsyncIoTokioAsStd(stream), peer, TCP_RESPONSE_QUEUE);
+    let mut requests = TimeoutStream::new(stream, idle);
+    while let Some(Ok(message)) = requests.next().await {
+        let (bytes, src) = message.into_parts();
+        let response = ResponseHandle::new(src, sender.clone(), Protocol::Tcp);
+        handler.handle_tcp_request(bytes, src, response).await;
     }
 }
 
@@ -404,11 +537,11 @@ impl ZoneHandler for EnumZone {
     }
 }
 
-/// The request handler the servers run: hickory's [`Catalog`] with the one ENUM zone, plus
-/// counting and the refusal of dynamic updates.
+/// The request handler the servers run: hickory's [`Catalog`] with the one ENUM zone, behind the
+/// answers it would give badly (see the module doc), plus counting.
 ///
-/// Counted: every request that reaches it, by what the catalog answered. Not counted (hickory
-/// handles them before any handler): packets shorter than a header and responses (dropped), and
+/// Counted: every request that reaches it, by what was answered. Not counted (the transports
+/// handle them before any handler): packets shorter than a header and responses (dropped), and
 /// packets whose header parses but whose body does not (FORMERR).
 #[derive(Clone)]
 pub struct EnumHandler(Arc<HandlerInner>);
@@ -416,6 +549,21 @@ pub struct EnumHandler(Arc<HandlerInner>);
 struct HandlerInner {
     catalog: Catalog,
     metrics: Arc<Metrics>,
+    logs: Logs,
+}
+
+/// The limits on this server's log lines that a remote party can cause.
+struct Logs {
+    tcp_refused: LogLimit,
+    accept_failed: LogLimit,
+    send_failed: LogLimit,
+}
+
+impl Default for Logs {
+    fn default() -> Self {
+        let limit = || LogLimit::new(LOG_BURST, LOG_WINDOW);
+        Self { tcp_refused: limit(), accept_failed: limit(), send_failed: limit() }
+    }
 }
 
 impl std::fmt::Debug for EnumHandler {
@@ -430,7 +578,30 @@ impl EnumHandler {
         let zone = EnumZone::new(routes, config)?;
         let mut catalog = Catalog::new();
         catalog.upsert(zone.origin.clone(), vec![Arc::new(zone)]);
-        Ok(Self(Arc::new(HandlerInner { catalog, metrics })))
+        Ok(Self(Arc::new(HandlerInner { catalog, metrics, logs: Logs::default() })))
+    }
+
+    /// Answers one request as received on a TCP connection: what hickory's UDP loop does before
+    /// it calls a handler (drop what is no request, FORMERR for a body that does not parse), then
+    /// [`Self::handle`].
+    async fn handle_tcp_request(&self, bytes: Vec<u8>, src: SocketAddr, mut response_handle: ResponseHandle) {
+        let Ok(header) = Header::read(&mut BinDecoder::new(&bytes)) else { return };
+        if header.metadata.message_type == MessageType::Response {
+            return;
+        }
+        match Request::from_bytes(bytes, src, Protocol::Tcp) {
+            Ok(request) => {
+                self.handle::<_, TokioTime>(&request, response_handle).await;
+            }
+            Err(_) => {
+                let queries = no_questions();
+                let response = MessageResponseBuilder::new(&queries, None)
+                    .error_msg(&header.metadata, ResponseCode::FormErr);
+                if let Err(error) = response_handle.send_response(response).await {
+                    self.send_failed(&error);
+                }
+            }
+        }
     }
 
     async fn handle<R: ResponseHandler, T: Time>(
@@ -438,10 +609,9 @@ impl EnumHandler {
         request: &Request,
         response_handle: R,
     ) -> ResponseInfo {
-        if request.metadata.op_code == OpCode::Update {
-            // the catalog would answer NOTIMP inside the zone and SERVFAIL outside it
-            let info = refuse(request, response_handle).await;
-            self.0.metrics.query("enum", "refused");
+        if let Some(code) = early_answer(request) {
+            let info = self.error_answer(request, code, response_handle).await;
+            self.0.metrics.query("enum", result_label(info.response_code, None));
             return info;
         }
         let (info, outcome) = OUTCOME
@@ -453,6 +623,58 @@ impl EnumHandler {
         self.0.metrics.query("enum", result_label(info.response_code, outcome));
         info
     }
+
+    /// Answers `request` with `code` and no records: with its question if it has exactly one,
+    /// otherwise with none (so the answer always fits), and with an OPT record if it had one
+    /// (RFC 6891 §7).
+    async fn error_answer<R: ResponseHandler>(
+        &self,
+        request: &Request,
+        code: ResponseCode,
+        mut response_handle: R,
+    ) -> ResponseInfo {
+        let edns = request.edns.as_ref().map(|theirs| {
+            let mut ours = Edns::new();
+            ours.set_max_payload(theirs.max_payload().max(512));
+            ours.set_version(0);
+            ours
+        });
+        let none = no_questions();
+        let queries = if request.queries.len() == 1 { &request.queries } else { &none };
+        let response = MessageResponseBuilder::new(queries, edns.as_ref()).error_msg(&request.metadata, code);
+        match response_handle.send_response(response).await {
+            Ok(info) => info,
+            Err(error) => {
+                self.send_failed(&error);
+                let mut metadata = Metadata::response_from_request(&request.metadata);
+                metadata.response_code = ResponseCode::ServFail;
+                ResponseInfo::from(Header { metadata, counts: HeaderCounts::default() })
+            }
+        }
+    }
+
+    fn send_failed(&self, error: &NetError) {
+        if let Some(suppressed) = self.0.logs.send_failed.allow() {
+            tracing::debug!(%error, suppressed, "could not send an ENUM answer");
+        }
+    }
+}
+
+/// The answer code for a request the catalog should not see (see the module doc), if it is one.
+fn early_answer(request: &Request) -> Option<ResponseCode> {
+    let one_question = request.queries.len() == 1;
+    match request.metadata.op_code {
+        OpCode::Query if one_question => None,
+        OpCode::Query => Some(ResponseCode::FormErr),
+        OpCode::Update if one_question => Some(ResponseCode::Refused),
+        OpCode::Update => Some(ResponseCode::FormErr),
+        _ => Some(ResponseCode::NotImp),
+    }
+}
+
+/// An empty question section.
+fn no_questions() -> Queries {
+    Queries::read(&mut BinDecoder::new(&[]), 0).expect("reading no questions reads nothing")
 }
 
 /// The metrics result of an answered request: the zone's own outcome when it answered,
@@ -464,21 +686,6 @@ fn result_label(code: ResponseCode, outcome: Option<Outcome>) -> &'static str {
         (ResponseCode::Refused | ResponseCode::NotImp | ResponseCode::NotAuth, _) => "refused",
         (ResponseCode::FormErr | ResponseCode::BADVERS, _) => "formerr",
         _ => "error",
-    }
-}
-
-/// Answers `request` REFUSED, with no records.
-async fn refuse<R: ResponseHandler>(request: &Request, mut response_handle: R) -> ResponseInfo {
-    let response = MessageResponseBuilder::new(&request.queries, None)
-        .error_msg(&request.metadata, ResponseCode::Refused);
-    match response_handle.send_response(response).await {
-        Ok(info) => info,
-        Err(error) => {
-            tracing::debug!(%error, "could not send an ENUM refusal");
-            let mut metadata = Metadata::new(request.metadata.id, MessageType::Response, OpCode::Update);
-            metadata.response_code = ResponseCode::ServFail;
-            ResponseInfo::from(Header { metadata, counts: HeaderCounts::default() })
-        }
     }
 }
 
@@ -539,4 +746,87 @@ pub fn read_naptr_answer(bytes: &[u8], id: u16) -> Result<EnumAnswer, AnswerErro
         Some(regexp) => EnumAnswer::Naptr(regexp),
         None => EnumAnswer::Negative(format!("{:?}", message.metadata.response_code)),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    /// Counts the events at WARN and above.
+    struct CountWarnings(Arc<AtomicUsize>);
+
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for CountWarnings {
+        fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+            if *event.metadata().level() <= tracing::Level::WARN {
+                self.0.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn handler() -> EnumHandler {
+        let config = EnumConfig { origin: "e164.arpa".into(), ns: "ns.example".into() };
+        EnumHandler::new(Routes::default(), &config, Arc::new(Metrics::default())).unwrap()
+    }
+
+    /// With the clock paused, a sleep only ends when the runtime has nothing else to do, and time
+    /// jumps to it: a loop that spun on the error would reach its thousandth accept at once.
+    #[tokio::test(start_paused = true)]
+    async fn a_failing_accept_pauses_the_loop_and_logs_a_bounded_number_of_lines() {
+        const FAILURES: usize = 1_000;
+        let warnings = Arc::new(AtomicUsize::new(0));
+        let _log = tracing::subscriber::set_default(
+            tracing_subscriber::registry().with(CountWarnings(warnings.clone())),
+        );
+        let calls = AtomicUsize::new(0);
+        let done = tokio::sync::Notify::new();
+        let accept = || {
+            let call = calls.fetch_add(1, Ordering::Relaxed);
+            let done = &done;
+            async move {
+                if call < FAILURES {
+                    // EMFILE: the process is out of file descriptors
+                    Err::<(tokio::io::DuplexStream, SocketAddr), _>(io::Error::from_raw_os_error(24))
+                } else {
+                    done.notify_one();
+                    std::future::pending().await
+                }
+            }
+        };
+        let started = tokio::time::Instant::now();
+        tokio::select! {
+            never = serve_tcp(accept, handler(), TcpLimits::default()) => match never {},
+            () = done.notified() => {}
+        }
+        assert_eq!(calls.load(Ordering::Relaxed), FAILURES + 1);
+        let paused = started.elapsed();
+        assert!(paused >= ACCEPT_ERROR_PAUSE * FAILURES as u32, "paused {paused:?} in all");
+        let lines = warnings.load(Ordering::Relaxed);
+        assert!((1..=LOG_BURST as usize).contains(&lines), "{lines} lines for {FAILURES} failures");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_connection_gone_before_it_was_accepted_does_not_pause_the_loop() {
+        let calls = AtomicUsize::new(0);
+        let done = tokio::sync::Notify::new();
+        let accept = || {
+            let call = calls.fetch_add(1, Ordering::Relaxed);
+            let done = &done;
+            async move {
+                if call < 100 {
+                    Err::<(tokio::io::DuplexStream, SocketAddr), _>(io::ErrorKind::ConnectionAborted.into())
+                } else {
+                    done.notify_one();
+                    std::future::pending().await
+                }
+            }
+        };
+        let started = tokio::time::Instant::now();
+        tokio::select! {
+            never = serve_tcp(accept, handler(), TcpLimits::default()) => match never {},
+            () = done.notified() => {}
+        }
+        assert_eq!(started.elapsed(), Duration::ZERO);
+    }
 }

@@ -7,7 +7,7 @@ use crate::{
     block::Block,
     blocklog::RedbBlockLog,
     chain::Chain,
-    config::NodeConfig,
+    config::{NodeConfig, P2pSettings},
     engine::{self, Channels, Wiring},
     enum_dns::{self, EnumConfig},
     keys,
@@ -201,7 +201,9 @@ pub fn run(config: &NodeConfig) -> Result<(), NodeError> {
     let admin_token = config.admin_token.as_deref().map(read_admin_token).transpose()?;
     let open_files = raise_open_files();
     let archive_files = count_files(&config.data_dir.join("consensus"));
-    check_open_files(open_files, &config.http, DNS_TCP_CONNECTIONS, config.peers.len(), archive_files)?;
+    // The ENUM server holds its TCP connections plus the one it accepts only to close.
+    let dns_tcp = config.dns_listen.map_or(0, |_| config.dns_max_tcp_connections + 1);
+    check_open_files(open_files, &config.http, dns_tcp, config.peers.len(), archive_files)?;
     let peer_infos: Vec<PeerInfo> = config
         .peers
         .iter()
@@ -255,7 +257,11 @@ pub fn run(config: &NodeConfig) -> Result<(), NodeError> {
     if let Some((udp, tcp)) = dns_sockets {
         let zone =
             EnumConfig { origin: config.enum_origin.clone(), ns: format!("ns.{}", config.enum_origin) };
-        spawn_dns(udp, tcp, routes, zone, chain.metrics().clone())?;
+        let limits = enum_dns::TcpLimits {
+            max_connections: config.dns_max_tcp_connections,
+            idle_timeout: config.dns_tcp_idle_timeout,
+        };
+        spawn_dns(udp, tcp, routes, zone, limits, chain.metrics().clone())?;
     }
 
     let mut peers: Vec<(PublicKey, Address)> =
@@ -272,9 +278,10 @@ pub fn run(config: &NodeConfig) -> Result<(), NodeError> {
     let timing = config.timing;
     let http_limits = config.http.clone();
     let p2p_listen = config.p2p_listen;
+    let p2p_settings = config.p2p.clone();
     let validator_ids: Vec<String> = genesis.operators.iter().map(|o| o.id.to_string()).collect();
     let stopped = runtime::Runner::new(runtime_config).start(|context| async move {
-        let mut p2p_config = lookup::Config::local(
+        let mut p2p_config = lookup::Config::recommended(
             Cups::<_, ChaCha20Poly1305>::new(
                 Sake {
                     signer: signer.clone(),
@@ -290,7 +297,7 @@ pub fn run(config: &NodeConfig) -> Result<(), NodeError> {
             max_message,
             NZUsize!(4096),
         );
-        p2p_config.allow_private_ips = true;
+        apply_p2p_settings(&mut p2p_config, &p2p_settings);
         let (mut network, mut oracle) = lookup::Network::new(context.child("p2p"), p2p_config);
         let _ = oracle.track(0, peers);
         let mut register = |channel| network.register(channel, engine::channel_quota(channel));
@@ -354,9 +361,6 @@ pub fn run(config: &NodeConfig) -> Result<(), NodeError> {
     // The node only returns when a part of it stopped (a signal exits the process).
     Err(NodeError::Stopped(chain_halted.halted().unwrap_or(stopped)))
 }
-
-/// Connections the ENUM server takes over TCP at once (until `[dns]` configures it).
-const DNS_TCP_CONNECTIONS: usize = 128;
 
 /// File descriptors kept for everything but the query ports' connections and the files the
 /// consensus store already holds (counted at start). Measured on a devnet node: about 35 (three
@@ -422,15 +426,35 @@ fn check_open_files(
 
 type SakeCups = Cups<Sake<npchain_core::types::PrivateKey>, ChaCha20Poly1305>;
 
-/// Serves ENUM on its own threads and runtime, so routing answers never wait for consensus work.
+/// Sets the limits an operator may tune (`[p2p]`) on commonware's production configuration; the
+/// rest stays as recommended (dial every second, ping every 50 s, four peer sets tracked).
+fn apply_p2p_settings<U: commonware_stream::Upgrader>(p2p: &mut lookup::Config<U>, settings: &P2pSettings) {
+    use commonware_runtime::Quota;
+    use std::num::NonZeroU32;
+    let at_least_one = |n: u32| NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN);
+    p2p.allow_private_ips = settings.allow_private_ips;
+    p2p.max_concurrent_handshakes = at_least_one(settings.max_concurrent_handshakes);
+    p2p.handshake_timeout = settings.handshake_timeout;
+    // a zero interval is refused by the config; the recommended one stands in for it
+    if let Some(quota) = Quota::with_period(settings.handshake_interval_per_ip) {
+        p2p.allowed_handshake_rate_per_ip = quota;
+    }
+    p2p.allowed_handshake_rate_per_subnet =
+        Quota::per_second(at_least_one(settings.handshakes_per_subnet_per_sec));
+    p2p.peer_connection_cooldown = settings.reconnect_cooldown;
+    p2p.block_duration = settings.block_duration;
+}
+
 /// Threads (and UDP receive loops) of the ENUM server.
 const DNS_THREADS: usize = 2;
 
+/// Serves ENUM on its own threads and runtime, so routing answers never wait for consensus work.
 fn spawn_dns(
     udp: Vec<std::net::UdpSocket>,
     tcp: std::net::TcpListener,
     routes: Routes,
     zone: EnumConfig,
+    limits: enum_dns::TcpLimits,
     metrics: Arc<Metrics>,
 ) -> Result<(), NodeError> {
     let io = |source| NodeError::Io { path: "DNS sockets".into(), source };
@@ -451,9 +475,9 @@ fn spawn_dns(
                     .collect::<std::io::Result<Vec<_>>>()
                     .and_then(|u| Ok((u, tokio::net::TcpListener::from_std(tcp)?)));
                 let result = match sockets {
-                    Ok((udp, tcp)) => {
-                        enum_dns::serve(udp, tcp, routes, &zone, metrics).await.map_err(|e| e.to_string())
-                    }
+                    Ok((udp, tcp)) => enum_dns::serve(udp, tcp, routes, &zone, limits, metrics)
+                        .await
+                        .map_err(|e| e.to_string()),
                     Err(e) => Err(e.to_string()),
                 };
                 tracing::error!(?result, "the ENUM server stopped");
@@ -505,22 +529,22 @@ fn spawn_http(listener: std::net::TcpListener, api: Arc<dyn NodeApi>, limits: cr
 #[cfg(test)]
 mod tests {
     use super::*;
+    const DNS_TCP: usize = crate::enum_dns::DEFAULT_MAX_TCP_CONNECTIONS + 1;
     use crate::config::HttpLimits;
 
     #[test]
     fn the_connection_caps_must_fit_under_the_open_file_limit() {
         let defaults = HttpLimits::default();
         // The defaults fit a hard limit of 1,024 with four peers and a young chain.
-        assert!(check_open_files(Some(1024), &defaults, DNS_TCP_CONNECTIONS, 3, 40).is_ok());
-        assert!(check_open_files(None, &defaults, DNS_TCP_CONNECTIONS, 3, 40).is_ok());
+        assert!(check_open_files(Some(1024), &defaults, DNS_TCP, 3, 40).is_ok());
+        assert!(check_open_files(None, &defaults, DNS_TCP, 3, 40).is_ok());
         let wide = HttpLimits { max_connections: 900, ..defaults.clone() };
-        let e = check_open_files(Some(1024), &wide, DNS_TCP_CONNECTIONS, 3, 40).unwrap_err().to_string();
+        let e = check_open_files(Some(1024), &wide, DNS_TCP, 3, 40).unwrap_err().to_string();
         assert!(e.contains("open-file limit is 1024") && e.contains("needs 1362"), "{e}");
         assert!(e.contains("932 for HTTP") && e.contains("128 for DNS") && e.contains("302 kept"), "{e}");
         assert!(e.contains("[http] max-connections"), "{e}");
         // an old chain's store keeps more files open
-        let e =
-            check_open_files(Some(1024), &defaults, DNS_TCP_CONNECTIONS, 3, 1000).unwrap_err().to_string();
+        let e = check_open_files(Some(1024), &defaults, DNS_TCP, 3, 1000).unwrap_err().to_string();
         assert!(e.contains("1262 kept"), "{e}");
     }
 

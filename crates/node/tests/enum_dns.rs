@@ -4,7 +4,7 @@
 
 use commonware_cryptography::Signer;
 use hickory_server::proto::{
-    op::{Message, MessageType, OpCode, Query, ResponseCode},
+    op::{Edns, Message, MessageType, OpCode, Query, ResponseCode},
     rr::{DNSClass, Name, RData, Record, RecordType, rdata::NAPTR},
 };
 use npchain_core::{
@@ -12,7 +12,7 @@ use npchain_core::{
     PortedEntry, PrivateKey, Timestamp, Transaction, TxBody,
 };
 use npchain_node::{
-    enum_dns::{self, EnumConfig, EnumError, EnumHandler},
+    enum_dns::{self, EnumConfig, EnumError, EnumHandler, TcpLimits},
     metrics::Metrics,
 };
 use std::{
@@ -135,6 +135,11 @@ impl Server {
     /// Binds both sockets first, then spawns the server: a query sent right away waits in the
     /// socket's queue, there is no start-up race.
     async fn start(ledger: &Ledger<MemStore>, origin: &str) -> Self {
+        let config = EnumConfig { origin: origin.into(), ns: "ns.npchain.invalid".into() };
+        Self::start_with(ledger, config, TcpLimits::default()).await
+    }
+
+    async fn start_with(ledger: &Ledger<MemStore>, config: EnumConfig, limits: TcpLimits) -> Self {
         // as the node does: TCP, then two UDP sockets sharing its port (two receive loops)
         let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let tcp_addr = tcp.local_addr().unwrap();
@@ -145,11 +150,10 @@ impl Server {
             .collect();
         let udp_addr = tcp_addr;
         let metrics = Arc::new(Metrics::default());
-        let config = EnumConfig { origin: origin.into(), ns: "ns.npchain.invalid".into() };
         let routes = ledger.routes();
         let task = tokio::spawn({
             let metrics = metrics.clone();
-            async move { enum_dns::serve(udp, tcp, routes, &config, metrics).await }
+            async move { enum_dns::serve(udp, tcp, routes, &config, limits, metrics).await }
         });
         Self { udp: udp_addr, tcp: tcp_addr, metrics, task }
     }
@@ -487,10 +491,9 @@ async fn bad_configuration_is_refused_before_serving() {
     // serve reports it at once
     let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let result =
-        timeout(WAIT, enum_dns::serve(vec![udp], tcp, routes.clone(), &config(".", "ns.example"), metrics))
-            .await
-            .unwrap();
+    let root = config(".", "ns.example");
+    let serve = enum_dns::serve(vec![udp], tcp, routes.clone(), &root, TcpLimits::default(), metrics);
+    let result = timeout(WAIT, serve).await.unwrap();
     assert!(matches!(result, Err(EnumError::RootOrigin)), "{result:?}");
 }
 
@@ -680,47 +683,44 @@ async fn answers_follow_committed_blocks() {
     server.assert_alive();
 }
 
+/// `dig @127.0.0.1 -p <port> +norecurse +time=3 +tries=1 <args>`: its standard output, once it
+/// succeeded.
+async fn dig(to: SocketAddr, args: &[&str]) -> String {
+    let mut all: Vec<String> =
+        ["@127.0.0.1", "-p", &to.port().to_string(), "+norecurse", "+time=3", "+tries=1"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+    all.extend(args.iter().map(|s| s.to_string()));
+    let run = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("dig").args(&all).output().unwrap_or_else(|e| {
+            panic!("cannot run dig ({e}); run the tests with scripts/test, which installs it")
+        })
+    });
+    let out = timeout(WAIT * 2, run).await.unwrap().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "dig {args:?} failed: {stdout} {}", String::from_utf8_lossy(&out.stderr));
+    stdout
+}
+
 #[tokio::test]
 async fn dig_reads_the_naptr() {
     let ledger = ledger();
     let server = Server::start(&ledger, "e164.arpa").await;
-    let run = |args: Vec<String>| {
-        tokio::task::spawn_blocking(move || {
-            std::process::Command::new("dig").args(&args).output().unwrap_or_else(|e| {
-                panic!("cannot run dig ({e}); run the tests with scripts/test, which installs it")
-            })
-        })
-    };
-    let args = |to: SocketAddr, extra: &[&str]| {
-        let port = to.port().to_string();
-        let mut a: Vec<String> = ["@127.0.0.1", "-p", &port, "+norecurse", "+time=3", "+tries=1"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        a.extend(extra.iter().map(|s| s.to_string()));
-        a
-    };
     let name = enum_name(PORTED, "e164.arpa");
 
-    let out = timeout(WAIT * 2, run(args(server.udp, &["+short", &name, "NAPTR"]))).await.unwrap().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "dig failed: {stdout} {}", String::from_utf8_lossy(&out.stderr));
+    let stdout = dig(server.udp, &["+short", &name, "NAPTR"]).await;
     assert_eq!(stdout.trim(), r#"100 10 "u" "E2U+pstn:tel" "!^.*$!tel:+49301000001;npdi;rn=D002!" ."#);
 
     // over TCP, in full: authoritative, NOERROR, TTL 0
-    let out = timeout(WAIT * 2, run(args(server.tcp, &["+tcp", &name, "NAPTR"]))).await.unwrap().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = dig(server.tcp, &["+tcp", &name, "NAPTR"]).await;
     assert!(stdout.contains("status: NOERROR") && stdout.contains(" aa"), "{stdout}");
     let has_record = |tokens: &[&str]| {
         stdout.lines().any(|line| line.split_whitespace().take(tokens.len()).eq(tokens.iter().copied()))
     };
     assert!(has_record(&[&name, "0", "IN", "NAPTR", "100", "10"]), "{stdout}");
 
-    let out = timeout(WAIT * 2, run(args(server.udp, &[&enum_name(OUTSIDE, "e164.arpa"), "NAPTR"])))
-        .await
-        .unwrap()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = dig(server.udp, &[&enum_name(OUTSIDE, "e164.arpa"), "NAPTR"]).await;
     assert!(stdout.contains("status: NXDOMAIN"), "{stdout}");
     assert!(
         stdout.lines().any(|l| l.split_whitespace().eq([
@@ -738,5 +738,289 @@ async fn dig_reads_the_naptr() {
         ])),
         "{stdout}"
     );
+    server.assert_alive();
+}
+
+/// A query of `n` NAPTR questions for 15-digit numbers of OPA's range, as a client would write
+/// it that does not compress names (45 bytes a question, so 12 are over 512 bytes), with an
+/// OPT record of `edns` bytes if given; and its id.
+fn questions(n: usize, edns: Option<u16>) -> (Vec<u8>, u16) {
+    let id = next_id();
+    let additionals = u16::from(edns.is_some());
+    let mut packet = header(id, 0, [u16::try_from(n).unwrap(), 0, 0, additionals]);
+    for i in 0..n {
+        let name = enum_name(&format!("+49301000000{i:04}"), "e164.arpa");
+        for label in name.trim_end_matches('.').split('.') {
+            packet.push(u8::try_from(label.len()).unwrap());
+            packet.extend_from_slice(label.as_bytes());
+        }
+        packet.push(0);
+        packet.extend_from_slice(&u16::from(RecordType::NAPTR).to_be_bytes());
+        packet.extend_from_slice(&1u16.to_be_bytes()); // IN
+    }
+    if let Some(size) = edns {
+        // OPT: root name, type 41, class = UDP size, TTL 0 (version 0), no options
+        packet.extend_from_slice(&[0, 0, 41]);
+        packet.extend_from_slice(&size.to_be_bytes());
+        packet.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+    }
+    (packet, id)
+}
+
+/// The answer to a request that is not one question: FORMERR (RFC 9619 §4), no question
+/// echoed, OPT present exactly when the request had one.
+fn assert_formerr_without_question(answer: &Message, with_edns: bool) {
+    assert_eq!(answer.metadata.response_code, ResponseCode::FormErr, "{answer:?}");
+    assert!(answer.queries.is_empty(), "{answer:?}");
+    assert!(answer.answers.is_empty() && answer.authorities.is_empty(), "{answer:?}");
+    assert_eq!(answer.edns.is_some(), with_edns, "{answer:?}");
+}
+
+#[tokio::test]
+async fn a_query_of_more_or_fewer_than_one_question_is_formerr() {
+    let ledger = ledger();
+    let server = Server::start(&ledger, "e164.arpa").await;
+    // 12 questions make an echo over 512 bytes: hickory answered SERVFAIL to those. (80
+    // questions are 3.6 kB; a longer datagram is cut at hickory's 4,096-byte receive buffer,
+    // and is FORMERR as a body that does not parse.)
+    for n in [0, 2, 11, 12, 13, 80] {
+        for edns in [None, Some(512), Some(1232)] {
+            let (bytes, id) = questions(n, edns);
+            if edns.is_none() {
+                assert_eq!(bytes.len() > 512, n >= 12, "{n} questions: {} bytes", bytes.len());
+            }
+            let (others, answer) = server.udp_exchange(&[&bytes], id).await;
+            assert!(others.is_empty(), "{n} questions: {others:?}");
+            assert_formerr_without_question(&answer, edns.is_some());
+        }
+    }
+    // over TCP too, and the connection goes on answering
+    let mut stream = TcpStream::connect(server.tcp).await.unwrap();
+    let (bytes, id) = questions(13, None);
+    tcp_send(&mut stream, &bytes).await;
+    let answer = tcp_recv(&mut stream).await;
+    assert_eq!(answer.metadata.id, id);
+    assert_formerr_without_question(&answer, false);
+    tcp_send(&mut stream, &query_bytes(&enum_name(PORTED, "e164.arpa"))).await;
+    assert_eq!(regexp(&tcp_recv(&mut stream).await), "!^.*$!tel:+49301000001;npdi;rn=D002!");
+
+    // an update of 13 zones: FORMERR (RFC 2136 §3.1.1: one zone); a notify of 13: NOTIMP
+    for (op_code, code) in [(OpCode::Update, ResponseCode::FormErr), (OpCode::Notify, ResponseCode::NotImp)] {
+        let (mut bytes, id) = questions(13, None);
+        bytes[2] |= u8::from(op_code) << 3;
+        let (others, answer) = server.udp_exchange(&[&bytes], id).await;
+        assert!(others.is_empty(), "{others:?}");
+        assert_eq!(answer.metadata.response_code, code, "{op_code:?}: {answer:?}");
+        assert!(answer.queries.is_empty(), "{answer:?}");
+    }
+    let metrics = server.metrics.render();
+    assert!(metrics.contains(r#"npchain_queries_total{kind="enum",result="formerr"} 20"#), "{metrics}");
+    assert!(!metrics.contains(r#"result="error""#), "{metrics}");
+    server.assert_alive();
+}
+
+fn query_bytes(name: &str) -> Vec<u8> {
+    query(name, RecordType::NAPTR).to_vec().unwrap()
+}
+
+/// An origin of 242 characters (the longest that leaves room for `hostmaster.`) and a name
+/// server of 253: the apex SOA answer is 560 bytes.
+fn long_names() -> EnumConfig {
+    let label = |c: char, n: usize| c.to_string().repeat(n);
+    EnumConfig {
+        origin: [label('a', 63), label('b', 63), label('c', 63), label('d', 50)].join("."),
+        ns: [label('w', 63), label('x', 63), label('y', 63), label('z', 61)].join("."),
+    }
+}
+
+#[tokio::test]
+async fn an_answer_too_big_for_the_udp_size_is_truncated() {
+    let ledger = ledger();
+    let config = long_names();
+    let apex = format!("{}.", config.origin);
+    let server = Server::start_with(&ledger, config, TcpLimits::default()).await;
+    let soa_query = |edns: Option<u16>| {
+        let mut m = query(&apex, RecordType::SOA);
+        m.edns = edns.map(|size| {
+            let mut opt = Edns::new();
+            opt.set_max_payload(size);
+            opt
+        });
+        m
+    };
+    // without EDNS (512 bytes), and with an EDNS size under 512 (read as 512, RFC 6891 §6.2.5)
+    for edns in [None, Some(0), Some(300), Some(512)] {
+        let query = soa_query(edns);
+        let bytes = query.to_vec().unwrap();
+        let (others, answer) = server.udp_exchange(&[&bytes], query.metadata.id).await;
+        assert!(others.is_empty(), "{others:?}");
+        assert!(answer.metadata.truncation, "EDNS {edns:?}: {answer:?}");
+        assert_eq!(answer.metadata.response_code, ResponseCode::NoError, "{answer:?}");
+        assert_eq!(answer.queries.len(), 1, "the question is echoed: {answer:?}");
+        assert!(answer.answers.is_empty(), "{answer:?}");
+        assert_eq!(answer.edns.is_some(), edns.is_some(), "{answer:?}");
+        assert!(answer.to_vec().unwrap().len() <= 512);
+    }
+    // room enough: the whole answer
+    let full = server.udp(&soa_query(Some(1232))).await;
+    assert!(!full.metadata.truncation, "{full:?}");
+    assert_eq!(full.answers.len(), 1, "{full:?}");
+    assert!(full.to_vec().unwrap().len() > 512);
+    // and over TCP, where a truncated client asks again
+    let mut stream = TcpStream::connect(server.tcp).await.unwrap();
+    tcp_send(&mut stream, &soa_query(None).to_vec().unwrap()).await;
+    let answer = tcp_recv(&mut stream).await;
+    assert!(!answer.metadata.truncation && answer.answers.len() == 1, "{answer:?}");
+    // dig: over UDP only, it shows the flag; left to itself, it asks again over TCP
+    let flags = |out: &str| out.lines().find(|l| l.starts_with(";; flags:")).unwrap_or_default().to_owned();
+    for edns in ["+noedns", "+bufsize=300", "+bufsize=512"] {
+        let out = dig(server.udp, &["+notcp", "+ignore", edns, &apex, "SOA"]).await;
+        assert!(flags(&out).contains(" tc"), "{edns}: {out}");
+        assert!(out.contains("status: NOERROR") && out.contains("ANSWER: 0"), "{edns}: {out}");
+    }
+    let out = dig(server.udp, &["+noedns", &apex, "SOA"]).await;
+    assert!(out.contains("Truncated, retrying in TCP mode"), "{out}");
+    assert!(!flags(&out).contains(" tc") && out.contains("ANSWER: 1"), "{out}");
+    let out = dig(server.udp, &["+notcp", "+bufsize=1232", &apex, "SOA"]).await;
+    assert!(!flags(&out).contains(" tc") && out.contains("ANSWER: 1"), "{out}");
+
+    let metrics = server.metrics.render();
+    assert!(!metrics.contains(r#"result="error""#), "{metrics}");
+    server.assert_alive();
+}
+
+/// The NAPTR regexp a TCP connection answers for `name`.
+async fn ask_tcp(stream: &mut TcpStream, name: &str) -> String {
+    tcp_send(stream, &query_bytes(name)).await;
+    regexp(&tcp_recv(stream).await)
+}
+
+/// Reads from `stream` until it ends: `true` if the server closed it (end of file or reset)
+/// within [`WAIT`] without sending anything.
+async fn closed_by_server(stream: &mut TcpStream) -> bool {
+    let mut byte = [0u8; 1];
+    match timeout(WAIT, stream.read(&mut byte)).await {
+        Ok(Ok(0)) | Ok(Err(_)) => true,
+        Ok(Ok(_)) | Err(_) => false,
+    }
+}
+
+#[tokio::test]
+async fn tcp_connections_beyond_the_cap_are_closed_and_those_within_it_answer() {
+    let ledger = ledger();
+    let config = EnumConfig { origin: "e164.arpa".into(), ns: "ns.npchain.invalid".into() };
+    let limits = TcpLimits { max_connections: 3, idle_timeout: Duration::from_secs(60) };
+    let server = Server::start_with(&ledger, config, limits).await;
+    let name = enum_name(PORTED, "e164.arpa");
+    // three connections, each answered (so each is being served)
+    let mut open = Vec::new();
+    for _ in 0..3 {
+        let mut stream = TcpStream::connect(server.tcp).await.unwrap();
+        assert_eq!(ask_tcp(&mut stream, &name).await, "!^.*$!tel:+49301000001;npdi;rn=D002!");
+        open.push(stream);
+    }
+    // more are closed at once, even with a query waiting
+    for _ in 0..20 {
+        let mut extra = TcpStream::connect(server.tcp).await.unwrap();
+        let _ = extra.write_all(&query_bytes(&name)).await;
+        assert!(closed_by_server(&mut extra).await, "a connection beyond the cap was served");
+    }
+    // the three go on answering
+    for stream in &mut open {
+        assert_eq!(ask_tcp(stream, &name).await, "!^.*$!tel:+49301000001;npdi;rn=D002!");
+    }
+    // once one closes, a new connection is served (when the server has seen it close)
+    drop(open.pop());
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let mut stream = TcpStream::connect(server.tcp).await.unwrap();
+        tcp_send(&mut stream, &query_bytes(&name)).await;
+        let mut len = [0u8; 2];
+        if timeout(WAIT, stream.read_exact(&mut len)).await.unwrap().is_ok() {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no connection served after one closed");
+        tokio::task::yield_now().await;
+    }
+    server.assert_alive();
+}
+
+#[tokio::test]
+async fn a_tcp_connection_without_a_whole_request_is_closed_at_the_idle_timeout() {
+    let ledger = ledger();
+    let config = EnumConfig { origin: "e164.arpa".into(), ns: "ns.npchain.invalid".into() };
+    let limits = TcpLimits { max_connections: 4, idle_timeout: Duration::from_millis(200) };
+    let server = Server::start_with(&ledger, config, limits).await;
+    // silent
+    let mut silent = TcpStream::connect(server.tcp).await.unwrap();
+    // half a request
+    let mut half = TcpStream::connect(server.tcp).await.unwrap();
+    let bytes = query_bytes(&enum_name(PORTED, "e164.arpa"));
+    let len = u16::try_from(bytes.len()).unwrap().to_be_bytes();
+    half.write_all(&[&len[..], &bytes[..bytes.len() / 2]].concat()).await.unwrap();
+    // answered once, then silent
+    let mut after = TcpStream::connect(server.tcp).await.unwrap();
+    tcp_send(&mut after, &bytes).await;
+    assert_eq!(regexp(&tcp_recv(&mut after).await), "!^.*$!tel:+49301000001;npdi;rn=D002!");
+    for stream in [&mut silent, &mut half, &mut after] {
+        assert!(closed_by_server(stream).await, "an idle connection stayed open");
+    }
+    server.assert_alive();
+}
+
+/// Counts the events its filter lets through.
+struct CountLines(Arc<std::sync::atomic::AtomicUsize>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for CountLines {
+    fn on_event(&self, _: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// The node's default log filter (`DEFAULT_LOG` of the `npchain` command).
+const NODE_LOG_FILTER: &str = "info,hickory_server=error,hickory_proto=error,hickory_net=error";
+
+/// What anyone who can reach the DNS port can send, many times over, writes at most a burst of
+/// log lines per kind: the 13-question packets of the report (5,000 ERROR lines before), odd
+/// opcodes, EDNS versions the server does not speak, and TCP connections beyond the cap.
+/// (A `current_thread` runtime: the server's tasks run on this thread, under this subscriber.)
+#[tokio::test]
+async fn what_a_remote_party_sends_writes_a_bounded_number_of_log_lines() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    let lines = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_subscriber::EnvFilter::new(NODE_LOG_FILTER))
+        .with(CountLines(lines.clone()));
+    let _log = tracing::subscriber::set_default(subscriber);
+
+    let ledger = ledger();
+    let config = EnumConfig { origin: "e164.arpa".into(), ns: "ns.npchain.invalid".into() };
+    let limits = TcpLimits { max_connections: 1, idle_timeout: Duration::from_secs(60) };
+    let server = Server::start_with(&ledger, config, limits).await;
+    const PACKETS: usize = 500;
+    for _ in 0..PACKETS {
+        let (bytes, id) = questions(13, None);
+        server.udp_exchange(&[&bytes], id).await;
+    }
+    let mut odd_opcode = query(&enum_name(PORTED, "e164.arpa"), RecordType::NAPTR);
+    odd_opcode.metadata.op_code = OpCode::Notify;
+    let mut edns_version = query(&enum_name(PORTED, "e164.arpa"), RecordType::NAPTR);
+    let mut opt = Edns::new();
+    opt.set_version(1);
+    edns_version.edns = Some(opt);
+    for mut message in [odd_opcode, edns_version] {
+        for _ in 0..PACKETS {
+            message.metadata.id = next_id();
+            server.udp(&message).await;
+        }
+    }
+    let held = TcpStream::connect(server.tcp).await.unwrap();
+    for _ in 0..PACKETS {
+        let mut refused = TcpStream::connect(server.tcp).await.unwrap();
+        assert!(closed_by_server(&mut refused).await);
+    }
+    drop(held);
+    let lines = lines.load(Ordering::Relaxed);
+    assert!(lines <= enum_dns::LOG_BURST as usize, "{lines} log lines");
     server.assert_alive();
 }

@@ -241,6 +241,9 @@ impl Net {
             http: npchain_node::config::HttpLimits::default(),
             dns_listen: None,
             enum_origin: first.enum_origin.clone(),
+            dns_max_tcp_connections: first.dns_max_tcp_connections,
+            dns_tcp_idle_timeout: first.dns_tcp_idle_timeout,
+            p2p: first.p2p.clone(),
             timing: first.timing,
             storage_cache_mib: npchain_node::storage::DEFAULT_CACHE_MIB,
         };
