@@ -448,3 +448,52 @@ fn spawn_http(listener: std::net::TcpListener, api: Arc<dyn NodeApi>) {
         })
         .expect("http thread");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn recommended() -> lookup::Config<SakeCups> {
+        let handshake = Cups::<_, ChaCha20Poly1305>::new(
+            Sake {
+                signer: npchain_core::types::PrivateKey::from_seed(1),
+                synchrony_bound: Duration::from_secs(5),
+                max_handshake_age: Duration::from_secs(10),
+                version: sake::Version::V1,
+            },
+            cups::Version::V1,
+        );
+        lookup::Config::recommended(
+            handshake,
+            b"test",
+            ([127, 0, 0, 1], 0).into(),
+            NZUsize!(4),
+            1024,
+            NZUsize!(16),
+        )
+    }
+
+    #[test]
+    fn the_p2p_defaults_are_the_production_configuration_but_for_handshakes_at_once() {
+        let mut ours = recommended();
+        apply_p2p_settings(&mut ours, &P2pSettings::default());
+        let theirs = recommended();
+        assert_eq!(ours.allow_private_ips, theirs.allow_private_ips);
+        assert_eq!(ours.handshake_timeout, theirs.handshake_timeout);
+        assert_eq!(ours.allowed_handshake_rate_per_ip, theirs.allowed_handshake_rate_per_ip);
+        assert_eq!(ours.allowed_handshake_rate_per_subnet, theirs.allowed_handshake_rate_per_subnet);
+        assert_eq!(ours.peer_connection_cooldown, theirs.peer_connection_cooldown);
+        assert_eq!(ours.block_duration, theirs.block_duration);
+        assert_eq!((ours.max_concurrent_handshakes.get(), theirs.max_concurrent_handshakes.get()), (64, 512));
+        // the loopback settings change only what a one-machine network needs
+        let mut loopback = recommended();
+        apply_p2p_settings(&mut loopback, &P2pSettings::loopback());
+        assert!(loopback.allow_private_ips);
+        assert_eq!(loopback.peer_connection_cooldown, Duration::from_secs(1));
+        assert_eq!(
+            loopback.allowed_handshake_rate_per_ip,
+            commonware_runtime::Quota::with_period(Duration::from_millis(50)).unwrap()
+        );
+        assert_eq!(loopback.handshake_timeout, theirs.handshake_timeout);
+    }
+}
