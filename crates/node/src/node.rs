@@ -540,8 +540,8 @@ mod tests {
         assert!(check_open_files(None, &defaults, DNS_TCP, 3, 40).is_ok());
         let wide = HttpLimits { max_connections: 900, ..defaults.clone() };
         let e = check_open_files(Some(1024), &wide, DNS_TCP, 3, 40).unwrap_err().to_string();
-        assert!(e.contains("open-file limit is 1024") && e.contains("needs 1362"), "{e}");
-        assert!(e.contains("932 for HTTP") && e.contains("128 for DNS") && e.contains("302 kept"), "{e}");
+        assert!(e.contains("open-file limit is 1024") && e.contains("needs 1363"), "{e}");
+        assert!(e.contains("932 for HTTP") && e.contains("129 for DNS") && e.contains("302 kept"), "{e}");
         assert!(e.contains("[http] max-connections"), "{e}");
         // an old chain's store keeps more files open
         let e = check_open_files(Some(1024), &defaults, DNS_TCP, 3, 1000).unwrap_err().to_string();
@@ -553,5 +553,49 @@ mod tests {
         let hard = rustix::process::getrlimit(rustix::process::Resource::Nofile).maximum;
         assert_eq!(raise_open_files(), hard);
         assert_eq!(rustix::process::getrlimit(rustix::process::Resource::Nofile).current, hard);
+    }
+
+    fn recommended() -> lookup::Config<SakeCups> {
+        let handshake = Cups::<_, ChaCha20Poly1305>::new(
+            Sake {
+                signer: npchain_core::types::PrivateKey::from_seed(1),
+                synchrony_bound: Duration::from_secs(5),
+                max_handshake_age: Duration::from_secs(10),
+                version: sake::Version::V1,
+            },
+            cups::Version::V1,
+        );
+        lookup::Config::recommended(
+            handshake,
+            b"test",
+            ([127, 0, 0, 1], 0).into(),
+            NZUsize!(4),
+            1024,
+            NZUsize!(16),
+        )
+    }
+
+    #[test]
+    fn the_p2p_defaults_are_the_production_configuration_but_for_handshakes_at_once() {
+        let mut ours = recommended();
+        apply_p2p_settings(&mut ours, &P2pSettings::default());
+        let theirs = recommended();
+        assert_eq!(ours.allow_private_ips, theirs.allow_private_ips);
+        assert_eq!(ours.handshake_timeout, theirs.handshake_timeout);
+        assert_eq!(ours.allowed_handshake_rate_per_ip, theirs.allowed_handshake_rate_per_ip);
+        assert_eq!(ours.allowed_handshake_rate_per_subnet, theirs.allowed_handshake_rate_per_subnet);
+        assert_eq!(ours.peer_connection_cooldown, theirs.peer_connection_cooldown);
+        assert_eq!(ours.block_duration, theirs.block_duration);
+        assert_eq!((ours.max_concurrent_handshakes.get(), theirs.max_concurrent_handshakes.get()), (64, 512));
+        // the loopback settings change only what a one-machine network needs
+        let mut loopback = recommended();
+        apply_p2p_settings(&mut loopback, &P2pSettings::loopback());
+        assert!(loopback.allow_private_ips);
+        assert_eq!(loopback.peer_connection_cooldown, Duration::from_secs(1));
+        assert_eq!(
+            loopback.allowed_handshake_rate_per_ip,
+            commonware_runtime::Quota::with_period(Duration::from_millis(50)).unwrap()
+        );
+        assert_eq!(loopback.handshake_timeout, theirs.handshake_timeout);
     }
 }

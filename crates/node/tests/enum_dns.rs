@@ -1,6 +1,8 @@
 //! The ENUM server over real sockets: answers from a real ledger's routes (genesis, then blocks
 //! that port a number, re-route an operator and assign a range), over UDP and TCP, with hickory's
-//! own message types as the client, garbage that must not stop it, and `dig` as an outside client.
+//! own message types as the client, garbage that must not stop it, and `dig` as an outside client;
+//! and the limits on what a client can take: FORMERR for more or fewer than one question, TC for
+//! an answer too big for UDP, the TCP connection cap and idle timeout, bounded log lines.
 
 use commonware_cryptography::Signer;
 use hickory_server::proto::{
