@@ -658,7 +658,7 @@ fn run_wallet(args: WalletArgs) -> Result<ExitCode, WalletFailure> {
                 .map(|n| w.parse_number(n).map_err(|e| e.to_string()))
                 .collect::<Result<Vec<_>, _>>()?;
             if let Some(path) = group {
-                let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+                let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
                 // Each line as typed (the number grammar refuses stray spaces, naming them).
                 for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.is_empty() && *l != "number") {
                     numbers.push(
