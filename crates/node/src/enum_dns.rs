@@ -779,28 +779,8 @@ mod tests {
         let _log = tracing::subscriber::set_default(
             tracing_subscriber::registry().with(CountWarnings(warnings.clone())),
         );
-        let calls = AtomicUsize::new(0);
-        let done = tokio::sync::Notify::new();
-        let accept = || {
-            let call = calls.fetch_add(1, Ordering::Relaxed);
-            let done = &done;
-            async move {
-                if call < FAILURES {
-                    // EMFILE: the process is out of file descriptors
-                    Err::<(tokio::io::DuplexStream, SocketAddr), _>(io::Error::from_raw_os_error(24))
-                } else {
-                    done.notify_one();
-                    std::future::pending().await
-                }
-            }
-        };
-        let started = tokio::time::Instant::now();
-        tokio::select! {
-            never = serve_tcp(accept, handler(), TcpLimits::default()) => match never {},
-            () = done.notified() => {}
-        }
-        assert_eq!(calls.load(Ordering::Relaxed), FAILURES + 1);
-        let paused = started.elapsed();
+        let (calls, paused) = failing_accepts(FAILURES, || io::Error::from_raw_os_error(24)).await;
+        assert_eq!(calls, FAILURES + 1);
         assert!(paused >= ACCEPT_ERROR_PAUSE * FAILURES as u32, "paused {paused:?} in all");
         let lines = warnings.load(Ordering::Relaxed);
         assert!((1..=LOG_BURST as usize).contains(&lines), "{lines} lines for {FAILURES} failures");
@@ -808,14 +788,22 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_connection_gone_before_it_was_accepted_does_not_pause_the_loop() {
+        let (calls, paused) = failing_accepts(100, || io::ErrorKind::ConnectionAborted.into()).await;
+        assert_eq!((calls, paused), (101, Duration::ZERO));
+    }
+
+    /// Runs the TCP loop over an accept that fails `failures` times with `error` (24 is EMFILE:
+    /// the process is out of file descriptors), then waits forever: the accepts made and the
+    /// (paused-clock) time they took.
+    async fn failing_accepts(failures: usize, error: impl Fn() -> io::Error) -> (usize, Duration) {
         let calls = AtomicUsize::new(0);
         let done = tokio::sync::Notify::new();
         let accept = || {
             let call = calls.fetch_add(1, Ordering::Relaxed);
-            let done = &done;
+            let (done, error) = (&done, &error);
             async move {
-                if call < 100 {
-                    Err::<(tokio::io::DuplexStream, SocketAddr), _>(io::ErrorKind::ConnectionAborted.into())
+                if call < failures {
+                    Err::<(tokio::io::DuplexStream, SocketAddr), _>(error())
                 } else {
                     done.notify_one();
                     std::future::pending().await
@@ -827,6 +815,6 @@ mod tests {
             never = serve_tcp(accept, handler(), TcpLimits::default()) => match never {},
             () = done.notified() => {}
         }
-        assert_eq!(started.elapsed(), Duration::ZERO);
+        (calls.load(Ordering::Relaxed), started.elapsed())
     }
 }
