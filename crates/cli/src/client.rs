@@ -1,7 +1,7 @@
 //! A small blocking client of the node's HTTP API, with failover: a request that cannot reach
 //! one node is sent to the next configured one. An answer from a node (even an error) is final.
 
-use npchain_node::api::{BatchResult, PortInfo, RouteInfo, Status, TxResult, TxStatus};
+use npchain_api::json::{BatchResult, PortInfo, RouteInfo, Status, TxResult, TxStatus};
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -146,7 +146,7 @@ impl Client {
         &self.nodes
     }
 
-    pub fn block(&self, height: u64) -> Result<npchain_node::api::BlockInfo, ClientError> {
+    pub fn block(&self, height: u64) -> Result<npchain_api::json::BlockInfo, ClientError> {
         self.request(&format!("/v1/blocks/{height}"), None)
     }
 
@@ -174,7 +174,7 @@ impl Client {
     }
 
     /// `GET /v1/ports` with the given filters (name, value).
-    pub fn ports(&self, filters: &[(&str, &str)]) -> Result<npchain_node::api::PortList, ClientError> {
+    pub fn ports(&self, filters: &[(&str, &str)]) -> Result<npchain_api::json::PortList, ClientError> {
         let query: Vec<String> = filters.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect();
         self.request(&format!("/v1/ports?{}", query.join("&")), None)
     }
@@ -207,21 +207,21 @@ impl Client {
         &self,
         txs: &[&[u8]],
         precheck: bool,
-    ) -> Result<npchain_node::api::BatchResults, ClientError> {
+    ) -> Result<npchain_api::json::BatchResults, ClientError> {
         let hex: Vec<String> = txs.iter().map(|t| commonware_formatting::hex(t)).collect();
         self.request(&format!("/v1/txs?precheck={precheck}"), Some(&serde_json::json!({ "txs": hex })))
     }
 
     /// The block at `height` and its finalization certificate, as the node serves them
-    /// (unchecked: see `npchain_node::proof::ProofChecker`).
-    pub fn finality(&self, height: u64) -> Result<npchain_node::api::FinalityProof, ClientError> {
+    /// (unchecked: see `npchain_api::ProofChecker`).
+    pub fn finality(&self, height: u64) -> Result<npchain_api::json::FinalityProof, ClientError> {
         let answer: Value = self.request(&format!("/v1/blocks/{height}/finalization"), None)?;
         let field = |k: &str| {
             answer.get(k).and_then(Value::as_str).and_then(commonware_formatting::from_hex).ok_or_else(|| {
                 ClientError::Decode { node: self.nodes.join(","), reason: format!("no {k} in the proof") }
             })
         };
-        Ok(npchain_node::api::FinalityProof { block: field("block")?, certificate: field("finalization")? })
+        Ok(npchain_api::json::FinalityProof { block: field("block")?, certificate: field("finalization")? })
     }
 
     /// Polls until the transaction is in a finalized block: its height if the ledger applied

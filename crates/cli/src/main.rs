@@ -801,7 +801,7 @@ fn query(number: &str, nodes: Vec<String>, json: bool) -> ExitCode {
 }
 
 /// `operator ports`: the header and one row per order (the numbers last: a group has many).
-fn print_ports(list: &npchain_node::api::PortList, me: &str) {
+fn print_ports(list: &npchain_api::json::PortList, me: &str) {
     println!(
         "{:<64}  {:<10} {:<9} {:<9} {:<9} {:<10} numbers",
         "port", "state", "donor", "recipient", "role", "initiator"

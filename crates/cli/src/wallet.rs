@@ -16,16 +16,15 @@ use chacha20poly1305::{
 };
 use commonware_codec::{DecodeExt, Encode};
 use commonware_cryptography::Signer;
+use npchain_api::{
+    Block, ProofChecker,
+    json::{PortInfo, TxStatus},
+};
 use npchain_core::{
     E164, Genesis, OperatorId, PortRequest, PrivateKey, PublicKey, RejectCause, Timestamp, Transaction,
     TxBody,
     tx::{ChainId, SignedTransaction},
     types::{Digest, PortId, parse_public_key},
-};
-use npchain_node::{
-    api::{PortInfo, TxStatus},
-    block::Block,
-    proof::ProofChecker,
 };
 use serde::{Deserialize, Serialize};
 use std::{
@@ -776,7 +775,7 @@ impl Wallet {
                 break;
             }
             let found = block.events.iter().any(|e| {
-                matches!(e, npchain_node::api::EventInfo::Port { port, step: s, .. } if port == id && s.step == step)
+                matches!(e, npchain_api::json::EventInfo::Port { port, step: s, .. } if port == id && s.step == step)
             });
             if found {
                 return Ok(height);

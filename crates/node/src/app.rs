@@ -2,10 +2,7 @@
 //! [`Inline`](commonware_consensus::marshal::standard::Inline) wrapper) and applies the
 //! finalized blocks marshal delivers in order.
 
-use crate::{
-    block::Block,
-    chain::{BlockLog, Chain, Finalized},
-};
+use crate::chain::{BlockLog, Chain, Finalized};
 use commonware_actor::Feedback;
 use commonware_consensus::{
     Heightable, Reporter, marshal::Update, marshal::ancestry::Ancestry, simplex::types::Context,
@@ -14,6 +11,7 @@ use commonware_cryptography::{Digested, Digestible};
 use commonware_runtime::{Clock, Spawner};
 use commonware_utils::Acknowledgement;
 use futures::StreamExt;
+use npchain_api::Block;
 use npchain_core::{
     Store,
     types::{Digest, PublicKey, Timestamp},

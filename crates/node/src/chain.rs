@@ -9,11 +9,11 @@
 
 use crate::{
     api::{BlockInfo, EventInfo, SubmitError, TxResult},
-    block::{Block, MAX_BLOCK_TX_BYTES, MAX_BLOCK_TXS},
     mempool::{Mempool, Refused},
     metrics::Metrics,
 };
 use bytes::Bytes;
+use npchain_api::block::{Block, MAX_BLOCK_TX_BYTES, MAX_BLOCK_TXS};
 use npchain_core::{
     BlockError, BlockOutcome, BlockWeight, Executed, Ledger, Store, StoreError,
     tx::{ChainId, MAX_GROUP, MAX_TX_BYTES, SignedTransaction, VerifiedTx},

@@ -11,7 +11,6 @@
 use crate::{
     api::SubmitError,
     app::{App, Finalizer, Scheme},
-    block::Block,
     chain::{BlockLog, Chain},
     config::Timing,
 };
@@ -33,6 +32,7 @@ use commonware_parallel::Sequential;
 use commonware_runtime::{Clock, Handle, Metrics, Spawner, Storage, buffer::paged::CacheRef};
 use commonware_storage::archive::immutable;
 use commonware_utils::{NZDuration, NZU16, NZU64, NZUsize, ordered::Set};
+use npchain_api::{Block, CONSENSUS_NAMESPACE};
 use npchain_core::{
     Store,
     tx::MAX_TX_BYTES,
@@ -65,9 +65,6 @@ pub fn channel_quota(channel: u64) -> commonware_runtime::Quota {
     };
     commonware_runtime::Quota::per_second(per_second)
 }
-
-/// Namespace of consensus signatures; distinct from transaction signatures.
-pub const CONSENSUS_NAMESPACE: &[u8] = b"npchain/v1/consensus";
 
 /// One epoch for the whole chain until validator changes go through governance.
 const BLOCKS_PER_EPOCH: NonZeroU64 = NZU64!(u64::MAX);

@@ -328,7 +328,7 @@ async fn submit_batch(
     })
     .await
     .map_err(internal)??;
-    let results: Vec<BatchResult> = results.into_iter().map(BatchResult::from).collect();
+    let results: Vec<BatchResult> = results.into_iter().map(crate::api::batch_result).collect();
     let accepted = results.iter().filter(|r| r.id.is_some()).count();
     Ok(Json(BatchResults { accepted, results }).into_response())
 }

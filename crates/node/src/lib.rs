@@ -2,7 +2,6 @@
 
 pub mod api;
 pub mod app;
-pub mod block;
 pub mod blocklog;
 pub mod chain;
 pub mod config;
@@ -14,6 +13,5 @@ pub mod loglimit;
 pub mod mempool;
 pub mod metrics;
 pub mod node;
-pub mod proof;
 pub mod service;
 pub mod storage;

@@ -4,7 +4,6 @@
 
 use crate::{
     api::{FinalityProof, NodeApi, PeerInfo},
-    block::Block,
     blocklog::RedbBlockLog,
     chain::Chain,
     config::{NodeConfig, P2pSettings},
@@ -24,6 +23,7 @@ use commonware_stream::{
     sake::{self, Sake},
 };
 use commonware_utils::{NZUsize, ordered::Map};
+use npchain_api::Block;
 use npchain_core::{
     Genesis, GenesisError, Ledger, ReadStore, Routes, StoreError, genesis::read_ported_csv, types::PublicKey,
 };
@@ -291,7 +291,7 @@ pub fn run(config: &NodeConfig) -> Result<(), NodeError> {
                 },
                 cups::Version::V1,
             ),
-            engine::CONSENSUS_NAMESPACE,
+            npchain_api::CONSENSUS_NAMESPACE,
             p2p_listen,
             NZUsize!(peer_count),
             max_message,

@@ -4,6 +4,7 @@
 use bytes::Bytes;
 use commonware_codec::Encode;
 use commonware_cryptography::{Digestible, Hasher as _, Signer};
+use npchain_api::Block;
 use npchain_core::{
     E164, Genesis, GenesisOperator, GenesisRange, Ledger, MemStore, Policy, PortRequest, PrivateKey,
     Timestamp, Transaction, TxBody,
@@ -11,7 +12,6 @@ use npchain_core::{
 };
 use npchain_node::{
     api::{BlockInfo, SubmitError},
-    block::Block,
     chain::{Chain, Finalized, InvalidBlock, MAX_BLOCK_WEIGHT, MAX_CLOCK_DRIFT_MS, MAX_PENDING},
     mempool::Mempool,
 };
@@ -300,4 +300,64 @@ fn forks_nobody_builds_on_are_dropped_and_what_is_dropped_can_still_be_finalized
     assert!(matches!(verifier.finalize(dropped, dropped.digest()).unwrap(), Finalized::Applied(_)));
     assert_eq!(verifier.state_hash(), dropped.state_hash);
     assert_eq!(verifier.pending_blocks(), 0, "what does not build on the finalized block is gone");
+}
+
+/// The wire crate reads and checks finalization certificates without the consensus engine's
+/// crate: one the engine assembles from a quorum of finalize votes over a block passes, and a
+/// short quorum, another validator set, another block or a changed byte do not.
+#[test]
+fn the_wire_crate_checks_the_engines_finalization_certificates() {
+    use commonware_consensus::{
+        simplex::types::{Finalization, Finalize, Proposal},
+        types::{Epoch, Round, View},
+    };
+    use commonware_utils::ordered::Set;
+    use npchain_api::{CONSENSUS_NAMESPACE, ProofChecker, ProofError};
+    type Scheme = npchain_node::app::Scheme;
+
+    let keys: Vec<PrivateKey> = (0..4).map(|s| key(700 + s)).collect();
+    let participants = Set::from_iter_dedup(keys.iter().map(|k| k.public_key()));
+    let block = Block::genesis(Timestamp(T0), ChainId(commonware_cryptography::Sha256::hash(&[b"c"])));
+    let other = Block { height: 1, parent: block.digest(), ..block.clone() };
+    let proposal = Proposal {
+        round: Round::new(Epoch::new(3), View::new(41)),
+        parent: View::new(40),
+        payload: block.digest(),
+    };
+    let quorum = {
+        let votes: Vec<_> = keys[..3]
+            .iter()
+            .map(|k| {
+                let scheme = Scheme::signer(CONSENSUS_NAMESPACE, participants.clone(), k.clone()).unwrap();
+                Finalize::sign(&scheme, proposal.clone()).unwrap()
+            })
+            .collect();
+        let verifier = Scheme::verifier(CONSENSUS_NAMESPACE, participants.clone());
+        let finalization = Finalization::from_finalizes(
+            &verifier,
+            commonware_utils::iter::NonEmpty::try_new(votes.iter()).unwrap(),
+            &commonware_parallel::Sequential,
+        )
+        .unwrap();
+        finalization.encode().to_vec()
+    };
+    let checker = ProofChecker::new(keys.iter().map(|k| k.public_key()));
+    assert_eq!(checker.check(&block.encode(), &quorum).unwrap(), block);
+
+    assert!(matches!(checker.check(&other.encode(), &quorum), Err(ProofError::OtherBlock { .. })));
+    let strangers = ProofChecker::new((0..4).map(|s| key(900 + s).public_key()));
+    assert!(matches!(strangers.check(&block.encode(), &quorum), Err(ProofError::BadSignatures)));
+    // Three signers are not a quorum of five (the engine would not assemble two of four).
+    let larger = ProofChecker::new(keys.iter().map(|k| k.public_key()).chain([key(705).public_key()]));
+    assert!(larger.check(&block.encode(), &quorum).is_err());
+    let mut longer = quorum.clone();
+    longer.push(0);
+    assert!(matches!(checker.check(&block.encode(), &longer), Err(ProofError::MalformedCertificate(_))));
+    let mut flipped = quorum.clone();
+    *flipped.last_mut().unwrap() ^= 1;
+    assert!(matches!(checker.check(&block.encode(), &flipped), Err(ProofError::BadSignatures)));
+    // The round is signed: the same signatures over another view do not hold.
+    let mut other_view = quorum.clone();
+    other_view[1] ^= 1;
+    assert!(matches!(checker.check(&block.encode(), &other_view), Err(ProofError::BadSignatures)));
 }

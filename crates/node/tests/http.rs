@@ -4,13 +4,13 @@
 
 use commonware_codec::Encode;
 use commonware_cryptography::{Digestible, Signer};
+use npchain_api::Block;
 use npchain_core::{
     E164, Genesis, GenesisOperator, GenesisRange, Ledger, MemStore, Policy, PortRequest, PrivateKey,
     Timestamp, Transaction, TxBody, tx::ChainId, types::PortId,
 };
 use npchain_node::{
     api::{BlockInfo, FinalityProof, NodeApi},
-    block::Block,
     chain::Chain,
     config::HttpLimits,
     mempool::Mempool,

@@ -8,13 +8,13 @@ use commonware_cryptography::Signer;
 use commonware_p2p::simulated::{self, Link, Network, Oracle};
 use commonware_runtime::{Clock, Handle, Quota, Runner, Spawner, Supervisor as _, deterministic};
 use commonware_utils::{NZU32, NZUsize};
+use npchain_api::Block;
 use npchain_core::{
     E164, Genesis, GenesisOperator, GenesisRange, Ledger, MemStore, Policy, PrivateKey, PublicKey, Timestamp,
     Transaction, TxBody,
 };
 use npchain_node::{
     api::BlockInfo,
-    block::Block,
     chain::Chain,
     config::Timing,
     engine::{self, Channels, Gossip, Wiring},
@@ -414,9 +414,12 @@ fn run_byzantine(seed: u64, kind: Byzantine) -> u64 {
             commonware_utils::ordered::Set::from_iter_dedup(
                 (0..VALIDATORS).map(|v| validator_key(v).public_key()),
             );
-        let scheme =
-            npchain_node::app::Scheme::signer(engine::CONSENSUS_NAMESPACE, participants, validator_key(bad))
-                .expect("a validator signs");
+        let scheme = npchain_node::app::Scheme::signer(
+            npchain_api::CONSENSUS_NAMESPACE,
+            participants,
+            validator_key(bad),
+        )
+        .expect("a validator signs");
         let control = oracle.control(validator_key(bad).public_key());
         let quota = Quota::per_second(NZU32!(100_000));
         let votes = control.register(engine::CHANNEL_VOTES, quota).await.unwrap();

@@ -477,10 +477,10 @@ pub fn scale(env: &Env, count: usize, baseline_kib: Option<f64>) -> Result<Figur
         let answer = probe.ask(&number)?;
         latencies.push(t.elapsed().as_secs_f64() * 1e3);
         let ok = match (&want, &answer) {
-            (Some(rn), npchain_node::enum_dns::EnumAnswer::Naptr(_)) => {
+            (Some(rn), npchain_api::enum_query::EnumAnswer::Naptr(_)) => {
                 answer_rn(&answer).map(str::to_owned) == *rn
             }
-            (None, npchain_node::enum_dns::EnumAnswer::Negative(_)) => true,
+            (None, npchain_api::enum_query::EnumAnswer::Negative(_)) => true,
             _ => false,
         };
         wrong += usize::from(!ok);

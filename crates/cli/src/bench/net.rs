@@ -6,12 +6,12 @@ use crate::{
     devnet::{self, Layout, Options},
     progress::Progress,
 };
-use npchain_core::{ChainId, Digest, E164, Timestamp, types::PrivateKey};
-use npchain_node::{
-    api::Status,
-    enum_dns::{EnumAnswer, naptr_query, read_naptr_answer},
-    keys,
+use npchain_api::{
+    enum_query::{AnswerError, EnumAnswer, naptr_query, read_naptr_answer},
+    json::Status,
 };
+use npchain_core::{ChainId, Digest, E164, Timestamp, types::PrivateKey};
+use npchain_node::keys;
 use std::{
     net::{SocketAddr, UdpSocket},
     path::{Path, PathBuf},
@@ -267,7 +267,7 @@ impl EnumProbe {
             while let Ok(n) = self.socket.recv(&mut buf) {
                 match read_naptr_answer(&buf[..n], id) {
                     Ok(answer) => return Ok(answer),
-                    Err(npchain_node::enum_dns::AnswerError::WrongId { .. }) => continue,
+                    Err(AnswerError::WrongId { .. }) => continue,
                     Err(e) => return Err(BenchError::Setup(e.to_string())),
                 }
             }

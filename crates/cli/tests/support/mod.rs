@@ -4,9 +4,10 @@
 
 use commonware_codec::{DecodeExt, Encode};
 use commonware_cryptography::Signer;
+use npchain_api::json::BlockInfo;
 use npchain_cli::devnet::{self, Layout, Options};
 use npchain_core::{E164, PrivateKey, Timestamp, Transaction, TxBody, tx::ChainId, types::Digest};
-use npchain_node::{api::BlockInfo, config::NodeConfig, keys};
+use npchain_node::{config::NodeConfig, keys};
 use serde_json::Value;
 use std::{
     io::{Read, Write},

@@ -7,7 +7,6 @@
 
 use bytes::{BufMut, Bytes};
 use commonware_codec::{Buf, EncodeSize, Error as CodecError, Read, ReadExt, Write, varint::UInt};
-use commonware_consensus::{Heightable, types::Height};
 use commonware_cryptography::{Digestible, Hasher, Sha256};
 use npchain_core::{
     tx::{ChainId, MAX_TX_BYTES, SignedTransaction},
@@ -20,6 +19,9 @@ pub const MAX_BLOCK_TXS: usize = 20_000;
 pub const MAX_BLOCK_TX_BYTES: usize = 4 * 1024 * 1024;
 /// Header bytes at their widest: parent, height, time, state hash, tx count.
 const MAX_HEADER_BYTES: usize = 32 + 8 + 8 + 32 + 5;
+/// A block's encoding at its widest. Each transaction's length prefix is at most 3 bytes
+/// (`MAX_TX_BYTES` < 2^21).
+pub const MAX_BLOCK_BYTES: usize = MAX_HEADER_BYTES + MAX_BLOCK_TX_BYTES + MAX_BLOCK_TXS * 3;
 
 /// One block of the chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,22 +114,24 @@ impl Digestible for Block {
     }
 }
 
-impl Heightable for Block {
-    fn height(&self) -> Height {
-        Height::new(self.height)
+#[cfg(feature = "consensus")]
+impl commonware_consensus::Heightable for Block {
+    fn height(&self) -> commonware_consensus::types::Height {
+        commonware_consensus::types::Height::new(self.height)
     }
 }
 
+#[cfg(feature = "consensus")]
 impl commonware_consensus::Block for Block {
     fn parent(&self) -> Digest {
         self.parent
     }
 }
 
+#[cfg(feature = "consensus")]
 impl commonware_consensus::BoundedBlock for Block {
     fn max_encode_size(_: &()) -> usize {
-        // Each transaction's length prefix is at most 3 bytes (MAX_TX_BYTES < 2^21).
-        MAX_HEADER_BYTES + MAX_BLOCK_TX_BYTES + MAX_BLOCK_TXS * 3
+        MAX_BLOCK_BYTES
     }
 }
 
@@ -151,7 +155,7 @@ mod tests {
         let b = sample();
         let bytes = b.encode();
         assert_eq!(bytes.len(), b.encode_size());
-        assert!(bytes.len() <= <Block as commonware_consensus::BoundedBlock>::max_encode_size(&()));
+        assert!(bytes.len() <= MAX_BLOCK_BYTES);
         assert_eq!(Block::decode(bytes.clone()).unwrap(), b);
         // trailing bytes, truncation and an empty transaction are refused
         let mut long = bytes.to_vec();

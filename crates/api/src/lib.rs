@@ -1,0 +1,19 @@
+//! npchain-api: what crosses the wire between a node and anyone who talks to it.
+//!
+//! - [`block`]: the block consensus orders, its canonical bounded codec and its digest;
+//! - [`proof`]: the finality proof checker (a block and its finalization certificate against a
+//!   validator set) and the consensus namespace;
+//! - [`json`]: the HTTP API's JSON shapes;
+//! - [`enum_query`]: a NAPTR query and its answer, as a sending network reads it.
+//!
+//! No storage, no server, no async runtime, no p2p: an operator's app or a wallet links this
+//! and `npchain-core`, never the node. With the `consensus` feature, [`block::Block`] also
+//! implements the consensus engine's block traits (the node turns it on).
+
+pub mod block;
+pub mod enum_query;
+pub mod json;
+pub mod proof;
+
+pub use block::Block;
+pub use proof::{CONSENSUS_NAMESPACE, ProofChecker, ProofError};
