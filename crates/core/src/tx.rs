@@ -5,8 +5,8 @@
 //! The signature covers `chain_id | everything before the signature` in the namespace
 //! [`NAMESPACE_TX`]. The encoding is frozen by the fixtures in `tests/it/fixtures.rs`.
 
+pub use crate::error::InvalidTx;
 use crate::{
-    error::InvalidTx,
     number::{E164, Prefix},
     policy::Policy,
     port::RejectReason,

@@ -1,6 +1,6 @@
-//! How the ledger lays out the keys of its tables (and the one value that is a key layout too,
-//! an operator key's owner). Every byte here is part of the state hash: a layout changed here
-//! changes every node's state hash, so the encoders and their readers sit side by side.
+//! How the ledger lays out the keys of its tables, and the value of an OperatorKeys entry (the
+//! key's kind and owner). Every byte here goes into the state hash, so a layout changed here
+//! changes every node's state hash; each encoder sits beside its reader.
 
 use crate::{
     number::E164,
