@@ -1,10 +1,16 @@
-//! Why the ledger refuses a transaction. Each variant names the rule and the value that broke it.
+//! Why a transaction is refused: [`InvalidTx`] before it touches any state (it does not decode,
+//! or is not what it claims to be), [`TxError`] by the ledger's rules. Each variant names the
+//! check or rule and the value that broke it.
 
 use crate::{
     number::E164,
+    policy::PolicyError,
     port::PortState,
+    tx::MAX_TX_BYTES,
     types::{KeyId, OperatorId, PortId, Timestamp, TxId},
 };
+use commonware_codec::Error as CodecError;
+use std::sync::Arc;
 
 /// The role an operator must have to sign a transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,5 +127,68 @@ impl TxError {
             Self::WrongState { .. } => "wrong-state",
             Self::NotYetDue { .. } => "not-yet-due",
         }
+    }
+}
+
+/// Why a transaction is refused before it touches any state: it cannot be read, or it is
+/// not what it claims to be.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvalidTx {
+    #[error("transaction is {size} bytes; at most {MAX_TX_BYTES} are accepted")]
+    TooLarge { size: usize },
+    #[error("transaction cannot be decoded: {0}")]
+    Malformed(#[source] DecodeError),
+    #[error("signature does not verify for signer {signer} on this network")]
+    BadSignature { signer: KeyId },
+    #[error("the subscriber's consent signature does not verify for key {subscriber}")]
+    BadConsent { subscriber: KeyId },
+    #[error("donor and recipient are both {operator}; a port needs two different operators")]
+    SameOperator { operator: OperatorId },
+    #[error("invalid policy: {0}")]
+    Policy(#[from] PolicyError),
+}
+
+/// Why transaction bytes did not decode: the codec's error, shared so that [`InvalidTx`] stays
+/// cheap to clone and comparable (the codec's error is neither; two compare equal when their
+/// messages do).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error(transparent)]
+pub struct DecodeError(Arc<CodecError>);
+
+impl DecodeError {
+    /// The codec's error.
+    pub fn codec(&self) -> &CodecError {
+        &self.0
+    }
+}
+
+impl From<CodecError> for DecodeError {
+    fn from(e: CodecError) -> Self {
+        Self(Arc::new(e))
+    }
+}
+
+impl PartialEq for DecodeError {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.to_string() == other.0.to_string()
+    }
+}
+
+impl Eq for DecodeError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tx::SignedTransaction;
+    use std::error::Error;
+
+    #[test]
+    fn a_malformed_transaction_keeps_the_codec_error() {
+        let e = SignedTransaction::from_bytes(b"garbage").unwrap_err();
+        let InvalidTx::Malformed(decode) = &e else { panic!("{e:?}") };
+        assert_eq!(e.source().map(|s| s.to_string()), Some(decode.codec().to_string()));
+        assert_eq!(e.to_string(), format!("transaction cannot be decoded: {}", decode.codec()));
+        assert_eq!(e.clone(), e);
     }
 }

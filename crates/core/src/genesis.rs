@@ -18,7 +18,7 @@ use std::collections::HashSet;
 #[non_exhaustive]
 pub enum GenesisError {
     #[error("genesis TOML: {0}")]
-    Toml(String),
+    Toml(#[source] toml::de::Error),
     #[error("genesis field {field}: {source}")]
     Field {
         field: String,
@@ -45,8 +45,22 @@ pub enum GenesisError {
     DuplicateRange { prefix: Prefix },
     #[error("range {prefix} is assigned to {holder}, which is not an operator of the genesis")]
     RangeUnknownHolder { prefix: Prefix, holder: OperatorId },
-    #[error("migration list line {line}: {reason}")]
-    PortedLine { line: usize, reason: String },
+    #[error("migration list line 1: header must be number,operator[,rn]; found {found}")]
+    PortedHeader { found: String },
+    #[error("migration list line {line}: {source}")]
+    PortedCsv {
+        line: usize,
+        #[source]
+        source: csv::Error,
+    },
+    #[error("migration list line {line}: expected 2 or 3 fields, found {found}")]
+    PortedFieldCount { line: usize, found: usize },
+    #[error("migration list line {line}: {source}")]
+    PortedId {
+        line: usize,
+        #[source]
+        source: IdError,
+    },
     #[error("migration list line {line}: {source}")]
     PortedNumber {
         line: usize,
@@ -149,7 +163,7 @@ fn field<T>(name: impl Into<String>, r: Result<T, IdError>) -> Result<T, Genesis
 impl Genesis {
     /// Reads and validates a genesis written in TOML.
     pub fn from_toml(text: &str) -> Result<Self, GenesisError> {
-        let raw: RawGenesis = toml::from_str(text).map_err(|e| GenesisError::Toml(e.to_string()))?;
+        let raw: RawGenesis = toml::from_str(text).map_err(GenesisError::Toml)?;
         let region = raw
             .region
             .map(|r| r.parse::<Region>())
@@ -299,29 +313,26 @@ pub fn read_ported_csv<R: std::io::Read>(
             if cols == ["number", "operator"] || cols == ["number", "operator", "rn"] {
                 Ok(())
             } else {
-                Err(GenesisError::PortedLine {
-                    line: 1,
-                    reason: format!("header must be number,operator[,rn]; found {}", cols.join(",")),
-                })
+                Err(GenesisError::PortedHeader { found: cols.join(",") })
             }
         }
-        Err(e) => Err(GenesisError::PortedLine { line: 1, reason: e.to_string() }),
+        Err(source) => Err(GenesisError::PortedCsv { line: 1, source }),
     };
     let header_err = header_ok.err();
     let failed = header_err.is_some();
     header_err.into_iter().map(Err).chain(csv.into_records().take_while(move |_| !failed).enumerate().map(
         move |(i, rec)| {
             let line = i + 2;
-            let bad = |reason: String| GenesisError::PortedLine { line, reason };
-            let rec = rec.map_err(|e| bad(e.to_string()))?;
+            let bad_id = |source: IdError| GenesisError::PortedId { line, source };
+            let rec = rec.map_err(|source| GenesisError::PortedCsv { line, source })?;
             if rec.len() < 2 || rec.len() > 3 {
-                return Err(bad(format!("expected 2 or 3 fields, found {}", rec.len())));
+                return Err(GenesisError::PortedFieldCount { line, found: rec.len() });
             }
             let number =
                 E164::parse(&rec[0], region).map_err(|source| GenesisError::PortedNumber { line, source })?;
-            let operator = rec[1].trim().parse().map_err(|e: IdError| bad(e.to_string()))?;
+            let operator = rec[1].trim().parse().map_err(bad_id)?;
             let routing_number = match rec.get(2).map(str::trim).filter(|s| !s.is_empty()) {
-                Some(rn) => Some(rn.parse().map_err(|e: IdError| bad(e.to_string()))?),
+                Some(rn) => Some(rn.parse().map_err(bad_id)?),
                 None => None,
             };
             Ok(PortedEntry { number, operator, routing_number })

@@ -16,7 +16,7 @@ pub mod store;
 pub mod tx;
 pub mod types;
 
-pub use error::{Role, TxError};
+pub use error::{DecodeError, InvalidTx, Role, TxError};
 pub use genesis::{Genesis, GenesisError, GenesisOperator, GenesisRange, PortedEntry, read_ported_csv};
 pub use ledger::{BlockError, BlockOutcome, BlockWeight, Executed, Ledger};
 pub use number::{E164, NumberError, Prefix, Region};
@@ -25,9 +25,7 @@ pub use port::{Initiator, PortOrder, PortState, RejectCause, RejectReason, Step}
 pub use records::{Event, NumberEvent, NumberRecord, OperatorRecord};
 pub use routing::{Route, Routes, RoutingIndex, RoutingTable};
 pub use store::{Batch, MemStore, Meta, Overlay, ReadStore, Store, StoreError, Table};
-pub use tx::{
-    ChainId, InvalidTx, PortRequest, SignedTransaction, Transaction, TxBody, VerifiedTx, verify_batch,
-};
+pub use tx::{ChainId, PortRequest, SignedTransaction, Transaction, TxBody, VerifiedTx, verify_batch};
 pub use types::{
     Digest, OperatorId, PortId, PrivateKey, PublicKey, RoutingNumber, Signature, Timestamp, TxId,
 };

@@ -10,7 +10,9 @@ use bytes::BufMut;
 use commonware_codec::{Buf, EncodeSize, Error as CodecError, FixedSize, RangeCfg, Read, ReadExt, Write};
 use std::{fmt, str::FromStr};
 
-/// Why a donor refuses a port: the closed list of DESIGN.md.
+/// Why a donor refuses a port. The list is closed: a donor may reject only for one of these
+/// reasons, each with a stable name and code on the wire, so a rejection reads the same to
+/// every party; a transaction naming any other reason does not decode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RejectReason {
     OutstandingDues,

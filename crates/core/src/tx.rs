@@ -5,13 +5,12 @@
 //! The signature covers `chain_id | everything before the signature` in the namespace
 //! [`NAMESPACE_TX`]. The encoding is frozen by the fixtures in `tests/it/fixtures.rs`.
 
+pub use crate::error::InvalidTx;
 use crate::{
     number::{E164, Prefix},
-    policy::{Policy, PolicyError},
+    policy::Policy,
     port::RejectReason,
-    types::{
-        Digest, KeyId, OperatorId, PortId, PrivateKey, PublicKey, RoutingNumber, Signature, Timestamp, TxId,
-    },
+    types::{Digest, OperatorId, PortId, PrivateKey, PublicKey, RoutingNumber, Signature, Timestamp, TxId},
 };
 use bytes::BufMut;
 use commonware_codec::{
@@ -403,32 +402,13 @@ impl Read for SignedTransaction {
     }
 }
 
-/// Why a transaction is refused before it touches any state: it cannot be read, or it is
-/// not what it claims to be.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum InvalidTx {
-    #[error("transaction is {size} bytes; at most {MAX_TX_BYTES} are accepted")]
-    TooLarge { size: usize },
-    #[error("transaction cannot be decoded: {0}")]
-    Malformed(String),
-    #[error("signature does not verify for signer {signer} on this network")]
-    BadSignature { signer: KeyId },
-    #[error("the subscriber's consent signature does not verify for key {subscriber}")]
-    BadConsent { subscriber: KeyId },
-    #[error("donor and recipient are both {operator}; a port needs two different operators")]
-    SameOperator { operator: OperatorId },
-    #[error("invalid policy: {0}")]
-    Policy(#[from] PolicyError),
-}
-
 impl SignedTransaction {
     /// Decodes a transaction from the wire, bounded in size, refusing trailing bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, InvalidTx> {
         if bytes.len() > MAX_TX_BYTES {
             return Err(InvalidTx::TooLarge { size: bytes.len() });
         }
-        Self::decode(commonware_codec::Copying(bytes)).map_err(|e| InvalidTx::Malformed(e.to_string()))
+        Self::decode(commonware_codec::Copying(bytes)).map_err(|e| InvalidTx::Malformed(e.into()))
     }
 
     /// The id a transaction with these wire bytes has, read without decoding it: the hash of

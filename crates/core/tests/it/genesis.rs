@@ -107,3 +107,22 @@ fn a_migration_list_changes_the_chain_id() {
     assert_ne!(plain.ledger.chain_id(), migrated.ledger.chain_id());
     assert_ne!(plain.ledger.state_hash(), migrated.ledger.state_hash());
 }
+
+#[test]
+fn migration_list_and_toml_errors_keep_their_source() {
+    use std::error::Error;
+    let region = Some("DE".parse().unwrap());
+    let first_err = |csv: &str| read_ported_csv(csv.as_bytes(), region).find_map(Result::err).unwrap();
+    let e = first_err("num,op\n");
+    assert!(matches!(&e, GenesisError::PortedHeader { found } if found == "num,op"), "{e:?}");
+    let e = first_err("number,operator\n+49301000001\n");
+    assert!(matches!(e, GenesisError::PortedFieldCount { line: 2, found: 1 }), "{e:?}");
+    let e = first_err("number,operator\n+49301000001,O P\n");
+    assert!(matches!(e, GenesisError::PortedId { line: 2, .. }) && e.source().is_some(), "{e:?}");
+    let e = first_err("number,operator,rn\n+49301000001,OPB,xyz\n");
+    assert!(matches!(e, GenesisError::PortedId { line: 2, .. }) && e.source().is_some(), "{e:?}");
+    let e = read_ported_csv(&b"number,operator\n\xff,OPB\n"[..], region).find_map(Result::err).unwrap();
+    assert!(matches!(e, GenesisError::PortedCsv { line: 2, .. }) && e.source().is_some(), "{e:?}");
+    let e = Genesis::from_toml("chain_name = ").unwrap_err();
+    assert!(matches!(e, GenesisError::Toml(_)) && e.source().is_some(), "{e:?}");
+}
