@@ -1,14 +1,12 @@
-//! The number table (crates/core/tests/it/number_table.rs) typed into the CLI on a real devnet:
+//! The number table (`npchain_testkit::number_table`) typed into the CLI on a real devnet:
 //! `npchain query`, `npchain operator bind` and `npchain wallet port`. Each reads every row as
 //! the core parser does with the genesis region DE, says so with the parser's message, and after
 //! a refusal nothing is pooled, bound or ordered.
 
 mod support;
 
-#[allow(dead_code)]
-mod table {
-    include!("../../core/tests/it/number_table.rs");
-}
+/// The typed numbers every interface is tested with.
+use npchain_testkit::number_table as table;
 
 use npchain_core::{E164, Region};
 use serde_json::Value;

@@ -6,11 +6,8 @@
 #![allow(unsafe_code)] // the counting allocator must implement GlobalAlloc
 #![allow(clippy::print_stdout)] // a benchmark prints its figures
 
-use commonware_cryptography::Signer;
-use npchain_core::{
-    E164, Genesis, GenesisOperator, GenesisRange, Ledger, MemStore, PortedEntry, PrivateKey, RoutingIndex,
-    Timestamp,
-};
+use npchain_core::{E164, Genesis, Ledger, MemStore, PortedEntry, RoutingIndex, Timestamp};
+use npchain_testkit::GenesisBuilder;
 use std::{
     alloc::{GlobalAlloc, Layout, System},
     hint::black_box,
@@ -58,27 +55,15 @@ fn number(mix: &mut Mix) -> E164 {
     E164::from_value(493_000_000_000 + mix.next() % 100_000_000).expect("12 digits")
 }
 
+/// Four operators; OPA holds +4930, where every number of the benchmark is.
 fn genesis() -> Genesis {
-    let ops = ["OPA", "OPB", "OPC", "OPD"];
-    Genesis {
-        chain_name: "bench".into(),
-        genesis_time: Timestamp(1_767_225_600_000),
-        regulator_key: PrivateKey::from_seed(0).public_key(),
-        region: None,
-        policy: Default::default(),
-        operators: ops
-            .iter()
-            .enumerate()
-            .map(|(i, id)| GenesisOperator {
-                id: id.parse().unwrap(),
-                name: format!("Operator {id}"),
-                operator_key: PrivateKey::from_seed(1 + i as u64).public_key(),
-                validator_key: PrivateKey::from_seed(100 + i as u64).public_key(),
-                routing_number: format!("D00{i}").parse().unwrap(),
-            })
-            .collect(),
-        ranges: vec![GenesisRange { prefix: "+4930".parse().unwrap(), holder: "OPA".parse().unwrap() }],
-    }
+    GenesisBuilder::new("bench")
+        .operator("OPA", "D000")
+        .operator("OPB", "D001")
+        .operator("OPC", "D002")
+        .operator("OPD", "D003")
+        .range("+4930", "OPA")
+        .build()
 }
 
 fn percentile(sorted: &[u64], p: f64) -> u64 {

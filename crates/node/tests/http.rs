@@ -27,10 +27,7 @@ use std::{
 type TestChain = Chain<MemStore, BTreeMap<u64, BlockInfo>>;
 
 /// The typed numbers every interface is tested with.
-#[allow(dead_code)]
-mod table {
-    include!("../../core/tests/it/number_table.rs");
-}
+use npchain_testkit::number_table as table;
 
 const TOKEN: &str = "0123456789abcdef0123456789abcdef";
 const NUMBER: &str = "+4930100001";

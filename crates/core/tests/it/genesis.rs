@@ -1,6 +1,6 @@
 //! Genesis from TOML, migration lists from CSV, and their errors.
 
-use crate::harness::{Net, genesis, num, op};
+use crate::harness::{genesis, net, net_with_ported, num, op};
 use npchain_core::{Genesis, GenesisError, Ledger, MemStore, Policy, PortedEntry, read_ported_csv};
 
 #[test]
@@ -42,7 +42,7 @@ fn migration_list_routes_ported_numbers_from_genesis() {
     let entries: Vec<PortedEntry> =
         read_ported_csv(csv.as_bytes(), Some("DE".parse().unwrap())).collect::<Result<_, _>>().unwrap();
     assert_eq!(entries[1].number, num("+49302000001"));
-    let net = Net::with_ported(Policy::default(), entries);
+    let net = net_with_ported(Policy::default(), entries);
     let r = net.ledger.route(num("+49301000001")).unwrap();
     assert_eq!((r.serving, r.routing_number.as_str(), r.ported), (op("OPB"), "D002", true));
     assert_eq!(net.ledger.route(num("+49302000001")).unwrap().serving, op("OPC"));
@@ -84,7 +84,7 @@ fn migration_list_errors_name_the_line() {
 
 #[test]
 fn genesis_refuses_a_store_that_holds_a_ledger() {
-    let net = Net::new(Policy::default());
+    let net = net(Policy::default());
     let store = net.ledger.into_store();
     let err = Ledger::genesis(store.clone(), &genesis(Policy::default()), std::iter::empty()).unwrap_err();
     assert!(matches!(err, GenesisError::StoreNotEmpty));
@@ -99,8 +99,8 @@ fn genesis_refuses_a_store_that_holds_a_ledger() {
 
 #[test]
 fn a_migration_list_changes_the_chain_id() {
-    let plain = Net::new(Policy::default());
-    let migrated = Net::with_ported(
+    let plain = net(Policy::default());
+    let migrated = net_with_ported(
         Policy::default(),
         vec![PortedEntry { number: num("+49301000001"), operator: op("OPB"), routing_number: None }],
     );

@@ -1,6 +1,6 @@
 //! The regulator's transactions: admitting, updating and retiring operators, assigning ranges.
 
-use crate::harness::{Net, key, num, op};
+use crate::harness::{key, net, num, op};
 use commonware_cryptography::Signer;
 use npchain_core::{Policy, TxBody};
 
@@ -16,7 +16,7 @@ fn admit(id: &str, rn: &str) -> TxBody {
 
 #[test]
 fn admitting_an_operator_and_assigning_it_a_range() {
-    let mut net = Net::new(Policy::default());
+    let mut net = net(Policy::default());
     assert_eq!(net.apply("OPA", admit("OPD", "D004")).unwrap_err().code(), "not-regulator");
     assert!(net.ledger.route(num("+49304000001")).is_none());
     net.apply("regulator", admit("OPD", "D004")).unwrap();
@@ -43,7 +43,7 @@ fn admitting_an_operator_and_assigning_it_a_range() {
 
 #[test]
 fn a_routing_number_change_reroutes_every_number_at_once() {
-    let mut net = Net::new(Policy::default());
+    let mut net = net(Policy::default());
     let update = |rn: &str, signer_key: &str| TxBody::UpdateOperator {
         id: op("OPB"),
         operator_key: key(signer_key).public_key(),
@@ -63,7 +63,7 @@ fn a_routing_number_change_reroutes_every_number_at_once() {
 
 #[test]
 fn a_retired_operator_receives_nothing_new() {
-    let mut net = Net::new(Policy::default());
+    let mut net = net(Policy::default());
     net.apply("regulator", TxBody::RetireOperator { id: op("OPC") }).unwrap();
     let code = net.apply("regulator", TxBody::RetireOperator { id: op("OPC") }).unwrap_err().code();
     assert_eq!(code, "operator-retired");
@@ -78,7 +78,7 @@ fn a_retired_operator_receives_nothing_new() {
 #[test]
 fn transactions_outside_their_window_or_replayed_are_refused() {
     use npchain_core::Transaction;
-    let mut net = Net::new(Policy::default());
+    let mut net = net(Policy::default());
     let tx = net.sign("OPA", TxBody::Bind { number: num("+49301000001"), subscriber: None });
     assert!(net.block(std::slice::from_ref(&tx))[0].is_ok());
     assert_eq!(net.block(std::slice::from_ref(&tx))[0].as_ref().unwrap_err().code(), "replay");
@@ -106,7 +106,7 @@ fn transactions_outside_their_window_or_replayed_are_refused() {
 
 #[test]
 fn a_transaction_signed_for_another_network_does_not_verify() {
-    let net = Net::new(Policy::default());
+    let net = net(Policy::default());
     let other = npchain_core::ChainId(npchain_core::Digest([9; 32]));
     let tx = npchain_core::Transaction {
         nonce: 1,

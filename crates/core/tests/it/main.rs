@@ -5,7 +5,6 @@ mod fixtures;
 mod genesis;
 mod governance;
 mod harness;
-mod number_table;
 mod numbers;
 mod pending;
 mod props;

@@ -1,11 +1,9 @@
-//! The table of typed numbers (`number_table.rs`) through the core's three readers: the
+//! The table of typed numbers (`npchain_testkit::number_table`) through the core's three readers: the
 //! parser, the migration list and the genesis. Each must read every row the same way.
 
-use crate::{
-    harness::genesis,
-    number_table::{NUMBERS, TABLE_REGION, Want, refusal_tag},
-};
+use crate::harness::genesis;
 use npchain_core::{E164, Genesis, GenesisError, NumberError, Policy, Prefix, Region, read_ported_csv};
+use npchain_testkit::number_table::{NUMBERS, TABLE_REGION, Want, refusal_tag};
 
 fn region() -> Option<Region> {
     Some(TABLE_REGION.parse().unwrap())

@@ -1,7 +1,7 @@
 //! Speculative execution: blocks executed on unfinalized parents (`Ledger::execute` on an
 //! `Overlay` of their batches) and committed later (`Ledger::commit`).
 
-use crate::harness::{Net, num, op};
+use crate::harness::{Net, net, num, op};
 use commonware_cryptography::lthash::LtHash;
 use npchain_core::{
     Batch, BlockError, BlockOutcome, Digest, Executed, Ledger, MemStore, Meta, Overlay, Policy, PortRequest,
@@ -136,7 +136,7 @@ fn request(net: &Net, number: usize, donor: &str, recipient: &str, nonce: u64) -
 /// (wrong signer, a replay) and the pruning of expired transaction ids. Returns each block
 /// (time, transactions) and its outcome, applied one by one on a fresh ledger.
 fn scripted_blocks() -> Vec<(Timestamp, Vec<VerifiedTx>, BlockOutcome)> {
-    let mut net = Net::new(Policy::default());
+    let mut net = net(Policy::default());
     let mut blocks = Vec::new();
     let mut block = |net: &mut Net, txs: Vec<VerifiedTx>| {
         let outcome = net.ledger.apply_block(net.ledger.height() + 1, net.now, &txs).unwrap();
@@ -206,14 +206,14 @@ fn scripted_blocks() -> Vec<(Timestamp, Vec<VerifiedTx>, BlockOutcome)> {
 fn speculative_execution_matches_applying_block_by_block() {
     let blocks = scripted_blocks();
     let reference = {
-        let mut net = Net::new(Policy::default());
+        let mut net = net(Policy::default());
         for (time, txs, _) in &blocks {
             net.ledger.apply_block(net.ledger.height() + 1, *time, txs).unwrap();
         }
         snapshot(&net.ledger)
     };
     for j in 0..=blocks.len() {
-        let mut ledger = Net::new(Policy::default()).ledger;
+        let mut ledger = net(Policy::default()).ledger;
         for (time, txs, _) in &blocks[..j] {
             ledger.apply_block(ledger.height() + 1, *time, txs).unwrap();
         }
@@ -239,7 +239,7 @@ fn speculative_execution_matches_applying_block_by_block() {
 /// block, or the child of one) is refused, as is one out of order; either changes nothing.
 #[test]
 fn commit_refuses_another_parent_and_out_of_order_and_changes_nothing() {
-    let mut net = Net::new(Policy::default());
+    let mut net = net(Policy::default());
     let bind = net.sign("OPA", TxBody::Bind { number: num(NUMBERS[3]), subscriber: None });
     assert!(net.block(std::slice::from_ref(&bind))[0].is_err(), "OPA does not serve OPC's number");
     net.advance_secs(1);
@@ -297,7 +297,7 @@ fn commit_refuses_another_parent_and_out_of_order_and_changes_nothing() {
     assert_eq!(ledger.height(), h + 2);
 
     // and a block executed on another ledger's state (same height, other history) is refused
-    let mut other = Net::new(Policy::default());
+    let mut other = crate::harness::net(Policy::default());
     other.block(&[]);
     other.advance_secs(1);
     other.block(std::slice::from_ref(&b));
@@ -315,7 +315,7 @@ fn commit_refuses_another_parent_and_out_of_order_and_changes_nothing() {
 /// and reads nothing but the parent state and the block.
 #[test]
 fn a_group_weighs_its_numbers_at_every_step() {
-    let mut net = Net::new(Policy::default());
+    let mut net = net(Policy::default());
     let alice = Net::subscriber("alice");
     let group: Vec<_> = (11..14).map(|k| num(&format!("+493010000{k}"))).collect();
     let binds: Vec<_> = group

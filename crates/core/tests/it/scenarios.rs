@@ -16,7 +16,7 @@
 //! ```
 //! Outcomes are `ok` or a `TxError::code()`.
 
-use crate::harness::{Net, num, op};
+use crate::harness::{Net, net, num, op};
 use npchain_core::{Policy, PortId, PortRequest, Step, TxBody};
 use std::collections::HashMap;
 
@@ -162,7 +162,7 @@ impl Runner {
 }
 
 fn run_script(name: &str, text: &str) {
-    let mut runner = Runner { net: Net::new(Policy::default()), ports: HashMap::new(), nonce: 0 };
+    let mut runner = Runner { net: net(Policy::default()), ports: HashMap::new(), nonce: 0 };
     for (i, raw) in text.lines().enumerate() {
         let line = raw.split('#').next().unwrap().trim();
         if line.is_empty() {

@@ -1,8 +1,8 @@
-// The table of typed numbers every interface is tested with: the core parser, the migration
-// list and genesis loaders (crates/core/tests/it/numbers.rs), each number-taking HTTP endpoint
-// (crates/node/tests/http.rs) and the CLI and wallet on a devnet (crates/cli/tests/numbers.rs),
-// which `include!` this file. Read with the devnet's region DE; every number accepted is in
-// operator OPA's demo range +49150, and no two rows give the same number.
+//! The table of typed numbers every interface is tested with: the core parser, the migration
+//! list and genesis loaders (crates/core/tests/it/numbers.rs), each number-taking HTTP endpoint
+//! (crates/node/tests/http.rs) and the CLI and wallet on a devnet (crates/cli/tests/numbers.rs).
+//! Read with the devnet's region DE; every number accepted is in operator OPA's demo range
+//! +49150, and no two rows give the same number.
 
 /// What reading a typed number gives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
