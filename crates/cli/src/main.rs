@@ -7,9 +7,9 @@ use clap::{Parser, Subcommand};
 use commonware_cryptography::Signer;
 use npchain_cli::{
     bench,
-    client::{Client, ClientError, encode},
     devnet::{self, Options},
 };
+use npchain_client::{Client, ClientError, encode};
 use npchain_node::{config::NodeConfig, keys};
 use serde_json::json;
 use std::{path::PathBuf, process::ExitCode, sync::mpsc, time::Duration};
@@ -500,7 +500,7 @@ fn wallet(args: WalletArgs) -> ExitCode {
             if let (true, Some(refusal)) = (json, e.refusal()) {
                 print_json(&json!({ "refused": refusal }));
             }
-            if matches!(e, npchain_cli::wallet::WalletError::Interrupted { .. }) {
+            if matches!(e, npchain_client::wallet::WalletError::Interrupted { .. }) {
                 eprintln!("{e}");
                 return ExitCode::from(INTERRUPTED);
             }
@@ -512,12 +512,12 @@ fn wallet(args: WalletArgs) -> ExitCode {
 
 /// Why a wallet command failed: the wallet's error, or the command line's.
 enum WalletFailure {
-    Wallet(npchain_cli::wallet::WalletError),
+    Wallet(npchain_client::wallet::WalletError),
     Input(String),
 }
 
-impl From<npchain_cli::wallet::WalletError> for WalletFailure {
-    fn from(e: npchain_cli::wallet::WalletError) -> Self {
+impl From<npchain_client::wallet::WalletError> for WalletFailure {
+    fn from(e: npchain_client::wallet::WalletError) -> Self {
         Self::Wallet(e)
     }
 }
@@ -529,10 +529,8 @@ impl From<String> for WalletFailure {
 }
 
 fn run_wallet(args: WalletArgs) -> Result<ExitCode, WalletFailure> {
-    use npchain_cli::{
-        progress::{Progress, human},
-        wallet::{Followed, Wallet, WalletError, describe_state},
-    };
+    use npchain_cli::progress::{Progress, human};
+    use npchain_client::wallet::{Followed, Wallet, WalletError, describe_state};
     let passphrase = match (&args.passphrase_file, std::env::var("NPCHAIN_PASSPHRASE")) {
         (Some(path), _) => Some(
             std::fs::read_to_string(path)

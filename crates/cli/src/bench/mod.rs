@@ -8,10 +8,10 @@ pub mod net;
 pub mod sms;
 pub mod stats;
 
-use crate::client::{ClientError, Refusal};
 use commonware_cryptography::Signer;
 use load::{Step, demo_number, drive, expiry, ports, sign, step_txs};
 use net::{EnumProbe, LocalNet, answer_rn};
+use npchain_client::{ClientError, Refusal};
 use npchain_core::{E164, TxBody, types::PortId};
 use serde_json::{Value, json};
 use stats::{Percentiles, median};

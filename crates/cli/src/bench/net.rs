@@ -2,7 +2,6 @@
 
 use super::{BenchError, Env};
 use crate::{
-    client::Client,
     devnet::{self, Layout, Options},
     progress::Progress,
 };
@@ -10,6 +9,7 @@ use npchain_api::{
     enum_query::{AnswerError, EnumAnswer, naptr_query, read_naptr_answer},
     json::Status,
 };
+use npchain_client::Client;
 use npchain_core::{ChainId, Digest, E164, Timestamp, types::PrivateKey};
 use npchain_node::keys;
 use std::{
