@@ -34,6 +34,15 @@ pub enum BenchError {
     Devnet(#[from] crate::devnet::DevnetError),
     #[error("node API: {0}")]
     Client(#[from] ClientError),
+    #[error(transparent)]
+    Key(#[from] npchain_node::keys::KeyError),
+    /// A transaction the bench made does not decode.
+    #[error(transparent)]
+    Tx(#[from] npchain_core::tx::InvalidTx),
+    /// A node's ENUM answer does not read.
+    #[error(transparent)]
+    Answer(#[from] npchain_api::enum_query::AnswerError),
+    /// The devnet did not do what the scenario expected of it.
     #[error("{0}")]
     Setup(String),
 }

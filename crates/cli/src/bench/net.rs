@@ -74,10 +74,8 @@ impl LocalNet {
             .nodes
             .iter()
             .map(|n| keys::read_key(&n.dir.join("operator.key")))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| BenchError::Setup(e.to_string()))?;
-        let regulator =
-            keys::read_key(&dir.join("regulator.key")).map_err(|e| BenchError::Setup(e.to_string()))?;
+            .collect::<Result<Vec<_>, _>>()?;
+        let regulator = keys::read_key(&dir.join("regulator.key"))?;
         let mut net = Self {
             keys: NetKeys { chain: ChainId(Digest::from([0u8; 32])), operators, regulator },
             layout,
@@ -268,7 +266,7 @@ impl EnumProbe {
                 match read_naptr_answer(&buf[..n], id) {
                     Ok(answer) => return Ok(answer),
                     Err(AnswerError::WrongId { .. }) => continue,
-                    Err(e) => return Err(BenchError::Setup(e.to_string())),
+                    Err(e) => return Err(e.into()),
                 }
             }
         }
