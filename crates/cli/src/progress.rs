@@ -2,7 +2,6 @@
 //! a file or a pipe plain lines, at most one per `every` (the first after `every`), so a log
 //! does not fill with redraws and a short wait writes nothing.
 
-pub use npchain_client::human;
 use std::{
     io::{IsTerminal, Write},
     time::{Duration, Instant},

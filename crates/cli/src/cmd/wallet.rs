@@ -5,8 +5,11 @@
 use super::{DEFAULT_NODE, print_json};
 use crate::error::CliError;
 use clap::Subcommand;
-use npchain_cli::progress::{Progress, human};
-use npchain_client::wallet::{Followed, Wallet, WalletError, describe_state};
+use npchain_cli::progress::Progress;
+use npchain_client::{
+    human,
+    wallet::{Followed, Wallet, WalletError, describe_state},
+};
 use npchain_core::{OperatorId, PortId, RejectCause, Timestamp};
 use serde_json::json;
 use std::{
