@@ -1,7 +1,6 @@
-//! The `npchain` command's library: devnet layout and supervision, key initialisation.
+//! The `npchain` command's library: devnet layout and supervision, the bench and sim
+//! scenarios, and the progress line. The HTTP client and the wallet are `npchain-client`.
 
 pub mod bench;
-pub mod client;
 pub mod devnet;
 pub mod progress;
-pub mod wallet;

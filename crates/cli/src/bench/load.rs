@@ -164,8 +164,7 @@ pub fn drive(
     let ids: Vec<String> = txs
         .iter()
         .map(|t| SignedTransaction::from_bytes(&t.bytes).map(|s| s.id().to_string()))
-        .collect::<Result<_, _>>()
-        .map_err(|e| BenchError::Setup(e.to_string()))?;
+        .collect::<Result<_, _>>()?;
     let total = txs.len();
     let sent_at: Arc<Mutex<HashMap<String, Instant>>> = Arc::new(Mutex::new(HashMap::with_capacity(total)));
     let finished = AtomicUsize::new(0); // committed, or refused at submission

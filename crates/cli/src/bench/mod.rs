@@ -8,10 +8,10 @@ pub mod net;
 pub mod sms;
 pub mod stats;
 
-use crate::client::{ClientError, Refusal};
 use commonware_cryptography::Signer;
 use load::{Step, demo_number, drive, expiry, ports, sign, step_txs};
 use net::{EnumProbe, LocalNet, answer_rn};
+use npchain_client::{ClientError, Refusal};
 use npchain_core::{E164, TxBody, types::PortId};
 use serde_json::{Value, json};
 use stats::{Percentiles, median};
@@ -34,6 +34,15 @@ pub enum BenchError {
     Devnet(#[from] crate::devnet::DevnetError),
     #[error("node API: {0}")]
     Client(#[from] ClientError),
+    #[error(transparent)]
+    Key(#[from] npchain_node::keys::KeyError),
+    /// A transaction the bench made does not decode.
+    #[error(transparent)]
+    Tx(#[from] npchain_core::tx::InvalidTx),
+    /// A node's ENUM answer does not read.
+    #[error(transparent)]
+    Answer(#[from] npchain_api::enum_query::AnswerError),
+    /// The devnet did not do what the scenario expected of it.
     #[error("{0}")]
     Setup(String),
 }

@@ -2,7 +2,6 @@
 
 use super::{BenchError, Env};
 use crate::{
-    client::Client,
     devnet::{self, Layout, Options},
     progress::Progress,
 };
@@ -10,6 +9,7 @@ use npchain_api::{
     enum_query::{AnswerError, EnumAnswer, naptr_query, read_naptr_answer},
     json::Status,
 };
+use npchain_client::Client;
 use npchain_core::{ChainId, Digest, E164, Timestamp, types::PrivateKey};
 use npchain_node::keys;
 use std::{
@@ -74,10 +74,8 @@ impl LocalNet {
             .nodes
             .iter()
             .map(|n| keys::read_key(&n.dir.join("operator.key")))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| BenchError::Setup(e.to_string()))?;
-        let regulator =
-            keys::read_key(&dir.join("regulator.key")).map_err(|e| BenchError::Setup(e.to_string()))?;
+            .collect::<Result<Vec<_>, _>>()?;
+        let regulator = keys::read_key(&dir.join("regulator.key"))?;
         let mut net = Self {
             keys: NetKeys { chain: ChainId(Digest::from([0u8; 32])), operators, regulator },
             layout,
@@ -268,7 +266,7 @@ impl EnumProbe {
                 match read_naptr_answer(&buf[..n], id) {
                     Ok(answer) => return Ok(answer),
                     Err(AnswerError::WrongId { .. }) => continue,
-                    Err(e) => return Err(BenchError::Setup(e.to_string())),
+                    Err(e) => return Err(e.into()),
                 }
             }
         }

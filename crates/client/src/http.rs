@@ -42,18 +42,39 @@ impl Refusal {
 /// Why a request failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
+    /// Every node was tried; each with why it could not be reached.
     #[error("no node answered: {}", tried.iter().map(|(n, e)| format!("{n} ({e})")).collect::<Vec<_>>().join("; "))]
-    Unreachable { tried: Vec<(String, String)> },
+    Unreachable { tried: Vec<(String, ureq::Error)> },
     /// The node checked the transaction on its committed state and the ledger refused it
     /// (422), or it was committed and refused in its block.
     #[error(transparent)]
     Refused(Refusal),
     #[error("{node} answered {status} {code}: {message}")]
     Api { node: String, status: u16, code: String, message: String },
-    #[error("{node} answered something unexpected: {reason}")]
-    Decode { node: String, reason: String },
+    #[error("{node} answered something unexpected: {source}")]
+    Decode {
+        node: String,
+        #[source]
+        source: Unexpected,
+    },
     #[error("transaction {id} was not committed within {waited:?}")]
     Timeout { id: String, waited: Duration },
+}
+
+/// What was unexpected in a node's answer.
+#[derive(Debug, thiserror::Error)]
+pub enum Unexpected {
+    /// The body could not be read as JSON.
+    #[error(transparent)]
+    Body(ureq::Error),
+    /// The JSON is not the document asked for.
+    #[error(transparent)]
+    Shape(serde_json::Error),
+    #[error("no transaction id")]
+    NoTxId,
+    /// A field of a finality proof is missing or not hex.
+    #[error("no {0} in the proof")]
+    NoProofField(&'static str),
 }
 
 /// A client of one or more nodes.
@@ -110,7 +131,7 @@ impl Client {
             let mut response = match result {
                 Ok(r) => r,
                 Err(e) => {
-                    tried.push((node.clone(), e.to_string()));
+                    tried.push((node.clone(), e));
                     continue;
                 }
             };
@@ -118,7 +139,7 @@ impl Client {
             let value: Value = response
                 .body_mut()
                 .read_json()
-                .map_err(|e| ClientError::Decode { node: node.clone(), reason: e.to_string() })?;
+                .map_err(|e| ClientError::Decode { node: node.clone(), source: Unexpected::Body(e) })?;
             if !(200..300).contains(&status) {
                 let field = |k: &str| value.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
                 if status == 422 {
@@ -136,9 +157,15 @@ impl Client {
                 });
             }
             return serde_json::from_value(value)
-                .map_err(|e| ClientError::Decode { node: node.clone(), reason: e.to_string() });
+                .map_err(|e| ClientError::Decode { node: node.clone(), source: Unexpected::Shape(e) });
         }
         Err(ClientError::Unreachable { tried })
+    }
+
+    /// An unexpected answer of one of this client's nodes (which one is not kept past
+    /// [`Self::request`]).
+    fn unexpected(&self, source: Unexpected) -> ClientError {
+        ClientError::Decode { node: self.nodes.join(","), source }
     }
 
     /// The nodes this client asks, in order.
@@ -162,7 +189,7 @@ impl Client {
     pub fn bound_numbers(&self, key: &str) -> Result<Vec<RouteInfo>, ClientError> {
         let answer: Value = self.request(&format!("/v1/keys/{}/numbers", encode(key)), None)?;
         serde_json::from_value(answer.get("numbers").cloned().unwrap_or_default())
-            .map_err(|e| ClientError::Decode { node: self.nodes.join(","), reason: e.to_string() })
+            .map_err(|e| self.unexpected(Unexpected::Shape(e)))
     }
 
     pub fn port(&self, id: &str) -> Result<PortInfo, ClientError> {
@@ -183,10 +210,11 @@ impl Client {
     pub fn act(&self, path: &str, body: Option<&Value>) -> Result<String, ClientError> {
         let answer: Value =
             self.request(&format!("/v1/operator/{path}"), Some(body.unwrap_or(&Value::Null)))?;
-        answer.get("id").and_then(Value::as_str).map(str::to_owned).ok_or_else(|| ClientError::Decode {
-            node: self.nodes.join(","),
-            reason: "no transaction id".into(),
-        })
+        answer
+            .get("id")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| self.unexpected(Unexpected::NoTxId))
     }
 
     /// Submits a signed transaction; its id. With `precheck` the node first tries it on the
@@ -196,10 +224,11 @@ impl Client {
             &format!("/v1/tx?precheck={precheck}"),
             Some(&serde_json::json!({ "tx": commonware_formatting::hex(tx) })),
         )?;
-        answer.get("id").and_then(Value::as_str).map(str::to_owned).ok_or_else(|| ClientError::Decode {
-            node: self.nodes.join(","),
-            reason: "no transaction id".into(),
-        })
+        answer
+            .get("id")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| self.unexpected(Unexpected::NoTxId))
     }
 
     /// Submits many signed transactions in one request (`POST /v1/txs`): one result each.
@@ -216,10 +245,12 @@ impl Client {
     /// (unchecked: see `npchain_api::ProofChecker`).
     pub fn finality(&self, height: u64) -> Result<npchain_api::json::FinalityProof, ClientError> {
         let answer: Value = self.request(&format!("/v1/blocks/{height}/finalization"), None)?;
-        let field = |k: &str| {
-            answer.get(k).and_then(Value::as_str).and_then(commonware_formatting::from_hex).ok_or_else(|| {
-                ClientError::Decode { node: self.nodes.join(","), reason: format!("no {k} in the proof") }
-            })
+        let field = |k: &'static str| {
+            answer
+                .get(k)
+                .and_then(Value::as_str)
+                .and_then(commonware_formatting::from_hex)
+                .ok_or_else(|| self.unexpected(Unexpected::NoProofField(k)))
         };
         Ok(npchain_api::json::FinalityProof { block: field("block")?, certificate: field("finalization")? })
     }

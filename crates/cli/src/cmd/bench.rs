@@ -1,0 +1,141 @@
+//! `npchain bench`: the measurements on devnets of this machine (`npchain_cli::bench`), each
+//! scenario repeated and its medians written as JSON.
+
+use crate::error::CliError;
+use clap::Subcommand;
+use npchain_cli::bench;
+use serde_json::json;
+use std::{path::PathBuf, process::ExitCode};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Small sizes and one run: checks that the measurement works, measures little.
+    #[arg(long, global = true)]
+    smoke: bool,
+    /// Runs of each scenario (a fresh devnet each); the figures are their medians.
+    #[arg(long, default_value_t = 3, global = true)]
+    runs: usize,
+    /// Directory for the JSON results.
+    #[arg(long, default_value = "bench-results", global = true)]
+    out: PathBuf,
+    /// Directory for the devnets the scenarios make (deleted and made again).
+    #[arg(long, default_value = "bench-data", global = true)]
+    data: PathBuf,
+    /// Node i serves HTTP on this port + i, DNS on +100 + i, p2p on +200 + i.
+    #[arg(long, default_value_t = 18400, global = true)]
+    port_base: u16,
+    #[arg(long, default_value_t = 4, global = true)]
+    validators: usize,
+    /// Each node's ledger page cache (redb), in MiB; the node's default if not given.
+    #[arg(long, global = true)]
+    cache_mib: Option<usize>,
+    #[command(subcommand)]
+    what: Scenario,
+}
+
+#[derive(Subcommand, Clone)]
+pub enum Scenario {
+    /// Signed port transactions (bind, request, release, activate) as fast as they commit.
+    Throughput {
+        /// Ports (4 transactions each); default 10,000 (smoke 200).
+        #[arg(long)]
+        ports: Option<usize>,
+    },
+    /// Activation submitted → changed ENUM answer on every node.
+    Propagation {
+        /// Activations measured one by one; default 100 (smoke 5).
+        #[arg(long)]
+        ports: Option<usize>,
+    },
+    /// 100,000 numbers re-routed: a routing-number change, and a group port.
+    Mass {
+        /// Default 100,000 (smoke 2,000).
+        #[arg(long)]
+        numbers: Option<usize>,
+    },
+    /// Genesis migration of N ported numbers: load time, memory, lookups.
+    Scale {
+        /// Sizes, comma separated; default 1000000,10000000 (smoke 20000).
+        #[arg(long, value_delimiter = ',')]
+        numbers: Vec<usize>,
+    },
+    /// A validator down while N transactions commit, then restarted.
+    Catchup {
+        /// Default 100,000 (smoke 1,000).
+        #[arg(long)]
+        txs: Option<usize>,
+    },
+    /// Every scenario at its default size.
+    All,
+}
+
+pub fn run(args: Args) -> Result<ExitCode, CliError> {
+    let env = bench::Env {
+        data: args.data.clone(),
+        port_base: args.port_base,
+        validators: args.validators,
+        cache_mib: args.cache_mib,
+    };
+    let runs = if args.smoke { 1 } else { args.runs };
+    let pick = |given: Option<usize>, full: usize, smoke: usize| {
+        given.unwrap_or(if args.smoke { smoke } else { full })
+    };
+    let what = match args.what {
+        Scenario::All => vec![
+            Scenario::Throughput { ports: None },
+            Scenario::Propagation { ports: None },
+            Scenario::Mass { numbers: None },
+            Scenario::Scale { numbers: Vec::new() },
+            Scenario::Catchup { txs: None },
+        ],
+        one => vec![one],
+    };
+    let repeat = |name: &str,
+                  params: serde_json::Value,
+                  scenario: &dyn Fn() -> Result<bench::Figures, bench::BenchError>| {
+        bench::repeat(name, params, runs, &args.out, scenario).map(|_| ())
+    };
+    let validators = env.validators;
+    for scenario in what {
+        match scenario {
+            Scenario::Throughput { ports } => {
+                let n = pick(ports, 10_000, 200);
+                let params = json!({ "ports": n, "txs": 4 * n, "validators": validators });
+                repeat("throughput", params, &|| bench::throughput(&env, n))?;
+            }
+            Scenario::Propagation { ports } => {
+                let n = pick(ports, 100, 5);
+                repeat("propagation", json!({ "ports": n, "validators": validators }), &|| {
+                    bench::propagation(&env, n)
+                })?;
+            }
+            Scenario::Mass { numbers } => {
+                let n = pick(numbers, 100_000, 2_000);
+                repeat("mass", json!({ "numbers": n, "validators": validators }), &|| bench::mass(&env, n))?;
+            }
+            Scenario::Scale { numbers } => {
+                let sizes = if !numbers.is_empty() {
+                    numbers
+                } else if args.smoke {
+                    vec![20_000]
+                } else {
+                    vec![1_000_000, 10_000_000]
+                };
+                let baseline = bench::empty_node_kib(&env)?;
+                for n in sizes {
+                    let params =
+                        json!({ "numbers": n, "validators": validators, "cache_mib": env.cache_mib });
+                    repeat(&format!("scale-{n}"), params, &|| bench::scale(&env, n, Some(baseline)))?;
+                }
+            }
+            Scenario::Catchup { txs } => {
+                let n = pick(txs, 100_000, 1_000);
+                repeat("catchup", json!({ "txs": n, "validators": validators }), &|| {
+                    bench::catchup(&env, n)
+                })?;
+            }
+            Scenario::All => unreachable!("expanded above"),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,404 @@
+//! `npchain wallet`: the subscriber's wallet (`npchain_client::wallet`) on the command line:
+//! make one, show its numbers and orders, request a port, follow and cancel an order, and
+//! verify the local ledger offline. With `--json` each prints one JSON document.
+
+use super::{DEFAULT_NODE, print_json};
+use crate::error::CliError;
+use clap::Subcommand;
+use npchain_cli::progress::Progress;
+use npchain_client::{
+    human,
+    wallet::{Followed, Wallet, WalletError, describe_state},
+};
+use npchain_core::{OperatorId, PortId, RejectCause, Timestamp};
+use serde_json::json;
+use std::{
+    path::PathBuf,
+    process::ExitCode,
+    sync::atomic::{AtomicBool, Ordering},
+    time::Duration,
+};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The wallet directory.
+    #[arg(long, default_value = "wallet", global = true)]
+    wallet: PathBuf,
+    /// Node API URLs to use instead of the wallet's own list, tried in order.
+    #[arg(long = "node", global = true)]
+    nodes: Vec<String>,
+    /// File holding the key's passphrase (or set NPCHAIN_PASSPHRASE).
+    #[arg(long, global = true)]
+    passphrase_file: Option<PathBuf>,
+    /// Print the result as one JSON document, for scripts.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    action: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Make a new key, trusting the validators of GENESIS; encrypted if a passphrase is given.
+    New {
+        #[arg(long)]
+        genesis: PathBuf,
+    },
+    /// The wallet's public key, its nodes, the numbers bound to it with their routes, and
+    /// every order of the key or its numbers (an operator's among them), each verified into
+    /// the local ledger.
+    Show,
+    /// Request a port of numbers bound to this key to another operator.
+    Port {
+        /// The number (repeat for a group port: all or none); national forms are read with the
+        /// region of the wallet's genesis.
+        #[arg(long = "number", required_unless_present = "group", allow_hyphen_values = true)]
+        numbers: Vec<String>,
+        /// A file of numbers, one per line as typed (an enterprise's group port; blank lines and
+        /// a `number` header are skipped).
+        #[arg(long)]
+        group: Option<PathBuf>,
+        /// The recipient operator.
+        #[arg(long)]
+        to: String,
+        /// Earliest activation: +30m, +2h, +1d from now, or Unix milliseconds (default: now).
+        #[arg(long)]
+        due: Option<String>,
+        /// Skip the node's check on the committed state: the ledger then refuses the request
+        /// in its block, if at all (`follow` shows it).
+        #[arg(long)]
+        no_precheck: bool,
+    },
+    /// Follow an order until it is finished (activated, rejected, cancelled or expired),
+    /// writing each committed step, verified, to the local ledger. Ctrl-C stops it (exit
+    /// code 130); what is recorded stays.
+    Follow {
+        port: String,
+        /// Give up after this many seconds [default: once the order is past its activation
+        /// deadline, by when the ledger has finished it, plus 10 minutes].
+        #[arg(long)]
+        timeout: Option<u64>,
+    },
+    /// Cancel an order before activation.
+    Cancel {
+        port: String,
+        /// Skip the node's check on the committed state (to cancel a request still in no
+        /// block): the ledger then refuses the cancel in its block, if at all.
+        #[arg(long)]
+        no_precheck: bool,
+    },
+    /// Check the whole local ledger offline against the validators of the genesis.
+    Verify,
+}
+
+/// Set by Ctrl-C (or SIGTERM) while `wallet follow` waits.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+pub fn run(args: Args) -> Result<ExitCode, CliError> {
+    let json = args.json;
+    run_verb(args).inspect_err(|e| {
+        // A refusal: one format on stderr; for scripts also as JSON on stdout.
+        if let (true, CliError::Wallet(e)) = (json, e)
+            && let Some(refusal) = e.refusal()
+        {
+            print_json(&json!({ "refused": refusal }));
+        }
+    })
+}
+
+fn run_verb(args: Args) -> Result<ExitCode, CliError> {
+    let passphrase = match (&args.passphrase_file, std::env::var("NPCHAIN_PASSPHRASE")) {
+        (Some(path), _) => {
+            Some(std::fs::read_to_string(path).map_err(CliError::file(path))?.trim_end().to_owned())
+        }
+        (None, Ok(p)) => Some(p),
+        (None, Err(_)) => None,
+    };
+    let nodes = &args.nodes;
+    let json = args.json;
+    if let Command::New { genesis } = &args.action {
+        let text = std::fs::read_to_string(genesis).map_err(CliError::file(genesis))?;
+        let genesis = npchain_core::Genesis::from_toml(&text)
+            .map_err(|source| CliError::Genesis { path: genesis.display().to_string(), source })?;
+        let nodes = if nodes.is_empty() { vec![DEFAULT_NODE.to_owned()] } else { nodes.clone() };
+        let w = Wallet::create(&args.wallet, &genesis, nodes, passphrase.as_deref())?;
+        let key = commonware_formatting::hex(w.public_key().as_ref());
+        if json {
+            print_json(&json!({ "wallet": args.wallet.display().to_string(), "public_key": key }));
+        } else {
+            println!("wallet {} created", args.wallet.display());
+            println!("public key: {key}");
+            println!("give the public key to your operator to bind it to your number");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let w = Wallet::open(&args.wallet, passphrase.as_deref())?;
+    match &args.action {
+        Command::New { .. } => unreachable!("handled above"),
+        Command::Show => return show(&w, nodes, json),
+        Command::Port { numbers, group, to, due, no_precheck } => {
+            port(&args, &w, numbers, group.as_ref(), to, due.as_deref(), *no_precheck)?;
+        }
+        Command::Follow { port, timeout } => follow(&w, nodes, &port_id(port)?, *timeout, json)?,
+        Command::Cancel { port, no_precheck } => {
+            let id = w.cancel(nodes, &port_id(port)?, !no_precheck)?;
+            if json {
+                print_json(&json!({ "port": port, "tx": id }));
+            } else {
+                println!("cancel sent as transaction {id}");
+            }
+        }
+        Command::Verify => {
+            let n = w.verify()?;
+            if json {
+                print_json(&json!({ "entries": n }));
+            } else {
+                println!(
+                    "local ledger verified: {n} entries, each finalized by a quorum of the genesis validators"
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn port_id(text: &str) -> Result<PortId, CliError> {
+    text.parse().map_err(|_| CliError::PortId(text.to_owned()))
+}
+
+/// `wallet show`: fails (exit code 1, after printing everything) if an order could not be
+/// brought up to date; an order refused in its block, or in none yet, is shown as such.
+fn show(w: &Wallet, nodes: &[String], json: bool) -> Result<ExitCode, CliError> {
+    let key = commonware_formatting::hex(w.public_key().as_ref());
+    let numbers = w.client(nodes).bound_numbers(&key).map_err(WalletError::from)?;
+    let sent: Vec<String> = w.sent()?.into_iter().filter(|s| s.kind == "request").map(|s| s.port).collect();
+    let mut orders = Vec::new();
+    let mut failed = false;
+    for id in w.discover(nodes)? {
+        let by_wallet = sent.contains(&id.to_string());
+        let shown = match w.sync(nodes, &id) {
+            Ok(o) => Ok(o),
+            // facts about the order, not failures of this command
+            Err(e @ (WalletError::Ledger(_) | WalletError::NotInABlock { .. })) => Err(e),
+            Err(e) => {
+                failed = true;
+                Err(e)
+            }
+        };
+        orders.push((id, by_wallet, shown));
+    }
+    if json {
+        let orders: Vec<serde_json::Value> = orders
+            .iter()
+            .map(|(id, by_wallet, shown)| match shown {
+                Ok(o) => json!({
+                    "id": id.to_string(),
+                    "state": o.info.state,
+                    "reason": cause_json(o.cause.as_ref()),
+                    "open": o.info.open,
+                    "numbers": o.info.numbers,
+                    "donor": o.info.donor,
+                    "recipient": o.info.recipient,
+                    "initiator": o.info.initiator,
+                    "sent_by_wallet": by_wallet,
+                    "verified_steps": o.verified_steps,
+                }),
+                Err(e) => match e.refusal() {
+                    Some(r) => json!({ "id": id.to_string(), "sent_by_wallet": by_wallet, "refused": r }),
+                    None => {
+                        json!({ "id": id.to_string(), "sent_by_wallet": by_wallet, "error": e.to_string() })
+                    }
+                },
+            })
+            .collect();
+        print_json(&json!({
+            "public_key": key,
+            "nodes": w.config().nodes,
+            "chain_id": w.config().chain_id,
+            "validators": w.config().validators.len(),
+            "numbers": numbers,
+            "orders": orders,
+        }));
+    } else {
+        println!("public key: {key}");
+        println!("nodes: {}", w.config().nodes.join(" "));
+        println!("trusts {} validators; chain {}", w.config().validators.len(), w.config().chain_id);
+        for r in &numbers {
+            let open = r.open_port.as_ref().map(|p| format!(", open order {p}")).unwrap_or_default();
+            println!("number {} served by {} (rn {}){open}", r.number, r.serving, r.routing_number);
+        }
+        for (id, by_wallet, shown) in &orders {
+            match shown {
+                Ok(o) => {
+                    let by = if *by_wallet {
+                        "sent by this wallet".to_owned()
+                    } else if o.info.initiator == "recipient" {
+                        format!("requested by the recipient {}", o.info.recipient)
+                    } else {
+                        "not sent by this wallet".to_owned()
+                    };
+                    println!(
+                        "order {id}: {} ({} -> {}) {}; {by}; {} step(s) verified",
+                        describe_state(&o.info.state, o.cause.as_ref()),
+                        o.info.donor,
+                        o.info.recipient,
+                        o.info.numbers.join(","),
+                        o.verified_steps
+                    );
+                }
+                Err(e) => println!("order {id}: {e}"),
+            }
+        }
+    }
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+/// `wallet port`: every number is read (and a group file's lines) before anything is signed,
+/// so one bad number orders nothing.
+fn port(
+    args: &Args,
+    w: &Wallet,
+    numbers: &[String],
+    group: Option<&PathBuf>,
+    to: &str,
+    due: Option<&str>,
+    no_precheck: bool,
+) -> Result<(), CliError> {
+    let mut numbers =
+        numbers.iter().map(|n| w.parse_number(n).map_err(CliError::Number)).collect::<Result<Vec<_>, _>>()?;
+    if let Some(path) = group {
+        let text = std::fs::read_to_string(path).map_err(CliError::file(path))?;
+        // Each line as typed (the number grammar refuses stray spaces, naming them).
+        for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.is_empty() && *l != "number") {
+            numbers.push(w.parse_number(line).map_err(|source| CliError::GroupNumber {
+                path: path.display().to_string(),
+                line: i + 1,
+                source,
+            })?);
+        }
+    }
+    let to: OperatorId = to.parse().map_err(CliError::Operator)?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let due = due.map(|d| parse_due(d, now)).transpose()?.unwrap_or(0);
+    let port = w.request_port(&args.nodes, &numbers, &to, Timestamp(due), !no_precheck)?;
+    let follow = follow_command(args, &port.to_string());
+    if args.json {
+        print_json(&json!({
+            "port": port.to_string(),
+            "numbers": numbers.len(),
+            "to": to.to_string(),
+            "follow": follow,
+        }));
+    } else {
+        println!("port {port} requested ({} number(s) to {to}); follow it with:", numbers.len());
+        println!("  {follow}");
+    }
+    Ok(())
+}
+
+/// `wallet follow`: the steps as they are verified on stdout, what it waits for on stderr;
+/// Ctrl-C stops it with what is recorded kept.
+fn follow(
+    w: &Wallet,
+    nodes: &[String],
+    port: &PortId,
+    timeout: Option<u64>,
+    json: bool,
+) -> Result<(), CliError> {
+    crate::on_ctrl_c(|| STOP.store(true, Ordering::Relaxed))?;
+    let limit = timeout.map(Duration::from_secs);
+    let source = |default: &str| if limit.is_some() { "--timeout".to_owned() } else { default.to_owned() };
+    let mut progress = Progress::stderr(Duration::from_secs(60));
+    let finished = w.follow(nodes, port, limit, &STOP, |event| match event {
+        Followed::Pending { limit } => {
+            progress.clear();
+            eprintln!(
+                "order {port}: the request is in no block yet; waiting for it, then following the \
+                 order until it is finished; giving up after {} ({}); Ctrl-C stops",
+                human(limit),
+                source("when the request expires, plus 10 min")
+            );
+        }
+        Followed::Watching { state, limit } => {
+            progress.clear();
+            eprintln!(
+                "following order {port} ({state}) until it is activated, rejected, cancelled or \
+                 expired; giving up after {} ({}); Ctrl-C stops",
+                human(limit),
+                source("its activation deadline, plus 10 min")
+            );
+        }
+        Followed::Step(e) => {
+            progress.clear();
+            if !json {
+                println!(
+                    "height {:>6}  {:<10} verified: a quorum of validators finalized it",
+                    e.height,
+                    describe_state(&e.step, e.cause().as_ref())
+                );
+            }
+        }
+        Followed::Waiting { state, elapsed } => {
+            progress.update(&format!("  order {state}, waiting {}", human(elapsed)));
+        }
+    });
+    progress.clear();
+    let finished = finished?;
+    if json {
+        let steps: Vec<serde_json::Value> = w
+            .entries()?
+            .into_iter()
+            .filter(|e| e.port == port.to_string())
+            .map(|e| json!({ "step": e.step, "height": e.height, "reason": cause_json(e.cause().as_ref()) }))
+            .collect();
+        print_json(&json!({
+            "port": port.to_string(),
+            "state": finished.state,
+            "reason": cause_json(finished.cause.as_ref()),
+            "steps": steps,
+        }));
+    } else {
+        println!("order {port} finished: {}", describe_state(&finished.state, finished.cause.as_ref()));
+    }
+    Ok(())
+}
+
+/// `+30m`, `+2h`, `+1d`, `+90s` from `now_ms`, or Unix milliseconds.
+fn parse_due(text: &str, now_ms: u64) -> Result<u64, CliError> {
+    let bad = || CliError::Due(text.to_owned());
+    let Some(relative) = text.strip_prefix('+') else { return text.parse().map_err(|_| bad()) };
+    let (n, unit) = relative.split_at(relative.len().saturating_sub(1));
+    let n: u64 = n.parse().map_err(|_| bad())?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => return Err(bad()),
+    };
+    Ok(now_ms + secs * 1000)
+}
+
+/// A rejection's cause as JSON: its code and what it means.
+fn cause_json(cause: Option<&RejectCause>) -> serde_json::Value {
+    cause.map_or(serde_json::Value::Null, |c| json!({ "code": c.to_string(), "text": c.description() }))
+}
+
+/// The `wallet follow` command for `port` that works when pasted: this program as it was
+/// started, and the global options given to this one (wallet, nodes, passphrase file),
+/// shell-quoted.
+fn follow_command(args: &Args, port: &str) -> String {
+    let program = std::env::args().next().unwrap_or_else(|| "npchain".into());
+    let mut words = vec![program, "wallet".into(), "--wallet".into(), args.wallet.display().to_string()];
+    for node in &args.nodes {
+        words.extend(["--node".into(), node.clone()]);
+    }
+    if let Some(p) = &args.passphrase_file {
+        words.extend(["--passphrase-file".into(), p.display().to_string()]);
+    }
+    words.extend(["follow".into(), port.to_owned()]);
+    // no argument can hold a NUL byte: quoting cannot fail
+    shlex::try_join(words.iter().map(String::as_str)).unwrap_or_else(|_| words.join(" "))
+}

@@ -1,0 +1,19 @@
+//! npchain-client: what an operator's app or a subscriber's wallet needs to talk to npchain
+//! nodes, without linking a node.
+//!
+//! - [`http`]: a blocking client of the node's HTTP API with failover across nodes, and the
+//!   ledger's refusals as one typed value ([`Refusal`]);
+//! - [`wallet`]: the subscriber's wallet: its key file, its port requests and cancels, and a
+//!   local ledger of every step of its orders, each checked against the genesis validators
+//!   with [`npchain_api::ProofChecker`] before it is written;
+//! - [`human`]: durations as a person reads them (in messages).
+//!
+//! It depends on `npchain-core` and `npchain-api` only: no storage, server, consensus engine
+//! or p2p stack.
+
+pub mod http;
+mod human;
+pub mod wallet;
+
+pub use http::{Client, ClientError, Refusal, encode};
+pub use human::human;

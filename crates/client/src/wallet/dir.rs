@@ -1,0 +1,127 @@
+//! The wallet directory: [`Wallet`] made ([`Wallet::create`]) or opened ([`Wallet::open`])
+//! from its key file and `wallet.toml` (its nodes, the chain it signs for, and the genesis
+//! validators it trusts).
+
+use super::{
+    error::{WalletError, io},
+    keyfile,
+};
+use crate::http::Client;
+use commonware_cryptography::Signer;
+use npchain_api::ProofChecker;
+use npchain_core::{
+    E164, Genesis, PrivateKey, PublicKey,
+    tx::ChainId,
+    types::{Digest, parse_public_key},
+};
+use serde::{Deserialize, Serialize};
+use std::{
+    fs,
+    path::{Path, PathBuf},
+};
+
+/// `wallet.toml`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct WalletConfig {
+    /// Node API URLs, tried in order.
+    pub nodes: Vec<String>,
+    /// The chain the wallet signs for, hex.
+    pub chain_id: String,
+    /// The validators' consensus keys, hex: the wallet's root of trust, from the genesis.
+    pub validators: Vec<String>,
+    /// The genesis region (ISO 3166, e.g. `DE`): numbers typed in national form are read with
+    /// it. Absent in wallets made before it was kept, and for networks without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+}
+
+/// A subscriber's wallet.
+#[derive(Debug)]
+pub struct Wallet {
+    pub(super) dir: PathBuf,
+    pub(super) key: PrivateKey,
+    pub(super) config: WalletConfig,
+    pub(super) checker: ProofChecker,
+}
+
+impl Wallet {
+    /// Makes a new wallet in `dir`: a new key (encrypted if a passphrase is given), the
+    /// genesis validators as the root of trust, and the chain id read from the first node that
+    /// answers (checked against nothing: a wrong one only makes the wallet's signatures useless).
+    pub fn create(
+        dir: &Path,
+        genesis: &Genesis,
+        nodes: Vec<String>,
+        passphrase: Option<&str>,
+    ) -> Result<Self, WalletError> {
+        let key_path = dir.join("wallet.key");
+        if key_path.exists() {
+            return Err(WalletError::Exists(dir.display().to_string()));
+        }
+        let status = Client::new(nodes.clone()).status()?;
+        fs::create_dir_all(dir).map_err(io(dir))?;
+        keyfile::write(&key_path, &keyfile::generate(), passphrase)?;
+        let config = WalletConfig {
+            nodes,
+            chain_id: status.chain_id,
+            validators: genesis
+                .operators
+                .iter()
+                .map(|o| commonware_formatting::hex(o.validator_key.as_ref()))
+                .collect(),
+            region: genesis.region.map(|r| r.to_string()),
+        };
+        let config_path = dir.join("wallet.toml");
+        let text = toml::to_string(&config)?;
+        fs::write(&config_path, text).map_err(io(&config_path))?;
+        Self::open(dir, passphrase)
+    }
+
+    /// Opens the wallet in `dir`.
+    pub fn open(dir: &Path, passphrase: Option<&str>) -> Result<Self, WalletError> {
+        let key = keyfile::read(&dir.join("wallet.key"), passphrase)?;
+        let config_path = dir.join("wallet.toml");
+        let path = || config_path.display().to_string();
+        let text = fs::read_to_string(&config_path).map_err(io(&config_path))?;
+        let config: WalletConfig =
+            toml::from_str(&text).map_err(|source| WalletError::Config { path: path(), source })?;
+        let validators = config
+            .validators
+            .iter()
+            .map(|v| parse_public_key(v))
+            .collect::<Result<Vec<PublicKey>, _>>()
+            .map_err(|source| WalletError::Validator { path: path(), source })?;
+        Ok(Self { dir: dir.to_owned(), key, config, checker: ProofChecker::new(validators) })
+    }
+
+    pub fn public_key(&self) -> PublicKey {
+        self.key.public_key()
+    }
+
+    /// Reads a typed number as every interface does ([`npchain_core::number`]), with the
+    /// region of the genesis the wallet was made from.
+    pub fn parse_number(&self, text: &str) -> Result<E164, npchain_core::NumberError> {
+        let region = self.config.region.as_deref().map(str::parse).transpose()?;
+        E164::parse(text, region)
+    }
+
+    pub fn config(&self) -> &WalletConfig {
+        &self.config
+    }
+
+    /// A client of the wallet's nodes (or of `nodes` if given).
+    pub fn client(&self, nodes: &[String]) -> Client {
+        Client::new(if nodes.is_empty() { self.config.nodes.clone() } else { nodes.to_vec() })
+    }
+
+    pub(super) fn chain_id(&self) -> Result<ChainId, WalletError> {
+        let bytes = commonware_formatting::from_hex(&self.config.chain_id)
+            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            .ok_or_else(|| WalletError::Format {
+                path: "wallet.toml".into(),
+                reason: "chain_id is not 32 bytes of hex".into(),
+            })?;
+        Ok(ChainId(Digest(bytes)))
+    }
+}
