@@ -22,8 +22,9 @@ use std::path::{Path, PathBuf};
 pub struct RedbError {
     doing: String,
     path: PathBuf,
+    /// (boxed: redb's error is large, and a failure rare)
     #[source]
-    source: redb::Error,
+    source: Box<redb::Error>,
 }
 
 impl From<RedbError> for StoreError {
@@ -39,7 +40,7 @@ trait Context<T> {
 
 impl<T, E: Into<redb::Error>> Context<T> for Result<T, E> {
     fn doing(self, path: &Path, doing: impl FnOnce() -> String) -> Result<T, RedbError> {
-        self.map_err(|e| RedbError { doing: doing(), path: path.to_owned(), source: e.into() })
+        self.map_err(|e| RedbError { doing: doing(), path: path.to_owned(), source: Box::new(e.into()) })
     }
 }
 
