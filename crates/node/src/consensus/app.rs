@@ -21,7 +21,6 @@ use std::{
     sync::Arc,
     time::{Duration, UNIX_EPOCH},
 };
-
 use tracing::{debug, error, info, warn};
 
 /// The shortest gap between two blocks when there is nothing to put in them.
