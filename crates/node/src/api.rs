@@ -1,23 +1,31 @@
-//! What the node's interfaces (HTTP, the CLI through HTTP) may ask of a running node. The
-//! JSON shapes of the answers are the wire crate's ([`npchain_api::json`]).
+//! What the node's interfaces (HTTP, the CLI through HTTP) may ask of a running node
+//! ([`NodeApi`]), and why it may refuse. The JSON shapes of the answers are the wire crate's
+//! ([`npchain_api::json`]).
 
-pub use npchain_api::json::*;
+use crate::{chain::ApplyError, storage::BlockLogError};
+use npchain_api::json::{
+    BatchResult, BlockInfo, FinalityProof, History, PortInfo, PortList, PortQuery, RouteInfo, Status,
+    TxStatus,
+};
 use npchain_core::{
-    E164,
+    BlockError, E164, InvalidTx, StoreError, TxError,
     types::{PortId, TxId},
 };
+use std::sync::Arc;
 
 /// Why a submitted transaction was not taken into the mempool.
-#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum SubmitError {
+    /// The bytes are not a transaction (or too many for one).
     #[error("transaction is malformed: {0}")]
-    Malformed(String),
+    Malformed(#[source] InvalidTx),
+    /// A transaction, but not a valid one.
     #[error("transaction is invalid: {0}")]
-    Invalid(String),
+    Invalid(#[source] Invalidity),
     /// The ledger would refuse it now (checked against the committed state). The code and
     /// the message are the ledger's own, exactly as a block's outcome would give them.
-    #[error("{reason}")]
-    Refused { code: &'static str, reason: String },
+    #[error(transparent)]
+    Refused(TxError),
     #[error("transaction {0} is already pending")]
     Duplicate(TxId),
     #[error("transaction {0} was already committed")]
@@ -27,7 +35,38 @@ pub enum SubmitError {
     #[error("mempool is full ({0} transactions); try again later")]
     Full(usize),
     #[error("node cannot take transactions now: {0}")]
-    Unavailable(String),
+    Unavailable(#[source] Unavailable),
+}
+
+/// Why a transaction that decodes is not valid.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Invalidity {
+    /// Its signatures or its form.
+    #[error(transparent)]
+    Tx(#[from] InvalidTx),
+    /// It claims a validity longer than any block could accept.
+    #[error(
+        "expires_at {expires_at_ms} ms is beyond the longest validity window (the last block time plus \
+         {ttl_max_secs} s)"
+    )]
+    ValidityTooLong { expires_at_ms: u64, ttl_max_secs: u64 },
+}
+
+/// Why the node cannot take transactions now.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Unavailable {
+    /// It stopped applying blocks.
+    #[error(transparent)]
+    Halted(Arc<ApplyError>),
+    /// Its ledger store could not be read.
+    #[error(transparent)]
+    Store(Arc<StoreError>),
+    /// Trying the transaction on the committed state failed (not the transaction: the ledger).
+    #[error(transparent)]
+    DryRun(Arc<BlockError>),
+    /// A submission of one transaction came back without a result.
+    #[error("no result")]
+    NoResult,
 }
 
 impl SubmitError {
@@ -36,7 +75,7 @@ impl SubmitError {
         match self {
             Self::Malformed(_) => "malformed",
             Self::Invalid(_) => "invalid",
-            Self::Refused { code, .. } => code,
+            Self::Refused(e) => e.code(),
             Self::Duplicate(_) => "duplicate",
             Self::Committed(_) => "committed",
             Self::Expired { .. } => "expired",
@@ -69,7 +108,7 @@ pub enum OperatorAction {
 }
 
 /// Why an operator action was not taken.
-#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ActionError {
     #[error("this node has no operator key (an observer cannot act)")]
     NoOperator,
@@ -78,14 +117,18 @@ pub enum ActionError {
 }
 
 /// A failure reading the node's stores.
-#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
-#[error("node storage: {0}")]
-pub struct ReadError(pub String);
-
-impl From<npchain_core::StoreError> for ReadError {
-    fn from(e: npchain_core::StoreError) -> Self {
-        Self(e.to_string())
-    }
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("node storage: {0}")]
+    Store(#[from] StoreError),
+    #[error("node storage: {0}")]
+    Log(#[from] BlockLogError),
+    #[error("node storage: order key is not 32 bytes")]
+    OrderKey,
+    #[error("node storage: the index names block {height} for {tx}, which the log does not hold")]
+    MissingBlock { height: u64, tx: TxId },
+    #[error("node storage: the index names block {height} for {tx}, which does not carry it")]
+    MissingTx { height: u64, tx: TxId },
 }
 
 /// The running node, as its interfaces see it.
@@ -96,7 +139,7 @@ pub trait NodeApi: Send + Sync + 'static {
     /// ledger's reason if it would fail now.
     fn submit(&self, tx: &[u8], precheck: bool) -> Result<TxId, SubmitError> {
         let mut results = self.submit_batch(&[bytes::Bytes::copy_from_slice(tx)], precheck);
-        results.pop().unwrap_or_else(|| Err(SubmitError::Unavailable("no result".into())))
+        results.pop().unwrap_or(Err(SubmitError::Unavailable(Unavailable::NoResult)))
     }
     /// [`Self::submit`] for many transactions at once, with one result each, in order.
     fn submit_batch(&self, txs: &[bytes::Bytes], precheck: bool) -> Vec<Result<TxId, SubmitError>>;
@@ -116,7 +159,7 @@ pub trait NodeApi: Send + Sync + 'static {
     fn port(&self, id: &PortId) -> Result<Option<PortInfo>, ReadError>;
     fn ports(&self, query: &PortQuery) -> Result<PortList, ReadError>;
     /// The committed height, changing at every commit (for event streams).
-    fn committed(&self) -> tokio::sync::watch::Receiver<u64>;
+    fn committed_height(&self) -> tokio::sync::watch::Receiver<u64>;
     /// Signs an action with this node's operator key and submits it (with the precheck).
     fn act(&self, action: OperatorAction) -> Result<TxId, ActionError>;
     /// Whether `token` is this node's admin token (false when none is configured).

@@ -101,7 +101,7 @@
 //! Fixed: a dial takes at most 15 s, one dial a second, a ping every 50 s (a peer's pings are
 //! limited to one per 25 s), messages at most the largest block's encoding plus 1 KiB, and per
 //! peer and channel a message rate (votes and certificates 1,000/s, fetches and backfill 500/s,
-//! blocks 100/s, transactions 5,000/s; `engine::channel_quota`), which also sizes each
+//! blocks 100/s, transactions 5,000/s; `consensus::channel_quota`), which also sizes each
 //! channel's inbound queue. A devnet (all nodes on loopback) writes `allow-private-ips = true`,
 //! `handshake-interval-per-ip-ms = 50` and `reconnect-cooldown-ms = 1000`
 //! ([`P2pSettings::loopback`]): every peer shares one address, and a restarted node is dialled

@@ -13,10 +13,7 @@ pub use limits::MAX_URI_BYTES;
 use limits::Shared;
 pub use server::{MAX_HEAD_BYTES, REFUSING};
 
-use crate::api::{
-    ActionError, BatchResult, BatchResults, EventEnvelope, EventInfo, MAX_BATCH_TXS, NodeApi, OperatorAction,
-    PortQuery, SubmitError,
-};
+use crate::api::{ActionError, NodeApi, OperatorAction, SubmitError};
 use crate::config::HttpLimits;
 use axum::{
     Extension, Json, Router,
@@ -33,6 +30,9 @@ use axum::{
 };
 use futures::Stream;
 use limits::{Payload, Peer, StreamSlot};
+use npchain_api::json::{
+    BatchResult, BatchResults, EventEnvelope, EventInfo, MAX_BATCH_TXS, PortQuery, STEP_NAMES,
+};
 use npchain_core::{
     E164, RejectReason,
     types::{PortId, PublicKey, TxId, parse_public_key},
@@ -372,7 +372,7 @@ async fn ports(
         return Err(error(
             StatusCode::BAD_REQUEST,
             "bad_state",
-            format!("state {state:?} is not one of open, {}", crate::api::STEP_NAMES.join(", ")),
+            format!("state {state:?} is not one of open, {}", STEP_NAMES.join(", ")),
         ));
     }
     let number = p.number.as_deref().map(|n| parse_number_query(&api, n)).transpose()?;
@@ -488,7 +488,7 @@ async fn events(
         }
     };
     let slot = shared.stream_slot(peer.map(|Extension(Peer(addr))| addr.ip()))?;
-    let committed = api.committed();
+    let committed = api.committed_height();
     let next = match (resume, p.from_height) {
         (Some((height, _)), _) => height,
         (None, Some(h)) => h.max(1),

@@ -1,16 +1,14 @@
-//! The operator node: consensus wiring, mempool, durable ledger, interfaces.
+//! The operator node: the chain (admission, pending blocks, execution, finalization), consensus
+//! wiring, durable storage, and the interfaces (HTTP, ENUM).
 
 pub mod api;
-pub mod app;
-pub mod blocklog;
 pub mod chain;
 pub mod config;
-pub mod engine;
+pub mod consensus;
 pub mod enum_dns;
 pub mod http;
 pub mod keys;
 pub mod loglimit;
-pub mod mempool;
 pub mod metrics;
 pub mod node;
 pub mod service;

@@ -3,17 +3,15 @@
 //! serves the HTTP API.
 
 use crate::{
-    api::{FinalityProof, NodeApi, PeerInfo},
-    blocklog::RedbBlockLog,
-    chain::Chain,
+    api::NodeApi,
+    chain::{ApplyError, Chain, mempool::Mempool},
     config::{NodeConfig, P2pSettings},
-    engine::{self, Channels, Wiring},
+    consensus::{self, Channels, Wiring},
     enum_dns::{self, EnumConfig},
     keys,
-    mempool::Mempool,
     metrics::Metrics,
     service::{Identity, Service},
-    storage::RedbStore,
+    storage::{BlockLogError, RedbBlockLog, RedbStore},
 };
 use commonware_cryptography::{ChaCha20Poly1305, Signer};
 use commonware_p2p::{Address, AddressableManager, authenticated::lookup};
@@ -23,7 +21,10 @@ use commonware_stream::{
     sake::{self, Sake},
 };
 use commonware_utils::{NZUsize, ordered::Map};
-use npchain_api::Block;
+use npchain_api::{
+    Block,
+    json::{FinalityProof, PeerInfo},
+};
 use npchain_core::{
     Genesis, GenesisError, Ledger, ReadStore, Routes, StoreError, genesis::read_ported_csv, types::PublicKey,
 };
@@ -49,13 +50,23 @@ pub enum NodeError {
     },
     #[error("ledger store: {0}")]
     Store(#[from] StoreError),
+    #[error("block log: {0}")]
+    BlockLog(#[from] BlockLogError),
     #[error(
         "the ledger in {path} was made from another genesis or migration list (fingerprint {found}, \
          the configured files give {expected}); point data_dir elsewhere or remove it"
     )]
     WrongChain { path: String, found: String, expected: String },
-    #[error("config: {0}")]
-    Config(String),
+    #[error("config: admin token in {path} must be one word of at least 16 characters")]
+    AdminToken { path: String },
+    #[error("config: operator key {path} is not the genesis operator key of this node's operator")]
+    OperatorKey { path: String },
+    #[error("config: validator {key} of the genesis is not among the configured peers")]
+    ValidatorNotPeer { key: String },
+    #[error("config: blocks of {size} bytes exceed the p2p frame limit")]
+    FrameLimit { size: u32 },
+    #[error("config: a peer key is listed twice")]
+    DuplicatePeer,
     #[error(
         "the open-file limit is {limit}, and this node needs {need}: up to {http} for HTTP \
          ([http] max-connections + {refusing} being refused), {dns} for DNS over TCP, and {reserve} \
@@ -65,7 +76,9 @@ pub enum NodeError {
     )]
     OpenFiles { limit: u64, need: u64, http: u64, dns: u64, reserve: u64 },
     #[error("node stopped: {0}")]
-    Stopped(String),
+    Halted(#[source] Arc<ApplyError>),
+    #[error("node stopped: node task {index} stopped ({result:?})")]
+    TaskStopped { index: usize, result: Result<(), commonware_runtime::Error> },
 }
 
 /// Reads the admin token file: one line, at least 16 characters.
@@ -75,9 +88,7 @@ fn read_admin_token(path: &Path) -> Result<String, NodeError> {
         std::fs::read_to_string(path).map_err(|source| NodeError::Io { path: name.clone(), source })?;
     let token = text.trim().to_owned();
     if token.len() < 16 || token.contains(char::is_whitespace) {
-        return Err(NodeError::Config(format!(
-            "admin token in {name} must be one word of at least 16 characters"
-        )));
+        return Err(NodeError::AdminToken { path: name });
     }
     Ok(token)
 }
@@ -189,10 +200,7 @@ pub fn run(config: &NodeConfig) -> Result<(), NodeError> {
             let expected =
                 genesis.operators.iter().find(|o| Some(&o.id) == operator.as_ref()).map(|o| &o.operator_key);
             if expected != Some(&key.public_key()) {
-                return Err(NodeError::Config(format!(
-                    "operator key {} is not the genesis operator key of this node's operator",
-                    path.display()
-                )));
+                return Err(NodeError::OperatorKey { path: path.display().to_string() });
             }
             Some(key)
         }
@@ -230,15 +238,12 @@ pub fn run(config: &NodeConfig) -> Result<(), NodeError> {
     };
     for v in &validators {
         if *v != me && !config.peers.iter().any(|p| &p.key == v) {
-            return Err(NodeError::Config(format!(
-                "validator {} of the genesis is not among the configured peers",
-                commonware_formatting::hex(v.as_ref())
-            )));
+            return Err(NodeError::ValidatorNotPeer { key: commonware_formatting::hex(v.as_ref()) });
         }
     }
-    let max_message = engine::max_message_size(validators.len());
+    let max_message = consensus::max_message_size(validators.len());
     if max_message > lookup::max_size::<SakeCups>() {
-        return Err(NodeError::Config(format!("blocks of {max_message} bytes exceed the p2p frame limit")));
+        return Err(NodeError::FrameLimit { size: max_message });
     }
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|source| NodeError::Io { path: config.data_dir.display().to_string(), source })?;
@@ -268,8 +273,7 @@ pub fn run(config: &NodeConfig) -> Result<(), NodeError> {
         config.peers.iter().map(|p| (p.key.clone(), Address::from(p.address))).collect();
     peers.push((me.clone(), Address::from(config.p2p_listen)));
     let peer_count = peers.len();
-    let peers: Map<PublicKey, Address> =
-        peers.try_into().map_err(|_| NodeError::Config("a peer key is listed twice".into()))?;
+    let peers: Map<PublicKey, Address> = peers.try_into().map_err(|_| NodeError::DuplicatePeer)?;
 
     let runtime_config = runtime::Config::new()
         .with_worker_threads(2)
@@ -300,14 +304,14 @@ pub fn run(config: &NodeConfig) -> Result<(), NodeError> {
         apply_p2p_settings(&mut p2p_config, &p2p_settings);
         let (mut network, mut oracle) = lookup::Network::new(context.child("p2p"), p2p_config);
         let _ = oracle.track(0, peers);
-        let mut register = |channel| network.register(channel, engine::channel_quota(channel));
+        let mut register = |channel| network.register(channel, consensus::channel_quota(channel));
         let channels = Channels {
-            votes: register(engine::CHANNEL_VOTES),
-            certificates: register(engine::CHANNEL_CERTIFICATES),
-            resolver: register(engine::CHANNEL_RESOLVER),
-            backfill: register(engine::CHANNEL_BACKFILL),
-            blocks: register(engine::CHANNEL_BLOCKS),
-            txs: register(engine::CHANNEL_TXS),
+            votes: register(consensus::CHANNEL_VOTES),
+            certificates: register(consensus::CHANNEL_CERTIFICATES),
+            resolver: register(consensus::CHANNEL_RESOLVER),
+            backfill: register(consensus::CHANNEL_BACKFILL),
+            blocks: register(consensus::CHANNEL_BLOCKS),
+            txs: register(consensus::CHANNEL_TXS),
         };
         let network_handle = network.start();
         let wiring = Wiring {
@@ -322,7 +326,7 @@ pub fn run(config: &NodeConfig) -> Result<(), NodeError> {
         };
         let exposition = context.child("metrics");
         chain.metrics().attach_engine(move || commonware_runtime::Metrics::encode(&exposition));
-        let started = engine::start(context.child("node"), wiring, channels).await;
+        let started = consensus::start(context.child("node"), wiring, channels).await;
         let gossip = started.gossip.clone();
         let marshal = started.marshal.clone();
         let identity = Identity {
@@ -356,10 +360,10 @@ pub fn run(config: &NodeConfig) -> Result<(), NodeError> {
         handles.push(network_handle);
         let (result, index, _) = futures::future::select_all(handles).await;
         tracing::error!(task = index, ?result, "a node task stopped; shutting down");
-        format!("node task {index} stopped ({result:?})")
+        NodeError::TaskStopped { index, result }
     });
     // The node only returns when a part of it stopped (a signal exits the process).
-    Err(NodeError::Stopped(chain_halted.halted().unwrap_or(stopped)))
+    Err(chain_halted.halted().map_or(stopped, NodeError::Halted))
 }
 
 /// File descriptors kept for everything but the query ports' connections and the files the

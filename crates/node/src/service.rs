@@ -6,17 +6,18 @@
 //! over an in-memory chain in tests.
 
 use crate::{
-    api::{
-        ActionError, BlockInfo, FinalityProof, History, HistoryEntry, NodeApi, OperatorAction, PeerInfo,
-        PortInfo, PortList, PortQuery, ReadError, RouteInfo, STEP_NAMES, Status, SubmitError, TxStatus,
-        step_name,
-    },
+    api::{ActionError, NodeApi, OperatorAction, ReadError, SubmitError},
     chain::{BlockLog, Chain},
     metrics::Metrics,
+    storage::{BlockRecord, TxOutcome, TxRecord},
 };
 use bytes::Bytes;
 use commonware_codec::Encode;
 use commonware_cryptography::Signer as _;
+use npchain_api::json::{
+    BlockInfo, EventInfo, FinalityProof, History, HistoryEntry, PeerInfo, PortInfo, PortList, PortQuery,
+    RouteInfo, STEP_NAMES, Status, TxResult, TxStatus, step_name,
+};
 use npchain_core::{
     E164, NumberEvent, PortOrder, Store, Table, Transaction, TxBody,
     types::{OperatorId, PortId, PrivateKey, Timestamp, TxId},
@@ -114,8 +115,7 @@ impl<S: Store + Send + 'static, L: BlockLog> Service<S, L> {
         let rows = self.chain.with_ledger(|l| l.store().range(Table::Orders, &start, None, n))?;
         rows.into_iter()
             .map(|(k, _)| {
-                let raw: [u8; 32] =
-                    k.as_slice().try_into().map_err(|_| ReadError("order key is not 32 bytes".into()))?;
+                let raw: [u8; 32] = k.as_slice().try_into().map_err(|_| ReadError::OrderKey)?;
                 Ok(PortId(npchain_core::Digest(raw)))
             })
             .collect()
@@ -126,6 +126,33 @@ impl<S: Store + Send + 'static, L: BlockLog> Service<S, L> {
         q.operator.as_ref().is_none_or(|op| o.donor.as_str() == op || o.recipient.as_str() == op)
             && q.number.is_none_or(|n| o.numbers.binary_search(&n).is_ok())
             && q.state.as_deref().is_none_or(|s| s == state || (s == "open" && o.is_open()))
+    }
+}
+
+/// A finalized block's record as `GET /v1/blocks/{height}` shows it.
+pub fn block_info(record: &BlockRecord) -> BlockInfo {
+    BlockInfo {
+        height: record.height,
+        digest: record.digest.to_string(),
+        parent: record.parent.to_string(),
+        block_time_ms: record.time.millis(),
+        state_hash: record.state_hash.to_string(),
+        txs: record.txs.iter().map(tx_result).collect(),
+        events: record.events.iter().map(EventInfo::from).collect(),
+    }
+}
+
+/// A transaction's outcome as the API shows it.
+fn tx_result(tx: &TxRecord) -> TxResult {
+    let id = tx.id.to_string();
+    match &tx.outcome {
+        TxOutcome::Applied => TxResult { id, outcome: "applied".into(), code: None, reason: None },
+        TxOutcome::Rejected { code, message } => TxResult {
+            id,
+            outcome: "rejected".into(),
+            code: Some(code.clone()),
+            reason: Some(message.clone()),
+        },
     }
 }
 
@@ -156,7 +183,7 @@ impl<S: Store + Send + Sync + 'static, L: BlockLog + Sync> NodeApi for Service<S
             mempool: self.chain.mempool_len(),
             validators: self.identity.validators.clone(),
             peers: self.identity.peers.clone(),
-            halted: self.chain.halted(),
+            halted: self.chain.halted().map(|cause| cause.to_string()),
             region: self.identity.region.map(|r| r.to_string()),
         }
     }
@@ -172,7 +199,7 @@ impl<S: Store + Send + Sync + 'static, L: BlockLog + Sync> NodeApi for Service<S
     }
 
     fn block(&self, height: u64) -> Result<Option<BlockInfo>, ReadError> {
-        Ok(self.chain.block_info(height)?)
+        Ok(self.chain.block(height)?.as_ref().map(block_info))
     }
 
     fn finalization(&self, height: u64) -> Option<FinalityProof> {
@@ -194,13 +221,10 @@ impl<S: Store + Send + Sync + 'static, L: BlockLog + Sync> NodeApi for Service<S
         &self,
         subscriber: &npchain_core::PublicKey,
     ) -> Result<(u64, Vec<RouteInfo>), ReadError> {
-        let candidates = self.chain.with_log(|log| log.bound_numbers(&crate::api::hex_key(subscriber)))?;
+        let candidates = self.chain.with_log(|log| log.bound_numbers(subscriber))?;
         self.chain.with_ledger(|l| {
             let mut routes = Vec::new();
-            // The log holds canonical text (`Display`): read back its digits, not by the grammar
-            // of typed numbers, which refuses numbers the ledger may hold (say, of 6 digits).
-            let canonical = |n: &String| n.strip_prefix('+')?.parse().ok().and_then(E164::from_value);
-            for number in candidates.iter().filter_map(canonical) {
+            for &number in &candidates {
                 let record = l.number(number)?;
                 if let (Some(rec), Some(route)) = (record, l.route(number))
                     && rec.subscriber.is_some_and(|k| k.is(subscriber))
@@ -226,14 +250,11 @@ impl<S: Store + Send + Sync + 'static, L: BlockLog + Sync> NodeApi for Service<S
 
     fn tx(&self, id: &TxId) -> Result<Option<TxStatus>, ReadError> {
         if let Some(height) = self.chain.with_log(|log| log.tx_height(id))? {
-            let block = self.chain.block_info(height)?.ok_or_else(|| {
-                ReadError(format!("the index names block {height} for {id}, which the log does not hold"))
-            })?;
-            let want = id.to_string();
-            let result = block.txs.into_iter().find(|t| t.id == want).ok_or_else(|| {
-                ReadError(format!("the index names block {height} for {id}, which does not carry it"))
-            })?;
-            return Ok(Some(TxStatus::Committed { height, block_time_ms: block.block_time_ms, result }));
+            let block = self.chain.block(height)?.ok_or(ReadError::MissingBlock { height, tx: *id })?;
+            let tx =
+                block.txs.iter().find(|t| t.id == *id).ok_or(ReadError::MissingTx { height, tx: *id })?;
+            let result = tx_result(tx);
+            return Ok(Some(TxStatus::Committed { height, block_time_ms: block.time.millis(), result }));
         }
         Ok(self.chain.is_pending(id).then_some(TxStatus::Pending))
     }
@@ -272,7 +293,7 @@ impl<S: Store + Send + Sync + 'static, L: BlockLog + Sync> NodeApi for Service<S
         }
     }
 
-    fn committed(&self) -> tokio::sync::watch::Receiver<u64> {
+    fn committed_height(&self) -> tokio::sync::watch::Receiver<u64> {
         self.chain.subscribe()
     }
 

@@ -11,15 +11,16 @@ use npchain_core::{
     tx::{ChainId, MAX_GROUP},
 };
 use npchain_node::{
-    api::{BlockInfo, SubmitError},
-    chain::{Chain, Finalized, InvalidBlock, MAX_BLOCK_WEIGHT, MAX_CLOCK_DRIFT_MS, MAX_PENDING},
-    mempool::Mempool,
+    api::SubmitError,
+    chain::{
+        Chain, Finalized, InvalidBlock, MAX_BLOCK_WEIGHT, MAX_CLOCK_DRIFT_MS, MAX_PENDING, MemBlockLog,
+        mempool::Mempool,
+    },
 };
-use std::collections::BTreeMap;
 
 const T0: u64 = 1_767_225_600_000;
 
-type TestChain = Chain<MemStore, BTreeMap<u64, BlockInfo>>;
+type TestChain = Chain<MemStore, MemBlockLog>;
 
 fn key(seed: u64) -> PrivateKey {
     PrivateKey::from_seed(seed)
@@ -47,14 +48,14 @@ fn genesis() -> Genesis {
 
 fn chain(pool: Mempool) -> TestChain {
     let ledger = Ledger::genesis(MemStore::new(), &genesis(), std::iter::empty()).unwrap();
-    Chain::new(ledger, BTreeMap::new(), pool)
+    Chain::new(ledger, MemBlockLog::default(), pool)
 }
 
 fn genesis_block(c: &TestChain) -> Block {
     Block::genesis(Timestamp(T0), c.chain_id())
 }
 
-fn bind(chain: &ChainId, k: u64, expires: u64) -> Vec<u8> {
+fn bind(chain_id: &ChainId, k: u64, expires: u64) -> Vec<u8> {
     let number: E164 = format!("+49301{k:06}").parse().unwrap();
     Transaction {
         nonce: k,
@@ -62,7 +63,7 @@ fn bind(chain: &ChainId, k: u64, expires: u64) -> Vec<u8> {
         signer: key(10).public_key(),
         body: TxBody::Bind { number, subscriber: Some(key(1_000 + k).public_key()) },
     }
-    .sign(chain, &key(10))
+    .sign(chain_id, &key(10))
     .encode()
     .to_vec()
 }
@@ -138,7 +139,7 @@ fn another_node_verifies_what_one_builds_and_both_finalize_to_the_same_state() {
     let other = Block { time: now(1_001), ..b1.clone() };
     assert!(!verifier.holds_valid(&other.digest(), 1));
     assert!(!verifier.holds_valid(&b2.digest(), 3));
-    assert_eq!(proposer.block_info(2).unwrap(), verifier.block_info(2).unwrap());
+    assert_eq!(proposer.block(2).unwrap(), verifier.block(2).unwrap());
     assert_eq!(verifier.height(), 2);
 }
 
@@ -208,7 +209,7 @@ fn blocks_out_of_order_are_a_gap_not_a_guess() {
 
 /// A subscriber's request to port a group of the largest size (the numbers need not be bound:
 /// a block's weight counts what executing it reads, refused or not).
-fn group_request(chain: &ChainId, nonce: u64) -> Vec<u8> {
+fn group_request(chain_id: &ChainId, nonce: u64) -> Vec<u8> {
     let request = PortRequest {
         numbers: (0..MAX_GROUP as u64).map(|k| E164::from_value(49_301_000_000 + k).unwrap()).collect(),
         donor: "OPA".parse().unwrap(),
@@ -222,7 +223,7 @@ fn group_request(chain: &ChainId, nonce: u64) -> Vec<u8> {
         signer: key(500).public_key(),
         body: TxBody::RequestPort(request),
     }
-    .sign(chain, &key(500))
+    .sign(chain_id, &key(500))
     .encode()
     .to_vec()
 }
@@ -288,7 +289,7 @@ fn forks_nobody_builds_on_are_dropped_and_what_is_dropped_can_still_be_finalized
     let top = verifier.build(&tip, tip.digest(), now(5_000)).unwrap();
     assert_eq!(top.height, 4);
     // A dropped fork that consensus hands over again is executed again...
-    proposer.absorb(&[std::sync::Arc::new(forks[0].clone())], now(5_000)).unwrap();
+    proposer.absorb(&[std::sync::Arc::new(forks[0].clone())]).unwrap();
     assert!(proposer.knows(&forks[0].digest(), 1));
     // Finalizing the branch's first block keeps the rest of the branch, and only that.
     let first = &branch[1];
@@ -313,7 +314,7 @@ fn the_wire_crate_checks_the_engines_finalization_certificates() {
     };
     use commonware_utils::ordered::Set;
     use npchain_api::{CONSENSUS_NAMESPACE, ProofChecker, ProofError};
-    type Scheme = npchain_node::app::Scheme;
+    type Scheme = npchain_node::consensus::Scheme;
 
     let keys: Vec<PrivateKey> = (0..4).map(|s| key(700 + s)).collect();
     let participants = Set::from_iter_dedup(keys.iter().map(|k| k.public_key()));

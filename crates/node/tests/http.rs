@@ -4,27 +4,28 @@
 
 use commonware_codec::Encode;
 use commonware_cryptography::{Digestible, Signer};
-use npchain_api::Block;
+use npchain_api::{
+    Block,
+    json::{BlockInfo, FinalityProof},
+};
 use npchain_core::{
     E164, Genesis, GenesisOperator, GenesisRange, Ledger, MemStore, Policy, PortRequest, PrivateKey,
     Timestamp, Transaction, TxBody, tx::ChainId, types::PortId,
 };
 use npchain_node::{
-    api::{BlockInfo, FinalityProof, NodeApi},
-    chain::Chain,
+    api::NodeApi,
+    chain::{Chain, MemBlockLog, mempool::Mempool},
     config::HttpLimits,
-    mempool::Mempool,
-    service::{Identity, Service},
+    service::{Identity, Service, block_info},
 };
 use std::{
-    collections::BTreeMap,
     io::{BufRead, BufReader, Read, Write},
     net::{SocketAddr, TcpStream},
     sync::{Arc, Mutex},
     time::Duration,
 };
 
-type TestChain = Chain<MemStore, BTreeMap<u64, BlockInfo>>;
+type TestChain = Chain<MemStore, MemBlockLog>;
 
 /// The typed numbers every interface is tested with.
 use npchain_testkit::number_table as table;
@@ -91,7 +92,7 @@ impl Node {
             ],
         };
         let ledger = Ledger::genesis(MemStore::new(), &genesis, std::iter::empty()).unwrap();
-        let chain: TestChain = Chain::new(ledger, BTreeMap::new(), Mempool::default());
+        let chain: TestChain = Chain::new(ledger, MemBlockLog::default(), Mempool::default());
         let relayed = Arc::new(Mutex::new(0));
         let counter = relayed.clone();
         let identity = Identity {
@@ -128,7 +129,7 @@ impl Node {
         let block = self.chain.build(&last, last.digest(), Timestamp(wall_ms())).unwrap();
         self.chain.finalize(&block, block.digest()).unwrap();
         *last = block;
-        self.chain.block_info(last.height).unwrap().unwrap()
+        block_info(&self.chain.block(last.height).unwrap().unwrap())
     }
 
     fn id(&self) -> ChainId {
@@ -329,7 +330,7 @@ fn a_port_through_the_api() {
     let activated = node.commit();
     assert!(
         activated.events.iter().any(
-            |e| matches!(e, npchain_node::api::EventInfo::Port { step, .. } if step.step == "activated")
+            |e| matches!(e, npchain_api::json::EventInfo::Port { step, .. } if step.step == "activated")
         )
     );
 
@@ -542,7 +543,7 @@ fn a_batch_gets_one_result_per_transaction_and_one_relay() {
     assert_eq!(again["results"][0]["error"], "committed");
     // refusals of the whole request
     assert_error(node.call("POST", "/v1/txs", &json, br#"{"txs":[]}"#), 400, "bad_batch");
-    let many = serde_json::json!({ "txs": vec!["00"; npchain_node::api::MAX_BATCH_TXS + 1] });
+    let many = serde_json::json!({ "txs": vec!["00"; npchain_api::json::MAX_BATCH_TXS + 1] });
     assert_error(node.call("POST", "/v1/txs", &json, many.to_string().as_bytes()), 400, "bad_batch");
     assert_error(node.call("POST", "/v1/txs", &json, br#"{"txs":["zz"]}"#), 400, "bad_hex");
     assert_error(node.call("POST", "/v1/txs", &json, br#"{"tx":"00"}"#), 400, "bad_json");
@@ -1101,7 +1102,7 @@ fn request_bodies_are_bounded_for_the_whole_node() {
 fn a_batch_is_refused_while_it_is_read() {
     let node = Node::start(None);
     let json = [("Content-Type", "application/json")];
-    let max = npchain_node::api::MAX_BATCH_TXS;
+    let max = npchain_api::json::MAX_BATCH_TXS;
     // one transaction too many, then garbage: refused at the count, before the garbage is read
     let body = format!(r#"{{"txs":[{}"", this is not JSON"#, "\"\",".repeat(max));
     let (code, answer) = node.call("POST", "/v1/txs", &json, body.as_bytes());

@@ -14,11 +14,10 @@ use npchain_core::{
     Transaction, TxBody,
 };
 use npchain_node::{
-    api::BlockInfo,
-    chain::Chain,
+    chain::{BlockLog, Chain, MemBlockLog, mempool::Mempool},
     config::Timing,
-    engine::{self, Channels, Gossip, Wiring},
-    mempool::Mempool,
+    consensus::{self, Channels, Gossip, Wiring},
+    storage::BlockRecord,
 };
 use rand::{RngExt as _, SeedableRng, rngs::StdRng};
 use std::{
@@ -31,7 +30,7 @@ use std::{
 const GENESIS_MS: u64 = 1_767_225_600_000;
 const VALIDATORS: usize = 4;
 
-type Log = BTreeMap<u64, BlockInfo>;
+type Log = MemBlockLog;
 
 thread_local! {
     /// The last described node states, printed when a wait times out.
@@ -114,7 +113,10 @@ struct Node {
 fn durable(chain: &Chain<MemStore, Log>) -> (MemStore, Log) {
     let store = chain.with_ledger(|l| l.store().clone());
     let height = store_height(&store);
-    let log = (1..=height).filter_map(|h| chain.block_info(h).unwrap().map(|b| (h, b))).collect();
+    let mut log = Log::default();
+    for record in (1..=height).filter_map(|h| chain.block(h).unwrap()) {
+        log.put(&record).unwrap();
+    }
     (store, log)
 }
 
@@ -130,7 +132,7 @@ async fn start_node(
 ) -> Node {
     let (ledger, log) = match restored {
         Some((store, log)) => (Ledger::open(store).unwrap(), log),
-        None => (Ledger::genesis(MemStore::new(), &genesis(), std::iter::empty()).unwrap(), Log::new()),
+        None => (Ledger::genesis(MemStore::new(), &genesis(), std::iter::empty()).unwrap(), Log::default()),
     };
     let genesis_block = Block::genesis(genesis().genesis_time, ledger.chain_id());
     let chain = Chain::new(ledger, log, Mempool::default());
@@ -138,7 +140,7 @@ async fn start_node(
     let control = oracle.control(me.clone());
     let mut register = Vec::new();
     for channel in 0..6u64 {
-        register.push(control.register(channel, engine::channel_quota(channel)).await.unwrap());
+        register.push(control.register(channel, consensus::channel_quota(channel)).await.unwrap());
     }
     let mut register = register.into_iter();
     let mut next = || register.next().unwrap();
@@ -162,7 +164,7 @@ async fn start_node(
     };
     let (gossip_tx, gossip_rx) = futures::channel::oneshot::channel();
     let task = context.child("node").with_attribute("index", i).spawn(move |ctx| async move {
-        let started = engine::start(ctx, wiring, channels).await;
+        let started = consensus::start(ctx, wiring, channels).await;
         let _ = gossip_tx.send(started.gossip.clone());
         futures::future::join_all(started.handles).await;
     });
@@ -200,7 +202,7 @@ async fn network(context: &Sim, rng: &mut StdRng, lossy: bool) -> Oracle<PublicK
     let (network, oracle) = Network::new_with_peers(
         context.child("network"),
         simulated::Config {
-            max_size: engine::max_message_size(VALIDATORS),
+            max_size: consensus::max_message_size(VALIDATORS),
             // Byzantine nodes may be blocked, and disconnected, by the honest ones.
             max_peers_per_set: NZUsize!(VALIDATORS),
             disconnect_on_block: true,
@@ -262,7 +264,7 @@ async fn settle_and_check(
     context: &Sim,
     chains: &[Chain<MemStore, Log>],
     submitted: &[(usize, u64)],
-) -> Vec<BlockInfo> {
+) -> Vec<BlockRecord> {
     wait_for(context, "every submitted transaction on every node", || {
         chains.iter().all(|c| {
             submitted.iter().all(|(op, k)| {
@@ -275,7 +277,7 @@ async fn settle_and_check(
     wait_for(context, "all nodes at the same height", || chains.iter().all(|c| c.height() >= top)).await;
     let refs: Vec<_> = chains.iter().collect();
     check_agreement(&refs, submitted);
-    (1..=top).map(|h| chains[0].block_info(h).unwrap().unwrap()).collect()
+    (1..=top).map(|h| chains[0].block(h).unwrap().unwrap()).collect()
 }
 
 /// Every honest node holds the same block (digest, state hash, transactions) at every height
@@ -284,16 +286,16 @@ fn check_agreement(nodes: &[&Chain<MemStore, Log>], submitted: &[(usize, u64)]) 
     let common = nodes.iter().map(|c| c.height()).min().unwrap();
     assert!(common > 0, "no block was finalized");
     for h in 1..=common {
-        let reference = nodes[0].block_info(h).unwrap().unwrap_or_else(|| panic!("node 0 lacks block {h}"));
+        let reference = nodes[0].block(h).unwrap().unwrap_or_else(|| panic!("node 0 lacks block {h}"));
         for (i, c) in nodes.iter().enumerate().skip(1) {
-            let info = c.block_info(h).unwrap().unwrap_or_else(|| panic!("node {i} lacks block {h}"));
+            let info = c.block(h).unwrap().unwrap_or_else(|| panic!("node {i} lacks block {h}"));
             assert_eq!(info, reference, "node {i} differs from node 0 at height {h}");
         }
     }
     for c in nodes {
         let mut seen = BTreeMap::new();
         for h in 1..=c.height() {
-            for tx in c.block_info(h).unwrap().unwrap().txs {
+            for tx in c.block(h).unwrap().unwrap().txs {
                 *seen.entry(tx.id).or_insert(0) += 1;
             }
         }
@@ -317,7 +319,7 @@ fn runner(seed: u64) -> deterministic::Runner {
 
 /// Runs one seeded schedule: traffic to random nodes, lossy links, one crash and restart,
 /// one partition and heal. Returns the blocks all nodes agreed on.
-fn run_faulty(seed: u64) -> Vec<BlockInfo> {
+fn run_faulty(seed: u64) -> Vec<BlockRecord> {
     runner(seed).start(|context| async move {
         let mut rng = StdRng::seed_from_u64(seed);
         let lossy = rng.random_bool(0.5);
@@ -414,7 +416,7 @@ fn run_byzantine(seed: u64, kind: Byzantine) -> u64 {
             commonware_utils::ordered::Set::from_iter_dedup(
                 (0..VALIDATORS).map(|v| validator_key(v).public_key()),
             );
-        let scheme = npchain_node::app::Scheme::signer(
+        let scheme = npchain_node::consensus::Scheme::signer(
             npchain_api::CONSENSUS_NAMESPACE,
             participants,
             validator_key(bad),
@@ -422,8 +424,8 @@ fn run_byzantine(seed: u64, kind: Byzantine) -> u64 {
         .expect("a validator signs");
         let control = oracle.control(validator_key(bad).public_key());
         let quota = Quota::per_second(NZU32!(100_000));
-        let votes = control.register(engine::CHANNEL_VOTES, quota).await.unwrap();
-        let certificates = control.register(engine::CHANNEL_CERTIFICATES, quota).await.unwrap();
+        let votes = control.register(consensus::CHANNEL_VOTES, quota).await.unwrap();
+        let certificates = control.register(consensus::CHANNEL_CERTIFICATES, quota).await.unwrap();
         match kind {
             Byzantine::Conflicter => {
                 use commonware_consensus::simplex::mocks::conflicter::{Config, Conflicter};
@@ -492,7 +494,7 @@ fn run_garbage(seed: u64) {
         let rogue_key = validator_key(rogue).public_key();
         let control = oracle.control(rogue_key.clone());
         let quota = Quota::per_second(NZU32!(100_000));
-        let (mut gossip, _) = control.register(engine::CHANNEL_TXS, quota).await.unwrap();
+        let (mut gossip, _) = control.register(consensus::CHANNEL_TXS, quota).await.unwrap();
         let mut nodes = Vec::new();
         for i in 0..rogue {
             nodes.push(start_node(&context, &oracle, i, None).await);
@@ -500,7 +502,7 @@ fn run_garbage(seed: u64) {
         let honest: Vec<PublicKey> = (0..rogue).map(|i| validator_key(i).public_key()).collect();
         // Announces two transactions, the first of 5 bytes, and ends after 2.
         let undecodable = bytes::Bytes::from_static(b"\x02\x05ab");
-        assert!(engine::decode_gossip(&undecodable).is_err());
+        assert!(consensus::decode_gossip(&undecodable).is_err());
         let not_a_tx = vec![bytes::Bytes::from_static(b"not a transaction")].encode();
         for message in [undecodable, not_a_tx] {
             gossip.send(Recipients::All, message, false);

@@ -1,6 +1,7 @@
 //! The consensus-facing application: builds and verifies blocks for simplex (through marshal's
-//! [`Inline`](commonware_consensus::marshal::standard::Inline) wrapper) and applies the
-//! finalized blocks marshal delivers in order.
+//! [`Inline`](commonware_consensus::marshal::standard::Inline) wrapper; executing runs on the
+//! runtime's blocking pool), and the reporter that applies the finalized blocks marshal
+//! delivers in order, acknowledging each only after the ledger committed it.
 
 use crate::chain::{BlockLog, Chain, Finalized};
 use commonware_actor::Feedback;
@@ -20,12 +21,12 @@ use std::{
     sync::Arc,
     time::{Duration, UNIX_EPOCH},
 };
+use tracing::{debug, error, info, warn};
 
 /// The shortest gap between two blocks when there is nothing to put in them.
 pub const EMPTY_BLOCK_INTERVAL_MS: u64 = 500;
 /// How often a proposer with nothing to propose looks at the mempool again.
 const IDLE_POLL_MS: u64 = 20;
-use tracing::{debug, error, info, warn};
 
 /// The simplex signing scheme: ed25519, attributable (each certificate lists its signers).
 pub type Scheme = commonware_consensus::simplex::scheme::ed25519::Scheme;
@@ -124,7 +125,7 @@ where
         }
         let now = now_ms(&clock);
         let chain = self.chain.clone();
-        if let Err(e) = off_the_workers(&clock, move || chain.absorb(&unknown, now)).await? {
+        if let Err(e) = off_the_workers(&clock, move || chain.absorb(&unknown)).await? {
             warn!(error = %e, "cannot build on this parent");
             return None;
         }
@@ -162,7 +163,7 @@ where
         unknown.pop();
         let chain = self.chain.clone();
         let checked = off_the_workers(&clock, move || {
-            chain.absorb(&unknown, now).map_err(|e| ("ancestor of a proposal is invalid", e))?;
+            chain.absorb(&unknown).map_err(|e| ("ancestor of a proposal is invalid", e))?;
             chain.verify(block.inner(), block.digest(), now).map_err(|e| ("refusing proposal", e))
         });
         match checked.await {

@@ -1,4 +1,4 @@
-//! Consensus wiring, generic over the runtime and the p2p network so that the same code runs
+//! The engine wiring, generic over the runtime and the p2p network so that the same code runs
 //! on the production runtime (tokio, authenticated `lookup` network) and in deterministic
 //! simulation (seeded executor, simulated network).
 //!
@@ -8,15 +8,15 @@
 //! peers; the buffered broadcast engine spreads proposed blocks; [`App`] builds and verifies
 //! blocks and [`Finalizer`] applies finalized ones; a gossip channel spreads transactions.
 
-use crate::{
-    api::SubmitError,
+use super::{
     app::{App, Finalizer, Scheme},
+    gossip::{self, Gossip},
+};
+use crate::{
     chain::{BlockLog, Chain},
     config::Timing,
 };
-use bytes::Bytes;
 use commonware_broadcast::buffered;
-use commonware_codec::{Decode, Encode, RangeCfg};
 use commonware_consensus::{
     marshal::{self, core::Actor as MarshalActor, resolver::p2p as marshal_resolver, standard::Inline},
     simplex::{
@@ -27,7 +27,7 @@ use commonware_consensus::{
     types::{Epoch, FixedEpocher, ViewDelta},
 };
 use commonware_cryptography::{Digestible, Sha256, certificate::ConstantProvider};
-use commonware_p2p::{Blocker, Provider, Receiver, Recipients, Sender};
+use commonware_p2p::{Blocker, Provider, Receiver, Sender};
 use commonware_parallel::Sequential;
 use commonware_runtime::{Clock, Handle, Metrics, Spawner, Storage, buffer::paged::CacheRef};
 use commonware_storage::archive::immutable;
@@ -35,15 +35,13 @@ use commonware_utils::{NZDuration, NZU16, NZU64, NZUsize, ordered::Set};
 use npchain_api::{Block, CONSENSUS_NAMESPACE};
 use npchain_core::{
     Store,
-    tx::MAX_TX_BYTES,
     types::{PrivateKey, PublicKey},
 };
 use rand_core::CryptoRng;
 use std::{
     num::{NonZeroU64, NonZeroUsize},
-    sync::{Arc, Mutex},
+    sync::Arc,
 };
-use tracing::{debug, warn};
 
 /// p2p channels, one per kind of traffic.
 pub const CHANNEL_VOTES: u64 = 0;
@@ -96,49 +94,6 @@ pub struct Channels<Sn, Rc> {
     pub backfill: (Sn, Rc),
     pub blocks: (Sn, Rc),
     pub txs: (Sn, Rc),
-}
-
-/// Most transactions in one gossip message.
-pub const MAX_GOSSIP_TXS: usize = 4_096;
-/// A gossip message is cut before it grows past this many bytes of transactions.
-const GOSSIP_MESSAGE_BYTES: usize = 1 << 20;
-
-/// Sends transactions this node accepted to every peer, many to a message: a batch submitted
-/// together travels together, and the receiver checks its signatures together.
-pub struct Gossip<Sn> {
-    sender: Mutex<Sn>,
-}
-
-impl<Sn: Sender<PublicKey = PublicKey>> Gossip<Sn> {
-    pub fn send(&self, txs: &[Bytes]) {
-        let mut sender = self.sender.lock().unwrap_or_else(|e| e.into_inner());
-        let mut start = 0;
-        while start < txs.len() {
-            let (mut end, mut bytes) = (start, 0);
-            while end < txs.len() && end - start < MAX_GOSSIP_TXS {
-                bytes += txs[end].len();
-                if bytes > GOSSIP_MESSAGE_BYTES && end > start {
-                    break;
-                }
-                end += 1;
-            }
-            let message = txs[start..end].to_vec().encode();
-            sender.send(Recipients::All, message, false);
-            start = end;
-        }
-    }
-}
-
-/// Reads a gossip message: 1 to [`MAX_GOSSIP_TXS`] transactions, each of bounded size.
-pub fn decode_gossip(message: &[u8]) -> Result<Vec<Bytes>, commonware_codec::Error> {
-    let cfg = (RangeCfg::from(1..=MAX_GOSSIP_TXS), RangeCfg::from(..=MAX_TX_BYTES));
-    Vec::<Bytes>::decode_cfg(commonware_codec::Copying(message), &cfg)
-}
-
-impl<Sn> std::fmt::Debug for Gossip<Sn> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Gossip")
-    }
 }
 
 /// Marshal's handle: finalized blocks and their certificates, from its archives.
@@ -262,7 +217,7 @@ where
     )
     .await;
 
-    let mut gossip_blocker = blocker.clone();
+    let gossip_blocker = blocker.clone();
     let application =
         Inline::new(context.child("application"), App::new(chain.clone()), marshal.clone(), epocher);
     let consensus = simplex::Engine::new(
@@ -304,32 +259,10 @@ where
     handles.push(consensus.start(channels.votes, channels.certificates, channels.resolver));
 
     // Transactions from peers enter the pool the same way as from clients.
-    let (tx_sender, mut tx_receiver) = channels.txs;
-    let gossip = Arc::new(Gossip { sender: Mutex::new(tx_sender) });
-    handles.push(context.child("tx_gossip").spawn(move |_| async move {
-        while let Ok((peer, message)) = tx_receiver.recv().await {
-            // Peers relay only what decoded and verified on their side: bytes that do not
-            // decode come from a faulty or Byzantine peer, which is blocked (as consensus
-            // blocks one that sends invalid votes).
-            let txs = match decode_gossip(message.as_ref()) {
-                Ok(txs) => txs,
-                Err(e) => {
-                    warn!(peer = %peer, error = %e, "undecodable gossip message; blocking the peer");
-                    let _ = gossip_blocker.block(peer);
-                    continue;
-                }
-            };
-            let mut malformed = false;
-            for e in chain.submit_batch(&txs, None).into_iter().filter_map(Result::err) {
-                malformed |= matches!(e, SubmitError::Malformed(_));
-                debug!(peer = %peer, error = %e, "gossiped transaction not pooled");
-            }
-            if malformed {
-                warn!(peer = %peer, "gossiped a transaction that does not decode; blocking the peer");
-                let _ = gossip_blocker.block(peer);
-            }
-        }
-    }));
+    let (tx_sender, tx_receiver) = channels.txs;
+    let gossip = Arc::new(Gossip::new(tx_sender));
+    handles
+        .push(context.child("tx_gossip").spawn(move |_| gossip::receive(tx_receiver, chain, gossip_blocker)));
     Started { handles, gossip, marshal }
 }
 

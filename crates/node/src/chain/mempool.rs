@@ -148,12 +148,12 @@ mod tests {
 
     fn tx(nonce: u64) -> (VerifiedTx, Bytes) {
         let key = PrivateKey::from_seed(1);
-        let chain = ChainId(Digest::from([0; 32]));
+        let chain_id = ChainId(Digest::from([0; 32]));
         let body = TxBody::Return { number: format!("+493010000{nonce}").parse().unwrap() };
         let signed = Transaction { nonce, expires_at: Timestamp(1_000), signer: key.public_key(), body }
-            .sign(&chain, &key);
+            .sign(&chain_id, &key);
         let bytes = Bytes::from(signed.encode().to_vec());
-        (signed.verify(&chain).unwrap(), bytes)
+        (signed.verify(&chain_id).unwrap(), bytes)
     }
 
     #[test]

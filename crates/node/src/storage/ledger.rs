@@ -1,0 +1,162 @@
+//! The ledger's durable store: the core's ordered tables in redb, one redb table per ledger
+//! table plus one for the meta (last applied height, block time, state hash accumulator).
+//!
+//! Each block is one redb write transaction committed with an fsync, so a node killed at any
+//! moment finds on restart either the whole block (and its height in the meta) or none of it.
+//! A commit that fails (disk full, I/O error) returns the error; redb then refuses further
+//! writes until the store is reopened, and reopening finds the block either whole or absent.
+
+use super::{Context, open_database};
+use commonware_codec::{Copying, DecodeExt, Encode};
+use npchain_core::{Batch, Meta, ReadStore, Store, StoreError, Table, store::Entry};
+use redb::{Database, Durability, ReadableDatabase, TableDefinition};
+use std::path::{Path, PathBuf};
+
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+const META_KEY: &str = "meta";
+
+/// A ledger table opened for writing in a transaction.
+type OpenTable<'txn> = redb::Table<'txn, &'static [u8], &'static [u8]>;
+
+pub(super) fn table(t: Table) -> TableDefinition<'static, &'static [u8], &'static [u8]> {
+    TableDefinition::new(t.name())
+}
+
+/// The ledger store's page cache unless the config says otherwise (redb's own default).
+pub const DEFAULT_CACHE_MIB: usize = 1024;
+
+pub(super) fn create_ledger_tables(txn: &redb::WriteTransaction) -> Result<(), redb::TableError> {
+    for t in Table::ALL {
+        txn.open_table(table(t))?;
+    }
+    txn.open_table(META).map(drop)
+}
+
+/// The ledger tables in one redb file. Reads see the last committed block; a commit is one
+/// redb write transaction with its fsync.
+#[derive(Debug)]
+pub struct RedbStore {
+    db: Database,
+    path: PathBuf,
+}
+
+impl RedbStore {
+    /// Opens the store at `path`, creating the file (and its directory) if missing. A file left
+    /// by a crash is repaired to its last committed block.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::open_with_cache(path, DEFAULT_CACHE_MIB << 20)
+    }
+
+    /// Opens the store with a page cache of at most `cache_bytes` (redb's cache holds pages
+    /// read and written; the node's memory grows with it up to this bound).
+    pub fn open_with_cache(path: &Path, cache_bytes: usize) -> Result<Self, StoreError> {
+        let db = open_database(path, cache_bytes, create_ledger_tables)?;
+        Ok(Self { db, path: path.to_owned() })
+    }
+
+    /// The file the store lives in.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The last applied height (the meta's), or `None` if no ledger was written yet.
+    pub fn height(&self) -> Result<Option<u64>, StoreError> {
+        Ok(self.meta()?.map(|m| m.height))
+    }
+
+    fn begin_read(&self) -> Result<redb::ReadTransaction, StoreError> {
+        Ok(self.db.begin_read().doing(&self.path, || "beginning a read transaction".into())?)
+    }
+}
+
+impl ReadStore for RedbStore {
+    fn get(&self, t: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let txn = self.begin_read()?;
+        let tbl = txn.open_table(table(t)).doing(&self.path, || format!("opening table {}", t.name()))?;
+        let value = tbl.get(key).doing(&self.path, || format!("reading table {}", t.name()))?;
+        Ok(value.map(|v| v.value().to_vec()))
+    }
+
+    fn range(
+        &self,
+        t: Table,
+        start: &[u8],
+        end: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<Entry>, StoreError> {
+        if limit == 0 || end.is_some_and(|end| end <= start) {
+            return Ok(Vec::new()); // (redb refuses a range whose end is before its start)
+        }
+        let txn = self.begin_read()?;
+        let tbl = txn.open_table(table(t)).doing(&self.path, || format!("opening table {}", t.name()))?;
+        let doing = || format!("reading a range of table {}", t.name());
+        let iter = match end {
+            Some(end) => tbl.range::<&[u8]>(start..end),
+            None => tbl.range::<&[u8]>(start..),
+        }
+        .doing(&self.path, doing)?;
+        let mut out = Vec::new();
+        for item in iter.take(limit) {
+            let (k, v) = item.doing(&self.path, doing)?;
+            out.push((k.value().to_vec(), v.value().to_vec()));
+        }
+        Ok(out)
+    }
+
+    fn meta(&self) -> Result<Option<Meta>, StoreError> {
+        let txn = self.begin_read()?;
+        let tbl = txn.open_table(META).doing(&self.path, || "opening the meta table".into())?;
+        let Some(v) = tbl.get(META_KEY).doing(&self.path, || "reading the meta".into())? else {
+            return Ok(None);
+        };
+        Meta::decode(Copying(v.value()))
+            .map(Some)
+            .map_err(|source| StoreError::Corrupt { what: "meta", source })
+    }
+}
+
+impl Store for RedbStore {
+    /// Writes the batch and its meta in one redb transaction, fsynced before it returns. After an
+    /// error this handle still shows the previous state, but a failure at the very end (the
+    /// fsync) may have left the block on disk: the caller stops and reopens, and never assumes
+    /// the block absent. Reopened, the store holds it whole or not at all.
+    fn commit(&mut self, batch: &Batch) -> Result<(), StoreError> {
+        let path = self.path.as_path();
+        let block = || match &batch.meta {
+            Some(meta) => format!("block {}", meta.height),
+            None => "a batch without meta".to_string(),
+        };
+        let mut txn = self.db.begin_write().doing(path, || format!("beginning the write of {}", block()))?;
+        txn.set_durability(Durability::Immediate).doing(path, || "asking for an fsync at commit".into())?;
+        {
+            // Changes come sorted by table, so each table is opened once.
+            let mut open: Option<(Table, OpenTable<'_>)> = None;
+            for ((t, key), change) in &batch.changes {
+                let doing = || format!("writing table {} for {}", t.name(), block());
+                if open.as_ref().is_none_or(|(ot, _)| ot != t) {
+                    open = Some((*t, txn.open_table(table(*t)).doing(path, doing)?));
+                }
+                let (_, tbl) = open.as_mut().expect("opened above");
+                match change {
+                    Some(v) => {
+                        tbl.insert(key.as_slice(), v.as_slice()).doing(path, doing)?;
+                    }
+                    None => {
+                        tbl.remove(key.as_slice()).doing(path, doing)?;
+                    }
+                }
+            }
+        }
+        if let Some(meta) = &batch.meta {
+            let doing = || format!("writing the meta of {}", block());
+            let bytes = meta.encode();
+            txn.open_table(META).doing(path, doing)?.insert(META_KEY, bytes.as_ref()).doing(path, doing)?;
+        }
+        // Dropping an uncommitted transaction aborts it: an error above leaves no trace.
+        txn.commit().doing(path, || format!("committing {} ({} changes)", block(), batch.changes.len()))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;
