@@ -6,7 +6,7 @@
 #![allow(unsafe_code)] // the counting allocator must implement GlobalAlloc
 #![allow(clippy::print_stdout)] // a benchmark prints its figures
 
-use npchain_core::{E164, Genesis, Ledger, MemStore, PortedEntry, RoutingIndex, Timestamp};
+use npchain_core::{E164, Genesis, Ledger, MemStore, PortedEntry, RoutingIndex};
 use npchain_testkit::GenesisBuilder;
 use std::{
     alloc::{GlobalAlloc, Layout, System},
