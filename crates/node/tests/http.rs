@@ -493,7 +493,7 @@ fn the_openapi_document_lists_every_route() {
     assert_eq!(code, 200);
     assert_eq!(doc["openapi"], "3.1.0");
     let paths: Vec<&str> = doc["paths"].as_object().unwrap().keys().map(String::as_str).collect();
-    let source = include_str!("../src/http.rs");
+    let source = include_str!("../src/http/mod.rs");
     let routes: Vec<&str> = source.split(".route(\"").skip(1).map(|s| s.split('"').next().unwrap()).collect();
     assert!(routes.len() >= 14, "{routes:?}");
     for r in &routes {
