@@ -19,7 +19,7 @@ fn bad_batch(got: &str) -> ApiError {
     )
 }
 
-/// Reads `{"txs": ["<hex>", …]}` (the shape of [`crate::api::SubmitBatch`]), decoding each
+/// Reads `{"txs": ["<hex>", …]}` (the shape of [`npchain_api::json::SubmitBatch`]), decoding each
 /// transaction as it is read and refusing the batch at its first transaction past [`MAX_BATCH_TXS`] or its first
 /// that is not hex: a 30 MB body of ten million empty strings is refused at the 10,001st, not
 /// after ten million allocations.
