@@ -36,7 +36,8 @@ pub(super) struct EventParams {
 /// Where an event stream stands: the next block to read, and events read but not yet sent.
 struct Feed {
     api: Api,
-    committed: tokio::sync::watch::Receiver<u64>,
+    /// The node's committed height, changing at every commit.
+    committed_height: tokio::sync::watch::Receiver<u64>,
     next: u64,
     /// Events of the first block at or below this index were already sent (`Last-Event-ID`).
     skip_through: Option<(u64, usize)>,
@@ -66,9 +67,9 @@ impl Feed {
             if self.done {
                 return None;
             }
-            let committed = *self.committed.borrow_and_update();
+            let committed = *self.committed_height.borrow_and_update();
             if self.next > committed {
-                if self.committed.changed().await.is_err() {
+                if self.committed_height.changed().await.is_err() {
                     return None; // the node is stopping
                 }
                 continue;
@@ -124,15 +125,15 @@ pub(super) async fn events(
         }
     };
     let slot = shared.stream_slot(peer.map(|Extension(Peer(addr))| addr.ip()))?;
-    let committed = api.committed();
+    let committed_height = api.committed();
     let next = match (resume, p.from_height) {
         (Some((height, _)), _) => height,
         (None, Some(h)) => h.max(1),
-        (None, None) => *committed.borrow() + 1,
+        (None, None) => *committed_height.borrow() + 1,
     };
     let feed = Feed {
         api,
-        committed,
+        committed_height,
         next,
         skip_through: resume,
         operator: p.operator,
