@@ -2,7 +2,7 @@
 //! committed routing table, as RFC 6116 (ENUM), RFC 4769 (`E2U+pstn:tel`) and RFC 4694 (`npdi`,
 //! `rn`) describe.
 //!
-//! [`serve`] runs the server: hickory-server's UDP loop, and its own TCP accept loop (`tcp`),
+//! [`serve`] runs the server: hickory-server's UDP loop and the node's own TCP accept loop (`tcp`),
 //! both handing each request to the [`EnumHandler`] (`handler`: the answers given before the
 //! catalog, and the metrics), whose catalog holds the one zone synthesised from the routing
 //! table (`zone`: what exists and what each name answers).

@@ -6,9 +6,10 @@
 //! closed after `tcp-idle-timeout-ms` without a whole request, reading no next request while a
 //! response waits to be written (hickory's framing); a failed accept (such as EMFILE) pauses the
 //! accept loop for [`ACCEPT_ERROR_PAUSE`]. Every log line a remote party can cause is
-//! rate-limited ([`LogLimit`](crate::loglimit::LogLimit): [`LOG_BURST`](super::LOG_BURST) lines per [`LOG_WINDOW`](super::LOG_WINDOW), then a count of those left
-//! out); hickory's own lines are kept out by the node's default log filter (`hickory_*=error`),
-//! and none of its error lines can be caused from outside.
+//! rate-limited ([`LogLimit`](crate::loglimit::LogLimit): [`LOG_BURST`](super::LOG_BURST) lines
+//! per [`LOG_WINDOW`](super::LOG_WINDOW), then a count of those left out); hickory's own lines
+//! are kept out by the node's default log filter (`hickory_*=error`), and none of its error
+//! lines can be caused from outside.
 
 use super::handler::EnumHandler;
 use futures::StreamExt as _;
