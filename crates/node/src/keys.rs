@@ -15,7 +15,12 @@ pub enum KeyError {
         source: std::io::Error,
     },
     #[error("key file {path} does not hold an ed25519 private key as 64 hex characters")]
-    Malformed { path: String },
+    Malformed {
+        path: String,
+        /// Why the bytes are no key, when they were hex at all.
+        #[source]
+        source: Option<commonware_codec::Error>,
+    },
     #[error("key file {path} exists; refusing to overwrite a key")]
     Exists { path: String },
 }
@@ -52,9 +57,9 @@ fn write_secret(path: &Path, text: &str) -> Result<(), KeyError> {
 pub fn read_key(path: &Path) -> Result<PrivateKey, KeyError> {
     let name = path.display().to_string();
     let text = fs::read_to_string(path).map_err(|source| KeyError::Io { path: name.clone(), source })?;
-    let bytes =
-        commonware_formatting::from_hex(text.trim()).ok_or(KeyError::Malformed { path: name.clone() })?;
-    PrivateKey::decode(bytes).map_err(|_| KeyError::Malformed { path: name })
+    let bytes = commonware_formatting::from_hex(text.trim())
+        .ok_or(KeyError::Malformed { path: name.clone(), source: None })?;
+    PrivateKey::decode(bytes).map_err(|e| KeyError::Malformed { path: name, source: Some(e) })
 }
 
 /// A new key from the operating system's randomness.

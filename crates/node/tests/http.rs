@@ -6,7 +6,7 @@ use commonware_codec::Encode;
 use commonware_cryptography::{Digestible, Signer};
 use npchain_api::{
     Block,
-    json::{BlockInfo, FinalityProof},
+    json::{BlockInfo, EventInfo, FinalityProof, MAX_BATCH_TXS},
 };
 use npchain_core::{
     E164, Genesis, GenesisOperator, GenesisRange, Ledger, MemStore, Policy, PortRequest, PrivateKey,
@@ -24,6 +24,11 @@ use std::{
     sync::{Arc, Mutex},
     time::Duration,
 };
+use support::raw_http::{
+    Events, assert_error, call, closed_by_server, connect, encoded, raw, read_reply, stream_answer,
+};
+
+mod support;
 
 type TestChain = Chain<MemStore, MemBlockLog>;
 
@@ -174,81 +179,6 @@ impl Node {
     }
 }
 
-fn call(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> (u16, serde_json::Value) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let extra: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{extra}Content-Length: {}\r\n\r\n",
-        body.len()
-    )
-    .unwrap();
-    s.write_all(body).unwrap();
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).unwrap();
-    let text = String::from_utf8_lossy(&out);
-    let status = text.split_whitespace().nth(1).unwrap().parse().unwrap();
-    let json = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| serde_json::from_str(b).unwrap_or_default())
-        .unwrap_or_default();
-    (status, json)
-}
-
-fn assert_error(got: (u16, serde_json::Value), status: u16, code: &str) {
-    assert_eq!((got.0, got.1["error"].as_str()), (status, Some(code)), "{}", got.1);
-    assert!(got.1["message"].as_str().is_some_and(|m| !m.is_empty()), "{}", got.1);
-}
-
-/// An event-stream client: reads `data:` lines of the stream.
-struct Events {
-    reader: BufReader<TcpStream>,
-}
-
-impl Events {
-    fn open(addr: SocketAddr, query: &str, last_id: Option<&str>) -> Self {
-        let mut s = TcpStream::connect(addr).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        let resume = last_id.map(|id| format!("Last-Event-ID: {id}\r\n")).unwrap_or_default();
-        write!(s, "GET /v1/events{query} HTTP/1.1\r\nHost: x\r\n{resume}\r\n").unwrap();
-        let mut reader = BufReader::new(s);
-        // the headers: once they are here, the stream's starting point is fixed
-        let mut line = String::new();
-        reader.read_line(&mut line).unwrap();
-        assert!(line.contains(" 200 "), "{line}");
-        loop {
-            line.clear();
-            reader.read_line(&mut line).unwrap();
-            if line == "\r\n" {
-                break;
-            }
-        }
-        Self { reader }
-    }
-
-    /// The next event's id and data.
-    fn next(&mut self) -> (String, serde_json::Value) {
-        let mut id = String::new();
-        loop {
-            let mut line = String::new();
-            assert!(self.reader.read_line(&mut line).unwrap() > 0, "stream ended");
-            if let Some(v) = line.trim_end().strip_prefix("id:") {
-                id = v.trim().to_owned();
-            }
-            if let Some(data) = line.trim_end().strip_prefix("data:") {
-                return (id, serde_json::from_str(data.trim()).unwrap());
-            }
-        }
-    }
-}
-
 #[test]
 fn a_port_through_the_api() {
     let node = Node::start(Some(TOKEN));
@@ -329,9 +259,10 @@ fn a_port_through_the_api() {
     assert_eq!(code, 202, "{body}");
     let activated = node.commit();
     assert!(
-        activated.events.iter().any(
-            |e| matches!(e, npchain_api::json::EventInfo::Port { step, .. } if step.step == "activated")
-        )
+        activated
+            .events
+            .iter()
+            .any(|e| matches!(e, EventInfo::Port { step, .. } if step.step == "activated"))
     );
 
     let (_, route) = node.get(&format!("/v1/numbers/{NUMBER}"));
@@ -491,7 +422,7 @@ fn the_openapi_document_lists_every_route() {
     assert_eq!(code, 200);
     assert_eq!(doc["openapi"], "3.1.0");
     let paths: Vec<&str> = doc["paths"].as_object().unwrap().keys().map(String::as_str).collect();
-    let source = include_str!("../src/http.rs");
+    let source = include_str!("../src/http/mod.rs");
     let routes: Vec<&str> = source.split(".route(\"").skip(1).map(|s| s.split('"').next().unwrap()).collect();
     assert!(routes.len() >= 14, "{routes:?}");
     for r in &routes {
@@ -543,53 +474,11 @@ fn a_batch_gets_one_result_per_transaction_and_one_relay() {
     assert_eq!(again["results"][0]["error"], "committed");
     // refusals of the whole request
     assert_error(node.call("POST", "/v1/txs", &json, br#"{"txs":[]}"#), 400, "bad_batch");
-    let many = serde_json::json!({ "txs": vec!["00"; npchain_api::json::MAX_BATCH_TXS + 1] });
+    let many = serde_json::json!({ "txs": vec!["00"; MAX_BATCH_TXS + 1] });
     assert_error(node.call("POST", "/v1/txs", &json, many.to_string().as_bytes()), 400, "bad_batch");
     assert_error(node.call("POST", "/v1/txs", &json, br#"{"txs":["zz"]}"#), 400, "bad_hex");
     assert_error(node.call("POST", "/v1/txs", &json, br#"{"tx":"00"}"#), 400, "bad_json");
     assert_error(node.call("POST", "/v1/txs?precheck=2", &json, br#"{"txs":["00"]}"#), 400, "bad_query");
-}
-
-/// Percent-encodes all but RFC 3986's unreserved characters: the text travels exactly as typed.
-fn encoded(text: &str) -> String {
-    text.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
-/// The status of a GET and, unless it is 200 (an event stream, left open until dropped), its
-/// JSON body.
-fn stream_answer(addr: SocketAddr, path: &str) -> (u16, serde_json::Value) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
-    let mut reader = BufReader::new(s);
-    let mut line = String::new();
-    reader.read_line(&mut line).unwrap();
-    let status: u16 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
-    let mut length = 0;
-    loop {
-        line.clear();
-        reader.read_line(&mut line).unwrap();
-        if line == "\r\n" {
-            break;
-        }
-        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-            length = v.trim().parse().unwrap();
-        }
-    }
-    if status == 200 {
-        return (status, serde_json::Value::Null);
-    }
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).unwrap();
-    (status, serde_json::from_slice(&body).unwrap())
 }
 
 /// Every endpoint that takes a number reads the table's numbers as the core parser does, with
@@ -716,74 +605,6 @@ fn the_openapi_number_pattern_is_the_grammar() {
 }
 
 // --- the HTTP port's limits: every refusal is JSON, slow clients are cut off, caps hold
-
-/// One answer read off a socket: status, headers (names in lower case), JSON body.
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    json: serde_json::Value,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
-    }
-
-    fn assert_error(&self, status: u16, code: &str) {
-        assert_eq!((self.status, self.json["error"].as_str()), (status, Some(code)), "{self:?}");
-        assert!(self.json["message"].as_str().is_some_and(|m| !m.is_empty()), "{self:?}");
-        assert_eq!(self.header("content-type"), Some("application/json"), "{self:?}");
-    }
-}
-
-/// A connection the test drives byte by byte. Reads give up after 20 s, so a server that
-/// never answers fails the test instead of hanging it.
-fn connect(addr: SocketAddr) -> TcpStream {
-    let s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    s
-}
-
-/// Reads one answer (its head, then `Content-Length` bytes of body).
-fn read_reply(s: &mut TcpStream) -> Reply {
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        assert_eq!(s.read(&mut byte).expect("an answer"), 1, "closed before an answer; got {head:?}");
-        head.push(byte[0]);
-    }
-    let text = String::from_utf8(head).unwrap();
-    let mut lines = text.split("\r\n");
-    let status = lines.next().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    let len: usize =
-        headers.iter().find(|(n, _)| n == "content-length").map_or(0, |(_, v)| v.parse().unwrap());
-    let mut body = vec![0u8; len];
-    s.read_exact(&mut body).unwrap();
-    Reply { status, headers, json: serde_json::from_slice(&body).unwrap_or_default() }
-}
-
-/// Sends `request` on a new connection and reads the answer.
-fn raw(addr: SocketAddr, request: &[u8]) -> Reply {
-    let mut s = connect(addr);
-    s.write_all(request).unwrap();
-    read_reply(&mut s)
-}
-
-/// Whether the server closed the connection: the next read ends the stream (and does not
-/// time out).
-fn closed_by_server(s: &mut TcpStream) -> bool {
-    let mut rest = Vec::new();
-    match s.read_to_end(&mut rest) {
-        Ok(_) => true,
-        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => true,
-        Err(e) => panic!("still open after 20 s ({e}); read {rest:?}"),
-    }
-}
 
 /// Limits small enough for a test to reach.
 fn tight() -> HttpLimits {
@@ -1102,7 +923,7 @@ fn request_bodies_are_bounded_for_the_whole_node() {
 fn a_batch_is_refused_while_it_is_read() {
     let node = Node::start(None);
     let json = [("Content-Type", "application/json")];
-    let max = npchain_api::json::MAX_BATCH_TXS;
+    let max = MAX_BATCH_TXS;
     // one transaction too many, then garbage: refused at the count, before the garbage is read
     let body = format!(r#"{{"txs":[{}"", this is not JSON"#, "\"\",".repeat(max));
     let (code, answer) = node.call("POST", "/v1/txs", &json, body.as_bytes());

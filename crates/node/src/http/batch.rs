@@ -1,6 +1,9 @@
 //! `POST /v1/txs` bodies, read by serde seeds that count and decode while the JSON is read.
 
-use super::{ApiError, MAX_BATCH_TXS, error};
+use super::{
+    MAX_BATCH_TXS,
+    error::{ApiError, error},
+};
 use axum::http::StatusCode;
 use bytes::Bytes;
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};

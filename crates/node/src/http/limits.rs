@@ -2,7 +2,7 @@
 //! and for the whole node), event streams (per node and per client), request heads, and the
 //! JSON form of every refusal the framework makes by itself.
 
-use super::{ApiError, error};
+use super::error::{ApiError, error};
 use crate::config::HttpLimits;
 use axum::{
     extract::{FromRequest, Request},

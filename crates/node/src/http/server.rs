@@ -15,7 +15,7 @@
 //! Those answers are the only bytes written while no request is being served, so the connection
 //! holds them back and writes the JSON refusal for their status instead, once hyper is done.
 
-use super::{Shared, limits::Peer};
+use super::limits::{Peer, Shared};
 use crate::loglimit::LogLimit;
 use axum::{
     Router,
