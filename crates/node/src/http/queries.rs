@@ -7,13 +7,13 @@ use super::{
     error::{Answer, error, found, internal},
     parse,
 };
-use npchain_api::json::PortQuery;
 use axum::{
     Json,
     extract::{Path, Query, State},
     http::{StatusCode, header::CONTENT_TYPE},
     response::{IntoResponse, Response},
 };
+use npchain_api::json::PortQuery;
 use npchain_core::types::{TxId, parse_public_key};
 use serde::Deserialize;
 use serde_json::json;
