@@ -5,13 +5,10 @@ mod support;
 
 use commonware_codec::Encode;
 use commonware_cryptography::Signer;
-use npchain_core::{PortRequest, PrivateKey, Timestamp, Transaction, TxBody};
+use npchain_core::{PortRequest, Timestamp, Transaction, TxBody};
+use npchain_testkit::raw_http::Events;
 use serde_json::{Value, json};
-use std::{
-    io::{BufRead, BufReader, Write},
-    net::{SocketAddr, TcpStream},
-    time::Duration,
-};
+use std::time::Duration;
 use support::{Net, get, wait_until};
 
 const LONG: Duration = Duration::from_secs(90);
@@ -22,36 +19,6 @@ const NUMBER: &str = "+491500000042";
 fn enum_name(number: &str) -> String {
     let labels: Vec<String> = number[1..].chars().rev().map(String::from).collect();
     format!("{}.e164.arpa", labels.join("."))
-}
-
-/// An event-stream client of one node.
-struct Events(BufReader<TcpStream>);
-
-impl Events {
-    fn open(addr: SocketAddr, query: &str) -> Self {
-        let mut s = TcpStream::connect(addr).unwrap();
-        s.set_read_timeout(Some(LONG)).unwrap();
-        write!(s, "GET /v1/events{query} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
-        let mut reader = BufReader::new(s);
-        let mut line = String::new();
-        reader.read_line(&mut line).unwrap();
-        assert!(line.contains(" 200 "), "{line}");
-        while line != "\r\n" {
-            line.clear();
-            reader.read_line(&mut line).unwrap();
-        }
-        Self(reader)
-    }
-
-    fn next(&mut self) -> Value {
-        loop {
-            let mut line = String::new();
-            assert!(self.0.read_line(&mut line).unwrap() > 0, "stream ended");
-            if let Some(data) = line.trim_end().strip_prefix("data:") {
-                return serde_json::from_str(data.trim()).unwrap();
-            }
-        }
-    }
 }
 
 fn committed(net: &Net, i: usize, id: &str) -> Option<Value> {
@@ -81,8 +48,8 @@ fn a_port_switches_enum_and_http_answers_on_every_node_at_the_same_height() {
     wait_until(LONG, "blocks on every node", || all.iter().all(|i| net.height(*i).is_some_and(|h| h >= 1)));
     let encoded = "%2B491500000042";
     let mut streams = [
-        Events::open(net.url(1), &format!("?number={encoded}")),
-        Events::open(net.url(2), &format!("?number={encoded}")),
+        Events::open(net.url(1), &format!("?number={encoded}"), None),
+        Events::open(net.url(2), &format!("?number={encoded}"), None),
     ];
 
     // Before: in OPA's range, not ported, on every node, in DNS and HTTP.
@@ -100,7 +67,7 @@ fn a_port_switches_enum_and_http_answers_on_every_node_at_the_same_height() {
 
     // OPA binds the subscriber; the subscriber asks any node (3) to port to OPB; OPA releases;
     // OPB activates.
-    let subscriber = PrivateKey::from_seed(4242);
+    let subscriber = npchain_testkit::key("subscriber");
     let sub_hex = commonware_formatting::hex(subscriber.public_key().as_ref());
     act_and_commit(&net, 0, &format!("numbers/{encoded}/bind"), json!({ "subscriber": sub_hex }));
     let request = PortRequest {
@@ -166,8 +133,8 @@ fn a_port_switches_enum_and_http_answers_on_every_node_at_the_same_height() {
 
     // Both event streams saw the same four events, in the same blocks.
     let [a, b] = &mut streams;
-    let from_a: Vec<Value> = (0..4).map(|_| a.next()).collect();
-    let from_b: Vec<Value> = (0..4).map(|_| b.next()).collect();
+    let from_a: Vec<Value> = (0..4).map(|_| a.next_event().1).collect();
+    let from_b: Vec<Value> = (0..4).map(|_| b.next_event().1).collect();
     assert_eq!(from_a, from_b);
     let kinds: Vec<String> = from_a
         .iter()

@@ -11,10 +11,10 @@
 mod support;
 
 use npchain_node::{config::HttpLimits, http::REFUSING};
-use serde_json::Value;
+use npchain_testkit::raw_http::{closed_silently, connect, read_reply};
 use std::{
     io::{Read, Write},
-    net::{SocketAddr, TcpStream},
+    net::TcpStream,
     sync::Once,
     time::Duration,
 };
@@ -64,60 +64,6 @@ fn status_kb(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let line = status.lines().find(|l| l.starts_with(field)).unwrap();
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
-
-fn connect(addr: SocketAddr) -> TcpStream {
-    let s = TcpStream::connect_timeout(&addr, Duration::from_secs(10)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    s
-}
-
-/// One answer: status, lower-case headers, JSON body.
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    json: Value,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
-    }
-
-    fn assert_error(&self, status: u16, code: &str) {
-        assert_eq!((self.status, self.json["error"].as_str()), (status, Some(code)), "{}", self.json);
-        assert!(self.json["message"].as_str().is_some_and(|m| !m.is_empty()), "{}", self.json);
-    }
-}
-
-fn read_reply(s: &mut TcpStream) -> Reply {
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        assert_eq!(s.read(&mut byte).expect("an answer"), 1, "closed before an answer: {head:?}");
-        head.push(byte[0]);
-    }
-    let text = String::from_utf8(head).unwrap();
-    let mut lines = text.split("\r\n");
-    let status = lines.next().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    let len = headers.iter().find(|(n, _)| n == "content-length").map_or(0, |(_, v)| v.parse().unwrap());
-    let mut body = vec![0u8; len];
-    s.read_exact(&mut body).unwrap();
-    Reply { status, headers, json: serde_json::from_slice(&body).unwrap_or_default() }
-}
-
-/// The server closed the connection without sending anything more.
-fn closed_silently(s: &mut TcpStream) -> bool {
-    let mut rest = Vec::new();
-    match s.read_to_end(&mut rest) {
-        Ok(_) => rest.is_empty(),
-        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => true,
-        Err(e) => panic!("still open: {e}"),
-    }
 }
 
 #[test]

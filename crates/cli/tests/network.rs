@@ -6,7 +6,7 @@ mod support;
 use commonware_codec::{DecodeExt, Encode};
 use commonware_cryptography::{Digestible, Signer};
 use npchain_api::{Block, ProofChecker, ProofError};
-use npchain_core::{Genesis, PrivateKey, Timestamp};
+use npchain_core::{Genesis, Timestamp};
 use std::{collections::HashSet, time::Duration};
 use support::{Net, get, wait_until};
 
@@ -192,6 +192,7 @@ fn check_finalization(net: &Net, i: usize, h: u64) {
         matches!(checker.check(&other.encode(), &certificate), Err(ProofError::OtherBlock { .. })),
         "a block with another time is not the certified one"
     );
-    let strangers = ProofChecker::new((0..4).map(|s| PrivateKey::from_seed(900 + s).public_key()));
+    let strangers =
+        ProofChecker::new((0..4).map(|s| npchain_testkit::key(&format!("stranger{s}")).public_key()));
     assert!(matches!(strangers.check(&block, &certificate), Err(ProofError::BadSignatures)));
 }

@@ -80,7 +80,7 @@ mod tests {
     fn keys_round_trip_and_are_private() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("k.key");
-        let key = PrivateKey::from_seed(7);
+        let key = npchain_testkit::key("node");
         write_key(&path, &key).unwrap();
         assert_eq!(public(&read_key(&path).unwrap()), public(&key));
         #[cfg(unix)]

@@ -562,7 +562,7 @@ mod tests {
     fn recommended() -> lookup::Config<SakeCups> {
         let handshake = Cups::<_, ChaCha20Poly1305>::new(
             Sake {
-                signer: npchain_core::types::PrivateKey::from_seed(1),
+                signer: npchain_testkit::key("OPA"),
                 synchrony_bound: Duration::from_secs(5),
                 max_handshake_age: Duration::from_secs(10),
                 version: sake::Version::V1,

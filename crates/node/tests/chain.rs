@@ -6,49 +6,29 @@ use commonware_codec::Encode;
 use commonware_cryptography::{Digestible, Hasher as _, Signer};
 use npchain_api::Block;
 use npchain_core::{
-    E164, Genesis, GenesisOperator, GenesisRange, Ledger, MemStore, Policy, PortRequest, PrivateKey,
-    Timestamp, Transaction, TxBody,
+    E164, Genesis, PortRequest, PrivateKey, Timestamp, Transaction, TxBody,
     tx::{ChainId, MAX_GROUP},
 };
 use npchain_node::{
     api::SubmitError,
-    chain::{
-        Chain, Finalized, InvalidBlock, MAX_BLOCK_WEIGHT, MAX_CLOCK_DRIFT_MS, MAX_PENDING, MemBlockLog,
-        mempool::Mempool,
-    },
+    chain::{Finalized, InvalidBlock, MAX_BLOCK_WEIGHT, MAX_CLOCK_DRIFT_MS, MAX_PENDING, mempool::Mempool},
 };
+use npchain_testkit::{GENESIS_MS as T0, GenesisBuilder, key};
+use support::TestChain;
 
-const T0: u64 = 1_767_225_600_000;
+mod support;
 
-type TestChain = Chain<MemStore, MemBlockLog>;
-
-fn key(seed: u64) -> PrivateKey {
-    PrivateKey::from_seed(seed)
-}
-
+/// OPA (holding +49301) and OPB.
 fn genesis() -> Genesis {
-    Genesis {
-        chain_name: "npchain-chain-test".into(),
-        genesis_time: Timestamp(T0),
-        regulator_key: key(99).public_key(),
-        region: None,
-        policy: Policy::default(),
-        operators: (0..2)
-            .map(|i| GenesisOperator {
-                id: ["OPA", "OPB"][i].parse().unwrap(),
-                name: "x".into(),
-                operator_key: key(10 + i as u64).public_key(),
-                validator_key: key(20 + i as u64).public_key(),
-                routing_number: format!("D00{}", i + 1).parse().unwrap(),
-            })
-            .collect(),
-        ranges: vec![GenesisRange { prefix: "+49301".parse().unwrap(), holder: "OPA".parse().unwrap() }],
-    }
+    GenesisBuilder::new("npchain-chain-test")
+        .operator("OPA", "D001")
+        .operator("OPB", "D002")
+        .range("+49301", "OPA")
+        .build()
 }
 
 fn chain(pool: Mempool) -> TestChain {
-    let ledger = Ledger::genesis(MemStore::new(), &genesis(), std::iter::empty()).unwrap();
-    Chain::new(ledger, MemBlockLog::default(), pool)
+    support::chain(&genesis(), pool)
 }
 
 fn genesis_block(c: &TestChain) -> Block {
@@ -60,10 +40,10 @@ fn bind(chain_id: &ChainId, k: u64, expires: u64) -> Vec<u8> {
     Transaction {
         nonce: k,
         expires_at: Timestamp(expires),
-        signer: key(10).public_key(),
-        body: TxBody::Bind { number, subscriber: Some(key(1_000 + k).public_key()) },
+        signer: key("OPA").public_key(),
+        body: TxBody::Bind { number, subscriber: Some(key(&format!("subscriber{k}")).public_key()) },
     }
-    .sign(chain_id, &key(10))
+    .sign(chain_id, &key("OPA"))
     .encode()
     .to_vec()
 }
@@ -220,10 +200,10 @@ fn group_request(chain_id: &ChainId, nonce: u64) -> Vec<u8> {
     Transaction {
         nonce,
         expires_at: Timestamp(T0 + 600_000),
-        signer: key(500).public_key(),
+        signer: key("stranger").public_key(),
         body: TxBody::RequestPort(request),
     }
-    .sign(chain_id, &key(500))
+    .sign(chain_id, &key("stranger"))
     .encode()
     .to_vec()
 }
@@ -316,7 +296,7 @@ fn the_wire_crate_checks_the_engines_finalization_certificates() {
     use npchain_api::{CONSENSUS_NAMESPACE, ProofChecker, ProofError};
     type Scheme = npchain_node::consensus::Scheme;
 
-    let keys: Vec<PrivateKey> = (0..4).map(|s| key(700 + s)).collect();
+    let keys: Vec<PrivateKey> = (0..4).map(|s| key(&format!("validator{s}"))).collect();
     let participants = Set::from_iter_dedup(keys.iter().map(|k| k.public_key()));
     let block = Block::genesis(Timestamp(T0), ChainId(commonware_cryptography::Sha256::hash(&[b"c"])));
     let other = Block { height: 1, parent: block.digest(), ..block.clone() };
@@ -346,10 +326,11 @@ fn the_wire_crate_checks_the_engines_finalization_certificates() {
     assert_eq!(checker.check(&block.encode(), &quorum).unwrap(), block);
 
     assert!(matches!(checker.check(&other.encode(), &quorum), Err(ProofError::OtherBlock { .. })));
-    let strangers = ProofChecker::new((0..4).map(|s| key(900 + s).public_key()));
+    let strangers = ProofChecker::new((0..4).map(|s| key(&format!("stranger{s}")).public_key()));
     assert!(matches!(strangers.check(&block.encode(), &quorum), Err(ProofError::BadSignatures)));
     // Three signers are not a quorum of five (the engine would not assemble two of four).
-    let larger = ProofChecker::new(keys.iter().map(|k| k.public_key()).chain([key(705).public_key()]));
+    let larger =
+        ProofChecker::new(keys.iter().map(|k| k.public_key()).chain([key("validator4").public_key()]));
     assert!(larger.check(&block.encode(), &quorum).is_err());
     let mut longer = quorum.clone();
     longer.push(0);

@@ -9,14 +9,12 @@ use hickory_server::proto::{
     op::{Edns, Message, MessageType, OpCode, Query, ResponseCode},
     rr::{DNSClass, Name, RData, Record, RecordType, rdata::NAPTR},
 };
-use npchain_core::{
-    E164, Genesis, GenesisOperator, GenesisRange, Ledger, MemStore, OperatorId, Policy, PortRequest,
-    PortedEntry, PrivateKey, Timestamp, Transaction, TxBody,
-};
+use npchain_core::{Ledger, MemStore, PortRequest, PortedEntry, PrivateKey, Timestamp, Transaction, TxBody};
 use npchain_node::{
     enum_dns::{self, EnumConfig, EnumError, EnumHandler, TcpLimits},
     metrics::Metrics,
 };
+use npchain_testkit::{GENESIS_MS, GenesisBuilder, key, num, op};
 use std::{
     net::SocketAddr,
     sync::{
@@ -34,67 +32,36 @@ use tokio::{
 
 /// Bound on every exchange with the server: a test fails rather than hangs.
 const WAIT: Duration = Duration::from_secs(5);
-/// 2026-01-01T00:00:00Z in milliseconds.
-const GENESIS_MS: u64 = 1_767_225_600_000;
 
 const PORTED: &str = "+49301000001"; // in OPA's range, ported to OPB at genesis
 const HOME: &str = "+49302000002"; // in OPB's range, not ported
 const TO_PORT: &str = "+49301000007"; // in OPA's range, ported to OPB by blocks
 const OUTSIDE: &str = "+49399000001"; // in no range (until a block assigns +49399)
 
-fn key(seed: u64) -> PrivateKey {
-    PrivateKey::from_seed(seed)
-}
-
 fn regulator() -> PrivateKey {
-    key(99)
+    key("regulator")
 }
 
 fn operator_key(id: &str) -> PrivateKey {
-    match id {
-        "OPA" => key(10),
-        "OPB" => key(11),
-        _ => key(12),
-    }
+    key(id)
 }
 
 fn subscriber() -> PrivateKey {
-    key(500)
-}
-
-fn op(id: &str) -> OperatorId {
-    id.parse().unwrap()
-}
-
-fn num(s: &str) -> E164 {
-    s.parse().unwrap()
+    key("subscriber")
 }
 
 /// Three operators: OPA (+49301, local rn D001), OPB (+49302 and +4915, D002), OPC (+49303,
 /// a global rn); one number ported at genesis.
 fn ledger() -> Ledger<MemStore> {
-    let genesis = Genesis {
-        chain_name: "npchain-enum-test".into(),
-        genesis_time: Timestamp(GENESIS_MS),
-        regulator_key: regulator().public_key(),
-        region: None,
-        policy: Policy::default(),
-        operators: [("OPA", "D001"), ("OPB", "D002"), ("OPC", "+4930399")]
-            .into_iter()
-            .enumerate()
-            .map(|(i, (id, rn))| GenesisOperator {
-                id: op(id),
-                name: format!("Operator {id}"),
-                operator_key: operator_key(id).public_key(),
-                validator_key: key(20 + i as u64).public_key(),
-                routing_number: rn.parse().unwrap(),
-            })
-            .collect(),
-        ranges: [("+49301", "OPA"), ("+49302", "OPB"), ("+4915", "OPB"), ("+49303", "OPC")]
-            .into_iter()
-            .map(|(prefix, holder)| GenesisRange { prefix: prefix.parse().unwrap(), holder: op(holder) })
-            .collect(),
-    };
+    let genesis = GenesisBuilder::new("npchain-enum-test")
+        .operator("OPA", "D001")
+        .operator("OPB", "D002")
+        .operator("OPC", "+4930399")
+        .range("+49301", "OPA")
+        .range("+49302", "OPB")
+        .range("+4915", "OPB")
+        .range("+49303", "OPC")
+        .build();
     let ported = [
         PortedEntry { number: num(PORTED), operator: op("OPB"), routing_number: None },
         PortedEntry { number: num("+49301000003"), operator: op("OPC"), routing_number: None },

@@ -9,14 +9,19 @@ use npchain_api::{
     json::{BlockInfo, EventInfo, FinalityProof, MAX_BATCH_TXS},
 };
 use npchain_core::{
-    E164, Genesis, GenesisOperator, GenesisRange, Ledger, MemStore, Policy, PortRequest, PrivateKey,
-    Timestamp, Transaction, TxBody, tx::ChainId, types::PortId,
+    E164, Policy, PortRequest, PrivateKey, Timestamp, Transaction, TxBody, tx::ChainId, types::PortId,
 };
 use npchain_node::{
     api::NodeApi,
-    chain::{Chain, MemBlockLog, mempool::Mempool},
+    chain::mempool::Mempool,
     config::HttpLimits,
     service::{Identity, Service, block_info},
+};
+use npchain_testkit::{
+    GenesisBuilder, key, number_table as table,
+    raw_http::{
+        Events, assert_error, call, closed_by_server, connect, encoded, raw, read_reply, stream_answer,
+    },
 };
 use std::{
     io::{BufRead, BufReader, Read, Write},
@@ -24,34 +29,23 @@ use std::{
     sync::{Arc, Mutex},
     time::Duration,
 };
-use support::raw_http::{
-    Events, assert_error, call, closed_by_server, connect, encoded, raw, read_reply, stream_answer,
-};
+use support::TestChain;
 
 mod support;
-
-type TestChain = Chain<MemStore, MemBlockLog>;
-
-/// The typed numbers every interface is tested with.
-use npchain_testkit::number_table as table;
 
 const TOKEN: &str = "0123456789abcdef0123456789abcdef";
 const NUMBER: &str = "+4930100001";
 
-fn key(seed: u64) -> PrivateKey {
-    PrivateKey::from_seed(seed)
-}
-
 fn opa() -> PrivateKey {
-    key(10)
+    key("OPA")
 }
 
 fn opb() -> PrivateKey {
-    key(11)
+    key("OPB")
 }
 
 fn subscriber() -> PrivateKey {
-    key(500)
+    key("subscriber")
 }
 
 fn wall_ms() -> u64 {
@@ -72,32 +66,18 @@ impl Node {
     }
 
     fn with_limits(admin: Option<&str>, limits: HttpLimits) -> Self {
-        let genesis = Genesis {
-            chain_name: "npchain-http-test".into(),
-            genesis_time: Timestamp(wall_ms() - 60_000),
-            regulator_key: key(99).public_key(),
-            region: Some(table::TABLE_REGION.parse().unwrap()),
-            policy: Policy { donor_answer_secs: 3600, ..Policy::default() },
-            operators: [("OPA", opa()), ("OPB", opb())]
-                .into_iter()
-                .enumerate()
-                .map(|(i, (id, k))| GenesisOperator {
-                    id: id.parse().unwrap(),
-                    name: id.into(),
-                    operator_key: k.public_key(),
-                    validator_key: key(20 + i as u64).public_key(),
-                    routing_number: format!("D00{}", i + 1).parse().unwrap(),
-                })
-                .collect(),
-            ranges: vec![
-                GenesisRange { prefix: "+49301".parse().unwrap(), holder: "OPA".parse().unwrap() },
-                GenesisRange { prefix: "+49302".parse().unwrap(), holder: "OPB".parse().unwrap() },
-                // the numbers of the number table
-                GenesisRange { prefix: "+49150".parse().unwrap(), holder: "OPA".parse().unwrap() },
-            ],
-        };
-        let ledger = Ledger::genesis(MemStore::new(), &genesis, std::iter::empty()).unwrap();
-        let chain: TestChain = Chain::new(ledger, MemBlockLog::default(), Mempool::default());
+        let genesis = GenesisBuilder::new("npchain-http-test")
+            .time(Timestamp(wall_ms() - 60_000))
+            .region(table::TABLE_REGION)
+            .policy(Policy { donor_answer_secs: 3600, ..Policy::default() })
+            .operator("OPA", "D001")
+            .operator("OPB", "D002")
+            .range("+49301", "OPA")
+            .range("+49302", "OPB")
+            // the numbers of the number table
+            .range("+49150", "OPA")
+            .build();
+        let chain = support::chain(&genesis, Mempool::default());
         let relayed = Arc::new(Mutex::new(0));
         let counter = relayed.clone();
         let identity = Identity {
@@ -291,20 +271,20 @@ fn a_port_through_the_api() {
     assert!(node.get("/v1/ports?operator=OPC").1["ports"].as_array().unwrap().is_empty());
 
     // the live stream filtered on OPB saw requested, released, activated (not the bind)
-    let steps: Vec<String> = (0..3).map(|_| live.next().1["step"].as_str().unwrap().to_owned()).collect();
+    let steps: Vec<String> = (0..3).map(|_| live.next_event().1["step"].as_str().unwrap().to_owned()).collect();
     assert_eq!(steps, ["requested", "released", "activated"]);
     // a stream from height 1 replays everything, the bind first; resuming after an id skips it
     let mut replay = Events::open(node.addr, "?from_height=1", None);
-    let (first_id, first) = replay.next();
+    let (first_id, first) = replay.next_event();
     assert_eq!(
         (first_id.as_str(), first["type"].as_str(), first["height"].as_u64()),
         ("1:0", Some("bound"), Some(1))
     );
     let mut resumed = Events::open(node.addr, "", Some(&first_id));
-    assert_eq!(resumed.next().1["step"], "requested");
+    assert_eq!(resumed.next_event().1["step"], "requested");
     // the number filter
     let mut by_number = Events::open(node.addr, &format!("?from_height=1&number={}", "%2B4930100001"), None);
-    assert_eq!(by_number.next().1["type"], "bound");
+    assert_eq!(by_number.next_event().1["type"], "bound");
 
     // blocks carry outcomes and events; metrics count it all
     let (_, block) = node.get("/v1/blocks/1");
@@ -804,7 +784,7 @@ fn a_client_that_does_not_read_is_cut_off_but_event_streams_last() {
     assert_eq!(code, 202, "{body}");
     node.commit();
     for s in &mut streams {
-        assert_eq!(s.next().1["type"], "bound");
+        assert_eq!(s.next_event().1["type"], "bound");
     }
 }
 

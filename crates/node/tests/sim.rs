@@ -9,16 +9,14 @@ use commonware_p2p::simulated::{self, Link, Network, Oracle};
 use commonware_runtime::{Clock, Handle, Quota, Runner, Spawner, Supervisor as _, deterministic};
 use commonware_utils::{NZU32, NZUsize};
 use npchain_api::Block;
-use npchain_core::{
-    E164, Genesis, GenesisOperator, GenesisRange, Ledger, MemStore, Policy, PrivateKey, PublicKey, Timestamp,
-    Transaction, TxBody,
-};
+use npchain_core::{E164, Genesis, Ledger, MemStore, PrivateKey, PublicKey, Timestamp, Transaction, TxBody};
 use npchain_node::{
     chain::{BlockLog, Chain, MemBlockLog, mempool::Mempool},
     config::Timing,
     consensus::{self, Channels, Gossip, Wiring},
     storage::BlockRecord,
 };
+use npchain_testkit::{GENESIS_MS, GenesisBuilder, key};
 use rand::{RngExt as _, SeedableRng, rngs::StdRng};
 use std::{
     collections::BTreeMap,
@@ -26,9 +24,9 @@ use std::{
     time::{Duration, UNIX_EPOCH},
 };
 
-/// 2026-01-01T00:00:00Z.
-const GENESIS_MS: u64 = 1_767_225_600_000;
 const VALIDATORS: usize = 4;
+
+mod support;
 
 type Log = MemBlockLog;
 
@@ -40,40 +38,25 @@ type Sim = deterministic::Context;
 type SimSender = simulated::Sender<PublicKey, Sim>;
 
 fn validator_key(i: usize) -> PrivateKey {
-    PrivateKey::from_seed(1 + i as u64)
+    key(&format!("{}/validator", operator_id(i)))
 }
 
 fn operator_key(i: usize) -> PrivateKey {
-    PrivateKey::from_seed(1_000 + i as u64)
+    key(&operator_id(i))
 }
 
 fn operator_id(i: usize) -> String {
     format!("OP{}", (b'A' + i as u8) as char)
 }
 
+/// One operator per validator, each holding +49301<i>.
 fn genesis() -> Genesis {
-    Genesis {
-        chain_name: "npchain-sim".into(),
-        genesis_time: Timestamp(GENESIS_MS),
-        regulator_key: PrivateKey::from_seed(999).public_key(),
-        region: Some("DE".parse().unwrap()),
-        policy: Policy::default(),
-        operators: (0..VALIDATORS)
-            .map(|i| GenesisOperator {
-                id: operator_id(i).parse().unwrap(),
-                name: format!("Operator {}", operator_id(i)),
-                operator_key: operator_key(i).public_key(),
-                validator_key: validator_key(i).public_key(),
-                routing_number: format!("D00{}", i + 1).parse().unwrap(),
-            })
-            .collect(),
-        ranges: (0..VALIDATORS)
-            .map(|i| GenesisRange {
-                prefix: format!("+49301{i}").parse().unwrap(),
-                holder: operator_id(i).parse().unwrap(),
-            })
-            .collect(),
-    }
+    (0..VALIDATORS)
+        .fold(GenesisBuilder::new("npchain-sim").region("DE"), |g, i| {
+            g.operator(&operator_id(i), &format!("D00{}", i + 1))
+                .range(&format!("+49301{i}"), &operator_id(i))
+        })
+        .build()
 }
 
 /// A number in operator `op`'s range.
@@ -83,7 +66,7 @@ fn number(op: usize, k: u64) -> E164 {
 
 /// Operator `op` binds `number(op, k)` to a subscriber key: one transaction.
 fn bind(chain: &npchain_core::tx::ChainId, op: usize, k: u64, now_ms: u64) -> Vec<u8> {
-    let subscriber = PrivateKey::from_seed(10_000 + k).public_key();
+    let subscriber = key(&format!("subscriber{k}")).public_key();
     let tx = Transaction {
         nonce: k,
         expires_at: Timestamp(now_ms + 600_000),
@@ -132,7 +115,7 @@ async fn start_node(
 ) -> Node {
     let (ledger, log) = match restored {
         Some((store, log)) => (Ledger::open(store).unwrap(), log),
-        None => (Ledger::genesis(MemStore::new(), &genesis(), std::iter::empty()).unwrap(), Log::default()),
+        None => (support::ledger(&genesis()), Log::default()),
     };
     let genesis_block = Block::genesis(genesis().genesis_time, ledger.chain_id());
     let chain = Chain::new(ledger, log, Mempool::default());

@@ -6,7 +6,8 @@
 //! - [`GenesisBuilder`]: a genesis from operators and ranges, with the named keys;
 //! - [`Net`]: a ledger on an in-memory store with a block clock, signing and applying
 //!   transactions one block at a time;
-//! - [`number_table`]: the typed numbers every interface is tested with.
+//! - [`number_table`]: the typed numbers every interface is tested with;
+//! - [`raw_http`]: HTTP/1.1 requests and answers byte by byte, for tests of a node's HTTP port.
 //!
 //! It depends on the core only, so the core's own tests and the node's unit tests can use it
 //! without a second copy of the node crate in one test binary. The node's test binaries share
@@ -15,6 +16,7 @@
 mod genesis;
 mod ledger;
 pub mod number_table;
+pub mod raw_http;
 
 pub use genesis::GenesisBuilder;
 pub use ledger::Net;

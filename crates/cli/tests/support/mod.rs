@@ -6,7 +6,7 @@ use commonware_codec::{DecodeExt, Encode};
 use commonware_cryptography::Signer;
 use npchain_api::json::BlockInfo;
 use npchain_cli::devnet::{self, Layout, Options};
-use npchain_core::{E164, PrivateKey, Timestamp, Transaction, TxBody, tx::ChainId, types::Digest};
+use npchain_core::{E164, Timestamp, Transaction, TxBody, tx::ChainId, types::Digest};
 use npchain_node::{config::NodeConfig, keys};
 use serde_json::Value;
 use std::{
@@ -146,7 +146,7 @@ impl Net {
         self.nonce += 1;
         let key = keys::read_key(&self.layout.nodes[op].dir.join("operator.key")).unwrap();
         let number: E164 = format!("+491{}{}{:07}", 5 + op / 10, op % 10, k).parse().unwrap();
-        let subscriber = PrivateKey::from_seed(k + 1).public_key();
+        let subscriber = npchain_testkit::key(&format!("subscriber{k}")).public_key();
         Transaction {
             nonce: self.nonce,
             expires_at: Timestamp(block_time_ms + 300_000),

@@ -144,10 +144,10 @@ mod tests {
     use super::*;
     use commonware_codec::Encode;
     use commonware_cryptography::Signer;
-    use npchain_core::{ChainId, Digest, Transaction, TxBody, types::PrivateKey};
+    use npchain_core::{ChainId, Digest, Transaction, TxBody};
 
     fn tx(nonce: u64) -> (VerifiedTx, Bytes) {
-        let key = PrivateKey::from_seed(1);
+        let key = npchain_testkit::key("OPA");
         let chain_id = ChainId(Digest::from([0; 32]));
         let body = TxBody::Return { number: format!("+493010000{nonce}").parse().unwrap() };
         let signed = Transaction { nonce, expires_at: Timestamp(1_000), signer: key.public_key(), body }

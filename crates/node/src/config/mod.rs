@@ -279,8 +279,7 @@ pub(super) mod tests {
     /// A minimal valid configuration: one peer, the required sections.
     pub(super) fn sample() -> String {
         use commonware_cryptography::Signer as _;
-        let key =
-            commonware_formatting::hex(npchain_core::types::PrivateKey::from_seed(1).public_key().as_ref());
+        let key = commonware_formatting::hex(npchain_testkit::key("OPA").public_key().as_ref());
         format!(
             "data_dir = \"d\"\ngenesis = \"/abs/g.toml\"\nvalidator_key = \"v.key\"\n[p2p]\nlisten = \"127.0.0.1:1\"\nallow-private-ips = true\n[[p2p.peers]]\nkey = \"{key}\"\naddress = \"127.0.0.1:2\"\n[http]\nlisten = \"127.0.0.1:3\"\n"
         )

@@ -165,7 +165,7 @@ mod tests {
     use super::*;
     use crate::storage::{TxOutcome, TxRecord};
     use commonware_cryptography::Signer;
-    use npchain_core::{Digest, Event, PrivateKey, Step, types::Timestamp};
+    use npchain_core::{Digest, Event, Step, types::Timestamp};
 
     #[test]
     fn blocks_survive_reopening_and_rewrites_are_idempotent() {
@@ -173,7 +173,7 @@ mod tests {
         let path = dir.path().join("sub/blocks.redb");
         let tx = TxId(Digest([7; 32]));
         let port = PortId(Digest([8; 32]));
-        let subscriber = PrivateKey::from_seed(1).public_key();
+        let subscriber = npchain_testkit::key("OPA").public_key();
         let number: E164 = "+4930123".parse().unwrap();
         let record = BlockRecord {
             height: 3,
@@ -215,7 +215,7 @@ mod tests {
         assert!(log.operator_ports("OP", None, 10).unwrap().is_empty(), "prefix of another id");
         assert!(log.operator_ports("OPC", None, 10).unwrap().is_empty());
         assert_eq!(log.bound_numbers(&subscriber).unwrap(), [number]);
-        assert!(log.bound_numbers(&PrivateKey::from_seed(2).public_key()).unwrap().is_empty());
+        assert!(log.bound_numbers(&npchain_testkit::key("OPB").public_key()).unwrap().is_empty());
     }
 
     #[test]

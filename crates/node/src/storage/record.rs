@@ -326,7 +326,7 @@ impl Read for BlockRecord {
 mod tests {
     use super::*;
     use commonware_cryptography::Signer;
-    use npchain_core::{PrivateKey, RejectCause, RejectReason};
+    use npchain_core::{RejectCause, RejectReason};
 
     fn record() -> BlockRecord {
         let op = |s: &str| s.parse::<OperatorId>().unwrap();
@@ -353,7 +353,7 @@ mod tests {
                 Event::Bound {
                     number,
                     operator: op("OPA"),
-                    subscriber: Some(PrivateKey::from_seed(1).public_key()),
+                    subscriber: Some(npchain_testkit::key("OPA").public_key()),
                 },
                 Event::Bound { number, operator: op("OPA"), subscriber: None },
                 Event::Port {

@@ -470,54 +470,17 @@ mod ledger {
     use super::*;
     use commonware_cryptography::Signer;
     use npchain_core::{
-        Digest, E164, Genesis, GenesisOperator, GenesisRange, Ledger, NumberEvent, NumberRecord, OperatorId,
-        OperatorRecord, Policy, PortOrder, PortRequest, PortedEntry, PrivateKey, Route, Transaction, TxBody,
-        VerifiedTx,
+        Digest, Genesis, Ledger, NumberEvent, NumberRecord, OperatorRecord, PortOrder, PortRequest,
+        PortedEntry, Route, Transaction, TxBody, VerifiedTx,
     };
+    use npchain_testkit::{GENESIS_TIME, GenesisBuilder, key, num, op};
 
-    const T0: u64 = 1_767_225_600_000;
-    const OPERATORS: [(&str, &str); 3] = [("OPA", "+49301"), ("OPB", "+49302"), ("OPC", "+49303")];
+    const OPERATORS: [&str; 3] = ["OPA", "OPB", "OPC"];
     const NUMBERS: [&str; 5] =
         ["+49301000001", "+49301000002", "+49302000001", "+49303000001", "+49303000002"];
 
-    fn key(name: &str) -> PrivateKey {
-        PrivateKey::from_seed(
-            name.bytes()
-                .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)),
-        )
-    }
-
-    fn op(id: &str) -> OperatorId {
-        id.parse().unwrap()
-    }
-
-    fn num(s: &str) -> E164 {
-        s.parse().unwrap()
-    }
-
     fn genesis() -> Genesis {
-        Genesis {
-            chain_name: "npchain-storage-test".into(),
-            genesis_time: Timestamp(T0),
-            regulator_key: key("regulator").public_key(),
-            region: None,
-            policy: Policy::default(),
-            operators: OPERATORS
-                .iter()
-                .enumerate()
-                .map(|(i, (id, _))| GenesisOperator {
-                    id: op(id),
-                    name: format!("Operator {id}"),
-                    operator_key: key(id).public_key(),
-                    validator_key: key(&format!("{id}/validator")).public_key(),
-                    routing_number: format!("D00{}", i + 1).parse().unwrap(),
-                })
-                .collect(),
-            ranges: OPERATORS
-                .iter()
-                .map(|(id, prefix)| GenesisRange { prefix: prefix.parse().unwrap(), holder: op(id) })
-                .collect(),
-        }
+        GenesisBuilder::three_operators("npchain-storage-test").build()
     }
 
     /// Numbers ported before the chain started (the migration list).
@@ -540,7 +503,7 @@ mod ledger {
             .iter()
             .map(|n| (l.route(num(n)), l.number(num(n)).unwrap(), l.number_history(num(n)).unwrap()))
             .collect();
-        let open: Vec<_> = OPERATORS.iter().map(|(id, _)| l.open_orders(&op(id), 100).unwrap()).collect();
+        let open: Vec<_> = OPERATORS.iter().map(|id| l.open_orders(&op(id), 100).unwrap()).collect();
         (l.height(), l.block_time(), l.state_hash(), numbers, open, l.operators().to_vec())
     }
 
@@ -598,7 +561,7 @@ mod ledger {
             mem: Ledger::genesis(MemStore::new(), &g, migrated().into_iter().map(Ok)).unwrap(),
             redb: Ledger::genesis(RedbStore::open(&path).unwrap(), &g, migrated().into_iter().map(Ok))
                 .unwrap(),
-            now: Timestamp(T0),
+            now: GENESIS_TIME,
             nonce: 0,
         };
         assert_eq!(t.redb.state_hash(), t.mem.state_hash());

@@ -1,9 +1,7 @@
 //! Raw HTTP/1.1 over a `TcpStream`, for tests that must see exactly what a node's HTTP port
 //! sends: status, headers and JSON body, byte by byte where timing matters, without an HTTP
-//! client that would retry, pool or fix up requests. Meant to move into the workspace's test kit
-//! (`crates/cli/tests/limits.rs` has a copy of [`Reply`] and [`read_reply`]).
-
-#![allow(dead_code)] // each test binary uses a part
+//! client that would retry, pool or fix up requests. The node's HTTP tests and the CLI's flood
+//! tests read answers with it.
 
 use std::{
     io::{BufRead, BufReader, Read, Write},
@@ -47,7 +45,9 @@ pub fn assert_error(got: (u16, serde_json::Value), status: u16, code: &str) {
     assert!(got.1["message"].as_str().is_some_and(|m| !m.is_empty()), "{}", got.1);
 }
 
-/// An event-stream client: reads `data:` lines of the stream.
+/// An event-stream client: reads `data:` lines of the stream. A read gives up after 90 s (a
+/// devnet under load may take that long to commit), so a stream that stalls fails the test.
+#[derive(Debug)]
 pub struct Events {
     reader: BufReader<TcpStream>,
 }
@@ -55,7 +55,7 @@ pub struct Events {
 impl Events {
     pub fn open(addr: SocketAddr, query: &str, last_id: Option<&str>) -> Self {
         let mut s = TcpStream::connect(addr).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(90))).unwrap();
         let resume = last_id.map(|id| format!("Last-Event-ID: {id}\r\n")).unwrap_or_default();
         write!(s, "GET /v1/events{query} HTTP/1.1\r\nHost: x\r\n{resume}\r\n").unwrap();
         let mut reader = BufReader::new(s);
@@ -74,7 +74,7 @@ impl Events {
     }
 
     /// The next event's id and data.
-    pub fn next(&mut self) -> (String, serde_json::Value) {
+    pub fn next_event(&mut self) -> (String, serde_json::Value) {
         let mut id = String::new();
         loop {
             let mut line = String::new();
@@ -151,11 +151,11 @@ impl Reply {
     }
 }
 
-/// A connection the test drives byte by byte. Reads give up after 20 s, so a server that
-/// never answers fails the test instead of hanging it.
+/// A connection the test drives byte by byte. Connecting gives up after 10 s and reads after
+/// 30 s, so a server that never answers fails the test instead of hanging it.
 pub fn connect(addr: SocketAddr) -> TcpStream {
-    let s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let s = TcpStream::connect_timeout(&addr, Duration::from_secs(10)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     s
 }
 
@@ -195,6 +195,16 @@ pub fn closed_by_server(s: &mut TcpStream) -> bool {
     match s.read_to_end(&mut rest) {
         Ok(_) => true,
         Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => true,
-        Err(e) => panic!("still open after 20 s ({e}); read {rest:?}"),
+        Err(e) => panic!("still open after 30 s ({e}); read {rest:?}"),
+    }
+}
+
+/// Whether the server closed the connection without sending anything more.
+pub fn closed_silently(s: &mut TcpStream) -> bool {
+    let mut rest = Vec::new();
+    match s.read_to_end(&mut rest) {
+        Ok(_) => rest.is_empty(),
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => true,
+        Err(e) => panic!("still open after 30 s ({e}); read {rest:?}"),
     }
 }
