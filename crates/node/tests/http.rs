@@ -271,8 +271,7 @@ fn a_port_through_the_api() {
     assert!(node.get("/v1/ports?operator=OPC").1["ports"].as_array().unwrap().is_empty());
 
     // the live stream filtered on OPB saw requested, released, activated (not the bind)
-    let steps: Vec<String> =
-        (0..3).map(|_| live.next_event().1["step"].as_str().unwrap().to_owned()).collect();
+    let steps: Vec<String> = (0..3).map(|_| live.next_event().1["step"].as_str().unwrap().to_owned()).collect();
     assert_eq!(steps, ["requested", "released", "activated"]);
     // a stream from height 1 replays everything, the bind first; resuming after an id skips it
     let mut replay = Events::open(node.addr, "?from_height=1", None);
