@@ -4,10 +4,10 @@
 
 use crate::{
     number::E164,
-    policy::PolicyError,
+    policy::{CapSide, PolicyError},
     port::PortState,
     tx::MAX_TX_BYTES,
-    types::{KeyId, OperatorId, PortId, Timestamp, TxId},
+    types::{KeyId, OperatorId, PortId, Timestamp, TxId, UtcDay},
 };
 use commonware_codec::Error as CodecError;
 use std::sync::Arc;
@@ -95,6 +95,13 @@ pub enum TxError {
     WrongState { port: PortId, state: PortState, expected: &'static str },
     #[error("port order {port} is due at {due}; it cannot be activated before")]
     NotYetDue { port: PortId, due: Timestamp },
+
+    // --- daily port caps
+    #[error(
+        "{side} {operator} would pass its daily cap: {used} of {cap} numbers already requested on {day} (UTC), {requested} more in this order (policy {field}); the count starts again at 00:00 UTC",
+        field = .side.field()
+    )]
+    DailyCap { side: CapSide, operator: OperatorId, day: UtcDay, cap: u32, used: u64, requested: u64 },
 }
 
 impl TxError {
@@ -126,6 +133,8 @@ impl TxError {
             Self::DuplicatePort { .. } => "duplicate-port",
             Self::WrongState { .. } => "wrong-state",
             Self::NotYetDue { .. } => "not-yet-due",
+            Self::DailyCap { side: CapSide::Donor, .. } => "donor-daily-cap",
+            Self::DailyCap { side: CapSide::Recipient, .. } => "recipient-daily-cap",
         }
     }
 }

@@ -20,12 +20,12 @@ pub use error::{DecodeError, InvalidTx, Role, TxError};
 pub use genesis::{Genesis, GenesisError, GenesisOperator, GenesisRange, PortedEntry, read_ported_csv};
 pub use ledger::{BlockError, BlockOutcome, BlockWeight, Executed, Ledger};
 pub use number::{E164, NumberError, Prefix, Region};
-pub use policy::{Policy, PolicyError, SilenceRule};
+pub use policy::{CapSide, MAX_DAILY_CAP, Policy, PolicyError, SilenceRule};
 pub use port::{Initiator, PortOrder, PortState, RejectCause, RejectReason, Step};
 pub use records::{Event, NumberEvent, NumberRecord, OperatorRecord};
 pub use routing::{Route, Routes, RoutingIndex, RoutingTable};
 pub use store::{Batch, MemStore, Meta, Overlay, ReadStore, Store, StoreError, Table};
 pub use tx::{ChainId, PortRequest, SignedTransaction, Transaction, TxBody, VerifiedTx, verify_batch};
 pub use types::{
-    Digest, OperatorId, PortId, PrivateKey, PublicKey, RoutingNumber, Signature, Timestamp, TxId,
+    Digest, OperatorId, PortId, PrivateKey, PublicKey, RoutingNumber, Signature, Timestamp, TxId, UtcDay,
 };

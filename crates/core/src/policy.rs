@@ -1,10 +1,21 @@
 //! The network's porting policy, set by the regulator.
+//!
+//! Its encoding (in a `SetPolicy` transaction, in the state, in the genesis hash) is the seven
+//! timer and rule fields as they were first frozen; the daily port caps, added later, follow
+//! them only when one is set, announced by the high bit of the silence-rule byte (see
+//! [`Policy`]'s `Write`), so a policy without caps encodes exactly as before they existed.
 
 use bytes::BufMut;
-use commonware_codec::{Buf, Error as CodecError, FixedSize, Read, ReadExt, Write};
+use commonware_codec::{Buf, EncodeSize, Error as CodecError, FixedSize, Read, ReadExt, Write};
 use serde::{Deserialize, Serialize};
 
 const DAY_SECS: u64 = 86_400;
+
+/// The largest daily port cap a policy may set, in numbers a day.
+pub const MAX_DAILY_CAP: u32 = 10_000_000;
+
+/// In the encoded silence-rule byte: the daily-caps section follows the seven fields.
+const CAPS_FOLLOW: u8 = 0x80;
 
 /// What happens when the donor neither releases nor rejects before its deadline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,6 +48,45 @@ pub struct Policy {
     pub return_quarantine_secs: u64,
     /// Longest validity a transaction may claim (its replay-protection window).
     pub tx_ttl_max_secs: u64,
+    /// Most numbers that may be requested from one donor in one UTC day of block time, counted
+    /// when a request is accepted (0: no cap). See "Daily port caps" in ARCHITECTURE.md.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub max_ports_per_donor_per_day: u32,
+    /// Most numbers that one recipient may request in one UTC day of block time (0: no cap).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub max_ports_per_recipient_per_day: u32,
+}
+
+fn is_zero(v: &u32) -> bool {
+    *v == 0
+}
+
+/// The side of a port a daily cap counts: the operator the numbers leave, or the one they join.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CapSide {
+    Donor,
+    Recipient,
+}
+
+impl CapSide {
+    pub const ALL: [Self; 2] = [Self::Donor, Self::Recipient];
+
+    /// The policy field that caps this side.
+    pub fn field(self) -> &'static str {
+        match self {
+            Self::Donor => "max_ports_per_donor_per_day",
+            Self::Recipient => "max_ports_per_recipient_per_day",
+        }
+    }
+}
+
+impl std::fmt::Display for CapSide {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Donor => "donor",
+            Self::Recipient => "recipient",
+        })
+    }
 }
 
 impl Default for Policy {
@@ -51,6 +101,8 @@ impl Default for Policy {
             lock_in_secs: 0,
             return_quarantine_secs: 90 * DAY_SECS,
             tx_ttl_max_secs: 3600,
+            max_ports_per_donor_per_day: 0,
+            max_ports_per_recipient_per_day: 0,
         }
     }
 }
@@ -66,7 +118,20 @@ pub struct PolicyError {
 }
 
 impl Policy {
-    /// Checks every duration against its bounds.
+    /// The daily cap of `side` in numbers, if one is set.
+    pub fn daily_cap(&self, side: CapSide) -> Option<u32> {
+        let cap = match side {
+            CapSide::Donor => self.max_ports_per_donor_per_day,
+            CapSide::Recipient => self.max_ports_per_recipient_per_day,
+        };
+        (cap > 0).then_some(cap)
+    }
+
+    fn has_caps(&self) -> bool {
+        CapSide::ALL.iter().any(|s| self.daily_cap(*s).is_some())
+    }
+
+    /// Checks every duration and cap against its bounds.
     pub fn validate(&self) -> Result<(), PolicyError> {
         let checks = [
             ("donor_answer_secs", self.donor_answer_secs, 1, 90 * DAY_SECS),
@@ -75,6 +140,13 @@ impl Policy {
             ("lock_in_secs", self.lock_in_secs, 0, 5 * 365 * DAY_SECS),
             ("return_quarantine_secs", self.return_quarantine_secs, 0, 5 * 365 * DAY_SECS),
             ("tx_ttl_max_secs", self.tx_ttl_max_secs, 1, DAY_SECS),
+            ("max_ports_per_donor_per_day", self.max_ports_per_donor_per_day.into(), 0, MAX_DAILY_CAP.into()),
+            (
+                "max_ports_per_recipient_per_day",
+                self.max_ports_per_recipient_per_day.into(),
+                0,
+                MAX_DAILY_CAP.into(),
+            ),
         ];
         for (field, value, min, max) in checks {
             if !(min..=max).contains(&value) {
@@ -106,40 +178,73 @@ impl Read for SilenceRule {
     }
 }
 
+/// The seven fields in their frozen order; the silence rule's byte is 0 or 1, plus
+/// `CAPS_FOLLOW` when at least one daily cap is set, in which case the two caps follow (u32
+/// each, donor then recipient). A section with no cap in it is refused on decode, so every
+/// policy has exactly one encoding.
 impl Write for Policy {
     fn write(&self, buf: &mut impl BufMut) {
+        let caps = self.has_caps();
         self.donor_answer_secs.write(buf);
-        self.on_donor_silence.write(buf);
+        (self.on_donor_silence as u8 | if caps { CAPS_FOLLOW } else { 0 }).write(buf);
         self.activation_window_secs.write(buf);
         self.max_due_ahead_secs.write(buf);
         self.lock_in_secs.write(buf);
         self.return_quarantine_secs.write(buf);
         self.tx_ttl_max_secs.write(buf);
+        if caps {
+            self.max_ports_per_donor_per_day.write(buf);
+            self.max_ports_per_recipient_per_day.write(buf);
+        }
     }
 }
 
-impl FixedSize for Policy {
-    const SIZE: usize = 6 * u64::SIZE + SilenceRule::SIZE;
+impl EncodeSize for Policy {
+    fn encode_size(&self) -> usize {
+        6 * u64::SIZE + SilenceRule::SIZE + if self.has_caps() { 2 * u32::SIZE } else { 0 }
+    }
 }
 
 impl Read for Policy {
     type Cfg = ();
     fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
-        Ok(Self {
-            donor_answer_secs: u64::read(buf)?,
-            on_donor_silence: SilenceRule::read(buf)?,
+        let donor_answer_secs = u64::read(buf)?;
+        let silence = u8::read(buf)?;
+        let on_donor_silence = match silence & !CAPS_FOLLOW {
+            0 => SilenceRule::DeemedRelease,
+            1 => SilenceRule::DeemedReject,
+            _ => return Err(CodecError::InvalidEnum(silence)),
+        };
+        let mut policy = Self {
+            donor_answer_secs,
+            on_donor_silence,
             activation_window_secs: u64::read(buf)?,
             max_due_ahead_secs: u64::read(buf)?,
             lock_in_secs: u64::read(buf)?,
             return_quarantine_secs: u64::read(buf)?,
             tx_ttl_max_secs: u64::read(buf)?,
-        })
+            max_ports_per_donor_per_day: 0,
+            max_ports_per_recipient_per_day: 0,
+        };
+        if silence & CAPS_FOLLOW != 0 {
+            policy.max_ports_per_donor_per_day = u32::read(buf)?;
+            policy.max_ports_per_recipient_per_day = u32::read(buf)?;
+            if !policy.has_caps() {
+                return Err(CodecError::Invalid("Policy", "daily-caps section sets no cap"));
+            }
+        }
+        Ok(policy)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use commonware_codec::{Copying, DecodeExt, Encode};
+
+    fn decode(bytes: &[u8]) -> Result<Policy, CodecError> {
+        Policy::decode(Copying(bytes))
+    }
 
     #[test]
     fn default_policy_is_valid_and_bounds_name_the_field() {
@@ -150,5 +255,68 @@ mod tests {
         assert!(e.to_string().contains("donor_answer_secs = 0"));
         let p = Policy { tx_ttl_max_secs: 10 * DAY_SECS, ..Policy::default() };
         assert_eq!(p.validate().unwrap_err().field, "tx_ttl_max_secs");
+        let p = Policy { max_ports_per_recipient_per_day: MAX_DAILY_CAP + 1, ..Policy::default() };
+        let e = p.validate().unwrap_err();
+        assert_eq!((e.field, e.value, e.max), ("max_ports_per_recipient_per_day", 10_000_001, 10_000_000));
+        Policy { max_ports_per_donor_per_day: MAX_DAILY_CAP, ..Policy::default() }.validate().unwrap();
+    }
+
+    fn hex(p: &Policy) -> String {
+        p.encode().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    #[test]
+    fn a_policy_without_caps_encodes_as_before_caps_existed() {
+        let p = Policy { on_donor_silence: SilenceRule::DeemedReject, ..Policy::default() };
+        let expected = concat!(
+            "0000000000003840", // donor_answer_secs 14400
+            "01",               // deemed-reject, no caps section
+            "0000000000015180", // activation_window_secs 86400
+            "0000000000278d00", // max_due_ahead_secs 30 days
+            "0000000000000000", // lock_in_secs
+            "000000000076a700", // return_quarantine_secs 90 days
+            "0000000000000e10", // tx_ttl_max_secs 3600
+        );
+        assert_eq!(hex(&p), expected);
+        assert_eq!(p.encode_size(), 49);
+        assert_eq!(decode(&p.encode()).unwrap(), p);
+    }
+
+    #[test]
+    fn caps_follow_the_seven_fields_flagged_in_the_silence_byte() {
+        let p = Policy { max_ports_per_donor_per_day: 50, ..Policy::default() };
+        let bytes = p.encode();
+        assert_eq!(bytes.len(), 49 + 8);
+        assert_eq!(p.encode_size(), bytes.len());
+        assert_eq!(bytes[8], 0x80, "deemed-release with the caps flag");
+        assert_eq!(&bytes[49..], &[0, 0, 0, 50, 0, 0, 0, 0]);
+        assert_eq!(decode(&bytes).unwrap(), p);
+        let q =
+            Policy { max_ports_per_recipient_per_day: 7, on_donor_silence: SilenceRule::DeemedReject, ..p };
+        assert_eq!(q.encode()[8], 0x81);
+        assert_eq!(decode(&q.encode()).unwrap(), q);
+
+        // the flag without a cap in its section is not a second encoding of a policy
+        let mut empty = Policy::default().encode().to_vec();
+        empty[8] |= 0x80;
+        empty.extend_from_slice(&[0; 8]);
+        assert!(matches!(decode(&empty), Err(CodecError::Invalid("Policy", _))));
+        // other bits of the silence byte, a missing section, trailing bytes
+        let mut bad = Policy::default().encode().to_vec();
+        bad[8] = 0x02;
+        assert!(matches!(decode(&bad), Err(CodecError::InvalidEnum(2))));
+        assert!(decode(&bytes[..52]).is_err());
+        let mut long = Policy::default().encode().to_vec();
+        long.push(0);
+        assert!(decode(&long).is_err());
+    }
+
+    #[test]
+    fn daily_caps_name_their_fields() {
+        let p = Policy { max_ports_per_recipient_per_day: 3, ..Policy::default() };
+        assert_eq!(p.daily_cap(CapSide::Donor), None);
+        assert_eq!(p.daily_cap(CapSide::Recipient), Some(3));
+        assert_eq!(CapSide::Donor.field(), "max_ports_per_donor_per_day");
+        assert_eq!(CapSide::Recipient.to_string(), "recipient");
     }
 }

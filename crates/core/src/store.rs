@@ -36,11 +36,14 @@ pub enum Table {
     SeenTx = 10,
     /// Expiry ‖ transaction id → (): the same, ordered for pruning.
     SeenTxByExpiry = 11,
+    /// Cap side ‖ operator id → (UTC day, numbers requested that day): one counter per
+    /// operator and side, only while the policy caps that side (empty otherwise).
+    DailyPorts = 12,
 }
 
 impl Table {
     /// Every table, in code order.
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 12] = [
         Self::Config,
         Self::Operators,
         Self::OperatorKeys,
@@ -52,6 +55,7 @@ impl Table {
         Self::Timers,
         Self::SeenTx,
         Self::SeenTxByExpiry,
+        Self::DailyPorts,
     ];
 
     /// A stable name, for storage backends that name their tables.
@@ -68,6 +72,7 @@ impl Table {
             Self::Timers => "timers",
             Self::SeenTx => "seen_tx",
             Self::SeenTxByExpiry => "seen_tx_by_expiry",
+            Self::DailyPorts => "daily_ports",
         }
     }
 }

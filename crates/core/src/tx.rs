@@ -254,7 +254,7 @@ impl EncodeSize for TxBody {
             }
             Self::RetireOperator { id } => id.encode_size(),
             Self::AssignRange { holder, .. } => Prefix::SIZE + holder.encode_size(),
-            Self::SetPolicy(_) => Policy::SIZE,
+            Self::SetPolicy(p) => p.encode_size(),
             Self::Bind { subscriber, .. } => E164::SIZE + subscriber.encode_size(),
             Self::Release { .. } | Self::Activate { .. } | Self::Cancel { .. } => PortId::SIZE,
             Self::Reject { .. } => PortId::SIZE + RejectReason::SIZE,

@@ -19,7 +19,7 @@ use crate::{
     types::{OperatorId, PortId, PublicKey, Timestamp},
 };
 use commonware_codec::{Copying, Decode, Encode, Read};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// A table and a key in it.
 pub(super) type Key = (Table, Vec<u8>);
@@ -82,6 +82,28 @@ impl<'a, S: ReadStore> Ctx<'a, S> {
             return Ok(c.clone());
         }
         self.store.get(table, key)
+    }
+
+    /// The keys of `table` that start with `prefix`, through both pending layers. It reads
+    /// every matching entry of the store, so it is for small key ranges only.
+    pub(super) fn keys_with_prefix(&self, table: Table, prefix: &[u8]) -> Result<Vec<Vec<u8>>, StoreError> {
+        let end = keys::next_key(prefix);
+        let mut found: BTreeSet<Vec<u8>> = self
+            .store
+            .range(table, prefix, Some(end.as_slice()), usize::MAX)?
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        for layer in [&self.block, &self.tx] {
+            for ((_, k), change) in layer.range((table, prefix.to_vec())..(table, end.clone())) {
+                if change.is_some() {
+                    found.insert(k.clone());
+                } else {
+                    found.remove(k);
+                }
+            }
+        }
+        Ok(found.into_iter().collect())
     }
 
     pub(super) fn read<T: Read>(&self, table: Table, key: &[u8]) -> Result<Option<T>, StoreError>

@@ -3,7 +3,7 @@
 //! [`require_regulator`] before the rule runs.
 
 use super::{
-    MAX_OPERATORS,
+    MAX_OPERATORS, caps,
     ctx::{Ctx, Fail},
     keys::KeyKind,
 };
@@ -112,8 +112,11 @@ pub(super) fn assign_range<S: ReadStore>(
     Ok(())
 }
 
-/// `SetPolicy`: the policy for orders requested from now on (open orders keep their deadlines).
+/// `SetPolicy`: the policy for orders requested from now on (open orders keep their deadlines;
+/// the daily caps apply to the next request, see `caps::policy_changed`).
 pub(super) fn set_policy<S: ReadStore>(ctx: &mut Ctx<'_, S>, policy: &Policy) -> Result<(), Fail> {
+    let old = ctx.policy()?;
+    caps::policy_changed(ctx, &old, policy)?;
     ctx.put_policy(policy);
     ctx.emit(Event::PolicySet);
     Ok(())

@@ -4,6 +4,7 @@
 
 use crate::{
     number::E164,
+    policy::CapSide,
     store::StoreError,
     types::{OperatorId, PortId, Timestamp, TxId},
 };
@@ -102,6 +103,22 @@ pub(super) fn seen_expired_end(now: Timestamp) -> [u8; 8] {
 /// The transaction id part of a by-expiry key (the key of its SeenTx entry).
 pub(super) fn seen_tx_of(expiry_key: &[u8]) -> &[u8] {
     &expiry_key[8..]
+}
+
+/// Daily port counters: the side (0 donor, 1 recipient), then the operator id; the one-byte
+/// prefix of a side lists every counter of that side.
+pub(super) fn daily_ports_prefix(side: CapSide) -> [u8; 1] {
+    [match side {
+        CapSide::Donor => 0,
+        CapSide::Recipient => 1,
+    }]
+}
+
+/// The daily port counter of `operator` on `side`.
+pub(super) fn daily_ports_key(side: CapSide, operator: &OperatorId) -> Vec<u8> {
+    let mut key = daily_ports_prefix(side).to_vec();
+    key.extend_from_slice(operator.as_str().as_bytes());
+    key
 }
 
 /// Which of an operator's two keys a public key is.

@@ -5,9 +5,11 @@
 //! node that applies the same blocks reaches the same state and the same state hash. Here is the
 //! [`Ledger`] with its plain accessors; `load` makes one (genesis, open), `exec` executes and
 //! commits blocks, `timers` runs what a block time sets off, `rules` dispatches each transaction
-//! to the rule of its kind in `governance`, `numbers` or `ports`, and `queries` reads the state.
+//! to the rule of its kind in `governance`, `numbers` or `ports` (which counts requests against
+//! the daily port caps of `caps`), and `queries` reads the state.
 //! They all work through `ctx` (the write layers of a block) and `keys` (the tables' key layout).
 
+mod caps;
 mod ctx;
 mod exec;
 mod governance;

@@ -8,6 +8,7 @@
 //! entries.
 
 use super::{
+    caps,
     ctx::{Ctx, Fail},
     keys::open_order_key,
 };
@@ -125,7 +126,8 @@ fn expect_state(order: &PortOrder, ok: bool, expected: &'static str) -> Result<(
 }
 
 /// Opens an order: every number must be served by the donor, bound to the subscriber, free of
-/// other orders and past its lock-in; the deadlines are fixed now from the policy in force.
+/// other orders and past its lock-in, and all of them must fit the daily caps in force; the
+/// deadlines are fixed now from the policy in force.
 fn open_order<S: ReadStore>(
     ctx: &mut Ctx<'_, S>,
     now: Timestamp,
@@ -165,6 +167,7 @@ fn open_order<S: ReadStore>(
         }
         records.push(record);
     }
+    caps::count_request(ctx, now, policy, &request.donor, &request.recipient, request.numbers.len())?;
     let due = request.due.max(now);
     let donor_deadline = now.plus_secs(policy.donor_answer_secs);
     let order = PortOrder {

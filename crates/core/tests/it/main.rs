@@ -1,6 +1,7 @@
 //! Integration tests of the porting ledger: scenarios as data, properties over random
 //! transaction sequences, genesis loading and frozen encodings.
 
+mod caps;
 mod fixtures;
 mod genesis;
 mod governance;

@@ -8,16 +8,19 @@
 //! release OPA p1 | reject OPA p1 court-order | activate OPB p1 | cancel alice p1
 //! return OPB +49301000001 => not-ported
 //! wait 4h                               # moves block time; the next block fires timers
+//! wait next-day                         # to the next 00:00 UTC of block time
 //! tick                                  # an empty block
 //! expect route +49301000001 => OPB ported  # or: OPA home, unknown
 //! expect port p1 => activated           # requested, released, released-deemed, rejected:<cause>, …
 //! expect open OPA => 0                  # open orders of an operator
 //! expect history +49301000001 => 4      # entries in the number's log
+//! expect daily OPA donor => 3           # numbers counted today against OPA's donor cap
 //! ```
+//! `policy` also takes `max_ports_per_donor_per_day=N` and `max_ports_per_recipient_per_day=N`.
 //! Outcomes are `ok` or a `TxError::code()`.
 
 use crate::harness::{Net, net, num, op};
-use npchain_core::{Policy, PortId, PortRequest, Step, TxBody};
+use npchain_core::{CapSide, Policy, PortId, PortRequest, Step, TxBody, UtcDay};
 use std::collections::HashMap;
 
 fn duration_secs(s: &str) -> u64 {
@@ -88,6 +91,12 @@ impl Runner {
                         "lock_in_secs" => p.lock_in_secs = v(),
                         "return_quarantine_secs" => p.return_quarantine_secs = v(),
                         "max_due_ahead_secs" => p.max_due_ahead_secs = v(),
+                        "max_ports_per_donor_per_day" => {
+                            p.max_ports_per_donor_per_day = v().try_into().unwrap()
+                        }
+                        "max_ports_per_recipient_per_day" => {
+                            p.max_ports_per_recipient_per_day = v().try_into().unwrap()
+                        }
                         "on_donor_silence" => {
                             p.on_donor_silence = toml::Value::String(kv[k.len() + 1..].into())
                                 .try_into()
@@ -124,6 +133,10 @@ impl Runner {
             "cancel" => Some((words[1].into(), TxBody::Cancel { port: self.port(words[2]) })),
             "return" => Some((words[1].into(), TxBody::Return { number: num(words[2]) })),
             "retire" => Some(("regulator".into(), TxBody::RetireOperator { id: op(words[1]) })),
+            "wait" if words[1] == "next-day" => {
+                self.net.now = UtcDay(self.net.now.utc_day().0 + 1).start();
+                None
+            }
             "wait" => {
                 self.net.advance_secs(duration_secs(words[1]));
                 None
@@ -155,6 +168,15 @@ impl Runner {
             }
             "open" => self.net.ledger.open_orders(&op(words[1]), 1000).unwrap().len().to_string(),
             "history" => self.net.ledger.number_history(num(words[1])).unwrap().len().to_string(),
+            "daily" => {
+                let side = match words[2] {
+                    "donor" => CapSide::Donor,
+                    "recipient" => CapSide::Recipient,
+                    other => panic!("daily OPERATOR donor|recipient, not {other}"),
+                };
+                let day = self.net.now.utc_day();
+                self.net.ledger.ports_requested(side, &op(words[1]), day).unwrap().to_string()
+            }
             other => panic!("unknown expectation {other}"),
         };
         Some(actual)
