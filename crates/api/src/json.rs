@@ -1,9 +1,9 @@
-//! The JSON shapes of the HTTP API's requests and answers, shared by the node (which makes
+//! The JSON shapes of the HTTP API's requests and answers (governance reads included), shared by the node (which makes
 //! them only at its HTTP edge) and every client. The node's `/openapi.json` documents the
 //! same shapes.
 
 use npchain_core::{
-    E164, Event, NumberEvent, PortOrder, Route, Step, TxError,
+    E164, Event, NumberEvent, OperatorId, OperatorRecord, Policy, PortOrder, Prefix, Route, Step, TxError,
     port::{Initiator, RejectCause},
     types::{PortId, TxId},
 };
@@ -346,6 +346,10 @@ pub enum EventInfo {
         holder: String,
     },
     PolicySet,
+    RangeWithdrawn {
+        prefix: String,
+        holder: String,
+    },
     Bound {
         number: String,
         operator: String,
@@ -377,6 +381,9 @@ impl From<&Event> for EventInfo {
                 Self::RangeAssigned { prefix: prefix.to_string(), holder: holder.to_string() }
             }
             Event::PolicySet => Self::PolicySet,
+            Event::RangeWithdrawn { prefix, holder } => {
+                Self::RangeWithdrawn { prefix: prefix.to_string(), holder: holder.to_string() }
+            }
             Event::Bound { number, operator, subscriber } => Self::Bound {
                 number: number.to_string(),
                 operator: operator.to_string(),
@@ -404,7 +411,7 @@ impl EventInfo {
             | Self::OperatorUpdated { operator }
             | Self::OperatorRetired { operator }
             | Self::Bound { operator, .. } => operator == op,
-            Self::RangeAssigned { holder, .. } => holder == op,
+            Self::RangeAssigned { holder, .. } | Self::RangeWithdrawn { holder, .. } => holder == op,
             Self::PolicySet => true,
             Self::Port { donor, recipient, .. } => donor == op || recipient == op,
             Self::Returned { from, to, .. } => from == op || to == op,
@@ -416,7 +423,9 @@ impl EventInfo {
         match self {
             Self::Bound { number, .. } | Self::Returned { number, .. } => number == n,
             Self::Port { numbers, .. } => numbers.iter().any(|x| x == n),
-            Self::RangeAssigned { prefix, .. } => n.starts_with(prefix.as_str()),
+            Self::RangeAssigned { prefix, .. } | Self::RangeWithdrawn { prefix, .. } => {
+                n.starts_with(prefix.as_str())
+            }
             _ => false,
         }
     }
@@ -473,4 +482,77 @@ pub struct BatchResults {
 /// A public key in hex.
 pub fn hex_key(key: &npchain_core::PublicKey) -> String {
     commonware_formatting::hex(key.as_ref())
+}
+
+/// One operator as `GET /v1/operators` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperatorInfo {
+    pub id: String,
+    pub name: String,
+    /// Signs the operator's transactions (hex).
+    pub operator_key: String,
+    /// Signs its validator node's consensus messages (hex).
+    pub validator_key: String,
+    pub routing_number: String,
+    /// Retired operators stay listed with `false`.
+    pub active: bool,
+}
+
+impl From<&OperatorRecord> for OperatorInfo {
+    fn from(r: &OperatorRecord) -> Self {
+        Self {
+            id: r.id.to_string(),
+            name: r.name.clone(),
+            operator_key: commonware_formatting::hex(&r.operator_key.0),
+            validator_key: commonware_formatting::hex(&r.validator_key.0),
+            routing_number: r.routing_number.to_string(),
+            active: r.active,
+        }
+    }
+}
+
+/// `GET /v1/operators`: every operator ever admitted, in admission order, and the regulator's
+/// key, at one committed height.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperatorList {
+    pub height: u64,
+    /// The key that signs governance transactions (hex).
+    pub regulator: String,
+    pub operators: Vec<OperatorInfo>,
+}
+
+/// One assigned range.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RangeInfo {
+    /// `+` and the leading digits of every number in the range.
+    pub prefix: String,
+    pub holder: String,
+}
+
+/// `GET /v1/ranges`: the assigned ranges, by prefix (digits in order, shorter first), at one
+/// committed height. A number belongs to the longest prefix that contains it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RangeList {
+    pub height: u64,
+    pub ranges: Vec<RangeInfo>,
+}
+
+impl RangeList {
+    /// The list of `ranges` at `height`, in the order of the answer.
+    pub fn new(height: u64, ranges: Vec<(Prefix, OperatorId)>) -> Self {
+        let mut ranges: Vec<RangeInfo> = ranges
+            .into_iter()
+            .map(|(p, h)| RangeInfo { prefix: p.to_string(), holder: h.to_string() })
+            .collect();
+        ranges.sort_by(|a, b| a.prefix.cmp(&b.prefix));
+        Self { height, ranges }
+    }
+}
+
+/// `GET /v1/policy`: the policy in force at one committed height (for orders requested from
+/// then on), each field by the name `npchain regulator policy set` takes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyInfo {
+    pub height: u64,
+    pub policy: Policy,
 }

@@ -18,6 +18,8 @@ pub enum CliError {
     #[error(transparent)]
     Wallet(#[from] WalletError),
     #[error(transparent)]
+    Regulator(#[from] npchain_client::regulator::RegulatorError),
+    #[error(transparent)]
     Devnet(#[from] DevnetError),
     #[error(transparent)]
     Supervisor(#[from] SupervisorError),
@@ -60,6 +62,10 @@ pub enum CliError {
     Due(String),
     #[error("{0:?} is not a port id")]
     PortId(String),
+    #[error(
+        "a regulator key file is always encrypted: give a passphrase (--passphrase-file or NPCHAIN_PASSPHRASE)"
+    )]
+    RegulatorPassphrase,
     #[error("the node is an observer: it has no operator")]
     Observer,
     #[error("cannot handle Ctrl-C: {0}")]

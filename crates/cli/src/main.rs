@@ -33,6 +33,8 @@ enum Verb {
     Operator(cmd::operator::Args),
     /// The subscriber's wallet: a key, port requests, and a verified local ledger.
     Wallet(cmd::wallet::Args),
+    /// The regulator's console: operators, ranges and policy, signed with the regulator's key.
+    Regulator(cmd::regulator::Args),
     /// Measure a devnet on this machine: throughput, mass updates, propagation, scale,
     /// catch-up. Prints the figures and writes them as JSON.
     Bench(cmd::bench::Args),
@@ -62,6 +64,7 @@ fn main() -> ExitCode {
         Verb::Query(args) => cmd::query::run(args),
         Verb::Operator(args) => cmd::operator::run(args),
         Verb::Wallet(args) => cmd::wallet::run(args),
+        Verb::Regulator(args) => cmd::regulator::run(args),
         Verb::Bench(args) => cmd::bench::run(args),
         Verb::Sim(args) => cmd::sim::run(args),
     };

@@ -185,6 +185,21 @@ impl Client {
         self.request(&format!("/v1/numbers/{}", encode(number)), None)
     }
 
+    /// Every admitted operator and the regulator's key (`GET /v1/operators`).
+    pub fn operators(&self) -> Result<npchain_api::json::OperatorList, ClientError> {
+        self.request("/v1/operators", None)
+    }
+
+    /// The assigned ranges (`GET /v1/ranges`).
+    pub fn ranges(&self) -> Result<npchain_api::json::RangeList, ClientError> {
+        self.request("/v1/ranges", None)
+    }
+
+    /// The policy in force (`GET /v1/policy`).
+    pub fn policy(&self) -> Result<npchain_api::json::PolicyInfo, ClientError> {
+        self.request("/v1/policy", None)
+    }
+
     /// The numbers bound to the subscriber key (hex) now, with their routes.
     pub fn bound_numbers(&self, key: &str) -> Result<Vec<RouteInfo>, ClientError> {
         let answer: Value = self.request(&format!("/v1/keys/{}/numbers", encode(key)), None)?;

@@ -6,6 +6,8 @@
 //! - [`wallet`]: the subscriber's wallet: its key file, its port requests and cancels, and a
 //!   local ledger of every step of its orders, each checked against the genesis validators
 //!   with [`npchain_api::ProofChecker`] before it is written;
+//! - [`regulator`]: the regulator's console: its passphrase-encrypted key file, governance
+//!   transactions signed locally and submitted through any node, and policy changes by field;
 //! - [`human`]: durations as a person reads them (in messages).
 //!
 //! It depends on `npchain-core` and `npchain-api` only: no storage, server, consensus engine
@@ -13,6 +15,7 @@
 
 pub mod http;
 mod human;
+pub mod regulator;
 pub mod wallet;
 
 pub use http::{Client, ClientError, Refusal, encode};

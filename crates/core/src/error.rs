@@ -3,11 +3,11 @@
 //! check or rule and the value that broke it.
 
 use crate::{
-    number::E164,
+    number::{E164, Prefix},
     policy::{CapSide, PolicyError},
     port::PortState,
     tx::MAX_TX_BYTES,
-    types::{KeyId, OperatorId, PortId, Timestamp, TxId, UtcDay},
+    types::{KeyId, OperatorId, PortId, RoutingNumber, Timestamp, TxId, UtcDay},
 };
 use commonware_codec::Error as CodecError;
 use std::sync::Arc;
@@ -65,8 +65,18 @@ pub enum TxError {
     UnknownOperator { operator: OperatorId },
     #[error("key {key} already belongs to operator {operator}")]
     KeyInUse { key: KeyId, operator: OperatorId },
+    #[error("routing number {routing_number} already belongs to operator {operator}")]
+    RoutingNumberInUse { routing_number: RoutingNumber, operator: OperatorId },
     #[error("operator limit of {max} reached")]
     TooManyOperators { max: usize },
+    #[error("range {prefix} is not assigned; nothing to withdraw")]
+    RangeNotAssigned { prefix: Prefix },
+    #[error("range {prefix} cannot be withdrawn: its number {number} is ported to {serving}")]
+    RangeHasPorted { prefix: Prefix, number: E164, serving: OperatorId },
+    #[error("range {prefix} cannot be withdrawn: its number {number} has the open port order {port}")]
+    RangeHasOpenOrder { prefix: Prefix, number: E164, port: PortId },
+    #[error("range {prefix} cannot be withdrawn: its number {number} is bound to a subscriber")]
+    RangeInService { prefix: Prefix, number: E164 },
 
     // --- numbers
     #[error("number {number} is in no assigned range")]
@@ -120,7 +130,12 @@ impl TxError {
             Self::OperatorExists { .. } => "operator-exists",
             Self::UnknownOperator { .. } => "unknown-operator",
             Self::KeyInUse { .. } => "key-in-use",
+            Self::RoutingNumberInUse { .. } => "routing-number-in-use",
             Self::TooManyOperators { .. } => "too-many-operators",
+            Self::RangeNotAssigned { .. } => "range-not-assigned",
+            Self::RangeHasPorted { .. } => "range-has-ported",
+            Self::RangeHasOpenOrder { .. } => "range-has-open-order",
+            Self::RangeInService { .. } => "range-in-service",
             Self::UnknownNumber { .. } => "unknown-number",
             Self::DonorNotServing { .. } => "donor-not-serving",
             Self::NotBound { .. } => "not-bound",

@@ -198,6 +198,11 @@ pub enum Event {
         holder: OperatorId,
     },
     PolicySet,
+    /// The regulator withdrew the range from its holder.
+    RangeWithdrawn {
+        prefix: Prefix,
+        holder: OperatorId,
+    },
     Bound {
         number: E164,
         operator: OperatorId,

@@ -283,6 +283,14 @@ impl RoutingTable {
         self.stems.extend(prefix.stems());
     }
 
+    /// Drops an assigned range; the stems are rebuilt from the ranges that remain (a stem may be
+    /// shared by several ranges).
+    pub(crate) fn remove_range(&mut self, prefix: Prefix) {
+        if self.ranges.remove(&prefix).is_some() {
+            self.stems = self.ranges.keys().flat_map(|p| p.stems()).collect();
+        }
+    }
+
     pub(crate) fn index_mut(&mut self) -> &mut RoutingIndex {
         &mut self.index
     }

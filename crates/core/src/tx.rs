@@ -155,6 +155,9 @@ pub enum TxBody {
     RequestPortFor { request: PortRequest, subscriber: PublicKey, consent: Signature },
     /// Subscriber: cancel an order before activation.
     Cancel { port: PortId },
+    /// Regulator: withdraw an assigned range (none of its numbers ported or in an open order);
+    /// its numbers fall back to any shorter range that covers them, or route nowhere.
+    WithdrawRange { prefix: Prefix },
 }
 
 impl TxBody {
@@ -174,6 +177,7 @@ impl TxBody {
             Self::RequestPort(_) => "request-port",
             Self::RequestPortFor { .. } => "request-port-for",
             Self::Cancel { .. } => "cancel",
+            Self::WithdrawRange { .. } => "withdraw-range",
         }
     }
 
@@ -192,6 +196,7 @@ impl TxBody {
             Self::RequestPort(_) => 10,
             Self::RequestPortFor { .. } => 11,
             Self::Cancel { .. } => 12,
+            Self::WithdrawRange { .. } => 13,
         }
     }
 }
@@ -229,6 +234,7 @@ impl Write for TxBody {
                 reason.write(buf);
             }
             Self::Return { number } => number.write(buf),
+            Self::WithdrawRange { prefix } => prefix.write(buf),
             Self::RequestPort(r) => r.write(buf),
             Self::RequestPortFor { request, subscriber, consent } => {
                 request.write(buf);
@@ -259,6 +265,7 @@ impl EncodeSize for TxBody {
             Self::Release { .. } | Self::Activate { .. } | Self::Cancel { .. } => PortId::SIZE,
             Self::Reject { .. } => PortId::SIZE + RejectReason::SIZE,
             Self::Return { .. } => E164::SIZE,
+            Self::WithdrawRange { .. } => Prefix::SIZE,
             Self::RequestPort(r) => r.encode_size(),
             Self::RequestPortFor { request, .. } => request.encode_size() + PublicKey::SIZE + Signature::SIZE,
         }
@@ -310,6 +317,7 @@ impl Read for TxBody {
                 consent: Signature::read(buf)?,
             },
             12 => Self::Cancel { port: PortId::read(buf)? },
+            13 => Self::WithdrawRange { prefix: Prefix::read(buf)? },
             t => return Err(CodecError::InvalidEnum(t)),
         })
     }

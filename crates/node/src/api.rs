@@ -4,8 +4,8 @@
 
 use crate::{chain::ApplyError, storage::BlockLogError};
 use npchain_api::json::{
-    BatchResult, BlockInfo, FinalityProof, History, PortInfo, PortList, PortQuery, RouteInfo, Status,
-    TxStatus,
+    BatchResult, BlockInfo, FinalityProof, History, OperatorList, PolicyInfo, PortInfo, PortList, PortQuery,
+    RangeList, RouteInfo, Status, TxStatus,
 };
 use npchain_core::{
     BlockError, E164, InvalidTx, StoreError, TxError,
@@ -158,6 +158,12 @@ pub trait NodeApi: Send + Sync + 'static {
     fn tx(&self, id: &TxId) -> Result<Option<TxStatus>, ReadError>;
     fn port(&self, id: &PortId) -> Result<Option<PortInfo>, ReadError>;
     fn ports(&self, query: &PortQuery) -> Result<PortList, ReadError>;
+    /// Every admitted operator and the regulator's key, at one committed height.
+    fn operators(&self) -> OperatorList;
+    /// The assigned ranges, at one committed height.
+    fn ranges(&self) -> RangeList;
+    /// The policy in force, at one committed height.
+    fn policy(&self) -> PolicyInfo;
     /// The committed height, changing at every commit (for event streams).
     fn committed_height(&self) -> tokio::sync::watch::Receiver<u64>;
     /// Signs an action with this node's operator key and submits it (with the precheck).

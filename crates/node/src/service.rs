@@ -15,8 +15,9 @@ use bytes::Bytes;
 use commonware_codec::Encode;
 use commonware_cryptography::Signer as _;
 use npchain_api::json::{
-    BlockInfo, EventInfo, FinalityProof, History, HistoryEntry, PeerInfo, PortInfo, PortList, PortQuery,
-    RouteInfo, STEP_NAMES, Status, TxResult, TxStatus, step_name,
+    BlockInfo, EventInfo, FinalityProof, History, HistoryEntry, OperatorInfo, OperatorList, PeerInfo,
+    PolicyInfo, PortInfo, PortList, PortQuery, RangeList, RouteInfo, STEP_NAMES, Status, TxResult, TxStatus,
+    hex_key, step_name,
 };
 use npchain_core::{
     E164, NumberEvent, PortOrder, Store, Table, Transaction, TxBody,
@@ -291,6 +292,23 @@ impl<S: Store + Send + Sync + 'static, L: BlockLog + Sync> NodeApi for Service<S
                 return Ok(PortList { height, ports, next: cursor.map(|c| c.to_string()) });
             }
         }
+    }
+
+    // Governance reads come from the ledger's caches under its lock: one height each.
+    fn operators(&self) -> OperatorList {
+        self.chain.with_ledger(|l| OperatorList {
+            height: l.height(),
+            regulator: hex_key(l.regulator()),
+            operators: l.operators().iter().map(OperatorInfo::from).collect(),
+        })
+    }
+
+    fn ranges(&self) -> RangeList {
+        self.chain.with_ledger(|l| RangeList::new(l.height(), l.ranges()))
+    }
+
+    fn policy(&self) -> PolicyInfo {
+        self.chain.with_ledger(|l| PolicyInfo { height: l.height(), policy: l.policy().clone() })
     }
 
     fn committed_height(&self) -> tokio::sync::watch::Receiver<u64> {

@@ -941,3 +941,80 @@ fn a_bound_number_of_six_digits_is_listed_for_its_key() {
     let (_, bound) = node.get(&format!("/v1/keys/{sub_hex}/numbers"));
     assert_eq!(bound["numbers"][0]["number"], "+493010", "{bound}");
 }
+
+#[test]
+fn the_governance_reads_follow_the_regulator_at_one_height() {
+    let node = Node::start(None);
+    let hex = |k: &PrivateKey| commonware_formatting::hex(k.public_key().as_ref());
+    let (code, ops) = node.get("/v1/operators");
+    assert_eq!(code, 200, "{ops}");
+    assert_eq!(
+        (ops["height"].as_u64(), ops["regulator"].as_str()),
+        (Some(0), Some(hex(&key("regulator")).as_str()))
+    );
+    assert_eq!(
+        ops["operators"][0],
+        serde_json::json!({
+            "id": "OPA",
+            "name": "Operator OPA",
+            "operator_key": hex(&opa()),
+            "validator_key": hex(&key("OPA/validator")),
+            "routing_number": "D001",
+            "active": true,
+        })
+    );
+    let (code, ranges) = node.get("/v1/ranges");
+    assert_eq!(code, 200, "{ranges}");
+    assert_eq!(
+        ranges,
+        serde_json::json!({ "height": 0, "ranges": [
+            { "prefix": "+49150", "holder": "OPA" },
+            { "prefix": "+49301", "holder": "OPA" },
+            { "prefix": "+49302", "holder": "OPB" },
+        ]})
+    );
+    let (code, policy) = node.get("/v1/policy");
+    assert_eq!(code, 200, "{policy}");
+    assert_eq!(policy["height"], 0);
+    assert_eq!(policy["policy"]["donor_answer_secs"], 3600);
+    assert_eq!(policy["policy"]["on_donor_silence"], "deemed-release");
+
+    // someone else's governance transaction is refused with the ledger's code, and changes nothing
+    let withdraw = || TxBody::WithdrawRange { prefix: "+49150".parse().unwrap() };
+    assert_error(node.submit(&opa(), 1, withdraw()), 422, "not-regulator");
+    let (code, refused) =
+        node.submit(&key("regulator"), 2, TxBody::WithdrawRange { prefix: "+4915".parse().unwrap() });
+    assert_eq!((code, refused["error"].as_str()), (422, Some("range-not-assigned")), "{refused}");
+    assert!(refused["message"].as_str().unwrap().contains("+4915"), "{refused}");
+
+    // the regulator's: all three answers move to the block's height together
+    let mut p = Policy { donor_answer_secs: 3600, ..Policy::default() };
+    p.set("donor_answer_secs", "2h").unwrap();
+    for (nonce, body) in [
+        (3, withdraw()),
+        (4, TxBody::SetPolicy(p)),
+        (5, TxBody::RetireOperator { id: "OPB".parse().unwrap() }),
+    ] {
+        let (code, body) = node.submit(&key("regulator"), nonce, body);
+        assert_eq!(code, 202, "{body}");
+    }
+    let block = node.commit();
+    assert!(block.txs.iter().all(|t| t.outcome == "applied"), "{:?}", block.txs);
+    let (_, ops) = node.get("/v1/operators");
+    let (_, ranges) = node.get("/v1/ranges");
+    let (_, policy) = node.get("/v1/policy");
+    for answer in [&ops, &ranges, &policy] {
+        assert_eq!(answer["height"], 1, "{answer}");
+    }
+    assert_eq!(ops["operators"][1]["active"], false, "{ops}");
+    assert_eq!(ranges["ranges"].as_array().unwrap().len(), 2, "{ranges}");
+    assert_eq!(ranges["ranges"][0]["prefix"], "+49301", "{ranges}");
+    assert_eq!(policy["policy"]["donor_answer_secs"], 7200, "{policy}");
+    assert_error(node.get("/v1/numbers/+49150123456"), 404, "unknown_number");
+    assert!(
+        block.events.contains(&EventInfo::RangeWithdrawn { prefix: "+49150".into(), holder: "OPA".into() })
+    );
+    // the reads take no body and no other method
+    let r = raw(node.addr, b"POST /v1/policy HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+    r.assert_error(405, "method_not_allowed");
+}

@@ -8,6 +8,7 @@ pub mod init;
 pub mod node;
 pub mod operator;
 pub mod query;
+pub mod regulator;
 pub mod sim;
 pub mod wallet;
 

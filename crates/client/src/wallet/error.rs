@@ -62,7 +62,7 @@ pub enum WalletError {
     WriteConfig(#[from] toml::ser::Error),
     #[error("wallet {0} exists; refusing to overwrite a key")]
     Exists(String),
-    #[error("the wallet key is encrypted: give its passphrase (--passphrase-file or NPCHAIN_PASSPHRASE)")]
+    #[error("the key file is encrypted: give its passphrase (--passphrase-file or NPCHAIN_PASSPHRASE)")]
     NeedsPassphrase,
     #[error("wrong passphrase (or a damaged key file)")]
     WrongPassphrase,

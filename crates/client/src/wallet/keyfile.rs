@@ -1,5 +1,6 @@
 //! `wallet.key`: the subscriber's private key, readable by its owner only (0600), in hex or
-//! encrypted with a passphrase (Argon2id derives the key, ChaCha20-Poly1305 seals it).
+//! encrypted with a passphrase (Argon2id derives the key, ChaCha20-Poly1305 seals it). The
+//! regulator's key file (`crate::regulator`) is the same format, always encrypted.
 
 use super::error::{WalletError, io};
 use chacha20poly1305::{
@@ -28,13 +29,13 @@ fn cipher(passphrase: &str, salt: &[u8]) -> Result<ChaCha20Poly1305, WalletError
 }
 
 /// A new key from the operating system's randomness.
-pub(super) fn generate() -> PrivateKey {
+pub(crate) fn generate() -> PrivateKey {
     <PrivateKey as commonware_math::algebra::Random>::random(rand::rng())
 }
 
 /// Writes `key` to a new file at `path` (0600), encrypted if a passphrase is given. Never
 /// overwrites.
-pub(super) fn write(path: &Path, key: &PrivateKey, passphrase: Option<&str>) -> Result<(), WalletError> {
+pub(crate) fn write(path: &Path, key: &PrivateKey, passphrase: Option<&str>) -> Result<(), WalletError> {
     let secret = commonware_formatting::hex(&key.encode());
     let file = match passphrase {
         None => KeyFile::Plain { key: secret },
@@ -61,7 +62,7 @@ pub(super) fn write(path: &Path, key: &PrivateKey, passphrase: Option<&str>) -> 
 }
 
 /// Reads the key written by [`write`]; the passphrase is needed if it is encrypted.
-pub(super) fn read(path: &Path, passphrase: Option<&str>) -> Result<PrivateKey, WalletError> {
+pub(crate) fn read(path: &Path, passphrase: Option<&str>) -> Result<PrivateKey, WalletError> {
     let name = || path.display().to_string();
     let format = |reason: &str| WalletError::Format { path: name(), reason: reason.to_owned() };
     let text = fs::read_to_string(path).map_err(io(path))?;

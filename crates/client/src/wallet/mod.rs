@@ -13,7 +13,7 @@
 mod dir;
 mod error;
 mod follow;
-mod keyfile;
+pub(crate) mod keyfile;
 mod ledger;
 mod sent;
 

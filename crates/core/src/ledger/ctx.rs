@@ -15,8 +15,8 @@ use crate::{
     policy::Policy,
     port::PortOrder,
     records::{Event, NumberEvent, NumberRecord, OperatorRecord, TimerKind},
-    store::{Change, ReadStore, StoreError, Table},
-    types::{OperatorId, PortId, PublicKey, Timestamp},
+    store::{Change, Entry, ReadStore, StoreError, Table},
+    types::{OperatorId, PortId, PublicKey, RoutingNumber, Timestamp},
 };
 use commonware_codec::{Copying, Decode, Encode, Read};
 use std::collections::{BTreeMap, BTreeSet};
@@ -113,6 +113,29 @@ impl<'a, S: ReadStore> Ctx<'a, S> {
         self.get(table, key)?.map(|v| decode(table, &v)).transpose()
     }
 
+    /// Every entry of `table` with `start <= key < end` (no end: to the table's end), in key
+    /// order, as the two layers leave the store.
+    pub(super) fn scan(
+        &self,
+        table: Table,
+        start: &[u8],
+        end: Option<&[u8]>,
+    ) -> Result<Vec<Entry>, StoreError> {
+        let mut keys: std::collections::BTreeSet<Vec<u8>> =
+            self.store.range(table, start, end, usize::MAX)?.into_iter().map(|(k, _)| k).collect();
+        let inside = |k: &[u8]| k >= start && end.is_none_or(|e| k < e);
+        for layer in [&self.block, &self.tx] {
+            keys.extend(layer.keys().filter(|(t, k)| *t == table && inside(k)).map(|(_, k)| k.clone()));
+        }
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            if let Some(value) = self.get(table, &key)? {
+                out.push((key, value));
+            }
+        }
+        Ok(out)
+    }
+
     pub(super) fn put(&mut self, table: Table, key: Vec<u8>, value: Vec<u8>) {
         self.tx.insert((table, key), Some(value));
     }
@@ -188,6 +211,20 @@ impl<'a, S: ReadStore> Ctx<'a, S> {
         Ok(op)
     }
 
+    /// The operator whose routing number is `routing_number`, if any.
+    pub(super) fn routing_number_owner(
+        &self,
+        routing_number: &RoutingNumber,
+    ) -> Result<Option<OperatorId>, StoreError> {
+        for (_, value) in self.scan(Table::Operators, &[], None)? {
+            let record: OperatorRecord = decode(Table::Operators, &value)?;
+            if &record.routing_number == routing_number {
+                return Ok(Some(record.id));
+            }
+        }
+        Ok(None)
+    }
+
     pub(super) fn put_operator(&mut self, record: &OperatorRecord) {
         self.write(Table::Operators, record.id.as_str().as_bytes().to_vec(), record);
     }
@@ -228,6 +265,15 @@ impl<'a, S: ReadStore> Ctx<'a, S> {
 
     pub(super) fn put_range(&mut self, prefix: Prefix, holder: &OperatorId) {
         self.write(Table::Ranges, prefix.encode().to_vec(), holder);
+    }
+
+    /// The holder of exactly this range, if it is assigned.
+    pub(super) fn range_at(&self, prefix: Prefix) -> Result<Option<OperatorId>, StoreError> {
+        self.read(Table::Ranges, &prefix.encode())
+    }
+
+    pub(super) fn delete_range(&mut self, prefix: Prefix) {
+        self.delete(Table::Ranges, prefix.encode().to_vec());
     }
 
     /// The longest assigned prefix of `number` and its holder.

@@ -183,6 +183,7 @@ impl<S: Store> Ledger<S> {
     fn refresh_caches(&mut self, changes: &BTreeMap<Key, Change>) -> Result<(), StoreError> {
         let mut operators = Vec::new();
         let mut ranges = Vec::new();
+        let mut withdrawn = Vec::new();
         let mut numbers = Vec::new();
         for ((table, key), change) in changes {
             match (table, change) {
@@ -196,6 +197,7 @@ impl<S: Store> Ledger<S> {
                         decode::<OperatorId>(Table::Ranges, v)?,
                     ));
                 }
+                (Table::Ranges, None) => withdrawn.push(decode::<Prefix>(Table::Ranges, key)?),
                 (Table::Numbers, change) => {
                     let ported_to = match change {
                         Some(v) => decode::<NumberRecord>(Table::Numbers, v)?.ported_to,
@@ -215,6 +217,9 @@ impl<S: Store> Ledger<S> {
         }
         for (prefix, holder) in ranges {
             table.set_range(prefix, self.slot_of[&holder]);
+        }
+        for prefix in withdrawn {
+            table.remove_range(prefix);
         }
         for (number, ported_to) in numbers {
             match ported_to {

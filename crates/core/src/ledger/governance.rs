@@ -1,17 +1,17 @@
-//! The regulator's rules: admitting, updating and retiring operators, assigning ranges and
-//! setting the policy. Only the regulator's key signs these; the dispatcher checks it with
-//! [`require_regulator`] before the rule runs.
+//! The regulator's rules: admitting, updating and retiring operators, assigning and
+//! withdrawing ranges, and setting the policy. Only the regulator's key signs these; the
+//! dispatcher checks it with [`require_regulator`] before the rule runs.
 
 use super::{
     MAX_OPERATORS, caps,
-    ctx::{Ctx, Fail},
-    keys::KeyKind,
+    ctx::{Ctx, Fail, decode},
+    keys::{KeyKind, number_from_key, numbers_under},
 };
 use crate::{
     error::TxError,
     number::Prefix,
     policy::Policy,
-    records::{Event, OperatorRecord},
+    records::{Event, NumberRecord, OperatorRecord},
     store::{ReadStore, Table},
     types::{OperatorId, PublicKey, RoutingNumber},
 };
@@ -28,8 +28,24 @@ pub(super) fn require_regulator<S: ReadStore>(
     Ok(())
 }
 
+/// Refuses a routing number that another operator than `id` already has: a routing number
+/// names one network.
+fn require_free_routing_number<S: ReadStore>(
+    ctx: &Ctx<'_, S>,
+    id: &OperatorId,
+    routing_number: &RoutingNumber,
+) -> Result<(), Fail> {
+    match ctx.routing_number_owner(routing_number)? {
+        Some(owner) if &owner != id => {
+            Err(TxError::RoutingNumberInUse { routing_number: routing_number.clone(), operator: owner }
+                .into())
+        }
+        _ => Ok(()),
+    }
+}
+
 /// `AdmitOperator`: a new operator with two keys no one holds yet (and not the same key
-/// twice), in the next slot.
+/// twice) and a routing number no one has, in the next slot.
 pub(super) fn admit_operator<S: ReadStore>(
     ctx: &mut Ctx<'_, S>,
     id: &OperatorId,
@@ -49,6 +65,7 @@ pub(super) fn admit_operator<S: ReadStore>(
     if operator_key == validator_key {
         return Err(TxError::KeyInUse { key: operator_key.into(), operator: id.clone() }.into());
     }
+    require_free_routing_number(ctx, id, routing_number)?;
     let count = ctx.operator_count()?;
     if usize::from(count) >= MAX_OPERATORS {
         return Err(TxError::TooManyOperators { max: MAX_OPERATORS }.into());
@@ -68,7 +85,7 @@ pub(super) fn admit_operator<S: ReadStore>(
 }
 
 /// `UpdateOperator`: rotates the operator key (to one no one holds) and sets the routing
-/// number; every number the operator serves is re-routed at once.
+/// number (one no other operator has); every number the operator serves is re-routed at once.
 pub(super) fn update_operator<S: ReadStore>(
     ctx: &mut Ctx<'_, S>,
     id: &OperatorId,
@@ -76,6 +93,7 @@ pub(super) fn update_operator<S: ReadStore>(
     routing_number: &RoutingNumber,
 ) -> Result<(), Fail> {
     let mut record = ctx.known_operator(id)?;
+    require_free_routing_number(ctx, id, routing_number)?;
     if !record.operator_key.is(operator_key) {
         if let Some((owner, _)) = ctx.key_owner(operator_key)? {
             return Err(TxError::KeyInUse { key: operator_key.into(), operator: owner }.into());
@@ -100,7 +118,10 @@ pub(super) fn retire_operator<S: ReadStore>(ctx: &mut Ctx<'_, S>, id: &OperatorI
     Ok(())
 }
 
-/// `AssignRange`: the prefix goes to an active holder, replacing any earlier one.
+/// `AssignRange`: the prefix goes to an active holder, replacing any earlier holder of exactly
+/// this prefix. Overlaps are allowed and mean nesting: a number belongs to the longest assigned
+/// prefix that contains it, so a longer prefix carves its numbers out of a shorter one, and a
+/// shorter one covers only what no longer one holds.
 pub(super) fn assign_range<S: ReadStore>(
     ctx: &mut Ctx<'_, S>,
     prefix: Prefix,
@@ -109,6 +130,37 @@ pub(super) fn assign_range<S: ReadStore>(
     ctx.active_operator(holder)?;
     ctx.put_range(prefix, holder);
     ctx.emit(Event::RangeAssigned { prefix, holder: holder.clone() });
+    Ok(())
+}
+
+/// `WithdrawRange`: the assigned prefix is taken back from its holder, so its numbers fall back
+/// to the next shorter assigned prefix that contains them (or route nowhere). Refused while any
+/// number that belongs to it (longer assigned prefixes keep theirs) has an open order, is ported
+/// to another operator, or is bound to a subscriber: withdrawing must not move a live number.
+/// The check reads every stored number record under the prefix (numbers nobody touched have
+/// none); only the regulator can make a ledger do this work.
+pub(super) fn withdraw_range<S: ReadStore>(ctx: &mut Ctx<'_, S>, prefix: Prefix) -> Result<(), Fail> {
+    let holder = ctx.range_at(prefix)?.ok_or(TxError::RangeNotAssigned { prefix })?;
+    for (start, end) in numbers_under(prefix) {
+        for (key, value) in ctx.scan(Table::Numbers, &start, Some(&end[..]))? {
+            let number = number_from_key(&key)?;
+            if ctx.range_holder(number)?.map(|(p, _)| p) != Some(prefix) {
+                continue;
+            }
+            let record: NumberRecord = decode(Table::Numbers, &value)?;
+            if let Some(port) = record.open_port {
+                return Err(TxError::RangeHasOpenOrder { prefix, number, port }.into());
+            }
+            if let Some(serving) = record.ported_to {
+                return Err(TxError::RangeHasPorted { prefix, number, serving }.into());
+            }
+            if record.subscriber.is_some() {
+                return Err(TxError::RangeInService { prefix, number }.into());
+            }
+        }
+    }
+    ctx.delete_range(prefix);
+    ctx.emit(Event::RangeWithdrawn { prefix, holder });
     Ok(())
 }
 

@@ -3,7 +3,7 @@
 //! changes every node's state hash; each encoder sits beside its reader.
 
 use crate::{
-    number::E164,
+    number::{E164, MAX_DIGITS, Prefix},
     policy::CapSide,
     store::StoreError,
     types::{OperatorId, PortId, Timestamp, TxId},
@@ -32,6 +32,17 @@ pub(super) fn number_from_key(key: &[u8]) -> Result<E164, StoreError> {
     E164::from_value(u64::from_be_bytes(raw)).ok_or(StoreError::Corrupt {
         what: "numbers",
         source: CodecError::Invalid("Numbers", "key is not a number"),
+    })
+}
+
+/// The Numbers keys of every number that starts with `prefix`: one span `[start, end)` per
+/// digit count from the prefix's own to `MAX_DIGITS` (the numbers of one length that start with
+/// the prefix are consecutive values; numbers of different lengths interleave).
+pub(super) fn numbers_under(prefix: Prefix) -> impl Iterator<Item = ([u8; 8], [u8; 8])> {
+    let value = prefix.as_number().value();
+    (0..=u32::from(MAX_DIGITS.saturating_sub(prefix.len()))).map(move |extra| {
+        let scale = 10u64.pow(extra);
+        ((value * scale).to_be_bytes(), ((value + 1) * scale).to_be_bytes())
     })
 }
 

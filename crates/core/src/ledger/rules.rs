@@ -57,6 +57,10 @@ pub(super) fn apply_tx<S: ReadStore>(
             require_regulator(ctx, signer, kind)?;
             governance::assign_range(ctx, *prefix, holder)
         }
+        TxBody::WithdrawRange { prefix } => {
+            require_regulator(ctx, signer, kind)?;
+            governance::withdraw_range(ctx, *prefix)
+        }
         TxBody::SetPolicy(policy) => {
             require_regulator(ctx, signer, kind)?;
             governance::set_policy(ctx, policy)

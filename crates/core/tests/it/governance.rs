@@ -1,4 +1,5 @@
-//! The regulator's transactions: admitting, updating and retiring operators, assigning ranges.
+//! The regulator's transactions: admitting, updating and retiring operators, assigning and
+//! withdrawing ranges.
 
 use crate::harness::{key, net, num, op};
 use commonware_cryptography::Signer;
@@ -117,4 +118,158 @@ fn a_transaction_signed_for_another_network_does_not_verify() {
     .sign(&other, &key("OPA"));
     let err = tx.verify(&net.ledger.chain_id()).unwrap_err();
     assert!(err.to_string().contains("signature does not verify"), "{err}");
+}
+
+fn withdraw(prefix: &str) -> TxBody {
+    TxBody::WithdrawRange { prefix: prefix.parse().unwrap() }
+}
+
+/// What a refused withdrawal must leave as it was: the state hash, the ranges, and the routes
+/// of the numbers under the prefix.
+fn snapshot(net: &npchain_testkit::Net) -> impl PartialEq + std::fmt::Debug + use<> {
+    let mut ranges = net.ledger.ranges();
+    ranges.sort();
+    let routes: Vec<_> =
+        ["+49301000001", "+49301000002", "+49301100001"].iter().map(|n| net.ledger.route(num(n))).collect();
+    (net.ledger.state_hash(), ranges, routes)
+}
+
+#[test]
+fn a_refused_withdrawal_changes_nothing() {
+    let mut net = net(Policy::default());
+    net.apply(
+        "OPA",
+        TxBody::Bind { number: num("+49301000001"), subscriber: Some(key("alice").public_key()) },
+    )
+    .unwrap();
+    let before = snapshot(&net);
+    for (signer, body, code) in [
+        ("OPA", withdraw("+49301"), "not-regulator"),
+        ("regulator", withdraw("+49301"), "range-in-service"),
+        ("regulator", withdraw("+49309"), "range-not-assigned"),
+        ("regulator", withdraw("+4930"), "range-not-assigned"),
+    ] {
+        assert_eq!(net.apply(signer, body).unwrap_err().code(), code);
+        assert_eq!(snapshot(&net), before, "{code}");
+    }
+    // the message names the range and the number that holds it
+    let e = net.apply("regulator", withdraw("+49301")).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "range +49301 cannot be withdrawn: its number +49301000001 is bound to a subscriber"
+    );
+}
+
+#[test]
+fn a_withdrawal_sees_what_earlier_transactions_of_its_block_did() {
+    let mut net = net(Policy::default());
+    // bound earlier in the same block: refused
+    let bind = net
+        .sign("OPA", TxBody::Bind { number: num("+49301000002"), subscriber: Some(key("bob").public_key()) });
+    let refused = net.sign("regulator", withdraw("+49301"));
+    let results = net.block(&[bind, refused]);
+    assert!(results[0].is_ok());
+    assert_eq!(results[1].as_ref().unwrap_err().code(), "range-in-service");
+    // assigned and withdrawn in one block: the range is gone when the block is committed
+    let assign =
+        net.sign("regulator", TxBody::AssignRange { prefix: "+493011".parse().unwrap(), holder: op("OPB") });
+    let gone = net.sign("regulator", withdraw("+493011"));
+    assert!(net.block(&[assign, gone]).iter().all(Result::is_ok));
+    assert_eq!(net.ledger.route(num("+49301100001")).unwrap().serving, op("OPA"));
+    // a ledger opened again from its store has the same ranges and stems
+    let withdrawn = net.sign("regulator", withdraw("+49302"));
+    assert!(net.block(&[withdrawn])[0].is_ok());
+    assert!(net.ledger.route(num("+49302000001")).is_none());
+    let reopened = npchain_core::Ledger::open(net.ledger.store().clone()).unwrap();
+    let mut a = net.ledger.ranges();
+    let mut b = reopened.ranges();
+    a.sort();
+    b.sort();
+    assert_eq!(a, b);
+    assert!(reopened.route(num("+49302000001")).is_none());
+    let stem = npchain_core::Prefix::from_digits("4930").unwrap();
+    assert!(net.ledger.routes().read().has_ranges_below(stem));
+    assert!(reopened.routes().read().has_ranges_below(stem));
+}
+
+#[test]
+fn a_routing_number_names_one_operator() {
+    let mut net = net(Policy::default());
+    let e = net.apply("regulator", admit("OPD", "D002")).unwrap_err();
+    assert_eq!(
+        (e.code(), e.to_string().as_str()),
+        ("routing-number-in-use", "routing number D002 already belongs to operator OPB")
+    );
+    let update = TxBody::UpdateOperator {
+        id: op("OPA"),
+        operator_key: key("OPA").public_key(),
+        routing_number: "d003".parse().unwrap(),
+    };
+    assert_eq!(net.apply("regulator", update).unwrap_err().code(), "routing-number-in-use");
+    // keeping its own routing number is no conflict
+    let keep = TxBody::UpdateOperator {
+        id: op("OPA"),
+        operator_key: key("OPA").public_key(),
+        routing_number: "D001".parse().unwrap(),
+    };
+    net.apply("regulator", keep).unwrap();
+}
+
+#[test]
+fn the_withdraw_range_wire_form_appends_tag_13() {
+    use commonware_codec::{DecodeExt, Encode};
+    let body = withdraw("+49301");
+    // tag 13, then the prefix: its digit count and its digits as a u64, big-endian
+    assert_eq!(commonware_formatting::hex(&body.encode()), "0d05000000000000c095");
+    assert_eq!(TxBody::decode(body.encode()).unwrap(), body);
+    assert_eq!(body.kind(), "withdraw-range");
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+    /// Whatever happened to the numbers of a range, a withdrawal is applied exactly when none
+    /// of them is live, and a refused one changes nothing.
+    #[test]
+    fn a_withdrawal_goes_through_only_when_no_number_of_the_range_is_live(
+        fates in proptest::collection::vec(0u8..5, 1..6),
+    ) {
+        // per number +4930100000k: 0 untouched, 1 bound then unbound, 2 bound, 3 in an open
+        // order, 4 ported to OPB
+        let mut net = net(Policy::default());
+        for (k, fate) in fates.iter().enumerate() {
+            let number = num(&format!("+4930100000{k}"));
+            let subscriber = key(&format!("subscriber{k}")).public_key();
+            if *fate >= 1 {
+                net.apply("OPA", TxBody::Bind { number, subscriber: Some(subscriber.clone()) }).unwrap();
+            }
+            if *fate == 1 {
+                net.apply("OPA", TxBody::Bind { number, subscriber: None }).unwrap();
+            }
+            if *fate >= 3 {
+                let request = npchain_core::PortRequest {
+                    numbers: vec![number],
+                    donor: op("OPA"),
+                    recipient: op("OPB"),
+                    due: net.now,
+                    nonce: k as u64,
+                };
+                let port = request.port_id(&subscriber);
+                net.apply(&format!("subscriber{k}"), TxBody::RequestPort(request)).unwrap();
+                if *fate == 4 {
+                    net.apply("OPA", TxBody::Release { port }).unwrap();
+                    net.apply("OPB", TxBody::Activate { port }).unwrap();
+                }
+            }
+        }
+        let before = snapshot(&net);
+        let live = fates.iter().any(|f| *f >= 2);
+        let result = net.apply("regulator", withdraw("+49301"));
+        proptest::prop_assert_eq!(result.is_err(), live, "{:?}", result);
+        if live {
+            proptest::prop_assert_eq!(snapshot(&net), before);
+        } else {
+            proptest::prop_assert!(net.ledger.route(num("+49301000000")).is_none());
+        }
+    }
 }

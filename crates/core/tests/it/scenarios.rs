@@ -7,6 +7,9 @@
 //! request-for OPB alice +49301000001 OPA>OPB as p1 => ok   # operator carries the consent
 //! release OPA p1 | reject OPA p1 court-order | activate OPB p1 | cancel alice p1
 //! return OPB +49301000001 => not-ported
+//! admit OPD D004 [key=NAME] [by SIGNER]  # regulator admits OPD (keys OPD, OPD/validator)
+//! update OPD OPD-2 D0D4 | retire OPC    # new operator key (by name) and routing number
+//! assign +49304 OPD [by SIGNER] | withdraw +49304 [by SIGNER]
 //! wait 4h                               # moves block time; the next block fires timers
 //! wait next-day                         # to the next 00:00 UTC of block time
 //! tick                                  # an empty block
@@ -15,6 +18,7 @@
 //! expect open OPA => 0                  # open orders of an operator
 //! expect history +49301000001 => 4      # entries in the number's log
 //! expect daily OPA donor => 3           # numbers counted today against OPA's donor cap
+//! expect range +49304 => OPD            # the holder of exactly this prefix, or none
 //! ```
 //! `policy` also takes `max_ports_per_donor_per_day=N` and `max_ports_per_recipient_per_day=N`.
 //! Outcomes are `ok` or a `TxError::code()`.
@@ -32,6 +36,15 @@ fn duration_secs(s: &str) -> u64 {
         "h" => 3600,
         "d" => 86_400,
         _ => panic!("bad duration unit in {s}"),
+    }
+}
+
+/// The signer named by a trailing `by SIGNER` (the regulator without one), and the words
+/// before it.
+fn by<'a>(words: &'a [&'a str]) -> (String, &'a [&'a str]) {
+    match words {
+        [rest @ .., "by", signer] => ((*signer).to_owned(), rest),
+        rest => ("regulator".to_owned(), rest),
     }
 }
 
@@ -137,6 +150,33 @@ impl Runner {
                 self.net.now = UtcDay(self.net.now.utc_day().0 + 1).start();
                 None
             }
+            "admit" => {
+                let (signer, rest) = by(&words[3..]);
+                let key_name = rest.iter().find_map(|w| w.strip_prefix("key=")).unwrap_or(words[1]);
+                let body = TxBody::AdmitOperator {
+                    id: op(words[1]),
+                    name: format!("Operator {}", words[1]),
+                    operator_key: Net::subscriber(key_name),
+                    validator_key: Net::subscriber(&format!("{}/validator", words[1])),
+                    routing_number: words[2].parse().unwrap(),
+                };
+                Some((signer, body))
+            }
+            "update" => Some((
+                "regulator".into(),
+                TxBody::UpdateOperator {
+                    id: op(words[1]),
+                    operator_key: Net::subscriber(words[2]),
+                    routing_number: words[3].parse().unwrap(),
+                },
+            )),
+            "assign" => {
+                let body = TxBody::AssignRange { prefix: words[1].parse().unwrap(), holder: op(words[2]) };
+                Some((by(&words[3..]).0, body))
+            }
+            "withdraw" => {
+                Some((by(&words[2..]).0, TxBody::WithdrawRange { prefix: words[1].parse().unwrap() }))
+            }
             "wait" => {
                 self.net.advance_secs(duration_secs(words[1]));
                 None
@@ -176,6 +216,11 @@ impl Runner {
                 };
                 let day = self.net.now.utc_day();
                 self.net.ledger.ports_requested(side, &op(words[1]), day).unwrap().to_string()
+            }
+            "range" => {
+                let prefix: npchain_core::Prefix = words[1].parse().unwrap();
+                let ranges = self.net.ledger.ranges();
+                ranges.into_iter().find(|(p, _)| *p == prefix).map_or("none".into(), |(_, h)| h.to_string())
             }
             other => panic!("unknown expectation {other}"),
         };

@@ -1,15 +1,17 @@
 //! The node's HTTP API (axum): routing queries, orders, transactions, blocks, the event stream,
-//! the operator's own actions (behind the admin token), metrics, and the OpenAPI document.
+//! the governance reads (operators, ranges, policy), the operator's own actions (behind the
+//! admin token), metrics, and the OpenAPI document.
 //!
 //! Every refusal is JSON `{"error": "<code>", "message": "<what and why>"}` with a precise status
 //! (`error`). This module assembles the router from the handlers (`queries`, `submit`, `events`,
-//! `operator`; path and body parsing in `parse`); [`serve`] runs it on a listener within
-//! [`HttpLimits`]: connections, timeouts, body bytes in flight and event streams are capped
+//! `governance`, `operator`; path and body parsing in `parse`); [`serve`] runs it on a listener
+//! within [`HttpLimits`]: connections, timeouts, body bytes in flight and event streams are capped
 //! (`server`, `limits`).
 
 mod batch;
 mod error;
 mod events;
+mod governance;
 mod limits;
 mod operator;
 mod parse;
@@ -61,6 +63,9 @@ fn app(api: Api, shared: Arc<Shared>) -> Router {
         .route("/v1/blocks/{height}", get(queries::block))
         .route("/v1/blocks/{height}/finalization", get(queries::finalization))
         .route("/v1/events", get(events::events))
+        .route("/v1/operators", get(governance::operators))
+        .route("/v1/ranges", get(governance::ranges))
+        .route("/v1/policy", get(governance::policy))
         .route("/v1/operator/ports/{id}/{action}", post(operator::port_action))
         .route("/v1/operator/numbers/{number}/{action}", post(operator::number_action))
         .fallback(|uri: axum::http::Uri| async move {

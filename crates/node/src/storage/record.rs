@@ -220,6 +220,11 @@ impl Write for EventCodec<'_> {
                 from.write(buf);
                 to.write(buf);
             }
+            Event::RangeWithdrawn { prefix, holder } => {
+                8u8.write(buf);
+                prefix.write(buf);
+                holder.write(buf);
+            }
         }
     }
 }
@@ -230,7 +235,9 @@ impl EncodeSize for EventCodec<'_> {
             Event::OperatorAdmitted { operator }
             | Event::OperatorUpdated { operator }
             | Event::OperatorRetired { operator } => operator.encode_size(),
-            Event::RangeAssigned { prefix, holder } => prefix.encode_size() + holder.encode_size(),
+            Event::RangeAssigned { prefix, holder } | Event::RangeWithdrawn { prefix, holder } => {
+                prefix.encode_size() + holder.encode_size()
+            }
             Event::PolicySet => 0,
             Event::Bound { number, operator, subscriber } => {
                 number.encode_size() + operator.encode_size() + subscriber.encode_size()
@@ -273,6 +280,7 @@ fn read_event(buf: &mut impl Buf) -> Result<Event, CodecError> {
             from: OperatorId::read(buf)?,
             to: OperatorId::read(buf)?,
         },
+        8 => Event::RangeWithdrawn { prefix: Prefix::read(buf)?, holder: OperatorId::read(buf)? },
         t => return Err(CodecError::InvalidEnum(t)),
     })
 }
@@ -364,6 +372,7 @@ mod tests {
                     numbers: vec![number],
                 },
                 Event::Returned { number, from: op("OPB"), to: op("OPA") },
+                Event::RangeWithdrawn { prefix: "+49302".parse().unwrap(), holder: op("OPB") },
             ],
         }
     }

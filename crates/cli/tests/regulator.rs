@@ -1,0 +1,148 @@
+//! The regulator's console on a real devnet, through the `npchain` binary only: a key imported
+//! from the devnet and encrypted, a policy field set (old and new value shown), a range
+//! assigned and withdrawn, an operator admitted, and refusals (a bad policy value, a taken
+//! range, a key that is not the regulator's) that print their code and change nothing, all
+//! checked through every node's governance reads.
+
+mod support;
+
+use commonware_cryptography::Signer;
+use serde_json::Value;
+use std::{process::Command, time::Duration};
+use support::{Net, get, wait_until};
+
+const LONG: Duration = Duration::from_secs(90);
+const PASSPHRASE: &str = "correct horse battery staple";
+
+/// `npchain regulator <args>` with the passphrase in the environment: success, stdout, stderr.
+fn regulator(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_npchain"))
+        .arg("regulator")
+        .args(args)
+        .env("NPCHAIN_PASSPHRASE", PASSPHRASE)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Waits until every node's answer at `path` satisfies `cond`.
+fn on_every_node(net: &Net, path: &str, what: &str, cond: impl Fn(&Value) -> bool) {
+    wait_until(LONG, what, || {
+        (0..net.layout.nodes.len()).all(|i| get(net.url(i), path).is_some_and(|v| cond(&v)))
+    });
+}
+
+fn holder(ranges: &Value, prefix: &str) -> Option<String> {
+    ranges["ranges"]
+        .as_array()?
+        .iter()
+        .find(|r| r["prefix"] == prefix)
+        .map(|r| r["holder"].as_str().unwrap().to_owned())
+}
+
+#[test]
+fn the_regulator_steers_a_devnet_through_its_console() {
+    let mut net = Net::new(4);
+    net.start_all();
+    wait_until(LONG, "blocks on every node", || (0..4).all(|i| net.height(i).is_some_and(|h| h >= 1)));
+    let tmp = tempfile::tempdir().unwrap();
+    let key = tmp.path().join("regulator.key");
+    let key = key.to_str().unwrap();
+    // the first URL answers nothing: every command fails over to node 0
+    let node = format!("http://{}", net.url(0));
+    let common = ["--node", "http://127.0.0.1:1", "--node", &node, "--key", key];
+    let run = |args: &[&str]| regulator(&[&common[..], args].concat());
+
+    // the devnet's plain key, encrypted into the regulator's own key file
+    let devnet_key = net.layout.dir.join("regulator.key");
+    let (ok, out, err) = run(&["key", "import", devnet_key.to_str().unwrap()]);
+    assert!(ok, "{out}{err}");
+    let regulator_key = get(net.url(0), "/v1/operators").unwrap()["regulator"].as_str().unwrap().to_owned();
+    assert!(out.contains(&regulator_key), "{out}");
+    assert!(
+        !std::fs::read_to_string(key).unwrap().contains(std::fs::read_to_string(&devnet_key).unwrap().trim())
+    );
+    let wrong = regulator(&["--key", key, "--passphrase-file", "/dev/null", "key", "show"]);
+    assert!(!wrong.0 && wrong.2.contains("wrong passphrase"), "{wrong:?}");
+
+    // a policy field: old and new value shown, then applied on every node
+    let old = get(net.url(0), "/v1/policy").unwrap()["policy"]["donor_answer_secs"].as_u64().unwrap();
+    let new = if old == 7200 { 3600 } else { 7200 };
+    let (ok, out, err) = run(&["--wait", "policy", "set", &format!("donor_answer_secs={new}s")]);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains(&format!("donor_answer_secs: {old} -> {new}")), "{out}");
+    assert!(out.contains("applied at height"), "{out}");
+    on_every_node(&net, "/v1/policy", "the new policy", |p| p["policy"]["donor_answer_secs"] == new);
+
+    // a bad value is refused before signing, with its code, and changes nothing
+    let (ok, out, err) = run(&["policy", "set", "donor_answer_secs=0"]);
+    assert!(
+        !ok && err.contains("refused policy-out-of-bounds: policy field donor_answer_secs = 0"),
+        "{out}{err}"
+    );
+    let (ok, _, err) = run(&["policy", "set", "donor_answer=1h"]);
+    assert!(!ok && err.contains("refused unknown-policy-field"), "{err}");
+    assert_eq!(get(net.url(0), "/v1/policy").unwrap()["policy"]["donor_answer_secs"], new);
+
+    // a range assigned, refused to another holder without --replace, then withdrawn
+    let (ok, out, err) = run(&["--wait", "range", "assign", "+49199", "OPC"]);
+    assert!(ok, "{out}{err}");
+    on_every_node(&net, "/v1/ranges", "the new range", |r| holder(r, "+49199").as_deref() == Some("OPC"));
+    let (ok, _, err) = run(&["range", "assign", "+49199", "OPD"]);
+    assert!(!ok && err.contains("refused range-assigned: range +49199 is held by OPC; --replace"), "{err}");
+    let (ok, out, err) = run(&["--wait", "--json", "range", "withdraw", "+49199"]);
+    assert!(ok, "{out}{err}");
+    let answer: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(answer["outcome"], "applied", "{answer}");
+    on_every_node(&net, "/v1/ranges", "the range withdrawn", |r| holder(r, "+49199").is_none());
+    // withdrawing it again: the ledger's refusal and code
+    let (ok, _, err) = run(&["range", "withdraw", "+49199"]);
+    assert!(!ok && err.contains("refused range-not-assigned: range +49199 is not assigned"), "{err}");
+
+    // an operator admitted (a validator key, though the validator set stays as it is)
+    let hex = |name: &str| commonware_formatting::hex(npchain_testkit::key(name).public_key().as_ref());
+    let (ok, out, err) = run(&[
+        "--wait",
+        "admit",
+        "OPE",
+        "--name",
+        "New Entrant E",
+        "--operator-key",
+        &hex("OPE"),
+        "--validator-key",
+        &hex("OPE/validator"),
+        "--routing-number",
+        "D00E",
+    ]);
+    assert!(ok, "{out}{err}");
+    on_every_node(&net, "/v1/operators", "OPE admitted", |o| {
+        o["operators"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|op| op["id"] == "OPE" && op["active"] == true && op["name"] == "New Entrant E")
+    });
+    let (ok, out, _) = run(&["show", "operators"]);
+    assert!(ok && out.contains("OPE") && out.contains("New Entrant E"), "{out}");
+
+    // a key that is not the regulator's: the ledger refuses, the code is printed, nothing changes
+    let other = tmp.path().join("other.key");
+    let other = other.to_str().unwrap();
+    assert!(regulator(&["--key", other, "key", "new"]).0);
+    let before = get(net.url(0), "/v1/ranges").unwrap()["ranges"].clone();
+    let policy_before = get(net.url(0), "/v1/policy").unwrap()["policy"].clone();
+    let (ok, out, err) =
+        regulator(&["--node", &node, "--key", other, "--json", "range", "withdraw", "+49150"]);
+    assert!(!ok && err.contains("refused not-regulator"), "{out}{err}");
+    let answer: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(answer["refused"]["code"], "not-regulator", "{answer}");
+    let (ok, _, err) = regulator(&["--node", &node, "--key", other, "policy", "set", "lock_in_secs=1d"]);
+    assert!(!ok && err.contains("refused not-regulator"), "{err}");
+    assert_eq!(get(net.url(0), "/v1/ranges").unwrap()["ranges"], before);
+    assert_eq!(holder(&get(net.url(0), "/v1/ranges").unwrap(), "+49150").as_deref(), Some("OPA"));
+    assert_eq!(get(net.url(0), "/v1/policy").unwrap()["policy"], policy_before);
+}
