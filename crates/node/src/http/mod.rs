@@ -61,6 +61,7 @@ fn app(api: Api, shared: Arc<Shared>) -> Router {
         .route("/v1/blocks/{height}", get(queries::block))
         .route("/v1/blocks/{height}/finalization", get(queries::finalization))
         .route("/v1/events", get(events::events))
+        .route("/v1/operator/ports", post(operator::request_for))
         .route("/v1/operator/ports/{id}/{action}", post(operator::port_action))
         .route("/v1/operator/numbers/{number}/{action}", post(operator::number_action))
         .fallback(|uri: axum::http::Uri| async move {
