@@ -4,6 +4,7 @@
 //! - [`proof`]: the finality proof checker (a block and its finalization certificate against a
 //!   validator set) and the consensus namespace;
 //! - [`json`]: the HTTP API's JSON shapes;
+//! - [`consent`]: a subscriber's signed consent to a port the recipient submits for them;
 //! - [`enum_query`]: a NAPTR query and its answer, as a sending network reads it.
 //!
 //! No storage, no server, no async runtime, no p2p: an operator's app or a wallet links this
@@ -11,6 +12,7 @@
 //! implements the consensus engine's block traits (the node turns it on).
 
 pub mod block;
+pub mod consent;
 pub mod enum_query;
 pub mod json;
 pub mod proof;

@@ -60,6 +60,18 @@ pub enum CliError {
     Operator(IdError),
     #[error("due {0:?} is not +<n>s|m|h|d or Unix milliseconds")]
     Due(String),
+    #[error("operator name {0:?} must be 1 to 64 bytes, without control characters or surrounding blanks")]
+    OperatorName(String),
+    #[error("{0} exists; refusing to overwrite it")]
+    Exists(String),
+    #[error("cannot write TOML: {0}")]
+    WriteToml(#[source] toml::ser::Error),
+    #[error("expiry {0:?} is not a time after now: +<n>s|m|h|d or Unix milliseconds")]
+    Expires(String),
+    #[error(transparent)]
+    Consent(#[from] npchain_client::wallet::ConsentFileError),
+    #[error(transparent)]
+    Ceremony(#[from] crate::cmd::genesis::CeremonyError),
     #[error("{0:?} is not a port id")]
     PortId(String),
     #[error(

@@ -23,13 +23,17 @@ struct Cli {
 enum Verb {
     /// Run a local network of validator processes on loopback (the quick start).
     Devnet(cmd::devnet::Args),
-    /// Make an operator's keys: validator.key (consensus and p2p) and operator.key (signing).
+    /// Make an operator's keys: validator.key (consensus and p2p) and operator.key (signing),
+    /// and its public operator file for the genesis.
     Init(cmd::init::Args),
+    /// The genesis ceremony: assemble a genesis from the operators' files, verify its fingerprint.
+    Genesis(cmd::genesis::Args),
     /// Run one node from its configuration file.
     Node(cmd::node::Args),
     /// Ask a node where a number routes.
     Query(cmd::query::Args),
-    /// Act as the node's operator: release, reject, activate, bind, return; list orders.
+    /// Act as the node's operator: release, reject, activate, bind, return, request a port with
+    /// a subscriber's consent; list orders.
     Operator(cmd::operator::Args),
     /// The subscriber's wallet: a key, port requests, and a verified local ledger.
     Wallet(cmd::wallet::Args),
@@ -59,6 +63,7 @@ fn main() -> ExitCode {
         .init();
     let result = match Cli::parse().command {
         Verb::Init(args) => cmd::init::run(args),
+        Verb::Genesis(args) => cmd::genesis::run(args),
         Verb::Node(args) => cmd::node::run(args),
         Verb::Devnet(args) => cmd::devnet::run(args),
         Verb::Query(args) => cmd::query::run(args),

@@ -105,6 +105,9 @@ pub enum OperatorAction {
     Bind { number: E164, subscriber: Option<npchain_core::PublicKey> },
     /// As serving operator: the subscription ended; the number goes back to its range holder.
     Return { number: E164 },
+    /// As recipient: request a port for the subscriber, carrying their consent (checked first:
+    /// chain, signatures, recipient, expiry).
+    RequestFor { consent: Box<npchain_api::consent::Consent> },
 }
 
 /// Why an operator action was not taken.
@@ -112,6 +115,9 @@ pub enum OperatorAction {
 pub enum ActionError {
     #[error("this node has no operator key (an observer cannot act)")]
     NoOperator,
+    /// The consent of a [`OperatorAction::RequestFor`] cannot be carried by this node.
+    #[error(transparent)]
+    Consent(#[from] npchain_api::consent::ConsentFault),
     #[error(transparent)]
     Submit(#[from] SubmitError),
 }

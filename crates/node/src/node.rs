@@ -26,7 +26,9 @@ use npchain_api::{
     json::{FinalityProof, PeerInfo},
 };
 use npchain_core::{
-    Genesis, GenesisError, Ledger, ReadStore, Routes, StoreError, genesis::read_ported_csv, types::PublicKey,
+    Genesis, GenesisError, Ledger, ReadStore, Routes, StoreError,
+    genesis::read_ported_csv,
+    types::{KeyId, PublicKey},
 };
 use std::{path::Path, sync::Arc, time::Duration};
 use tracing::{info, warn};
@@ -59,8 +61,11 @@ pub enum NodeError {
     WrongChain { path: String, found: String, expected: String },
     #[error("config: admin token in {path} must be one word of at least 16 characters")]
     AdminToken { path: String },
-    #[error("config: operator key {path} is not the genesis operator key of this node's operator")]
-    OperatorKey { path: String },
+    #[error(
+        "config: operator key {path} is not the operator key the ledger holds for this node's operator \
+         (at height {height}; the genesis's, or the last one the regulator set)"
+    )]
+    OperatorKey { path: String, height: u64 },
     #[error("config: validator {key} of the genesis is not among the configured peers")]
     ValidatorNotPeer { key: String },
     #[error("config: blocks of {size} bytes exceed the p2p frame limit")]
@@ -194,18 +199,8 @@ pub fn run(config: &NodeConfig) -> Result<(), NodeError> {
     let genesis = read_genesis(&config.genesis)?;
     let validators: Vec<PublicKey> = genesis.operators.iter().map(|o| o.validator_key.clone()).collect();
     let operator = genesis.operators.iter().find(|o| o.validator_key == me).map(|o| o.id.clone());
-    let operator_key = match &config.operator_key {
-        Some(path) => {
-            let key = keys::read_key(path)?;
-            let expected =
-                genesis.operators.iter().find(|o| Some(&o.id) == operator.as_ref()).map(|o| &o.operator_key);
-            if expected != Some(&key.public_key()) {
-                return Err(NodeError::OperatorKey { path: path.display().to_string() });
-            }
-            Some(key)
-        }
-        None => None,
-    };
+    // Checked against the ledger once it is open: the regulator may have rotated the key.
+    let operator_key = config.operator_key.as_deref().map(keys::read_key).transpose()?;
     let admin_token = config.admin_token.as_deref().map(read_admin_token).transpose()?;
     let open_files = raise_open_files();
     let archive_files = count_files(&config.data_dir.join("consensus"));
@@ -248,6 +243,12 @@ pub fn run(config: &NodeConfig) -> Result<(), NodeError> {
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|source| NodeError::Io { path: config.data_dir.display().to_string(), source })?;
     let ledger = open_ledger(config, &genesis)?;
+    if let (Some(path), Some(key)) = (&config.operator_key, &operator_key) {
+        let held = operator.as_ref().and_then(|id| ledger.operator(id)).map(|o| o.operator_key);
+        if held != Some(KeyId::from(&key.public_key())) {
+            return Err(NodeError::OperatorKey { path: path.display().to_string(), height: ledger.height() });
+        }
+    }
     let log = RedbBlockLog::open(&config.data_dir.join("blocks.redb"))?;
     let genesis_block = Block::genesis(genesis.genesis_time, ledger.chain_id());
     info!(

@@ -316,20 +316,32 @@ impl<S: Store + Send + Sync + 'static, L: BlockLog + Sync> NodeApi for Service<S
     }
 
     fn act(&self, action: OperatorAction) -> Result<TxId, ActionError> {
-        let Some((_, Some(key))) = &self.identity.operator else {
+        let Some((operator, Some(key))) = &self.identity.operator else {
             return Err(ActionError::NoOperator);
         };
+        let (block_time, ttl) = self.chain.with_ledger(|l| (l.block_time(), l.policy().tx_ttl_max_secs));
+        let mut expires_at = block_time.plus_secs(ttl.min(ACTION_TTL_SECS));
         let body = match action {
             OperatorAction::Release { port } => TxBody::Release { port },
             OperatorAction::Reject { port, reason } => TxBody::Reject { port, reason },
             OperatorAction::Activate { port } => TxBody::Activate { port },
             OperatorAction::Bind { number, subscriber } => TxBody::Bind { number, subscriber },
             OperatorAction::Return { number } => TxBody::Return { number },
+            OperatorAction::RequestFor { consent } => {
+                consent.check(&self.chain.chain_id(), operator, wall_clock())?;
+                // the transaction carrying it is valid no longer than the consent
+                expires_at = expires_at.min(consent.expires_at.max(block_time));
+                let consent = *consent;
+                TxBody::RequestPortFor {
+                    request: consent.request,
+                    subscriber: consent.subscriber,
+                    consent: consent.signature,
+                }
+            }
         };
-        let (block_time, ttl) = self.chain.with_ledger(|l| (l.block_time(), l.policy().tx_ttl_max_secs));
         let tx = Transaction {
             nonce: self.nonce.fetch_add(1, Ordering::Relaxed),
-            expires_at: block_time.plus_secs(ttl.min(ACTION_TTL_SECS)),
+            expires_at,
             signer: key.public_key(),
             body,
         };

@@ -1018,3 +1018,65 @@ fn the_governance_reads_follow_the_regulator_at_one_height() {
     let r = raw(node.addr, b"POST /v1/policy HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
     r.assert_error(405, "method_not_allowed");
 }
+
+#[test]
+fn the_recipient_node_carries_a_consent_once_and_refuses_one_it_cannot_carry() {
+    use commonware_cryptography::{Hasher, Sha256};
+    use npchain_api::consent::Consent;
+    let node = Node::start(Some(TOKEN));
+    let number: E164 = "+4930200001".parse().unwrap();
+    let alice = key("alice");
+    let (code, body) = node.submit(&opb(), 1, TxBody::Bind { number, subscriber: Some(alice.public_key()) });
+    assert_eq!(code, 202, "{body}");
+    node.commit();
+    // alice, served by OPB, consents to a port to OPA (this node)
+    let request = |nonce, recipient: &str| PortRequest {
+        numbers: vec![number],
+        donor: "OPB".parse().unwrap(),
+        recipient: recipient.parse().unwrap(),
+        due: Timestamp(0),
+        nonce,
+    };
+    let later = Timestamp(wall_ms() + 600_000);
+    let carry = |c: &Consent| node.act("/v1/operator/ports", &carry_body(c));
+    let other_chain =
+        Consent::sign(ChainId(Sha256::hash(&[b"elsewhere".as_slice()])), request(1, "OPA"), &alice, later);
+    assert_error(carry(&other_chain), 422, "consent_other_chain");
+    let mut extended = Consent::sign(node.id(), request(2, "OPA"), &alice, later);
+    extended.expires_at = Timestamp(later.0 + 86_400_000);
+    assert_error(carry(&extended), 422, "consent_forged");
+    let to_opb = Consent::sign(node.id(), request(3, "OPB"), &alice, later);
+    let (code, refused) = carry(&to_opb);
+    assert_error((code, refused.clone()), 422, "consent_other_recipient");
+    assert_eq!(refused["message"], "the consent names recipient OPB; this node's operator is OPA");
+    let expired = Consent::sign(node.id(), request(4, "OPA"), &alice, Timestamp(wall_ms() - 1));
+    assert_error(carry(&expired), 422, "consent_expired");
+    let (code, refused) = node.act("/v1/operator/ports", r#"{"consent":"npconsent1:01zz"}"#);
+    assert_error((code, refused.clone()), 400, "bad_consent");
+    assert_eq!(refused["message"], "the consent's character 14 ('z') is not a hex digit");
+    assert_error(node.act("/v1/operator/ports", r#"{"text":"npconsent1:"}"#), 400, "bad_json");
+    let unauthorized = node.call("POST", "/v1/operator/ports", &[], carry_body(&to_opb).as_bytes());
+    assert_error(unauthorized, 401, "missing_token");
+    // none of these signed or pooled anything
+    node.commit();
+    let (_, route) = node.get("/v1/numbers/%2B4930200001");
+    assert!(route["open_port"].is_null(), "{route}");
+
+    let consent = Consent::sign(node.id(), request(5, "OPA"), &alice, later);
+    let (code, body) = carry(&consent);
+    assert_eq!(code, 202, "{body}");
+    assert_eq!(body["port"], consent.port_id().to_string());
+    node.commit();
+    let (_, order) = node.get(&format!("/v1/ports/{}", consent.port_id()));
+    assert_eq!(
+        (order["state"].as_str(), order["initiator"].as_str(), order["donor"].as_str()),
+        (Some("requested"), Some("recipient"), Some("OPB")),
+        "{order}"
+    );
+    // a replay of the same consent: the ledger's own refusal, before the pool
+    assert_error(carry(&consent), 422, "duplicate-port");
+}
+
+fn carry_body(consent: &npchain_api::consent::Consent) -> String {
+    serde_json::json!({ "consent": consent.to_text() }).to_string()
+}

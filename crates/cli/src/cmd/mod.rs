@@ -4,6 +4,7 @@
 
 pub mod bench;
 pub mod devnet;
+pub mod genesis;
 pub mod init;
 pub mod node;
 pub mod operator;

@@ -1,5 +1,6 @@
 //! `npchain operator`: the node's operator acts on orders and numbers through its own node
-//! (with the node's admin token), and lists its orders.
+//! (with the node's admin token), requests ports for subscribers with their consent, and lists
+//! its orders.
 
 use super::{DEFAULT_NODE, print_json};
 use crate::error::CliError;
@@ -56,6 +57,14 @@ pub enum Command {
         /// The number, sent to the node exactly as typed (read with the network's region).
         #[arg(allow_hyphen_values = true)]
         number: String,
+    },
+    /// As recipient: request a port for a subscriber, carrying the consent they signed with
+    /// `npchain wallet consent` (its file, or its one-line form). The node checks it and signs
+    /// the request with its operator key.
+    RequestFor {
+        /// The consent file, or the consent's one-line form (`npconsent1:…`).
+        #[arg(long)]
+        consent: String,
     },
     /// List orders this operator is donor or recipient of.
     Ports {
@@ -146,6 +155,20 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             (format!("numbers/{}/bind", encode(&number)), Some(json!({ "subscriber": subscriber })))
         }
         Command::Return { number } => (format!("numbers/{}/return", encode(&number)), None),
+        Command::RequestFor { consent } => {
+            let consent = npchain_client::wallet::read_consent(&consent)?;
+            if !json {
+                println!(
+                    "consent of {} to port {} number(s) from {} to {}: order {}",
+                    commonware_formatting::hex(consent.subscriber.as_ref()),
+                    consent.request.numbers.len(),
+                    consent.request.donor,
+                    consent.request.recipient,
+                    consent.port_id()
+                );
+            }
+            ("ports".to_owned(), Some(json!({ "consent": consent.to_text() })))
+        }
     };
     let id = client.act(&path, body.as_ref()).map_err(|e| refused(None, e))?;
     if !args.wait {

@@ -1,6 +1,6 @@
 //! `npchain wallet`: the subscriber's wallet (`npchain_client::wallet`) on the command line:
-//! make one, show its numbers and orders, request a port, follow and cancel an order, and
-//! verify the local ledger offline. With `--json` each prints one JSON document.
+//! make one, show its numbers and orders, request a port or sign a consent for the recipient to
+//! request it, follow and cancel an order, and verify the local ledger offline. With `--json` each prints one JSON document.
 
 use super::{DEFAULT_NODE, print_json};
 use crate::error::CliError;
@@ -10,7 +10,7 @@ use npchain_client::{
     human,
     wallet::{Followed, Wallet, WalletError, describe_state},
 };
-use npchain_core::{OperatorId, PortId, RejectCause, Timestamp};
+use npchain_core::{E164, OperatorId, PortId, RejectCause, Timestamp};
 use serde_json::json;
 use std::{
     path::PathBuf,
@@ -68,6 +68,29 @@ pub enum Command {
         /// in its block, if at all (`follow` shows it).
         #[arg(long)]
         no_precheck: bool,
+    },
+    /// Sign your consent for the recipient operator to request the port for you (nothing is
+    /// submitted): writes the consent file and prints its one-line form, either of which you
+    /// hand to the recipient (`npchain operator request-for --consent …`).
+    Consent {
+        /// The number (repeat for a group port: all or none).
+        #[arg(long = "number", required_unless_present = "group", allow_hyphen_values = true)]
+        numbers: Vec<String>,
+        /// A file of numbers, one per line as typed.
+        #[arg(long)]
+        group: Option<PathBuf>,
+        /// The recipient operator, who will carry the consent.
+        #[arg(long)]
+        to: String,
+        /// Earliest activation: +30m, +2h, +1d from now, or Unix milliseconds (default: now).
+        #[arg(long)]
+        due: Option<String>,
+        /// Until when the recipient may submit it: +30m, +2h, +7d from now, or Unix milliseconds.
+        #[arg(long, default_value = "+7d")]
+        expires: String,
+        /// The consent file to write (never over an existing one) [default: consent-<port>.json].
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Follow an order until it is finished (activated, rejected, cancelled or expired),
     /// writing each committed step, verified, to the local ledger. Ctrl-C stops it (exit
@@ -139,6 +162,9 @@ fn run_verb(args: Args) -> Result<ExitCode, CliError> {
         Command::Port { numbers, group, to, due, no_precheck } => {
             port(&args, &w, numbers, group.as_ref(), to, due.as_deref(), *no_precheck)?;
         }
+        Command::Consent { numbers, group, to, due, expires, out } => {
+            consent(&args, &w, numbers, group.as_ref(), to, due.as_deref(), expires, out.as_ref())?;
+        }
         Command::Follow { port, timeout } => follow(&w, nodes, &port_id(port)?, *timeout, json)?,
         Command::Cancel { port, no_precheck } => {
             let id = w.cancel(nodes, &port_id(port)?, !no_precheck)?;
@@ -172,6 +198,13 @@ fn show(w: &Wallet, nodes: &[String], json: bool) -> Result<ExitCode, CliError> 
     let key = commonware_formatting::hex(w.public_key().as_ref());
     let numbers = w.client(nodes).bound_numbers(&key).map_err(WalletError::from)?;
     let sent: Vec<String> = w.sent()?.into_iter().filter(|s| s.kind == "request").map(|s| s.port).collect();
+    let consents = w.consents()?;
+    // an order of a consent this wallet signed that no node shows yet
+    let given = |id: &PortId, e: &WalletError| {
+        matches!(e, WalletError::NotInABlock { .. })
+            .then(|| consents.iter().find(|g| g.port == id.to_string()))
+            .flatten()
+    };
     let mut orders = Vec::new();
     let mut failed = false;
     for id in w.discover(nodes)? {
@@ -203,6 +236,14 @@ fn show(w: &Wallet, nodes: &[String], json: bool) -> Result<ExitCode, CliError> 
                     "sent_by_wallet": by_wallet,
                     "verified_steps": o.verified_steps,
                 }),
+                Err(e) if given(id, e).is_some() => {
+                    let g = given(id, e).expect("checked");
+                    json!({
+                        "id": id.to_string(),
+                        "sent_by_wallet": false,
+                        "consent": { "recipient": g.recipient, "expires_at_ms": g.expires_at_ms },
+                    })
+                }
                 Err(e) => match e.refusal() {
                     Some(r) => json!({ "id": id.to_string(), "sent_by_wallet": by_wallet, "refused": r }),
                     None => {
@@ -246,24 +287,22 @@ fn show(w: &Wallet, nodes: &[String], json: bool) -> Result<ExitCode, CliError> 
                         o.verified_steps
                     );
                 }
-                Err(e) => println!("order {id}: {e}"),
+                Err(e) => match given(id, e) {
+                    Some(g) => println!(
+                        "order {id}: consent given to {}, not submitted yet; valid until {} ms",
+                        g.recipient, g.expires_at_ms
+                    ),
+                    None => println!("order {id}: {e}"),
+                },
             }
         }
     }
     Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
-/// `wallet port`: every number is read (and a group file's lines) before anything is signed,
-/// so one bad number orders nothing.
-fn port(
-    args: &Args,
-    w: &Wallet,
-    numbers: &[String],
-    group: Option<&PathBuf>,
-    to: &str,
-    due: Option<&str>,
-    no_precheck: bool,
-) -> Result<(), CliError> {
+/// The numbers typed and a group file's lines, every one read before anything is signed, so
+/// one bad number orders (or consents to) nothing.
+fn read_numbers(w: &Wallet, numbers: &[String], group: Option<&PathBuf>) -> Result<Vec<E164>, CliError> {
     let mut numbers =
         numbers.iter().map(|n| w.parse_number(n).map_err(CliError::Number)).collect::<Result<Vec<_>, _>>()?;
     if let Some(path) = group {
@@ -277,11 +316,26 @@ fn port(
             })?);
         }
     }
+    Ok(numbers)
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// `wallet port`.
+fn port(
+    args: &Args,
+    w: &Wallet,
+    numbers: &[String],
+    group: Option<&PathBuf>,
+    to: &str,
+    due: Option<&str>,
+    no_precheck: bool,
+) -> Result<(), CliError> {
+    let numbers = read_numbers(w, numbers, group)?;
     let to: OperatorId = to.parse().map_err(CliError::Operator)?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
-    let due = due.map(|d| parse_due(d, now)).transpose()?.unwrap_or(0);
+    let due = due.map(|d| parse_due(d, now_ms())).transpose()?.unwrap_or(0);
     let port = w.request_port(&args.nodes, &numbers, &to, Timestamp(due), !no_precheck)?;
     let follow = follow_command(args, &port.to_string());
     if args.json {
@@ -293,6 +347,63 @@ fn port(
         }));
     } else {
         println!("port {port} requested ({} number(s) to {to}); follow it with:", numbers.len());
+        println!("  {follow}");
+    }
+    Ok(())
+}
+
+/// `wallet consent`: signs, writes the file, prints the one-line form and how to follow.
+#[allow(clippy::too_many_arguments)]
+fn consent(
+    args: &Args,
+    w: &Wallet,
+    numbers: &[String],
+    group: Option<&PathBuf>,
+    to: &str,
+    due: Option<&str>,
+    expires: &str,
+    out: Option<&PathBuf>,
+) -> Result<(), CliError> {
+    let numbers = read_numbers(w, numbers, group)?;
+    let to: OperatorId = to.parse().map_err(CliError::Operator)?;
+    let now = now_ms();
+    let due = due.map(|d| parse_due(d, now)).transpose()?.unwrap_or(0);
+    let expires_at = parse_due(expires, now)
+        .ok()
+        .filter(|&t| t > now)
+        .ok_or_else(|| CliError::Expires(expires.to_owned()))?;
+    if let Some(path) = out.filter(|p| p.exists()) {
+        return Err(CliError::Exists(path.display().to_string()));
+    }
+    let consent = w.consent(&args.nodes, &numbers, &to, Timestamp(due), Timestamp(expires_at))?;
+    let port = consent.port_id().to_string();
+    let path = out.cloned().unwrap_or_else(|| PathBuf::from(format!("consent-{port}.json")));
+    w.write_consent(&path, &consent)?;
+    let text = consent.to_text();
+    let follow = follow_command(args, &port);
+    if args.json {
+        print_json(&json!({
+            "port": port,
+            "file": path.display().to_string(),
+            "consent": text,
+            "recipient": to.to_string(),
+            "expires_at_ms": expires_at,
+            "follow": follow,
+        }));
+    } else {
+        println!(
+            "consent to port {} number(s) from {} to {to} signed; the order will be {port}",
+            consent.request.numbers.len(),
+            consent.request.donor
+        );
+        println!(
+            "valid for {} (until {expires_at} ms); written to {}",
+            human(Duration::from_millis(expires_at - now)),
+            path.display()
+        );
+        println!("hand {to} the file or this line:");
+        println!("{text}");
+        println!("once {to} has submitted it, follow it with:");
         println!("  {follow}");
     }
     Ok(())

@@ -24,7 +24,7 @@ pub const MAX_DISCOVERY_PAGES: usize = 10;
 /// deadline for the block that settles it (block times and this machine's clock may differ).
 pub const FOLLOW_MARGIN: Duration = Duration::from_secs(600);
 
-/// Where a request this wallet sent is, while no node shows its order.
+/// Where a request this wallet sent (or a consent it signed) is, while no node shows its order.
 #[derive(Debug)]
 enum RequestState {
     /// In no block yet; it can be committed until it expires.
@@ -101,11 +101,16 @@ impl Wallet {
         Ok(())
     }
 
-    /// Where the request of order `id` is, if this wallet sent it: for an order the node
-    /// does not know (yet).
+    /// Where the request of order `id` is, if this wallet sent it or signed its consent: for
+    /// an order the node does not know (yet).
     fn request_state(&self, client: &Client, id: &str) -> Result<Option<RequestState>, WalletError> {
         let Some(sent) = self.sent()?.into_iter().find(|s| s.kind == "request" && s.port == id) else {
-            return Ok(None);
+            // a consent this wallet signed: the recipient may submit it until it expires
+            return Ok(self
+                .consents()?
+                .into_iter()
+                .find(|g| g.port == id)
+                .map(|g| RequestState::Pending { expires_at_ms: g.expires_at_ms }));
         };
         Ok(Some(match client.tx(&sent.tx_id) {
             Ok(TxStatus::Committed { height, result, .. }) => match Refusal::in_block(height, &result) {
@@ -156,6 +161,11 @@ impl Wallet {
         };
         for s in self.sent()?.iter().filter(|s| s.kind == "request") {
             add(&mut ids, &s.port);
+        }
+        // consents still usable (an order submitted with one is found by its numbers below)
+        let now = now_ms();
+        for g in self.consents()?.iter().filter(|g| g.expires_at_ms > now) {
+            add(&mut ids, &g.port);
         }
         for e in self.entries()? {
             add(&mut ids, &e.port);

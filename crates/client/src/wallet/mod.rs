@@ -8,8 +8,12 @@
 //! passphrase: Argon2id and ChaCha20-Poly1305; `keyfile.rs`), `wallet.toml` (nodes, chain id,
 //! validators; `dir.rs`), `ledger.jsonl` (one verified entry per line; `ledger.rs`),
 //! `sent.jsonl` (every request and cancel this wallet signed and a node accepted, before any
-//! block holds it; `sent.rs`). `follow.rs` keeps the ledger up to date with the wallet's orders.
+//! block holds it; `sent.rs`), `consents.jsonl` (every consent it signed for a recipient to
+//! submit; `consent.rs`). `follow.rs` keeps the ledger up to date with the wallet's orders,
+//! those a recipient requested with the subscriber's consent among them; `consent.rs` signs
+//! that consent and reads it back as a file or a string.
 
+mod consent;
 mod dir;
 mod error;
 mod follow;
@@ -17,6 +21,9 @@ pub(crate) mod keyfile;
 mod ledger;
 mod sent;
 
+pub use consent::{
+    CONSENT_FORMAT, ConsentFile, ConsentFileError, Given, MAX_CONSENT_FILE, parse_consent_file, read_consent,
+};
 pub use dir::{Wallet, WalletConfig};
 pub use error::{Fault, WalletError};
 pub use follow::{FOLLOW_MARGIN, Finished, Followed, MAX_DISCOVERY_PAGES, Order};

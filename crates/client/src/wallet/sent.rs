@@ -105,15 +105,17 @@ impl Wallet {
         numbers.sort();
         numbers.dedup();
         let first = numbers.first().ok_or(WalletError::NoNumbers)?;
-        let route = client.route(&first.to_string())?;
-        let donor: OperatorId = route
-            .serving
-            .parse()
-            .map_err(|source| WalletError::Donor { serving: route.serving.clone(), source })?;
+        let donor = self.donor_of(&client, first)?;
         let request = PortRequest { numbers, donor, recipient: to.clone(), due, nonce: rand::random() };
         let port = request.port_id(&self.public_key());
         self.sign_and_submit(&client, "request", &port, TxBody::RequestPort(request), precheck)?;
         Ok(port)
+    }
+
+    /// The operator serving `number` now, as the node reports it: the donor of a request.
+    pub(super) fn donor_of(&self, client: &Client, number: &E164) -> Result<OperatorId, WalletError> {
+        let route = client.route(&number.to_string())?;
+        route.serving.parse().map_err(|source| WalletError::Donor { serving: route.serving.clone(), source })
     }
 
     /// Cancels an order before activation (with `precheck`, tried on the committed state first).

@@ -94,11 +94,12 @@ pub(super) fn submit_error(e: &SubmitError) -> ApiError {
     error(status, e.code(), e.to_string())
 }
 
-/// An operator action the node did not take: 409 `no_operator` on an observer, else the
-/// submission's refusal.
+/// An operator action the node did not take: 409 `no_operator` on an observer, 422 with the
+/// consent's code for a consent it cannot carry, else the submission's refusal.
 pub(super) fn action_error(e: ActionError) -> ApiError {
     match e {
         ActionError::NoOperator => error(StatusCode::CONFLICT, "no_operator", e.to_string()),
+        ActionError::Consent(c) => error(StatusCode::UNPROCESSABLE_ENTITY, c.code(), c.to_string()),
         ActionError::Submit(e) => submit_error(&e),
     }
 }

@@ -66,6 +66,7 @@ fn app(api: Api, shared: Arc<Shared>) -> Router {
         .route("/v1/operators", get(governance::operators))
         .route("/v1/ranges", get(governance::ranges))
         .route("/v1/policy", get(governance::policy))
+        .route("/v1/operator/ports", post(operator::request_for))
         .route("/v1/operator/ports/{id}/{action}", post(operator::port_action))
         .route("/v1/operator/numbers/{number}/{action}", post(operator::number_action))
         .fallback(|uri: axum::http::Uri| async move {

@@ -1,6 +1,7 @@
 //! The operator's own actions, signed by the node with its operator key:
-//! `POST /v1/operator/ports/{id}/{release|reject|activate}` and
-//! `POST /v1/operator/numbers/{number}/{bind|return}`. Each needs
+//! `POST /v1/operator/ports/{id}/{release|reject|activate}`,
+//! `POST /v1/operator/numbers/{number}/{bind|return}`, and `POST /v1/operator/ports` (as
+//! recipient, a port request carrying the subscriber's consent: `npchain_api::consent`). Each needs
 //! `Authorization: Bearer <admin token>` (compared in constant time by the node); without a
 //! configured token the actions are disabled.
 
@@ -68,6 +69,31 @@ struct RejectBody {
 struct BindBody {
     /// The subscriber's public key, hex; null unbinds.
     subscriber: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RequestForBody {
+    /// The consent's printable form (`npconsent1:` and hex).
+    consent: String,
+}
+
+/// `POST /v1/operator/ports`: the consent is read (400 `bad_consent`), checked against this
+/// node (422 with the consent's code), then the request is signed and submitted with the
+/// precheck (a consent already used: 422 `duplicate-port`). 202 with the transaction and port id.
+pub(super) async fn request_for(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    body: Payload<MAX_BODY_BYTES>,
+) -> Answer {
+    authorize(&api, &headers)?;
+    let body: RequestForBody = parse::json_body(&body, "{\"consent\": \"npconsent1:<hex>\"}")?;
+    let consent = npchain_api::consent::Consent::from_text(&body.consent)
+        .map_err(|e| error(StatusCode::BAD_REQUEST, "bad_consent", e.to_string()))?;
+    let port = consent.port_id();
+    let id = api.act(OperatorAction::RequestFor { consent: Box::new(consent) }).map_err(action_error)?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "id": id.to_string(), "port": port.to_string() })))
+        .into_response())
 }
 
 fn unknown_action(on: &str, got: &str, choices: &str) -> ApiError {
