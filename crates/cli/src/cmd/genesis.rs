@@ -337,12 +337,15 @@ fn chain_id(genesis: &Genesis, name: &str, ported: Option<&Path>) -> Result<Chai
     Ok(ledger.chain_id())
 }
 
+/// Each validator's key and p2p address, as the operator files give them.
+type PeerAddresses = Vec<(PublicKey, SocketAddr)>;
+
 /// The operator files, checked one by one and against each other (ids, keys, routing numbers,
 /// p2p addresses: none twice, no key the regulator's), with each validator's p2p address.
 fn read_operators(
     paths: &[PathBuf],
     regulator: &PublicKey,
-) -> Result<(Vec<GenesisOperator>, Vec<(PublicKey, SocketAddr)>), CeremonyError> {
+) -> Result<(Vec<GenesisOperator>, PeerAddresses), CeremonyError> {
     if paths.is_empty() {
         return Err(CeremonyError::NoOperators);
     }
@@ -384,7 +387,7 @@ fn read_operators(
                     field,
                     key: key.to_string(),
                     first: first.clone(),
-                    first_field: *first_field,
+                    first_field,
                 });
             }
             keys.insert(key.clone(), (name.clone(), field));
