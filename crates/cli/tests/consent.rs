@@ -6,25 +6,11 @@
 mod support;
 
 use serde_json::{Value, json};
-use std::{path::Path, process::Command, time::Duration};
-use support::{Net, get, wait_until};
+use std::time::Duration;
+use support::{Net, get, npchain, wait_until, wallet};
 
 const LONG: Duration = Duration::from_secs(90);
 const NUMBER: &str = "+491500000090";
-
-fn npchain(args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_npchain")).args(args).output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
-    )
-}
-
-fn wallet(dir: &Path, node: &str, args: &[&str]) -> (bool, String) {
-    let mut all = vec!["wallet", "--wallet", dir.to_str().unwrap(), "--node", node];
-    all.extend_from_slice(args);
-    npchain(&all)
-}
 
 /// `npchain operator` against node `i` with its admin token.
 fn operator(net: &Net, i: usize, args: &[&str]) -> (bool, String) {

@@ -10,19 +10,11 @@ use npchain_testkit::number_table as table;
 
 use npchain_core::{E164, Region};
 use serde_json::Value;
-use std::{path::Path, process::Command, time::Duration};
-use support::{Net, get, wait_until};
+use std::{path::Path, time::Duration};
+use support::{Net, get, npchain, wait_until};
 use table::{NUMBERS, TABLE_REGION, Want};
 
 const LONG: Duration = Duration::from_secs(90);
-
-fn npchain(args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_npchain")).args(args).output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
-    )
-}
 
 /// What a refusal may not change: the mempool, the numbers bound to the key, the orders.
 #[derive(Debug, PartialEq, Eq)]

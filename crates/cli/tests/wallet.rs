@@ -8,27 +8,12 @@ use serde_json::{Value, json};
 use std::{
     io::{BufRead, BufReader, Write},
     net::{SocketAddr, TcpListener},
-    path::Path,
     process::Command,
     time::Duration,
 };
-use support::{Net, get, wait_until};
+use support::{Net, get, npchain, wait_until, wallet};
 
 const LONG: Duration = Duration::from_secs(90);
-
-fn npchain(args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_npchain")).args(args).output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
-    )
-}
-
-fn wallet(dir: &Path, node: &str, args: &[&str]) -> (bool, String) {
-    let mut all = vec!["wallet", "--wallet", dir.to_str().unwrap(), "--node", node];
-    all.extend_from_slice(args);
-    npchain(&all)
-}
 
 /// Acts on node `i` and waits until every node has applied the transaction (the next action,
 /// on any node, is prechecked on that node's committed state).

@@ -336,3 +336,19 @@ pub fn post(addr: SocketAddr, path: &str, body: &[u8]) -> Option<(u16, Value)> {
     );
     request(addr, &head, body)
 }
+
+/// Runs `npchain` with `args`: whether it succeeded, and its stdout then stderr.
+pub fn npchain(args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_npchain")).args(args).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+/// `npchain wallet --wallet DIR --node NODE ARGS…`.
+pub fn wallet(dir: &Path, node: &str, args: &[&str]) -> (bool, String) {
+    let mut all = vec!["wallet", "--wallet", dir.to_str().unwrap(), "--node", node];
+    all.extend_from_slice(args);
+    npchain(&all)
+}
