@@ -9,7 +9,7 @@
 
 use super::{
     Wallet,
-    error::{WalletError, io},
+    error::{WalletError, io, read_jsonl},
 };
 use npchain_api::consent::{CONSENT_PREFIX, Consent, ConsentError};
 use npchain_core::{E164, OperatorId, PortRequest, Timestamp};
@@ -155,18 +155,7 @@ pub struct Given {
 impl Wallet {
     /// The consents this wallet signed, oldest first.
     pub fn consents(&self) -> Result<Vec<Given>, WalletError> {
-        let path = self.dir.join("consents.jsonl");
-        match std::fs::read_to_string(&path) {
-            Ok(text) => text
-                .lines()
-                .map(|l| {
-                    serde_json::from_str(l)
-                        .map_err(|source| WalletError::Json { path: path.display().to_string(), source })
-                })
-                .collect(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-            Err(e) => Err(io(&path)(e)),
-        }
+        read_jsonl(&self.dir.join("consents.jsonl"))
     }
 
     fn record_consent(&self, consent: &Consent) -> Result<(), WalletError> {

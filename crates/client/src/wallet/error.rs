@@ -147,3 +147,18 @@ pub enum Fault {
 pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> WalletError + '_ {
     move |source| WalletError::Io { path: path.display().to_string(), source }
 }
+
+/// The records of a JSON-lines file of the wallet, oldest first; none if the file does not exist.
+pub(crate) fn read_jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, WalletError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => text
+            .lines()
+            .map(|l| {
+                serde_json::from_str(l)
+                    .map_err(|source| WalletError::Json { path: path.display().to_string(), source })
+            })
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(io(path)(e)),
+    }
+}

@@ -4,7 +4,7 @@
 
 use super::{
     Wallet,
-    error::{WalletError, io},
+    error::{WalletError, io, read_jsonl},
 };
 use crate::http::Client;
 use commonware_codec::Encode;
@@ -75,18 +75,7 @@ impl Wallet {
 
     /// What this wallet sent, oldest first.
     pub fn sent(&self) -> Result<Vec<Sent>, WalletError> {
-        let path = self.dir.join("sent.jsonl");
-        match fs::read_to_string(&path) {
-            Ok(text) => text
-                .lines()
-                .map(|l| {
-                    serde_json::from_str(l)
-                        .map_err(|source| WalletError::Json { path: path.display().to_string(), source })
-                })
-                .collect(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-            Err(e) => Err(io(&path)(e)),
-        }
+        read_jsonl(&self.dir.join("sent.jsonl"))
     }
 
     /// Requests the port of `numbers` (one, or a group: all or none) to `to`. The donor is the
