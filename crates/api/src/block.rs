@@ -6,19 +6,22 @@
 //! what a wallet checks offline.
 
 use bytes::{BufMut, Bytes};
-use commonware_codec::{Buf, EncodeSize, Error as CodecError, Read, ReadExt, Write, varint::UInt};
+use commonware_codec::{Buf, EncodeSize, Error as CodecError, FixedSize, Read, ReadExt, Write, varint::UInt};
 use commonware_cryptography::{Digestible, Hasher, Sha256};
 use npchain_core::{
     tx::{ChainId, MAX_TX_BYTES, SignedTransaction},
-    types::{Digest, Timestamp},
+    types::{Digest, PublicKey, Timestamp},
 };
 
 /// The most transactions one block carries.
 pub const MAX_BLOCK_TXS: usize = 20_000;
 /// The most transaction bytes one block carries.
 pub const MAX_BLOCK_TX_BYTES: usize = 4 * 1024 * 1024;
-/// Header bytes at their widest: parent, height, time, state hash, tx count.
-const MAX_HEADER_BYTES: usize = 32 + 8 + 8 + 32 + 5;
+/// The most validators one epoch has (the set a boundary block names).
+pub const MAX_VALIDATORS: usize = 1_024;
+/// Header bytes at their widest: parent, height, time, state hash, the next epoch's validators
+/// (count and keys), tx count.
+const MAX_HEADER_BYTES: usize = 32 + 8 + 8 + 32 + 3 + 32 * MAX_VALIDATORS + 5;
 /// A block's encoding at its widest. Each transaction's length prefix is at most 3 bytes
 /// (`MAX_TX_BYTES` < 2^21).
 pub const MAX_BLOCK_BYTES: usize = MAX_HEADER_BYTES + MAX_BLOCK_TX_BYTES + MAX_BLOCK_TXS * 3;
@@ -32,6 +35,10 @@ pub struct Block {
     pub time: Timestamp,
     /// The state hash after applying this block.
     pub state_hash: Digest,
+    /// Empty but in the last block of an epoch, which names the validators of the next epoch
+    /// (sorted, as the ledger derived them after this block). A wallet learns each epoch's set
+    /// from the block that the previous set finalized.
+    pub next_validators: Vec<PublicKey>,
     /// Signed transactions, each in its canonical encoding.
     pub txs: Vec<Bytes>,
 }
@@ -40,7 +47,14 @@ impl Block {
     /// The block every chain starts from: height 0 at the genesis time. In place of a state
     /// hash it carries the chain id, which covers the genesis and its migration list.
     pub fn genesis(time: Timestamp, chain: ChainId) -> Self {
-        Self { parent: Digest::from([0u8; 32]), height: 0, time, state_hash: chain.0, txs: Vec::new() }
+        Self {
+            parent: Digest::from([0u8; 32]),
+            height: 0,
+            time,
+            state_hash: chain.0,
+            next_validators: Vec::new(),
+            txs: Vec::new(),
+        }
     }
 
     /// Decodes the carried transactions; an undecodable one makes the whole block invalid.
@@ -61,6 +75,10 @@ impl Write for Block {
         self.height.write(buf);
         self.time.write(buf);
         self.state_hash.write(buf);
+        UInt(self.next_validators.len() as u32).write(buf);
+        for key in &self.next_validators {
+            key.write(buf);
+        }
         UInt(self.txs.len() as u32).write(buf);
         for tx in &self.txs {
             UInt(tx.len() as u32).write(buf);
@@ -74,6 +92,8 @@ impl EncodeSize for Block {
         32 + 8
             + 8
             + 32
+            + UInt(self.next_validators.len() as u32).encode_size()
+            + self.next_validators.len() * <PublicKey as FixedSize>::SIZE
             + UInt(self.txs.len() as u32).encode_size()
             + self.txs.iter().map(|t| UInt(t.len() as u32).encode_size() + t.len()).sum::<usize>()
     }
@@ -86,6 +106,11 @@ impl Read for Block {
         let height = u64::read(buf)?;
         let time = Timestamp::read(buf)?;
         let state_hash = Digest::read(buf)?;
+        let validators = UInt::<u32>::read(buf)?.0 as usize;
+        if validators > MAX_VALIDATORS {
+            return Err(CodecError::InvalidLength(validators));
+        }
+        let next_validators = (0..validators).map(|_| PublicKey::read(buf)).collect::<Result<Vec<_>, _>>()?;
         let count = UInt::<u32>::read(buf)?.0 as usize;
         if count > MAX_BLOCK_TXS {
             return Err(CodecError::InvalidLength(count));
@@ -103,7 +128,7 @@ impl Read for Block {
             }
             txs.push(buf.take_owned::<Bytes>(len));
         }
-        Ok(Self { parent, height, time, state_hash, txs })
+        Ok(Self { parent, height, time, state_hash, next_validators, txs })
     }
 }
 
@@ -146,8 +171,21 @@ mod tests {
             height: 7,
             time: Timestamp(1_000),
             state_hash: Sha256::hash(&[b"s"]),
+            next_validators: Vec::new(),
             txs: vec![Bytes::from_static(b"abc"), Bytes::from(vec![9u8; 300])],
         }
+    }
+
+    fn validator() -> PublicKey {
+        commonware_cryptography::Signer::public_key(&npchain_testkit::key("validator"))
+    }
+
+    #[test]
+    fn a_boundary_block_round_trips_with_its_next_validators() {
+        let b = Block { next_validators: vec![validator(); 3], ..sample() };
+        let bytes = b.encode();
+        assert_eq!(bytes.len(), b.encode_size());
+        assert_eq!(Block::decode(bytes).unwrap(), b);
     }
 
     #[test]
@@ -174,6 +212,7 @@ mod tests {
             Block { time: Timestamp(1_001), ..b.clone() },
             Block { state_hash: Sha256::hash(&[b"t"]), ..b.clone() },
             Block { parent: Sha256::hash(&[b"q"]), ..b.clone() },
+            Block { next_validators: vec![validator()], ..b.clone() },
         ];
         let mut fewer = b.clone();
         fewer.txs.pop();

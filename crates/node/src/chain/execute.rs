@@ -62,6 +62,8 @@ pub enum InvalidBlock {
     DuplicateTx { height: u64, tx: TxId },
     #[error("block {height} touches {weight} numbers, more than the {MAX_BLOCK_WEIGHT} a block may")]
     TooHeavy { height: u64, weight: usize },
+    #[error("block {height}: its next epoch's validators differ from the ones the ledger derives")]
+    NextValidators { height: u64 },
     #[error("block {height}: state hash {claimed} differs from the computed {computed}")]
     StateHash { height: u64, claimed: Digest, computed: Digest },
     #[error("block {height}: {source}")]
@@ -190,6 +192,10 @@ impl<S: Store + Send + 'static, L: BlockLog> Chain<S, L> {
                 .execute(&layers, height, block.time, &txs)
                 .map_err(|source| InvalidBlock::Execution { height, source })?
         };
+        let next_validators = executed.outcome().next_validators.as_deref().unwrap_or_default();
+        if next_validators != block.next_validators.as_slice() {
+            return Err(InvalidBlock::NextValidators { height });
+        }
         if executed.state_hash() != block.state_hash {
             return Err(InvalidBlock::StateHash {
                 height,
@@ -273,6 +279,7 @@ impl<S: Store + Send + 'static, L: BlockLog> Chain<S, L> {
             height,
             time,
             state_hash: executed.state_hash(),
+            next_validators: executed.outcome().next_validators.clone().unwrap_or_default(),
             txs: selected.iter().map(|(_, b)| b.clone()).collect(),
         };
         let digest = commonware_cryptography::Digestible::digest(&block);
