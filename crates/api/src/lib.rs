@@ -17,5 +17,5 @@ pub mod enum_query;
 pub mod json;
 pub mod proof;
 
-pub use block::Block;
+pub use block::{Block, MAX_VALIDATORS};
 pub use proof::{CONSENSUS_NAMESPACE, ProofChecker, ProofError};

@@ -34,6 +34,10 @@ pub struct Metrics {
     pub height: Gauge,
     /// Transactions in the mempool.
     pub mempool: Gauge,
+    /// The epoch consensus runs in on this node.
+    pub epoch: Gauge,
+    /// Validators of that epoch.
+    pub validators: Gauge,
     /// Seconds from a block's proposal time to its commit on this node.
     pub commit_latency: Histogram,
     /// Routing queries served, by kind and result.
@@ -60,6 +64,10 @@ impl Default for Metrics {
         registry.register("height", "Height of the last committed block", height.clone());
         let mempool = Gauge::default();
         registry.register("mempool_transactions", "Transactions waiting in the mempool", mempool.clone());
+        let epoch = Gauge::default();
+        registry.register("epoch", "The epoch consensus runs in on this node", epoch.clone());
+        let validators = Gauge::default();
+        registry.register("validators", "Validators of the current epoch", validators.clone());
         let commit_latency = Histogram::new([0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0]);
         registry.register(
             "commit_latency_seconds",
@@ -84,6 +92,8 @@ impl Default for Metrics {
             registry,
             height,
             mempool,
+            epoch,
+            validators,
             commit_latency,
             queries,
             tx_rejected,

@@ -14,7 +14,7 @@ use crate::{
     storage::{BlockLogError, RedbBlockLog, RedbStore},
 };
 use commonware_cryptography::{ChaCha20Poly1305, Signer};
-use commonware_p2p::{Address, AddressableManager, authenticated::lookup};
+use commonware_p2p::{Address, AddressableManager, AddressableTrackedPeers, authenticated::lookup};
 use commonware_runtime::{Runner as _, Supervisor as _, tokio as runtime};
 use commonware_stream::{
     cups::{self, Cups},
@@ -236,7 +236,7 @@ pub fn run(config: &NodeConfig) -> Result<(), NodeError> {
             return Err(NodeError::ValidatorNotPeer { key: commonware_formatting::hex(v.as_ref()) });
         }
     }
-    let max_message = consensus::max_message_size(validators.len());
+    let max_message = consensus::max_message_size();
     if max_message > lookup::max_size::<SakeCups>() {
         return Err(NodeError::FrameLimit { size: max_message });
     }
@@ -303,8 +303,9 @@ pub fn run(config: &NodeConfig) -> Result<(), NodeError> {
             NZUsize!(4096),
         );
         apply_p2p_settings(&mut p2p_config, &p2p_settings);
-        let (mut network, mut oracle) = lookup::Network::new(context.child("p2p"), p2p_config);
-        let _ = oracle.track(0, peers);
+        let (mut network, oracle) = lookup::Network::new(context.child("p2p"), p2p_config);
+        let address_book: Vec<PublicKey> = peers.keys().iter().cloned().collect();
+        let track = track_addresses(oracle.clone(), peers);
         let mut register = |channel| network.register(channel, consensus::channel_quota(channel));
         let channels = Channels {
             votes: register(consensus::CHANNEL_VOTES),
@@ -317,7 +318,8 @@ pub fn run(config: &NodeConfig) -> Result<(), NodeError> {
         let network_handle = network.start();
         let wiring = Wiring {
             signer,
-            validators,
+            address_book,
+            track,
             chain: chain.clone(),
             genesis: genesis_block,
             partition: "npchain".into(),
@@ -430,6 +432,33 @@ fn check_open_files(
 }
 
 type SakeCups = Cups<Sake<npchain_core::types::PrivateKey>, ChaCha20Poly1305>;
+
+/// Hands each epoch's peers to the p2p network with their addresses from the address book (the
+/// configured peers). A validator without an address cannot be dialled; it is logged, and the
+/// others still reach quorum as long as the set tolerates it.
+fn track_addresses(
+    mut oracle: lookup::Oracle<PublicKey>,
+    book: Map<PublicKey, Address>,
+) -> consensus::TrackPeers {
+    Box::new(move |peers: &consensus::EpochPeers| {
+        let with_address = |keys: &[PublicKey]| -> Map<PublicKey, Address> {
+            let known: Vec<(PublicKey, Address)> = keys
+                .iter()
+                .filter_map(|k| match book.get_value(k) {
+                    Some(address) => Some((k.clone(), address.clone())),
+                    None => {
+                        warn!(epoch = peers.epoch, key = %k, "a validator of this epoch has no configured address");
+                        None
+                    }
+                })
+                .collect();
+            Map::from_iter_dedup(known)
+        };
+        let tracked =
+            AddressableTrackedPeers::new(with_address(&peers.validators), with_address(&peers.followers));
+        let _ = AddressableManager::track(&mut oracle, peers.epoch, tracked);
+    })
+}
 
 /// Sets the limits an operator may tune (`[p2p]`) on commonware's production configuration; the
 /// rest stays as recommended (dial every second, ping every 50 s, four peer sets tracked).

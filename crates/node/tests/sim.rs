@@ -137,7 +137,9 @@ async fn start_node(
     };
     let wiring = Wiring {
         signer: validator_key(i),
-        validators: (0..VALIDATORS).map(|v| validator_key(v).public_key()).collect(),
+        address_book: (0..VALIDATORS).map(|v| validator_key(v).public_key()).collect(),
+        // The simulated network was given every node's key when it was made.
+        track: Box::new(|_| {}),
         chain: chain.clone(),
         genesis: genesis_block,
         partition: format!("node-{i}"),
@@ -185,7 +187,7 @@ async fn network(context: &Sim, rng: &mut StdRng, lossy: bool) -> Oracle<PublicK
     let (network, oracle) = Network::new_with_peers(
         context.child("network"),
         simulated::Config {
-            max_size: consensus::max_message_size(VALIDATORS),
+            max_size: consensus::max_message_size(),
             // Byzantine nodes may be blocked, and disconnected, by the honest ones.
             max_peers_per_set: NZUsize!(VALIDATORS),
             disconnect_on_block: true,
@@ -407,8 +409,20 @@ fn run_byzantine(seed: u64, kind: Byzantine) -> u64 {
         .expect("a validator signs");
         let control = oracle.control(validator_key(bad).public_key());
         let quota = Quota::per_second(NZU32!(100_000));
-        let votes = control.register(consensus::CHANNEL_VOTES, quota).await.unwrap();
-        let certificates = control.register(consensus::CHANNEL_CERTIFICATES, quota).await.unwrap();
+        // Honest nodes speak on per-epoch subchannels; the mocks get epoch 0's.
+        let epoch_zero = |(sender, receiver), name: &'static str| {
+            let (mux, handle) = commonware_p2p::utils::mux::Muxer::new(context.child(name), sender, receiver);
+            mux.start();
+            handle
+        };
+        let mut votes =
+            epoch_zero(control.register(consensus::CHANNEL_VOTES, quota).await.unwrap(), "byzantine_votes");
+        let mut certificates = epoch_zero(
+            control.register(consensus::CHANNEL_CERTIFICATES, quota).await.unwrap(),
+            "byzantine_certificates",
+        );
+        let votes = votes.register(0).await.unwrap();
+        let certificates = certificates.register(0).await.unwrap();
         match kind {
             Byzantine::Conflicter => {
                 use commonware_consensus::simplex::mocks::conflicter::{Config, Conflicter};

@@ -103,6 +103,12 @@ impl<S: Store> Ledger<S> {
         Ok(vec![(0, keys)])
     }
 
+    /// The validators the next epoch boundary would record: active operators' validator keys,
+    /// sorted.
+    pub fn pending_validators(&self) -> Vec<PublicKey> {
+        self.validator_sets().map(|mut s| s.remove(0).1).unwrap_or_default()
+    }
+
     pub fn store(&self) -> &S {
         &self.store
     }

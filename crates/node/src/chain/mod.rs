@@ -35,7 +35,7 @@ use mempool::Mempool;
 use npchain_core::{
     Ledger, Store,
     tx::ChainId,
-    types::{Digest, TxId},
+    types::{Digest, PublicKey, TxId},
 };
 use pending::Pending;
 use std::{
@@ -167,6 +167,26 @@ impl<S: Store + Send + 'static, L: BlockLog> Chain<S, L> {
     /// Why the node stopped applying blocks, if it did.
     pub fn halted(&self) -> Option<Arc<ApplyError>> {
         self.lock().halted.clone()
+    }
+
+    /// Blocks per epoch, from the genesis.
+    pub fn blocks_per_epoch(&self) -> u64 {
+        self.with_ledger(|l| l.blocks_per_epoch().get())
+    }
+
+    /// Every epoch's validator set the ledger recorded, oldest first, and the set the next
+    /// boundary would record as things stand.
+    pub fn validator_sets(&self) -> (Vec<(u64, Vec<PublicKey>)>, Vec<PublicKey>) {
+        self.with_ledger(|l| {
+            let sets = l.validator_sets().unwrap_or_else(|e| panic!("cannot read the validator sets: {e}"));
+            (sets, l.pending_validators())
+        })
+    }
+
+    /// Notes the epoch consensus runs in now.
+    pub fn note_epoch(&self, epoch: u64, validators: usize) {
+        self.metrics().epoch.set(epoch as i64);
+        self.metrics().validators.set(validators as i64);
     }
 
     /// The block log's record of the finalized block at `height`.

@@ -3,6 +3,7 @@
 //! runtime's blocking pool), and the reporter that applies the finalized blocks marshal
 //! delivers in order, acknowledging each only after the ledger committed it.
 
+use super::epochs::{Transition, Transitions};
 use crate::chain::{BlockLog, Chain, Finalized};
 use commonware_actor::Feedback;
 use commonware_consensus::{
@@ -182,18 +183,33 @@ where
 pub struct Finalizer<S: Store, L: BlockLog, E> {
     chain: Chain<S, L>,
     clock: E,
+    /// Told when the ledger has committed the last block of an epoch.
+    transitions: Transitions,
 }
 
 impl<S: Store, L: BlockLog, E: commonware_runtime::Supervisor> Clone for Finalizer<S, L, E> {
     /// Runtime contexts are not `Clone`: a copy gets a child context.
     fn clone(&self) -> Self {
-        Self { chain: self.chain.clone(), clock: self.clock.child("finalizer") }
+        Self {
+            chain: self.chain.clone(),
+            clock: self.clock.child("finalizer"),
+            transitions: self.transitions.clone(),
+        }
     }
 }
 
 impl<S: Store + Send + 'static, L: BlockLog, E: Clock> Finalizer<S, L, E> {
-    pub fn new(chain: Chain<S, L>, clock: E) -> Self {
-        Self { chain, clock }
+    pub fn new(chain: Chain<S, L>, clock: E, transitions: Transitions) -> Self {
+        Self { chain, clock, transitions }
+    }
+
+    /// After the last block of an epoch is committed (or found committed on a replay), the
+    /// orchestrator moves consensus to the next epoch.
+    fn after_commit(&self, height: u64) {
+        let per_epoch = self.chain.blocks_per_epoch();
+        if height % per_epoch == per_epoch - 1 {
+            let _ = self.transitions.unbounded_send(Transition { epoch: height / per_epoch + 1 });
+        }
     }
 }
 
@@ -215,9 +231,13 @@ impl<S: Store + Send + 'static, L: BlockLog, E: Clock + commonware_runtime::Supe
                         state = %outcome.state_hash,
                         "applied finalized block"
                     );
+                    self.after_commit(outcome.height);
                     ack.acknowledge();
                 }
-                Ok(Finalized::AlreadyApplied) => ack.acknowledge(),
+                Ok(Finalized::AlreadyApplied) => {
+                    self.after_commit(block.height().get());
+                    ack.acknowledge();
+                }
                 Err(e) => {
                     // Dropping the acknowledgement stops marshal: the node must not go on
                     // from a state it could not reach.

@@ -5,10 +5,12 @@
 //! simulation run the same code.
 
 mod app;
+mod epochs;
 mod gossip;
 mod wiring;
 
 pub use app::{App, EMPTY_BLOCK_INTERVAL_MS, Finalizer, Scheme};
+pub use epochs::{EpochPeers, EpochSchemes, TrackPeers, Transition, epoch_peers};
 pub use gossip::{Gossip, MAX_GOSSIP_TXS, decode_gossip};
 pub use wiring::{
     CHANNEL_BACKFILL, CHANNEL_BLOCKS, CHANNEL_CERTIFICATES, CHANNEL_RESOLVER, CHANNEL_TXS, CHANNEL_VOTES,

@@ -10,6 +10,7 @@
 
 use super::{
     app::{App, Finalizer, Scheme},
+    epochs::{EngineParts, EpochSchemes, Orchestrator, TrackPeers},
     gossip::{self, Gossip},
 };
 use crate::{
@@ -19,20 +20,15 @@ use crate::{
 use commonware_broadcast::buffered;
 use commonware_consensus::{
     marshal::{self, core::Actor as MarshalActor, resolver::p2p as marshal_resolver, standard::Inline},
-    simplex::{
-        self,
-        config::{ForwardPolicy, SkipBudget, SkipPolicy},
-        elector::RoundRobin,
-    },
-    types::{Epoch, FixedEpocher, ViewDelta},
+    types::{FixedEpocher, ViewDelta},
 };
-use commonware_cryptography::{Digestible, Sha256, certificate::ConstantProvider};
+use commonware_cryptography::Digestible;
 use commonware_p2p::{Blocker, Provider, Receiver, Sender};
 use commonware_parallel::Sequential;
 use commonware_runtime::{Clock, Handle, Metrics, Spawner, Storage, buffer::paged::CacheRef};
 use commonware_storage::archive::immutable;
-use commonware_utils::{NZDuration, NZU16, NZU64, NZUsize, ordered::Set};
-use npchain_api::{Block, CONSENSUS_NAMESPACE};
+use commonware_utils::{NZDuration, NZU16, NZU64, NZUsize};
+use npchain_api::{Block, MAX_VALIDATORS};
 use npchain_core::{
     Store,
     types::{PrivateKey, PublicKey},
@@ -64,8 +60,6 @@ pub fn channel_quota(channel: u64) -> commonware_runtime::Quota {
     commonware_runtime::Quota::per_second(per_second)
 }
 
-/// One epoch for the whole chain until validator changes go through governance.
-const BLOCKS_PER_EPOCH: NonZeroU64 = NZU64!(u64::MAX);
 const MAILBOX: NonZeroUsize = NZUsize!(1024);
 const IO_BUFFER: NonZeroUsize = NZUsize!(1 << 20);
 
@@ -74,8 +68,11 @@ const IO_BUFFER: NonZeroUsize = NZUsize!(1 << 20);
 pub struct Wiring<S: Store, L: BlockLog, P, B> {
     /// This node's identity (p2p and, for a validator, consensus votes).
     pub signer: PrivateKey,
-    /// The validators, from the genesis.
-    pub validators: Vec<PublicKey>,
+    /// Every peer this node knows an address for (itself included). Each epoch allows those
+    /// that are not removed validators; see [`super::epochs::epoch_peers`].
+    pub address_book: Vec<PublicKey>,
+    /// Hands each epoch's peers to the p2p layer.
+    pub track: TrackPeers,
     pub chain: Chain<S, L>,
     pub genesis: Block,
     /// Prefix of the engine's storage partitions.
@@ -112,10 +109,11 @@ impl<Sn> std::fmt::Debug for Started<Sn> {
     }
 }
 
-/// The most a network message may carry: a whole block with its framing.
-pub fn max_message_size(validators: usize) -> u32 {
+/// The most a network message may carry: a whole block with its framing, and a certificate of
+/// the largest validator set an epoch may have.
+pub fn max_message_size() -> u32 {
     let bound =
-        marshal::max_payload_size::<marshal::standard::Standard<Block>, Scheme>(validators as u32, &());
+        marshal::max_payload_size::<marshal::standard::Standard<Block>, Scheme>(MAX_VALIDATORS as u32, &());
     (bound + 1024) as u32
 }
 
@@ -134,13 +132,11 @@ where
     Sn: Sender<PublicKey = PublicKey>,
     Rc: Receiver<PublicKey = PublicKey>,
 {
-    let Wiring { signer, validators, chain, genesis, partition, timing, peers, blocker } = wiring;
+    let Wiring { signer, address_book, track, chain, genesis, partition, timing, peers, blocker } = wiring;
     let me = commonware_cryptography::Signer::public_key(&signer);
-    let participants: Set<PublicKey> = Set::from_iter_dedup(validators);
-    let scheme = Scheme::signer(CONSENSUS_NAMESPACE, participants.clone(), signer)
-        .unwrap_or_else(|| Scheme::verifier(CONSENSUS_NAMESPACE, participants.clone()));
+    let schemes = EpochSchemes::new(signer);
     let page_cache = CacheRef::new(NZU16!(4096), NZUsize!(1024));
-    let epocher = FixedEpocher::new(BLOCKS_PER_EPOCH);
+    let epocher = FixedEpocher::new(NonZeroU64::new(chain.blocks_per_epoch()).unwrap_or(NZU64!(u64::MAX)));
     let genesis_digest = genesis.digest();
 
     // Backfill of missing blocks and certificates from peers.
@@ -198,7 +194,7 @@ where
         finalizations,
         blocks,
         marshal::Config {
-            provider: ConstantProvider::new(scheme.clone()),
+            provider: schemes.clone(),
             epocher: epocher.clone(),
             start: marshal::Start::Genesis(genesis_block),
             partition_prefix: format!("{partition}-marshal"),
@@ -220,43 +216,34 @@ where
     let gossip_blocker = blocker.clone();
     let application =
         Inline::new(context.child("application"), App::new(chain.clone()), marshal.clone(), epocher);
-    let consensus = simplex::Engine::new(
-        context.child("consensus"),
-        simplex::Config {
-            scheme,
-            elector: RoundRobin::<Sha256>::default(),
-            blocker,
-            automaton: application.clone(),
-            relay: application.clone(),
-            reporter: application,
-            track_historical_votes: false,
-            strategy: Sequential,
-            partition: format!("{partition}-consensus"),
-            mailbox_size: MAILBOX,
-            epoch: Epoch::zero(),
-            floor: simplex::config::Floor::Genesis(genesis_digest),
-            replay_buffer: IO_BUFFER,
-            write_buffer: IO_BUFFER,
-            page_cache,
-            leader_timeout: timing.leader_timeout(),
-            certification_timeout: timing.certification_timeout(),
-            timeout_retry: timing.timeout_retry(),
-            view_retention: ViewDelta::new(10),
-            skip: SkipPolicy::Enabled {
-                timeout: timing.certification_timeout().max(timing.timeout_retry()) * 2,
-                budget: SkipBudget::Participants,
-            },
-            fetch_timeout: NZDuration!(timing.fetch_timeout()),
-            fetch_retry_delay: std::time::Duration::from_millis(100),
-            forward: ForwardPolicy::Disabled,
-        },
-    );
+    let (transitions, transitions_rx) = futures::channel::mpsc::unbounded();
     handles.push(marshal_actor.start(
-        Finalizer::new(chain.clone(), context.child("finalizer")),
+        Finalizer::new(chain.clone(), context.child("finalizer"), transitions),
         buffer,
         (resolver_rx, resolver),
     ));
-    handles.push(consensus.start(channels.votes, channels.certificates, channels.resolver));
+    let orchestrator = Orchestrator {
+        context: context.child("epochs"),
+        chain: chain.clone(),
+        schemes,
+        marshal: marshal.clone(),
+        genesis: genesis_digest,
+        address_book,
+        track,
+        transitions: transitions_rx,
+        parts: EngineParts {
+            application,
+            blocker,
+            partition: partition.clone(),
+            timing,
+            page_cache,
+            mailbox: MAILBOX,
+            io_buffer: IO_BUFFER,
+        },
+    };
+    let (votes, certificates, resolver) = (channels.votes, channels.certificates, channels.resolver);
+    handles
+        .push(context.child("orchestrator").spawn(move |_| orchestrator.run(votes, certificates, resolver)));
 
     // Transactions from peers enter the pool the same way as from clients.
     let (tx_sender, tx_receiver) = channels.txs;
