@@ -1,0 +1,238 @@
+//! Fault scenarios on a fixed validator set: crashes, partitions and loss; a Byzantine
+//! validator (the engine's own mocks); a peer gossiping garbage.
+
+use crate::harness::*;
+use commonware_cryptography::Signer;
+use commonware_runtime::{Clock, Quota, Runner, Supervisor as _};
+use commonware_utils::NZU32;
+use npchain_core::PublicKey;
+use npchain_node::{consensus, storage::BlockRecord};
+use rand::{RngExt as _, SeedableRng, rngs::StdRng};
+use std::{sync::Arc, time::Duration};
+/// Runs one seeded schedule: traffic to random nodes, lossy links, one crash and restart,
+/// one partition and heal. Returns the blocks all nodes agreed on.
+pub fn run_faulty(seed: u64) -> Vec<BlockRecord> {
+    runner(seed).start(|context| async move {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let lossy = rng.random_bool(0.5);
+        let oracle = network(&context, &mut rng, lossy).await;
+        let mut nodes = Vec::new();
+        for i in 0..VALIDATORS {
+            nodes.push(Some(start_node(&context, &oracle, i, None).await));
+        }
+        let chain_id = nodes[0].as_ref().unwrap().chain.chain_id();
+        let mut submitted = Vec::new();
+        let mut k = 0u64;
+        let crash = rng.random_range(0..VALIDATORS);
+        let partitioned = (crash + 1 + rng.random_range(0..VALIDATORS - 1)) % VALIDATORS;
+
+        for phase in 0..6 {
+            // Some traffic, each transaction to one random running node.
+            for _ in 0..rng.random_range(3..12) {
+                let op = rng.random_range(0..VALIDATORS);
+                let target = loop {
+                    let t = rng.random_range(0..VALIDATORS);
+                    if nodes[t].is_some() && !(phase == 3 && t == partitioned) {
+                        break t;
+                    }
+                };
+                let node = nodes[target].as_ref().unwrap();
+                let tx = bind(&chain_id, op, k, now_ms(&context));
+                node.chain.submit(&tx).expect("fresh transaction is pooled");
+                node.gossip.send(&[bytes::Bytes::from(tx.clone())]);
+                submitted.push((op, k));
+                k += 1;
+            }
+            let live: Vec<usize> = (0..VALIDATORS).filter(|i| nodes[*i].is_some()).collect();
+            let target = live.iter().map(|i| nodes[*i].as_ref().unwrap().chain.height()).max().unwrap() + 3;
+            match phase {
+                1 => {
+                    // kill a node: only what it committed survives
+                    let node = nodes[crash].take().unwrap();
+                    // Abort, and wait until the task tree is gone so nothing runs after the
+                    // snapshot: what the store holds then is what a killed process leaves on disk.
+                    node.task.abort();
+                    let _ = node.task.await;
+                    let saved = durable(&node.chain);
+                    let what = "three validators to commit without the fourth";
+                    wait_all_but(&context, &nodes, crash, target, what).await;
+                    nodes[crash] = Some(start_node(&context, &oracle, crash, Some(saved)).await);
+                }
+                3 => {
+                    for other in 0..VALIDATORS {
+                        if other != partitioned {
+                            disconnect(&oracle, partitioned, other).await;
+                        }
+                    }
+                    let what = "the majority side to commit during a partition";
+                    wait_all_but(&context, &nodes, partitioned, target, what).await;
+                    for other in 0..VALIDATORS {
+                        if other != partitioned {
+                            connect(&oracle, &mut rng, partitioned, other, lossy).await;
+                        }
+                    }
+                }
+                _ => {
+                    let all: Vec<_> = nodes.iter().map(|n| n.as_ref().unwrap().chain.clone()).collect();
+                    let what = format!("all validators to commit up to {target} in phase {phase}");
+                    wait_for(&context, &what, || {
+                        STATE.with(|s| *s.borrow_mut() = describe(&all));
+                        all.iter().all(|c| c.height() >= target)
+                    })
+                    .await;
+                }
+            }
+        }
+        let chains: Vec<_> = nodes.iter().map(|n| n.as_ref().unwrap().chain.clone()).collect();
+        settle_and_check(&context, &chains, &submitted).await
+    })
+}
+
+/// Which misbehaviour the Byzantine validator shows.
+#[derive(Clone, Copy, Debug)]
+pub enum Byzantine {
+    /// Votes for the proposal and for a random conflicting digest in every round.
+    Conflicter,
+    /// As leader, sends different proposals to different validators.
+    Equivocator,
+}
+
+/// Three honest validators and one Byzantine one (the engine's own mocks): the honest ones
+/// keep committing every transaction and agree at every height.
+pub fn run_byzantine(seed: u64, kind: Byzantine) -> u64 {
+    runner(seed).start(|context| async move {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let oracle = network(&context, &mut rng, false).await;
+        let bad = VALIDATORS - 1;
+        let participants: commonware_utils::ordered::Set<PublicKey> =
+            commonware_utils::ordered::Set::from_iter_dedup(
+                (0..VALIDATORS).map(|v| validator_key(v).public_key()),
+            );
+        let scheme = npchain_node::consensus::Scheme::signer(
+            npchain_api::CONSENSUS_NAMESPACE,
+            participants,
+            validator_key(bad),
+        )
+        .expect("a validator signs");
+        let control = oracle.control(validator_key(bad).public_key());
+        let quota = Quota::per_second(NZU32!(100_000));
+        // Honest nodes speak on per-epoch subchannels; the mocks get epoch 0's.
+        let epoch_zero = |(sender, receiver), name: &'static str| {
+            let (mux, handle) = commonware_p2p::utils::mux::Muxer::new(context.child(name), sender, receiver);
+            mux.start();
+            handle
+        };
+        let mut votes =
+            epoch_zero(control.register(consensus::CHANNEL_VOTES, quota).await.unwrap(), "byzantine_votes");
+        let mut certificates = epoch_zero(
+            control.register(consensus::CHANNEL_CERTIFICATES, quota).await.unwrap(),
+            "byzantine_certificates",
+        );
+        let votes = votes.register(0).await.unwrap();
+        let certificates = certificates.register(0).await.unwrap();
+        match kind {
+            Byzantine::Conflicter => {
+                use commonware_consensus::simplex::mocks::conflicter::{Config, Conflicter};
+                Conflicter::<_, _, commonware_cryptography::Sha256>::new(
+                    context.child("byzantine"),
+                    Config { scheme },
+                )
+                .start(votes);
+            }
+            Byzantine::Equivocator => {
+                use commonware_consensus::simplex::mocks::{
+                    equivocator::{Config, Equivocator},
+                    relay::Relay,
+                };
+                Equivocator::<_, _, _, commonware_cryptography::Sha256>::new(
+                    context.child("byzantine"),
+                    Config {
+                        scheme,
+                        elector: commonware_consensus::simplex::elector::RoundRobin::<
+                            commonware_cryptography::Sha256,
+                        >::default(),
+                        epoch: commonware_consensus::types::Epoch::zero(),
+                        relay: Arc::new(Relay::new()),
+                    },
+                )
+                .start(votes, certificates);
+            }
+        }
+        let mut nodes = Vec::new();
+        for i in 0..bad {
+            nodes.push(start_node(&context, &oracle, i, None).await);
+        }
+        let chain_id = nodes[0].chain.chain_id();
+        let mut submitted = Vec::new();
+        for k in 0..24u64 {
+            let node = &nodes[rng.random_range(0..bad)];
+            let op = rng.random_range(0..VALIDATORS);
+            let tx = bind(&chain_id, op, k, now_ms(&context));
+            node.chain.submit(&tx).expect("fresh transaction is pooled");
+            node.gossip.send(&[bytes::Bytes::from(tx.clone())]);
+            submitted.push((op, k));
+            if k % 6 == 5 {
+                let chains: Vec<_> = nodes.iter().map(|n| n.chain.clone()).collect();
+                let target = chains.iter().map(|c| c.height()).max().unwrap() + 2;
+                wait_for(&context, "honest validators to commit", || {
+                    chains.iter().all(|c| c.height() >= target)
+                })
+                .await;
+            }
+        }
+        let chains: Vec<_> = nodes.iter().map(|n| n.chain.clone()).collect();
+        settle_and_check(&context, &chains, &submitted).await.len() as u64
+    })
+}
+
+/// Three honest validators; the fourth only gossips what is no transaction (a message that
+/// does not decode, then a well-formed message carrying bytes that are no transaction). Each
+/// time, every honest node blocks it, and the three go on committing.
+pub fn run_garbage(seed: u64) {
+    runner(seed).start(|context| async move {
+        use commonware_codec::Encode as _;
+        use commonware_p2p::{Recipients, Sender as _};
+        let mut rng = StdRng::seed_from_u64(seed);
+        let oracle = network(&context, &mut rng, false).await;
+        let rogue = VALIDATORS - 1;
+        let rogue_key = validator_key(rogue).public_key();
+        let control = oracle.control(rogue_key.clone());
+        let quota = Quota::per_second(NZU32!(100_000));
+        let (mut gossip, _) = control.register(consensus::CHANNEL_TXS, quota).await.unwrap();
+        let mut nodes = Vec::new();
+        for i in 0..rogue {
+            nodes.push(start_node(&context, &oracle, i, None).await);
+        }
+        let honest: Vec<PublicKey> = (0..rogue).map(|i| validator_key(i).public_key()).collect();
+        // Announces two transactions, the first of 5 bytes, and ends after 2.
+        let undecodable = bytes::Bytes::from_static(b"\x02\x05ab");
+        assert!(consensus::decode_gossip(&undecodable).is_err());
+        let not_a_tx = vec![bytes::Bytes::from_static(b"not a transaction")].encode();
+        for message in [undecodable, not_a_tx] {
+            gossip.send(Recipients::All, message, false);
+            let mut attempts = 0;
+            loop {
+                let by = oracle.blocked().await.unwrap();
+                if honest.iter().all(|h| by.iter().any(|(from, to)| from == h && *to == rogue_key)) {
+                    break;
+                }
+                attempts += 1;
+                assert!(attempts < 300, "not blocked by every honest node after 30 s: {by:?}");
+                context.sleep(Duration::from_millis(100)).await;
+            }
+            for h in &honest {
+                oracle.unblock(h.clone(), rogue_key.clone()).await.unwrap();
+            }
+        }
+        let chain_id = nodes[0].chain.chain_id();
+        let mut submitted = Vec::new();
+        for k in 0..6u64 {
+            let tx = bind(&chain_id, 0, k, now_ms(&context));
+            nodes[0].chain.submit(&tx).expect("fresh transaction is pooled");
+            nodes[0].gossip.send(&[bytes::Bytes::from(tx)]);
+            submitted.push((0, k));
+        }
+        let chains: Vec<_> = nodes.iter().map(|n| n.chain.clone()).collect();
+        settle_and_check(&context, &chains, &submitted).await;
+    })
+}
