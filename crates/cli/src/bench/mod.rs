@@ -3,6 +3,7 @@
 //! answers over HTTP and ENUM, as operators and sending networks would; it prints its figures
 //! and writes them as JSON. Several runs give medians.
 
+pub mod epochs;
 pub mod load;
 pub mod net;
 pub mod sms;
@@ -62,6 +63,8 @@ pub struct Env {
     pub validators: usize,
     /// Each node's ledger page cache in MiB (`[storage] cache-mib`), if not the default.
     pub cache_mib: Option<usize>,
+    /// The genesis's epoch length, if not the devnet's default.
+    pub blocks_per_epoch: Option<std::num::NonZeroU64>,
 }
 
 /// One run's figures: (name, value, unit), in the order they are printed.

@@ -60,6 +60,7 @@ impl LocalNet {
             p2p_port: env.port_base + 200,
             custom_ranges: false,
             ported: ported.is_some(),
+            blocks_per_epoch: env.blocks_per_epoch.unwrap_or(devnet::DEVNET_BLOCKS_PER_EPOCH),
         };
         let mut layout = devnet::prepare(dir, &options, None, ported, true, Timestamp(now_ms()))?;
         if let Some(mib) = env.cache_mib {

@@ -65,6 +65,13 @@ pub enum Scenario {
         #[arg(long)]
         txs: Option<usize>,
     },
+    /// Epoch changes under load: five validators, 20-block epochs, the fifth retired during
+    /// the load (the block gap at each boundary, and the commit rate around the set change).
+    Epochs {
+        /// Ports bound during the run; default 30,000 (smoke 2,000).
+        #[arg(long)]
+        ports: Option<usize>,
+    },
     /// Every scenario at its default size.
     All,
 }
@@ -75,6 +82,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         port_base: args.port_base,
         validators: args.validators,
         cache_mib: args.cache_mib,
+        blocks_per_epoch: None,
     };
     let runs = if args.smoke { 1 } else { args.runs };
     let pick = |given: Option<usize>, full: usize, smoke: usize| {
@@ -87,6 +95,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             Scenario::Mass { numbers: None },
             Scenario::Scale { numbers: Vec::new() },
             Scenario::Catchup { txs: None },
+            Scenario::Epochs { ports: None },
         ],
         one => vec![one],
     };
@@ -133,6 +142,15 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
                 repeat("catchup", json!({ "txs": n, "validators": validators }), &|| {
                     bench::catchup(&env, n)
                 })?;
+            }
+            Scenario::Epochs { ports } => {
+                let n = pick(ports, 30_000, 2_000);
+                let params = json!({
+                    "ports": n,
+                    "validators": 5,
+                    "blocks_per_epoch": bench::epochs::BLOCKS_PER_EPOCH,
+                });
+                repeat("epochs", params, &|| bench::epochs::epochs(&env, n))?;
             }
             Scenario::All => unreachable!("expanded above"),
         }

@@ -31,6 +31,10 @@ pub struct Args {
     /// Already-ported numbers to load into the genesis (CSV header `number,operator[,rn]`).
     #[arg(long)]
     ported: Option<PathBuf>,
+    /// Blocks per epoch in the genesis: a validator admitted or retired takes effect at the
+    /// next epoch boundary.
+    #[arg(long, default_value_t = devnet::DEVNET_BLOCKS_PER_EPOCH)]
+    blocks_per_epoch: std::num::NonZeroU64,
     /// Write the files and print the table, but start nothing.
     #[arg(long)]
     print_only: bool,
@@ -44,6 +48,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         p2p_port: args.p2p_port,
         custom_ranges: args.ranges.is_some(),
         ported: args.ported.is_some(),
+        blocks_per_epoch: args.blocks_per_epoch,
     };
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -51,7 +51,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         sync_periods_s: sync,
         seed,
     };
-    let env = bench::Env { data, port_base, validators: 4, cache_mib: None };
+    let env = bench::Env { data, port_base, validators: 4, cache_mib: None, blocks_per_epoch: None };
     bench::repeat("sim-sms", params.to_json(), 1, &out, &|| bench::sms::run(&env, &params))?;
     Ok(ExitCode::SUCCESS)
 }

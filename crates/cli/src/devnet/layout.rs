@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use std::{
     fs,
     net::{Ipv4Addr, SocketAddr},
+    num::NonZeroU64,
     path::{Path, PathBuf},
 };
 
@@ -33,6 +34,18 @@ pub struct Options {
     pub custom_ranges: bool,
     /// Whether a migration list was loaded (its copy is `ported.csv`).
     pub ported: bool,
+    /// Blocks per epoch in the genesis (validator-set changes take effect between epochs). A
+    /// devnet laid out before epochs existed has the genesis default.
+    #[serde(default = "genesis_default_epoch")]
+    pub blocks_per_epoch: NonZeroU64,
+}
+
+/// The devnet's epoch length: about a minute on an idle devnet (two blocks a second), so a
+/// validator admitted or retired from the console takes its place within a minute or two.
+pub const DEVNET_BLOCKS_PER_EPOCH: NonZeroU64 = NonZeroU64::new(100).unwrap();
+
+fn genesis_default_epoch() -> NonZeroU64 {
+    npchain_core::genesis::DEFAULT_BLOCKS_PER_EPOCH
 }
 
 /// Why a devnet could not be laid out.

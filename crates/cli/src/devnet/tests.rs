@@ -17,6 +17,7 @@ fn options(n: usize) -> Options {
         p2p_port: 7400,
         custom_ranges: false,
         ported: false,
+        blocks_per_epoch: super::DEVNET_BLOCKS_PER_EPOCH,
     }
 }
 

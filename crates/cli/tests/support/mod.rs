@@ -82,6 +82,7 @@ impl Net {
             dns_port: base + 2 * stride,
             custom_ranges: false,
             ported: false,
+            blocks_per_epoch: devnet::DEVNET_BLOCKS_PER_EPOCH,
         };
         let layout =
             devnet::prepare(&tmp.path().join("devnet"), &options, None, None, false, Timestamp(now_ms()))

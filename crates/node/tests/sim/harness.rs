@@ -103,17 +103,31 @@ pub fn store_height(store: &MemStore) -> u64 {
     npchain_core::ReadStore::meta(store).unwrap().map_or(0, |m| m.height)
 }
 
+/// Starts node `i` of the four validators of [`genesis`].
 pub async fn start_node(
     context: &Sim,
     oracle: &Oracle<PublicKey, Sim>,
     i: usize,
     restored: Option<(MemStore, Log)>,
 ) -> Node {
+    start_node_of(context, oracle, &genesis(), VALIDATORS, i, restored).await
+}
+
+/// Starts node `i` of a network of `nodes` (node `i` has `validator_key(i)`; the genesis says
+/// which of them validate), fresh or from what a crash left.
+pub async fn start_node_of(
+    context: &Sim,
+    oracle: &Oracle<PublicKey, Sim>,
+    genesis: &Genesis,
+    nodes: usize,
+    i: usize,
+    restored: Option<(MemStore, Log)>,
+) -> Node {
     let (ledger, log) = match restored {
         Some((store, log)) => (Ledger::open(store).unwrap(), log),
-        None => (support::ledger(&genesis()), Log::default()),
+        None => (support::ledger(genesis), Log::default()),
     };
-    let genesis_block = Block::genesis(genesis().genesis_time, ledger.chain_id());
+    let genesis_block = Block::genesis(genesis.genesis_time, ledger.chain_id());
     let chain = Chain::new(ledger, log, Mempool::default());
     let me = validator_key(i).public_key();
     let control = oracle.control(me.clone());
@@ -133,7 +147,7 @@ pub async fn start_node(
     };
     let wiring = Wiring {
         signer: validator_key(i),
-        address_book: (0..VALIDATORS).map(|v| validator_key(v).public_key()).collect(),
+        address_book: (0..nodes).map(|v| validator_key(v).public_key()).collect(),
         // The simulated network was given every node's key when it was made.
         track: Box::new(|_| {}),
         chain: chain.clone(),
@@ -177,15 +191,20 @@ pub async fn disconnect(oracle: &Oracle<PublicKey, Sim>, a: usize, b: usize) {
     let _ = oracle.remove_link(pb, pa).await;
 }
 
-/// A simulated network joining every pair of validators.
+/// A simulated network joining every pair of the four validators.
 pub async fn network(context: &Sim, rng: &mut StdRng, lossy: bool) -> Oracle<PublicKey, Sim> {
-    let peers: Vec<PublicKey> = (0..VALIDATORS).map(|i| validator_key(i).public_key()).collect();
+    network_of(context, rng, lossy, VALIDATORS).await
+}
+
+/// A simulated network joining every pair of `nodes` nodes.
+pub async fn network_of(context: &Sim, rng: &mut StdRng, lossy: bool, nodes: usize) -> Oracle<PublicKey, Sim> {
+    let peers: Vec<PublicKey> = (0..nodes).map(|i| validator_key(i).public_key()).collect();
     let (network, oracle) = Network::new_with_peers(
         context.child("network"),
         simulated::Config {
             max_size: consensus::max_message_size(),
             // Byzantine nodes may be blocked, and disconnected, by the honest ones.
-            max_peers_per_set: NZUsize!(VALIDATORS),
+            max_peers_per_set: NZUsize!(nodes),
             disconnect_on_block: true,
             tracked_peer_sets: NZUsize!(1),
         },
@@ -193,8 +212,8 @@ pub async fn network(context: &Sim, rng: &mut StdRng, lossy: bool) -> Oracle<Pub
     )
     .await;
     network.start();
-    for a in 0..VALIDATORS {
-        for b in a + 1..VALIDATORS {
+    for a in 0..nodes {
+        for b in a + 1..nodes {
             connect(&oracle, rng, a, b, lossy).await;
         }
     }
