@@ -369,6 +369,12 @@ pub enum EventInfo {
         from: String,
         to: String,
     },
+    /// The last block of an epoch recorded a changed validator set for epoch `epoch`.
+    ValidatorSetChanged {
+        epoch: u64,
+        added: Vec<String>,
+        removed: Vec<String>,
+    },
 }
 
 impl From<&Event> for EventInfo {
@@ -395,6 +401,11 @@ impl From<&Event> for EventInfo {
                 donor: donor.to_string(),
                 recipient: recipient.to_string(),
                 numbers: numbers.iter().map(ToString::to_string).collect(),
+            },
+            Event::ValidatorSetChanged { epoch, added, removed } => Self::ValidatorSetChanged {
+                epoch: *epoch,
+                added: added.iter().map(hex_key).collect(),
+                removed: removed.iter().map(hex_key).collect(),
             },
             Event::Returned { number, from, to } => {
                 Self::Returned { number: number.to_string(), from: from.to_string(), to: to.to_string() }
@@ -491,8 +502,8 @@ pub struct OperatorInfo {
     pub name: String,
     /// Signs the operator's transactions (hex).
     pub operator_key: String,
-    /// Signs its validator node's consensus messages (hex).
-    pub validator_key: String,
+    /// Signs its validator node's consensus messages (hex); `null`: it runs no validator.
+    pub validator_key: Option<String>,
     pub routing_number: String,
     /// Retired operators stay listed with `false`.
     pub active: bool,
@@ -504,7 +515,7 @@ impl From<&OperatorRecord> for OperatorInfo {
             id: r.id.to_string(),
             name: r.name.clone(),
             operator_key: commonware_formatting::hex(&r.operator_key.0),
-            validator_key: commonware_formatting::hex(&r.validator_key.0),
+            validator_key: r.validator_key.as_ref().map(|k| commonware_formatting::hex(&k.0)),
             routing_number: r.routing_number.to_string(),
             active: r.active,
         }
