@@ -111,7 +111,13 @@ pub enum TxError {
     #[error(
         "{change} would make {removed} of epoch {epoch}'s {current} validators leave at the next epoch; a set of {current} lets at most {tolerated} leave at once"
     )]
-    TooManyValidatorsRemoved { change: ValidatorChange, epoch: u64, current: usize, removed: usize, tolerated: usize },
+    TooManyValidatorsRemoved {
+        change: ValidatorChange,
+        epoch: u64,
+        current: usize,
+        removed: usize,
+        tolerated: usize,
+    },
     #[error(
         "{change} would bring {added} new validators into the next epoch's set of {next}; a set of {next} takes at most {tolerated} newcomers at once"
     )]

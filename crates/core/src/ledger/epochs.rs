@@ -22,7 +22,7 @@ use crate::{
     store::{ReadStore, Store, StoreError, Table},
     types::{KeyId, PublicKey},
 };
-use commonware_codec::{Copying, DecodeExt, Encode, Read, RangeCfg};
+use commonware_codec::{Copying, DecodeExt, Encode, RangeCfg, Read};
 use std::{collections::BTreeSet, num::NonZeroU64};
 
 /// Fewest validators an epoch may have: with fewer, one faulty validator stops consensus.
@@ -56,7 +56,8 @@ pub(super) fn decode_set(raw: &[u8]) -> Result<Vec<PublicKey>, StoreError> {
 
 /// The public key an operator record's validator key names.
 pub(super) fn validator_public_key(key: &KeyId) -> Result<PublicKey, StoreError> {
-    PublicKey::decode(Copying(&key.0[..])).map_err(|source| StoreError::Corrupt { what: Table::Operators.name(), source })
+    PublicKey::decode(Copying(&key.0[..]))
+        .map_err(|source| StoreError::Corrupt { what: Table::Operators.name(), source })
 }
 
 /// The set the next epoch boundary records if nothing changes before it: the validator keys of

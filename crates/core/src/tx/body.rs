@@ -236,7 +236,10 @@ fn read_admitted(buf: &mut impl Buf) -> Result<(OperatorId, String), CodecError>
     let name =
         String::from_utf8(raw).map_err(|_| CodecError::Invalid("AdmitOperator", "name is not UTF-8"))?;
     if !valid_operator_name(&name) {
-        return Err(CodecError::Invalid("AdmitOperator", "name has control characters or surrounding blanks"));
+        return Err(CodecError::Invalid(
+            "AdmitOperator",
+            "name has control characters or surrounding blanks",
+        ));
     }
     Ok((id, name))
 }
