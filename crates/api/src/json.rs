@@ -369,6 +369,12 @@ pub enum EventInfo {
         from: String,
         to: String,
     },
+    /// The last block of an epoch recorded a changed validator set for epoch `epoch`.
+    ValidatorSetChanged {
+        epoch: u64,
+        added: Vec<String>,
+        removed: Vec<String>,
+    },
 }
 
 impl From<&Event> for EventInfo {
@@ -396,6 +402,11 @@ impl From<&Event> for EventInfo {
                 recipient: recipient.to_string(),
                 numbers: numbers.iter().map(ToString::to_string).collect(),
             },
+            Event::ValidatorSetChanged { epoch, added, removed } => Self::ValidatorSetChanged {
+                epoch: *epoch,
+                added: added.iter().map(hex_key).collect(),
+                removed: removed.iter().map(hex_key).collect(),
+            },
             Event::Returned { number, from, to } => {
                 Self::Returned { number: number.to_string(), from: from.to_string(), to: to.to_string() }
             }
@@ -404,7 +415,8 @@ impl From<&Event> for EventInfo {
 }
 
 impl EventInfo {
-    /// Whether the event concerns this operator (policy changes concern everyone).
+    /// Whether the event concerns this operator (policy and validator-set changes concern
+    /// everyone).
     pub fn involves_operator(&self, op: &str) -> bool {
         match self {
             Self::OperatorAdmitted { operator }
@@ -412,7 +424,7 @@ impl EventInfo {
             | Self::OperatorRetired { operator }
             | Self::Bound { operator, .. } => operator == op,
             Self::RangeAssigned { holder, .. } | Self::RangeWithdrawn { holder, .. } => holder == op,
-            Self::PolicySet => true,
+            Self::PolicySet | Self::ValidatorSetChanged { .. } => true,
             Self::Port { donor, recipient, .. } => donor == op || recipient == op,
             Self::Returned { from, to, .. } => from == op || to == op,
         }
@@ -491,8 +503,8 @@ pub struct OperatorInfo {
     pub name: String,
     /// Signs the operator's transactions (hex).
     pub operator_key: String,
-    /// Signs its validator node's consensus messages (hex).
-    pub validator_key: String,
+    /// Signs its validator node's consensus messages (hex); `null`: it runs no validator.
+    pub validator_key: Option<String>,
     pub routing_number: String,
     /// Retired operators stay listed with `false`.
     pub active: bool,
@@ -504,7 +516,7 @@ impl From<&OperatorRecord> for OperatorInfo {
             id: r.id.to_string(),
             name: r.name.clone(),
             operator_key: commonware_formatting::hex(&r.operator_key.0),
-            validator_key: commonware_formatting::hex(&r.validator_key.0),
+            validator_key: r.validator_key.as_ref().map(|k| commonware_formatting::hex(&k.0)),
             routing_number: r.routing_number.to_string(),
             active: r.active,
         }

@@ -30,6 +30,33 @@ impl std::fmt::Display for Role {
     }
 }
 
+/// A change to the validator set the next epoch boundary records, as a refusal names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ValidatorChange {
+    /// Admitting an operator with a validator key.
+    Admit(OperatorId),
+    /// Retiring an operator that has a validator key.
+    Retire(OperatorId),
+    /// Giving an operator without one a validator key.
+    Add(OperatorId),
+    /// Replacing an operator's validator key (one leaves, one joins).
+    Rotate(OperatorId),
+    /// Taking an operator's validator key away.
+    Remove(OperatorId),
+}
+
+impl std::fmt::Display for ValidatorChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Admit(op) => write!(f, "admitting {op}"),
+            Self::Retire(op) => write!(f, "retiring {op}"),
+            Self::Add(op) => write!(f, "giving {op} a validator key"),
+            Self::Rotate(op) => write!(f, "rotating {op}'s validator key"),
+            Self::Remove(op) => write!(f, "removing {op}'s validator key"),
+        }
+    }
+}
+
 /// A transaction the ledger refuses; the state is left exactly as it was.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -77,6 +104,24 @@ pub enum TxError {
     RangeHasOpenOrder { prefix: Prefix, number: E164, port: PortId },
     #[error("range {prefix} cannot be withdrawn: its number {number} is bound to a subscriber")]
     RangeInService { prefix: Prefix, number: E164 },
+
+    // --- the validator set (see "Epochs" in ARCHITECTURE.md)
+    #[error("{change} would leave {left} validators; an epoch needs at least {min}")]
+    TooFewValidators { change: ValidatorChange, left: usize, min: usize },
+    #[error(
+        "{change} would make {removed} of epoch {epoch}'s {current} validators leave at the next epoch; a set of {current} lets at most {tolerated} leave at once"
+    )]
+    TooManyValidatorsRemoved {
+        change: ValidatorChange,
+        epoch: u64,
+        current: usize,
+        removed: usize,
+        tolerated: usize,
+    },
+    #[error(
+        "{change} would bring {added} new validators into the next epoch's set of {next}; a set of {next} takes at most {tolerated} newcomers at once"
+    )]
+    TooManyValidatorsAdded { change: ValidatorChange, next: usize, added: usize, tolerated: usize },
 
     // --- numbers
     #[error("number {number} is in no assigned range")]
@@ -136,6 +181,9 @@ impl TxError {
             Self::RangeHasPorted { .. } => "range-has-ported",
             Self::RangeHasOpenOrder { .. } => "range-has-open-order",
             Self::RangeInService { .. } => "range-in-service",
+            Self::TooFewValidators { .. } => "too-few-validators",
+            Self::TooManyValidatorsRemoved { .. } => "too-many-validators-removed",
+            Self::TooManyValidatorsAdded { .. } => "too-many-validators-added",
             Self::UnknownNumber { .. } => "unknown-number",
             Self::DonorNotServing { .. } => "donor-not-serving",
             Self::NotBound { .. } => "not-bound",

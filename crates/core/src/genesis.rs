@@ -1,5 +1,11 @@
-//! The genesis: regulator, initial operators, ranges and policy (TOML), plus an optional
-//! migration list of already-ported numbers from a legacy database (CSV).
+//! The genesis: regulator, initial operators, ranges, policy and epoch length (TOML), plus an
+//! optional migration list of already-ported numbers from a legacy database (CSV).
+//!
+//! The canonical encoding (hashed into the chain id) is the one first frozen; the epoch length,
+//! added later, is appended only when it differs from [`DEFAULT_BLOCKS_PER_EPOCH`] (a marker
+//! byte `0xFF`, then the length as u64), so a genesis that leaves it at the default keeps its
+//! chain id. The marker cannot start a migration-list entry, which the chain id hashes next (a
+//! number's big-endian value starts with a zero byte).
 
 use crate::{
     number::{E164, NumberError, Prefix, Region},
@@ -11,7 +17,12 @@ use crate::{
 use bytes::BufMut;
 use commonware_codec::{EncodeSize, Write};
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
+use std::{collections::HashSet, num::NonZeroU64};
+
+/// The epoch length of a genesis that sets none, in blocks.
+pub const DEFAULT_BLOCKS_PER_EPOCH: NonZeroU64 = NonZeroU64::new(1000).expect("not zero");
+/// In the canonical encoding: an epoch length other than the default follows.
+const EPOCH_LENGTH_FOLLOWS: u8 = 0xFF;
 
 /// Why a genesis (or its migration list) is refused.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +44,8 @@ pub enum GenesisError {
     },
     #[error(transparent)]
     Policy(#[from] PolicyError),
+    #[error("genesis blocks_per_epoch is 0; an epoch holds at least one block")]
+    ZeroBlocksPerEpoch,
     #[error("genesis names no operators; a network needs at least one")]
     NoOperators,
     #[error("operator {0} appears twice in the genesis")]
@@ -113,6 +126,9 @@ pub struct Genesis {
     pub policy: Policy,
     pub operators: Vec<GenesisOperator>,
     pub ranges: Vec<GenesisRange>,
+    /// Blocks per epoch: epoch `e` holds heights `e * n ..= e * n + n - 1` (the genesis, height
+    /// 0, is in epoch 0), and the validator set changes only between epochs.
+    pub blocks_per_epoch: NonZeroU64,
 }
 
 /// One line of the migration list: a number already ported to `operator`.
@@ -137,6 +153,8 @@ struct RawGenesis {
     operators: Vec<RawOperator>,
     #[serde(default)]
     ranges: Vec<RawRange>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    blocks_per_epoch: Option<u64>,
 }
 
 #[derive(Deserialize, Serialize)]
@@ -190,7 +208,12 @@ impl Genesis {
                 holder: field(format!("ranges[{i}].holder"), r.holder.parse())?,
             });
         }
+        let blocks_per_epoch = match raw.blocks_per_epoch {
+            None => DEFAULT_BLOCKS_PER_EPOCH,
+            Some(n) => NonZeroU64::new(n).ok_or(GenesisError::ZeroBlocksPerEpoch)?,
+        };
         let genesis = Self {
+            blocks_per_epoch,
             chain_name: raw.chain_name,
             genesis_time: Timestamp(raw.genesis_time_ms),
             regulator_key: field("regulator_key", parse_public_key(&raw.regulator_key))?,
@@ -227,6 +250,8 @@ impl Genesis {
                 .iter()
                 .map(|r| RawRange { prefix: r.prefix.to_string(), holder: r.holder.to_string() })
                 .collect(),
+            blocks_per_epoch: (self.blocks_per_epoch != DEFAULT_BLOCKS_PER_EPOCH)
+                .then_some(self.blocks_per_epoch.get()),
         };
         toml::to_string(&raw).expect("genesis serialises")
     }
@@ -286,6 +311,10 @@ impl Write for Genesis {
         for r in &self.ranges {
             r.prefix.write(buf);
             r.holder.write(buf);
+        }
+        if self.blocks_per_epoch != DEFAULT_BLOCKS_PER_EPOCH {
+            EPOCH_LENGTH_FOLLOWS.write(buf);
+            self.blocks_per_epoch.get().write(buf);
         }
     }
 }

@@ -16,9 +16,12 @@ pub mod store;
 pub mod tx;
 pub mod types;
 
-pub use error::{DecodeError, InvalidTx, Role, TxError};
-pub use genesis::{Genesis, GenesisError, GenesisOperator, GenesisRange, PortedEntry, read_ported_csv};
-pub use ledger::{BlockError, BlockOutcome, BlockWeight, Executed, Ledger};
+pub use error::{DecodeError, InvalidTx, Role, TxError, ValidatorChange};
+pub use genesis::{
+    DEFAULT_BLOCKS_PER_EPOCH, Genesis, GenesisError, GenesisOperator, GenesisRange, PortedEntry,
+    read_ported_csv,
+};
+pub use ledger::{BlockError, BlockOutcome, BlockWeight, Executed, Ledger, MIN_VALIDATORS, tolerated_faults};
 pub use number::{E164, NumberError, Prefix, Region};
 pub use policy::{CapSide, MAX_DAILY_CAP, Policy, PolicyError, PolicyField, PolicySetError, SilenceRule};
 pub use port::{Initiator, PortOrder, PortState, RejectCause, RejectReason, Step};

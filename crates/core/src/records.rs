@@ -15,8 +15,9 @@ pub struct OperatorRecord {
     pub name: String,
     /// Signs the operator's transactions.
     pub operator_key: KeyId,
-    /// Signs consensus messages of the operator's validator node.
-    pub validator_key: KeyId,
+    /// Signs consensus messages of the operator's validator node; `None`: the operator runs
+    /// no validator (it is in no epoch's validator set).
+    pub validator_key: Option<KeyId>,
     pub routing_number: RoutingNumber,
     /// Dense index in admission order; the routing index stores this instead of the id.
     pub slot: u16,
@@ -41,7 +42,8 @@ impl EncodeSize for OperatorRecord {
         self.id.encode_size()
             + self.name.len().encode_size()
             + self.name.len()
-            + 2 * KeyId::SIZE
+            + KeyId::SIZE
+            + self.validator_key.encode_size()
             + self.routing_number.encode_size()
             + u16::SIZE
             + bool::SIZE
@@ -57,7 +59,7 @@ impl Read for OperatorRecord {
             id,
             name: String::from_utf8(raw).map_err(|_| CodecError::Invalid("Operator", "name"))?,
             operator_key: KeyId::read(buf)?,
-            validator_key: KeyId::read(buf)?,
+            validator_key: Option::read_cfg(buf, &())?,
             routing_number: RoutingNumber::read(buf)?,
             slot: u16::read(buf)?,
             active: bool::read(buf)?,
@@ -220,6 +222,14 @@ pub enum Event {
         number: E164,
         from: OperatorId,
         to: OperatorId,
+    },
+    /// The last block of an epoch recorded the next epoch's validator set, and it differs from
+    /// the current one: `added` and `removed` (each sorted) turn the current set into epoch
+    /// `epoch`'s.
+    ValidatorSetChanged {
+        epoch: u64,
+        added: Vec<PublicKey>,
+        removed: Vec<PublicKey>,
     },
 }
 

@@ -39,11 +39,14 @@ pub enum Table {
     /// Cap side ‖ operator id → (UTC day, numbers requested that day): one counter per
     /// operator and side, only while the policy caps that side (empty otherwise).
     DailyPorts = 12,
+    /// Epoch (u64 big-endian) → the validator keys of that epoch, sorted: epoch 0 from the
+    /// genesis, each later one written by the last block of the epoch before it.
+    Epochs = 13,
 }
 
 impl Table {
     /// Every table, in code order.
-    pub const ALL: [Self; 12] = [
+    pub const ALL: [Self; 13] = [
         Self::Config,
         Self::Operators,
         Self::OperatorKeys,
@@ -56,6 +59,7 @@ impl Table {
         Self::SeenTx,
         Self::SeenTxByExpiry,
         Self::DailyPorts,
+        Self::Epochs,
     ];
 
     /// A stable name, for storage backends that name their tables.
@@ -73,6 +77,7 @@ impl Table {
             Self::SeenTx => "seen_tx",
             Self::SeenTxByExpiry => "seen_tx_by_expiry",
             Self::DailyPorts => "daily_ports",
+            Self::Epochs => "epochs",
         }
     }
 }

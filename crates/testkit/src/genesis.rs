@@ -2,10 +2,13 @@
 
 use crate::{GENESIS_TIME, key, op};
 use commonware_cryptography::Signer as _;
-use npchain_core::{Genesis, GenesisOperator, GenesisRange, Policy, PublicKey, Timestamp};
+use npchain_core::{
+    DEFAULT_BLOCKS_PER_EPOCH, Genesis, GenesisOperator, GenesisRange, Policy, PublicKey, Timestamp,
+};
 
 /// Builds a [`Genesis`]. Defaults: genesis time [`crate::GENESIS_MS`], the regulator
-/// `key("regulator")`, no region, the default policy, no operators or ranges.
+/// `key("regulator")`, no region, the default policy, no operators or ranges, the default epoch
+/// length.
 #[derive(Debug, Clone)]
 pub struct GenesisBuilder {
     genesis: Genesis,
@@ -24,6 +27,7 @@ impl GenesisBuilder {
                 policy: Policy::default(),
                 operators: Vec::new(),
                 ranges: Vec::new(),
+                blocks_per_epoch: DEFAULT_BLOCKS_PER_EPOCH,
             },
         }
     }
@@ -54,6 +58,12 @@ impl GenesisBuilder {
 
     pub fn policy(mut self, policy: Policy) -> Self {
         self.genesis.policy = policy;
+        self
+    }
+
+    /// Epochs of `n` blocks.
+    pub fn blocks_per_epoch(mut self, n: u64) -> Self {
+        self.genesis.blocks_per_epoch = std::num::NonZeroU64::new(n).expect("an epoch holds a block");
         self
     }
 

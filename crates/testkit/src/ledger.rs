@@ -4,7 +4,8 @@
 use crate::key;
 use commonware_cryptography::Signer as _;
 use npchain_core::{
-    Genesis, Ledger, MemStore, PortedEntry, PublicKey, Timestamp, Transaction, TxBody, TxError, VerifiedTx,
+    BlockOutcome, Genesis, Ledger, MemStore, PortedEntry, PublicKey, Timestamp, Transaction, TxBody, TxError,
+    VerifiedTx,
 };
 
 /// A ledger plus a block clock (starting at the genesis time).
@@ -39,9 +40,13 @@ impl Net {
 
     /// Applies `txs` as the next block at the current time; returns each outcome.
     pub fn block(&mut self, txs: &[VerifiedTx]) -> Vec<Result<(), TxError>> {
+        self.block_outcome(txs).results.into_iter().map(|(_, r)| r).collect()
+    }
+
+    /// Applies `txs` as the next block at the current time; returns what the block did.
+    pub fn block_outcome(&mut self, txs: &[VerifiedTx]) -> BlockOutcome {
         let height = self.ledger.height() + 1;
-        let outcome = self.ledger.apply_block(height, self.now, txs).expect("the test block applies");
-        outcome.results.into_iter().map(|(_, r)| r).collect()
+        self.ledger.apply_block(height, self.now, txs).expect("the test block applies")
     }
 
     /// Signs and applies one transaction in its own block.

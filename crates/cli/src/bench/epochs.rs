@@ -13,6 +13,7 @@ use super::{
     start,
     stats::{Percentiles, median},
 };
+use npchain_api::json::TxStatus;
 use npchain_core::TxBody;
 use std::time::Duration;
 
@@ -31,15 +32,16 @@ pub fn epochs(env: &Env, count: usize) -> Result<Figures, BenchError> {
     let expires = expiry(&net, 50)?;
     let retire = TxBody::RetireOperator { id: "OPE".parse().expect("operator id") };
     let tx = sign(&net.keys.regulator, &net.keys.chain, u64::MAX, expires, retire);
-    let id = net.client(0).submit(&tx)?;
+    let id = net.client(0).submit(&tx, true)?;
     let ports = ports(count, VALIDATORS - 1, 0);
-    let d = drive(&net, step_txs(&net, &ports, Step::Bind, expires), BATCH, WINDOW, Duration::from_secs(1800))?;
+    let d =
+        drive(&net, step_txs(&net, &ports, Step::Bind, expires), BATCH, WINDOW, Duration::from_secs(1800))?;
     check_all_applied(Step::Bind.name(), &d)?;
     let client = net.client(0);
-    let retired_at = client
-        .tx(&id)?
-        .height
-        .ok_or_else(|| BenchError::Setup("the retirement of OPE did not commit".into()))?;
+    let retired_at = match client.tx(&id)? {
+        TxStatus::Committed { height, .. } => height,
+        other => return Err(BenchError::Setup(format!("the retirement of OPE did not commit: {other:?}"))),
+    };
     let top = client.status()?.height;
     let times: Vec<(u64, u64, usize)> = (1..=top)
         .map(|h| client.block(h).map(|b| (b.height, b.block_time_ms, b.txs.len())))
@@ -56,16 +58,15 @@ pub fn epochs(env: &Env, count: usize) -> Result<Figures, BenchError> {
         }
     }
     let change = retired_at / BLOCKS_PER_EPOCH * BLOCKS_PER_EPOCH + BLOCKS_PER_EPOCH - 1;
-    let changed_gap = boundary
-        .iter()
-        .find(|(h, _)| *h == change)
-        .map(|(_, g)| *g)
-        .ok_or_else(|| BenchError::Setup(format!("the run ended before the set change at height {change}")))?;
+    let changed_gap = boundary.iter().find(|(h, _)| *h == change).map(|(_, g)| *g).ok_or_else(|| {
+        BenchError::Setup(format!("the run ended before the set change at height {change}"))
+    })?;
     let gaps: Vec<f64> = boundary.iter().map(|(_, g)| *g).collect();
 
     // Commit rate over the two epochs around the change, against the whole run.
     let rate = |from: u64, to: u64| {
-        let blocks: Vec<&(u64, u64, usize)> = times.iter().filter(|(h, _, _)| (from..=to).contains(h)).collect();
+        let blocks: Vec<&(u64, u64, usize)> =
+            times.iter().filter(|(h, _, _)| (from..=to).contains(h)).collect();
         let (first, last) = (blocks.first().map_or(0, |b| b.1), blocks.last().map_or(0, |b| b.1));
         let txs: usize = blocks.iter().skip(1).map(|b| b.2).sum();
         txs as f64 / ((last.saturating_sub(first)) as f64 / 1000.0).max(0.001)

@@ -202,6 +202,9 @@ pub struct Assemble {
     /// The migration list of numbers already ported (CSV number,operator[,rn]).
     #[arg(long)]
     ported: Option<PathBuf>,
+    /// Blocks per epoch: validator-set changes take effect at the next epoch boundary.
+    #[arg(long, default_value_t = npchain_core::genesis::DEFAULT_BLOCKS_PER_EPOCH)]
+    blocks_per_epoch: std::num::NonZeroU64,
     /// Where to write the files (created if missing; existing files are not overwritten).
     #[arg(long, default_value = ".")]
     out: PathBuf,
@@ -237,6 +240,7 @@ fn assemble(a: Assemble, json: bool) -> Result<(), CeremonyError> {
         policy,
         operators,
         ranges,
+        blocks_per_epoch: a.blocks_per_epoch,
     };
     genesis.validate().map_err(|source| CeremonyError::Genesis { path: "genesis".into(), source })?;
     // What the nodes will read: the TOML written, read back.

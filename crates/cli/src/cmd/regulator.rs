@@ -253,7 +253,7 @@ fn build(client: &Client, action: &Command) -> Result<(TxBody, Shown), CliError>
                 id: operator_id(id)?,
                 name: name.clone(),
                 operator_key: public_key(operator_key)?,
-                validator_key: public_key(validator_key)?,
+                validator_key: Some(public_key(validator_key)?),
                 routing_number: routing_number(rn)?,
             };
             let line = format!("admit {id} ({name}), routing number {}", routing_number(rn)?);

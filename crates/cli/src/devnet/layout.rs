@@ -331,6 +331,7 @@ fn create(
         policy: Policy::default(),
         operators,
         ranges,
+        blocks_per_epoch: options.blocks_per_epoch,
     };
     genesis.validate().map_err(DevnetError::Genesis)?;
     if let Some(p) = ported_csv {

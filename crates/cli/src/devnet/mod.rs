@@ -21,7 +21,7 @@ pub mod supervise;
 mod tests;
 
 pub use layout::{
-    DEVNET_BLOCKS_PER_EPOCH, DevnetError, Layout, MAX_VALIDATORS, NodeLayout, Options, RangeFault, demo_ranges, operator_id, prepare,
-    read_ranges,
+    DEVNET_BLOCKS_PER_EPOCH, DevnetError, Layout, MAX_VALIDATORS, NodeLayout, Options, RangeFault,
+    demo_ranges, operator_id, prepare, read_ranges,
 };
 pub use supervise::{SupervisorError, spawn_node, stop_all, supervise};

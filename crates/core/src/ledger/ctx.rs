@@ -58,17 +58,30 @@ pub(super) struct Ctx<'a, S: ReadStore> {
     tx: BTreeMap<Key, Change>,
     block_events: Vec<Event>,
     tx_events: Vec<Event>,
+    epoch: u64,
 }
 
 impl<'a, S: ReadStore> Ctx<'a, S> {
+    /// Layers over `store` for the genesis (epoch 0).
     pub(super) fn new(store: &'a S) -> Self {
+        Self::in_epoch(store, 0)
+    }
+
+    /// Layers over `store` for a block of `epoch`.
+    pub(super) fn in_epoch(store: &'a S, epoch: u64) -> Self {
         Self {
             store,
             block: BTreeMap::new(),
             tx: BTreeMap::new(),
             block_events: Vec::new(),
             tx_events: Vec::new(),
+            epoch,
         }
+    }
+
+    /// The epoch of the block being executed.
+    pub(super) fn epoch(&self) -> u64 {
+        self.epoch
     }
 
     /// The store underneath, without the pending layers.
@@ -229,11 +242,13 @@ impl<'a, S: ReadStore> Ctx<'a, S> {
         self.write(Table::Operators, record.id.as_str().as_bytes().to_vec(), record);
     }
 
-    /// Stores a newly admitted operator: its record and the owner entries of both its keys.
+    /// Stores a newly admitted operator: its record and the owner entries of its keys.
     pub(super) fn put_new_operator(&mut self, record: &OperatorRecord) {
         self.put_operator(record);
         self.put_key_owner(&record.operator_key.0, KeyKind::Operator, &record.id);
-        self.put_key_owner(&record.validator_key.0, KeyKind::Validator, &record.id);
+        if let Some(key) = &record.validator_key {
+            self.put_key_owner(&key.0, KeyKind::Validator, &record.id);
+        }
     }
 
     pub(super) fn put_key_owner(&mut self, key: &[u8], kind: KeyKind, owner: &OperatorId) {

@@ -3,12 +3,14 @@
 //! [`Ledger::execute`] runs a block on the committed state (or on blocks executed but not yet
 //! committed, layered over it) and writes nothing: it checks the height and the block time,
 //! prunes the replay set, fires due timers, then applies each transaction in its own write
-//! layer. [`Ledger::commit`] writes an executed block as one batch and brings the in-memory caches
+//! layer; the last block of an epoch then records the next epoch's validator set.
+//! [`Ledger::commit`] writes an executed block as one batch and brings the in-memory caches
 //! (policy, operators, the routing table) in line.
 
 use super::{
     Ledger,
     ctx::{Ctx, Fail, Key, decode},
+    epochs::{self, closes_epoch, epoch_of},
     keys::{CONFIG_POLICY, number_from_key},
     rules::apply_tx,
     timers::{fire_timers, prune_seen},
@@ -126,7 +128,7 @@ impl<S: Store> Ledger<S> {
         if block_time < parent.block_time {
             return Err(BlockError::TimeWentBackwards { last: parent.block_time, got: block_time });
         }
-        let mut ctx = Ctx::new(&view);
+        let mut ctx = Ctx::in_epoch(&view, epoch_of(height, self.blocks_per_epoch));
         prune_seen(&mut ctx, block_time)?;
         fire_timers(&mut ctx, block_time)?;
         let mut results = Vec::with_capacity(txs.len());
@@ -143,6 +145,11 @@ impl<S: Store> Ledger<S> {
                 Err(Fail::Store(e)) => return Err(e.into()),
             }
         }
+        let next_validators = if closes_epoch(height, self.blocks_per_epoch) {
+            Some(epochs::close_epoch(&mut ctx)?)
+        } else {
+            None
+        };
         let (changes, events) = ctx.into_block();
         let mut accumulator = parent.accumulator.clone();
         accumulate(&view, &changes, &mut accumulator)?;
@@ -153,7 +160,7 @@ impl<S: Store> Ledger<S> {
             state_hash: Digest(meta.accumulator.checksum().0),
             results,
             events,
-            next_validators: None,
+            next_validators,
         };
         Ok(Executed {
             parent_state: Digest(parent.accumulator.checksum().0),
@@ -202,6 +209,9 @@ impl<S: Store> Ledger<S> {
                     ));
                 }
                 (Table::Ranges, None) => withdrawn.push(decode::<Prefix>(Table::Ranges, key)?),
+                (Table::Epochs, Some(v)) => {
+                    self.cache_epoch(decode(Table::Epochs, key)?, epochs::decode_set(v)?);
+                }
                 (Table::Numbers, change) => {
                     let ported_to = match change {
                         Some(v) => decode::<NumberRecord>(Table::Numbers, v)?.ported_to,

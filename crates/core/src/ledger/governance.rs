@@ -1,14 +1,16 @@
-//! The regulator's rules: admitting, updating and retiring operators, assigning and
+//! The regulator's rules: admitting, updating and retiring operators, setting their validator
+//! keys (each change to the validator set checked by `epochs::check_change`), assigning and
 //! withdrawing ranges, and setting the policy. Only the regulator's key signs these; the
 //! dispatcher checks it with [`require_regulator`] before the rule runs.
 
 use super::{
     MAX_OPERATORS, caps,
     ctx::{Ctx, Fail, decode},
+    epochs::check_change,
     keys::{KeyKind, number_from_key, numbers_under},
 };
 use crate::{
-    error::TxError,
+    error::{TxError, ValidatorChange},
     number::Prefix,
     policy::Policy,
     records::{Event, NumberRecord, OperatorRecord},
@@ -44,25 +46,26 @@ fn require_free_routing_number<S: ReadStore>(
     }
 }
 
-/// `AdmitOperator`: a new operator with two keys no one holds yet (and not the same key
-/// twice) and a routing number no one has, in the next slot.
+/// `AdmitOperator`: a new operator with keys no one holds yet (and not the same key twice) and
+/// a routing number no one has, in the next slot. With a validator key it joins the validator
+/// set at the next epoch.
 pub(super) fn admit_operator<S: ReadStore>(
     ctx: &mut Ctx<'_, S>,
     id: &OperatorId,
     name: &str,
     operator_key: &PublicKey,
-    validator_key: &PublicKey,
+    validator_key: Option<&PublicKey>,
     routing_number: &RoutingNumber,
 ) -> Result<(), Fail> {
     if ctx.operator(id)?.is_some() {
         return Err(TxError::OperatorExists { operator: id.clone() }.into());
     }
-    for key in [operator_key, validator_key] {
+    for key in std::iter::once(operator_key).chain(validator_key) {
         if let Some((owner, _)) = ctx.key_owner(key)? {
             return Err(TxError::KeyInUse { key: key.into(), operator: owner }.into());
         }
     }
-    if operator_key == validator_key {
+    if Some(operator_key) == validator_key {
         return Err(TxError::KeyInUse { key: operator_key.into(), operator: id.clone() }.into());
     }
     require_free_routing_number(ctx, id, routing_number)?;
@@ -74,12 +77,15 @@ pub(super) fn admit_operator<S: ReadStore>(
         id: id.clone(),
         name: name.to_owned(),
         operator_key: operator_key.into(),
-        validator_key: validator_key.into(),
+        validator_key: validator_key.map(Into::into),
         routing_number: routing_number.clone(),
         slot: count,
         active: true,
     });
     ctx.set_operator_count(count + 1);
+    if validator_key.is_some() {
+        check_change(ctx, ValidatorChange::Admit(id.clone()))?;
+    }
     ctx.emit(Event::OperatorAdmitted { operator: id.clone() });
     Ok(())
 }
@@ -109,12 +115,44 @@ pub(super) fn update_operator<S: ReadStore>(
 }
 
 /// `RetireOperator`: an active operator is retired; it may still wind down (release, reject,
-/// return) but gains no numbers.
+/// return) but gains no numbers. A validating one leaves the validator set at the next epoch.
 pub(super) fn retire_operator<S: ReadStore>(ctx: &mut Ctx<'_, S>, id: &OperatorId) -> Result<(), Fail> {
     let mut record = ctx.active_operator(id)?;
     record.active = false;
     ctx.put_operator(&record);
+    if record.validator_key.is_some() {
+        check_change(ctx, ValidatorChange::Retire(id.clone()))?;
+    }
     ctx.emit(Event::OperatorRetired { operator: id.clone() });
+    Ok(())
+}
+
+/// `SetValidator`: gives an active operator a validator key, rotates it, or (`None`) takes it
+/// away, effective at the next epoch. A new key must be one no one ever held: validator keys
+/// stay owned once used, so a removed key never comes back. Setting the key the operator has
+/// (or none when it has none) changes nothing.
+pub(super) fn set_validator<S: ReadStore>(
+    ctx: &mut Ctx<'_, S>,
+    id: &OperatorId,
+    validator_key: Option<&PublicKey>,
+) -> Result<(), Fail> {
+    let mut record = ctx.active_operator(id)?;
+    let change = match (&record.validator_key, validator_key) {
+        (None, None) => return Ok(()),
+        (Some(old), Some(new)) if old.is(new) => return Ok(()),
+        (Some(_), None) => ValidatorChange::Remove(id.clone()),
+        (old, Some(new)) => {
+            if let Some((owner, _)) = ctx.key_owner(new)? {
+                return Err(TxError::KeyInUse { key: new.into(), operator: owner }.into());
+            }
+            ctx.put_key_owner(new.as_ref(), KeyKind::Validator, id);
+            if old.is_some() { ValidatorChange::Rotate(id.clone()) } else { ValidatorChange::Add(id.clone()) }
+        }
+    };
+    record.validator_key = validator_key.map(Into::into);
+    ctx.put_operator(&record);
+    check_change(ctx, change)?;
+    ctx.emit(Event::OperatorUpdated { operator: id.clone() });
     Ok(())
 }
 

@@ -18,6 +18,8 @@ pub(super) const CONFIG_REGULATOR: &[u8] = b"regulator";
 pub(super) const CONFIG_POLICY: &[u8] = b"policy";
 /// Config key of the number of operators ever admitted (the next slot).
 pub(super) const CONFIG_OPERATOR_COUNT: &[u8] = b"operator_count";
+/// Config key of the epoch length in blocks (u64).
+pub(super) const CONFIG_BLOCKS_PER_EPOCH: &[u8] = b"blocks_per_epoch";
 
 /// Numbers and the number log: the number's value, big-endian, so a scan yields numbers in order.
 pub(super) fn number_key(number: E164) -> [u8; 8] {

@@ -4,8 +4,9 @@
 use super::{
     Ledger,
     ctx::{Ctx, decode},
+    epochs::{self, closes_epoch},
     exec::accumulate,
-    keys::{CONFIG_CHAIN, CONFIG_REGULATOR, next_key, number_from_key, number_key},
+    keys::{CONFIG_BLOCKS_PER_EPOCH, CONFIG_CHAIN, CONFIG_REGULATOR, next_key, number_from_key, number_key},
 };
 use crate::{
     genesis::{Genesis, GenesisError, PortedEntry},
@@ -25,8 +26,10 @@ use std::collections::HashMap;
 const GENESIS_CHUNK: usize = 100_000;
 
 impl<S: Store> Ledger<S> {
-    /// Writes the genesis into an empty store: configuration, operators, ranges and the
-    /// migrated list of already-ported numbers (any order; loaded in bounded batches).
+    /// Writes the genesis into an empty store: configuration, operators, ranges, epoch 0's
+    /// validator set (the operators' validator keys, sorted; with one block per epoch the genesis
+    /// block is the last of epoch 0, so epoch 1's set too) and the migrated list of
+    /// already-ported numbers (any order; loaded in bounded batches).
     pub fn genesis(
         mut store: S,
         genesis: &Genesis,
@@ -45,13 +48,20 @@ impl<S: Store> Ledger<S> {
         ctx.write(Table::Config, CONFIG_REGULATOR.to_vec(), &genesis.regulator_key);
         ctx.put_policy(&genesis.policy);
         ctx.set_operator_count(genesis.operators.len() as u16);
+        ctx.write(Table::Config, CONFIG_BLOCKS_PER_EPOCH.to_vec(), &genesis.blocks_per_epoch.get());
+        let mut validators: Vec<_> = genesis.operators.iter().map(|o| o.validator_key.clone()).collect();
+        validators.sort();
+        epochs::put_set(&mut ctx, 0, &validators);
+        if closes_epoch(0, genesis.blocks_per_epoch) {
+            epochs::put_set(&mut ctx, 1, &validators);
+        }
         let mut slots = HashMap::new();
         for (slot, op) in genesis.operators.iter().enumerate() {
             ctx.put_new_operator(&OperatorRecord {
                 id: op.id.clone(),
                 name: op.name.clone(),
                 operator_key: (&op.operator_key).into(),
-                validator_key: (&op.validator_key).into(),
+                validator_key: Some((&op.validator_key).into()),
                 routing_number: op.routing_number.clone(),
                 slot: slot as u16,
                 active: true,
@@ -130,6 +140,10 @@ impl<S: Store> Ledger<S> {
         let chain = ChainId(ctx.read(Table::Config, CONFIG_CHAIN)?.ok_or(StoreError::Uninitialised)?);
         let policy = ctx.policy()?;
         let regulator = ctx.regulator()?;
+        let blocks_per_epoch = ctx
+            .read::<u64>(Table::Config, CONFIG_BLOCKS_PER_EPOCH)?
+            .and_then(std::num::NonZeroU64::new)
+            .ok_or(StoreError::Uninitialised)?;
         drop(ctx);
         let mut ledger = Self {
             store,
@@ -140,7 +154,13 @@ impl<S: Store> Ledger<S> {
             operators: Vec::new(),
             slot_of: HashMap::new(),
             routes: Routes::default(),
+            blocks_per_epoch,
+            epochs: Vec::new(),
         };
+        for (k, v) in scan_all(&ledger.store, Table::Epochs)? {
+            let epoch: u64 = decode(Table::Epochs, &k)?;
+            ledger.cache_epoch(epoch, epochs::decode_set(&v)?);
+        }
         for (_, v) in scan_all(&ledger.store, Table::Operators)? {
             let op: OperatorRecord = decode(Table::Operators, &v)?;
             ledger.routes.write().set_operator(op.slot, op.id.clone(), op.routing_number.clone());

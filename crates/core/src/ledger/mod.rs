@@ -6,11 +6,13 @@
 //! [`Ledger`] with its plain accessors; `load` makes one (genesis, open), `exec` executes and
 //! commits blocks, `timers` runs what a block time sets off, `rules` dispatches each transaction
 //! to the rule of its kind in `governance`, `numbers` or `ports` (which counts requests against
-//! the daily port caps of `caps`), and `queries` reads the state.
+//! the daily port caps of `caps`), `epochs` keeps the validator set of each epoch, and
+//! `queries` reads the state.
 //! They all work through `ctx` (the write layers of a block) and `keys` (the tables' key layout).
 
 mod caps;
 mod ctx;
+mod epochs;
 mod exec;
 mod governance;
 mod keys;
@@ -21,6 +23,7 @@ mod queries;
 mod rules;
 mod timers;
 
+pub use epochs::{MIN_VALIDATORS, tolerated_faults};
 pub use exec::{BlockError, BlockOutcome, Executed};
 pub use queries::BlockWeight;
 
@@ -49,6 +52,9 @@ pub struct Ledger<S: Store> {
     operators: Vec<OperatorRecord>,
     slot_of: HashMap<OperatorId, u16>,
     routes: Routes,
+    blocks_per_epoch: std::num::NonZeroU64,
+    /// Every recorded epoch's validator set, by epoch.
+    epochs: Vec<Vec<PublicKey>>,
 }
 
 impl<S: Store> Ledger<S> {
@@ -80,35 +86,6 @@ impl<S: Store> Ledger<S> {
     }
 
     /// The underlying store.
-    /// Blocks per epoch (the genesis's `blocks_per_epoch`): epoch `e` holds heights
-    /// `e * n ..= e * n + n - 1`, and the validator set changes only between epochs.
-    pub fn blocks_per_epoch(&self) -> std::num::NonZeroU64 {
-        std::num::NonZeroU64::MAX
-    }
-
-    /// Every epoch's validator set so far, oldest first: epoch 0's from the genesis, each later
-    /// one as the last block of the epoch before it recorded it.
-    pub fn validator_sets(&self) -> Result<Vec<(u64, Vec<PublicKey>)>, crate::store::StoreError> {
-        let mut keys: Vec<PublicKey> = self
-            .operators
-            .iter()
-            .filter_map(|o| {
-                <PublicKey as commonware_codec::DecodeExt<()>>::decode(bytes::Bytes::copy_from_slice(
-                    &o.validator_key.0,
-                ))
-                .ok()
-            })
-            .collect();
-        keys.sort();
-        Ok(vec![(0, keys)])
-    }
-
-    /// The validators the next epoch boundary would record: active operators' validator keys,
-    /// sorted.
-    pub fn pending_validators(&self) -> Vec<PublicKey> {
-        self.validator_sets().map(|mut s| s.remove(0).1).unwrap_or_default()
-    }
-
     pub fn store(&self) -> &S {
         &self.store
     }

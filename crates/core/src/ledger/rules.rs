@@ -43,7 +43,7 @@ pub(super) fn apply_tx<S: ReadStore>(
     match &tx.body {
         TxBody::AdmitOperator { id, name, operator_key, validator_key, routing_number } => {
             require_regulator(ctx, signer, kind)?;
-            governance::admit_operator(ctx, id, name, operator_key, validator_key, routing_number)
+            governance::admit_operator(ctx, id, name, operator_key, validator_key.as_ref(), routing_number)
         }
         TxBody::UpdateOperator { id, operator_key, routing_number } => {
             require_regulator(ctx, signer, kind)?;
@@ -60,6 +60,10 @@ pub(super) fn apply_tx<S: ReadStore>(
         TxBody::WithdrawRange { prefix } => {
             require_regulator(ctx, signer, kind)?;
             governance::withdraw_range(ctx, *prefix)
+        }
+        TxBody::SetValidator { id, validator_key } => {
+            require_regulator(ctx, signer, kind)?;
+            governance::set_validator(ctx, id, validator_key.as_ref())
         }
         TxBody::SetPolicy(policy) => {
             require_regulator(ctx, signer, kind)?;

@@ -79,7 +79,7 @@ fn cases() -> Vec<(&'static str, SignedTransaction)> {
                     id: op("OPD"),
                     name: "Operator D".into(),
                     operator_key: key("OPD").public_key(),
-                    validator_key: key("OPD/validator").public_key(),
+                    validator_key: Some(key("OPD/validator").public_key()),
                     routing_number: "+4930999".parse().unwrap(),
                 },
             ),
@@ -95,7 +95,32 @@ fn cases() -> Vec<(&'static str, SignedTransaction)> {
                 },
             ),
         ),
+        ("admit-operator-without-validator", signed("regulator", admit_without_validator())),
+        (
+            "set-validator",
+            signed(
+                "regulator",
+                TxBody::SetValidator {
+                    id: op("OPC"),
+                    validator_key: Some(key("OPC/validator-2").public_key()),
+                },
+            ),
+        ),
+        (
+            "set-validator-none",
+            signed("regulator", TxBody::SetValidator { id: op("OPC"), validator_key: None }),
+        ),
     ]
+}
+
+fn admit_without_validator() -> TxBody {
+    TxBody::AdmitOperator {
+        id: op("OPD"),
+        name: "Operator D".into(),
+        operator_key: key("OPD").public_key(),
+        validator_key: None,
+        routing_number: "+4930999".parse().unwrap(),
+    }
 }
 
 /// SHA-256 of each case's wire bytes, and its transaction id. Frozen.
@@ -165,6 +190,21 @@ const FROZEN: &[(&str, &str, &str)] = &[
         "5327b8189eb7103b1adc91130af548ec029c4ee629c7880b8a86720ff6226f18",
         "19570e5c5dd2233f415d293925a6483febed3706bef986d96c6f0df72bf1740c",
     ),
+    (
+        "admit-operator-without-validator",
+        "52e61f4d14b6a9a36f14f8aac9ab15762d3b8b1a68d7ae3a29cb6eac2c90bed2",
+        "3dc492302be2901373763eb942c7fda111e509883aa527990c7ebe95a9e3f0f3",
+    ),
+    (
+        "set-validator",
+        "4f52018d1462249462e8e399e12162d1be201831f14b20b6a2de4696cbfa1bdf",
+        "cf0e9ede393cba92f2a72ac727eff5b2656c804fe9960c6915f22576d5e947b8",
+    ),
+    (
+        "set-validator-none",
+        "d5e65ac4bc1f09912ceea9016b089f12e8b3a619aadc6a9b4c5251eee247e9b4",
+        "81e93fd1fb30278266313a3c82039c4077e0d3694a0490a86bcd11d62fbb1dc8",
+    ),
 ];
 
 #[test]
@@ -223,6 +263,25 @@ fn the_request_wire_form_is_documented_byte_by_byte() {
 }
 
 #[test]
+fn an_admission_without_a_validator_key_is_the_same_fields_minus_the_key_under_tag_14() {
+    let with = TxBody::AdmitOperator {
+        id: op("OPD"),
+        name: "Operator D".into(),
+        operator_key: key("OPD").public_key(),
+        validator_key: Some(key("OPD/validator").public_key()),
+        routing_number: "+4930999".parse().unwrap(),
+    }
+    .encode();
+    let without = admit_without_validator().encode();
+    assert_eq!((with[0], without[0]), (0, 14));
+    // tag, id (1 + 3), name (1 + 10), operator key (32), [validator key (32)], routing number
+    let key_at = 1 + 4 + 11 + 32;
+    assert_eq!(&with[1..key_at], &without[1..key_at]);
+    assert_eq!(&with[key_at + 32..], &without[key_at..]);
+    assert_eq!(&with[key_at..key_at + 32], key("OPD/validator").public_key().as_ref());
+}
+
+#[test]
 fn the_genesis_state_hash_and_chain_id_are_frozen() {
     let ledger = Ledger::genesis(MemStore::new(), &genesis(Policy::default()), std::iter::empty()).unwrap();
     assert_eq!(
@@ -231,7 +290,9 @@ fn the_genesis_state_hash_and_chain_id_are_frozen() {
     );
     assert_eq!(
         ledger.state_hash().to_string(),
-        "c1bb4aa3c6379a16dd7818012c5e6eeeb2a8bf94e1e89a1ed12d27e453b91fbb"
+        // changed with the epochs: the Epochs table (epoch 0's set), the epoch length in the
+        // config and the optional validator key in operator records; the chain id did not
+        "641cfa0e16ea31e349dc5d8f1362c309fe39af7eb1a750f193df7b5deef4b0d5"
     );
 }
 

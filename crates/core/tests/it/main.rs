@@ -2,6 +2,7 @@
 //! transaction sequences, genesis loading and frozen encodings.
 
 mod caps;
+mod epochs;
 mod fixtures;
 mod genesis;
 mod governance;

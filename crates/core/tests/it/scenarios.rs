@@ -7,7 +7,12 @@
 //! request-for OPB alice +49301000001 OPA>OPB as p1 => ok   # operator carries the consent
 //! release OPA p1 | reject OPA p1 court-order | activate OPB p1 | cancel alice p1
 //! return OPB +49301000001 => not-ported
-//! admit OPD D004 [key=NAME] [by SIGNER]  # regulator admits OPD (keys OPD, OPD/validator)
+//! genesis blocks_per_epoch=20           # first step only: the test genesis with this epoch length
+//! admit OPD D004 [key=NAME] [validator=NAME|none] [by SIGNER]  # keys OPD, OPD/validator by default
+//! set-validator OPD NAME|none [by SIGNER]  # give, rotate or take away OPD's validator key
+//! close-epoch => OPA/validator,OPB/validator  # empty blocks up to the next epoch's last one: the set it records
+//! expect validators 1 => OPA/validator,…  # epoch 1's recorded set (names sorted), or none
+//! expect pending => OPA/validator,…       # the set the next boundary would record
 //! update OPD OPD-2 D0D4 | retire OPC    # new operator key (by name) and routing number
 //! assign +49304 OPD [by SIGNER] | withdraw +49304 [by SIGNER]
 //! wait 4h                               # moves block time; the next block fires timers
@@ -23,8 +28,8 @@
 //! `policy` also takes `max_ports_per_donor_per_day=N` and `max_ports_per_recipient_per_day=N`.
 //! Outcomes are `ok` or a `TxError::code()`.
 
-use crate::harness::{Net, net, num, op};
-use npchain_core::{CapSide, Policy, PortId, PortRequest, Step, TxBody, UtcDay};
+use crate::harness::{Net, genesis, net, num, op};
+use npchain_core::{CapSide, Policy, PortId, PortRequest, PublicKey, Step, TxBody, UtcDay};
 use std::collections::HashMap;
 
 fn duration_secs(s: &str) -> u64 {
@@ -60,9 +65,44 @@ struct Runner {
     net: Net,
     ports: HashMap<String, PortId>,
     nonce: u64,
+    /// The name of every key a step named, to print validator sets by name.
+    key_names: HashMap<PublicKey, String>,
 }
 
 impl Runner {
+    /// The public key of the key called `name`, remembered for [`Runner::names`].
+    fn named_key(&mut self, name: &str) -> PublicKey {
+        let key = Net::subscriber(name);
+        self.key_names.insert(key.clone(), name.to_owned());
+        key
+    }
+
+    /// A validator set as its keys' names, sorted and comma-separated (`none` if empty).
+    fn names(&self, set: &[PublicKey]) -> String {
+        let mut names: Vec<&str> = set.iter().map(|k| self.key_names[k].as_str()).collect();
+        names.sort();
+        if names.is_empty() { "none".into() } else { names.join(",") }
+    }
+
+    /// Empty blocks up to and including the next one that closes an epoch; the set it records.
+    fn close_epoch(&mut self) -> String {
+        loop {
+            let outcome = self.net.block_outcome(&[]);
+            let closes = (outcome.height + 1) % self.net.ledger.blocks_per_epoch().get() == 0;
+            assert_eq!(outcome.next_validators.is_some(), closes, "block {}", outcome.height);
+            if let Some(set) = outcome.next_validators {
+                let epoch = self.net.ledger.epoch_of(outcome.height) + 1;
+                let sets = self.net.ledger.validator_sets().unwrap();
+                assert_eq!(
+                    sets.last(),
+                    Some(&(epoch, set.clone())),
+                    "validator_sets() ends with the new set"
+                );
+                return self.names(&set);
+            }
+        }
+    }
+
     fn port(&self, name: &str) -> PortId {
         *self.ports.get(name).unwrap_or_else(|| panic!("unknown port name {name}"))
     }
@@ -153,15 +193,39 @@ impl Runner {
             "admit" => {
                 let (signer, rest) = by(&words[3..]);
                 let key_name = rest.iter().find_map(|w| w.strip_prefix("key=")).unwrap_or(words[1]);
+                let validator = rest.iter().find_map(|w| w.strip_prefix("validator="));
+                let validator = match validator {
+                    Some("none") => None,
+                    Some(name) => Some(self.named_key(name)),
+                    None => Some(self.named_key(&format!("{}/validator", words[1]))),
+                };
                 let body = TxBody::AdmitOperator {
                     id: op(words[1]),
                     name: format!("Operator {}", words[1]),
                     operator_key: Net::subscriber(key_name),
-                    validator_key: Net::subscriber(&format!("{}/validator", words[1])),
+                    validator_key: validator,
                     routing_number: words[2].parse().unwrap(),
                 };
                 Some((signer, body))
             }
+            "set-validator" => {
+                let (signer, _) = by(&words[3..]);
+                let validator_key = (words[2] != "none").then(|| self.named_key(words[2]));
+                Some((signer, TxBody::SetValidator { id: op(words[1]), validator_key }))
+            }
+            "genesis" => {
+                assert_eq!(self.net.ledger.height(), 0, "genesis is the first step");
+                let mut g = genesis(Policy::default());
+                for kv in &words[1..] {
+                    match kv.split_once('=') {
+                        Some(("blocks_per_epoch", n)) => g.blocks_per_epoch = n.parse().unwrap(),
+                        _ => panic!("genesis blocks_per_epoch=N, not {kv}"),
+                    }
+                }
+                self.net = Net::new(&g);
+                None
+            }
+            "close-epoch" => return Some(self.close_epoch()),
             "update" => Some((
                 "regulator".into(),
                 TxBody::UpdateOperator {
@@ -217,6 +281,11 @@ impl Runner {
                 let day = self.net.now.utc_day();
                 self.net.ledger.ports_requested(side, &op(words[1]), day).unwrap().to_string()
             }
+            "validators" => {
+                let epoch = words[1].parse().unwrap();
+                self.net.ledger.validators(epoch).map_or("none".into(), |set| self.names(set))
+            }
+            "pending" => self.names(&self.net.ledger.pending_validators().unwrap()),
             "range" => {
                 let prefix: npchain_core::Prefix = words[1].parse().unwrap();
                 let ranges = self.net.ledger.ranges();
@@ -229,7 +298,11 @@ impl Runner {
 }
 
 fn run_script(name: &str, text: &str) {
-    let mut runner = Runner { net: net(Policy::default()), ports: HashMap::new(), nonce: 0 };
+    let mut runner =
+        Runner { net: net(Policy::default()), ports: HashMap::new(), nonce: 0, key_names: HashMap::new() };
+    for name in ["OPA/validator", "OPB/validator", "OPC/validator"] {
+        runner.named_key(name);
+    }
     for (i, raw) in text.lines().enumerate() {
         let line = raw.split('#').next().unwrap().trim();
         if line.is_empty() {

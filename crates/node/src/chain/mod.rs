@@ -178,8 +178,11 @@ impl<S: Store + Send + 'static, L: BlockLog> Chain<S, L> {
     /// boundary would record as things stand.
     pub fn validator_sets(&self) -> (Vec<(u64, Vec<PublicKey>)>, Vec<PublicKey>) {
         self.with_ledger(|l| {
+            // Both read the ledger's in-memory caches; a failure is a corrupt record.
             let sets = l.validator_sets().unwrap_or_else(|e| panic!("cannot read the validator sets: {e}"));
-            (sets, l.pending_validators())
+            let pending =
+                l.pending_validators().unwrap_or_else(|e| panic!("cannot read the validator keys: {e}"));
+            (sets, pending)
         })
     }
 

@@ -11,6 +11,7 @@ use commonware_codec::{
 use npchain_api::Block;
 use npchain_core::{
     BlockOutcome, E164, Event, OperatorId, Prefix, PublicKey, Step,
+    ledger::MAX_OPERATORS,
     tx::MAX_GROUP,
     types::{Digest, PortId, Timestamp, TxId},
 };
@@ -225,6 +226,12 @@ impl Write for EventCodec<'_> {
                 prefix.write(buf);
                 holder.write(buf);
             }
+            Event::ValidatorSetChanged { epoch, added, removed } => {
+                9u8.write(buf);
+                epoch.write(buf);
+                added.write(buf);
+                removed.write(buf);
+            }
         }
     }
 }
@@ -251,6 +258,9 @@ impl EncodeSize for EventCodec<'_> {
             }
             Event::Returned { number, from, to } => {
                 number.encode_size() + from.encode_size() + to.encode_size()
+            }
+            Event::ValidatorSetChanged { epoch, added, removed } => {
+                epoch.encode_size() + added.encode_size() + removed.encode_size()
             }
         }
     }
@@ -281,6 +291,11 @@ fn read_event(buf: &mut impl Buf) -> Result<Event, CodecError> {
             to: OperatorId::read(buf)?,
         },
         8 => Event::RangeWithdrawn { prefix: Prefix::read(buf)?, holder: OperatorId::read(buf)? },
+        9 => Event::ValidatorSetChanged {
+            epoch: u64::read(buf)?,
+            added: Vec::<PublicKey>::read_range(buf, ..=MAX_OPERATORS)?,
+            removed: Vec::<PublicKey>::read_range(buf, ..=MAX_OPERATORS)?,
+        },
         t => return Err(CodecError::InvalidEnum(t)),
     })
 }

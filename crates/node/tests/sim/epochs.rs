@@ -9,7 +9,7 @@
 
 use crate::harness::*;
 use commonware_cryptography::Signer;
-use commonware_runtime::{Clock, Runner};
+use commonware_runtime::Runner;
 use npchain_core::{Genesis, MemStore, PublicKey, Timestamp, Transaction, TxBody, tx::ChainId};
 use npchain_node::chain::Chain;
 use npchain_testkit::{GenesisBuilder, key};
@@ -44,9 +44,11 @@ fn regulator_tx(chain: &ChainId, nonce: u64, now_ms: u64, body: TxBody) -> Vec<u
     commonware_codec::Encode::encode(&tx.sign(chain, &regulator)).to_vec()
 }
 
-/// Submits to a random running node, which gossips it.
-fn send(nodes: &[Option<Node>], rng: &mut StdRng, tx: Vec<u8>) {
-    let live: Vec<&Node> = nodes.iter().flatten().collect();
+/// Submits to a random running node but `avoid` (one about to crash: what only its pool holds
+/// is lost with it, as with any node), which gossips it.
+fn send(nodes: &[Option<Node>], avoid: Option<usize>, rng: &mut StdRng, tx: Vec<u8>) {
+    let live: Vec<&Node> =
+        nodes.iter().enumerate().filter(|(i, _)| Some(*i) != avoid).filter_map(|(_, n)| n.as_ref()).collect();
     let node = live[rng.random_range(0..live.len())];
     node.chain.submit(&tx).expect("fresh transaction is pooled");
     node.gossip.send(&[bytes::Bytes::from(tx)]);
@@ -76,10 +78,13 @@ pub fn run_epochs(seed: u64) -> u64 {
         let chain_id = nodes[0].as_ref().unwrap().chain.chain_id();
         let mut submitted = Vec::new();
         let mut k = 0u64;
-        let mut traffic = |nodes: &[Option<Node>], rng: &mut StdRng, submitted: &mut Vec<(usize, u64)>| {
+        let mut traffic = |nodes: &[Option<Node>],
+                           avoid: Option<usize>,
+                           rng: &mut StdRng,
+                           submitted: &mut Vec<(usize, u64)>| {
             for _ in 0..rng.random_range(2..6) {
                 let op = [0, 2, 3][rng.random_range(0..3)];
-                send(nodes, rng, bind(&chain_id, op, k, now_ms(&context)));
+                send(nodes, avoid, rng, bind(&chain_id, op, k, now_ms(&context)));
                 submitted.push((op, k));
                 k += 1;
             }
@@ -96,7 +101,7 @@ pub fn run_epochs(seed: u64) -> u64 {
         };
 
         // Epoch 0: the regulator admits OPE with its validator key.
-        traffic(&nodes, &mut rng, &mut submitted);
+        traffic(&nodes, None, &mut rng, &mut submitted);
         let admit = TxBody::AdmitOperator {
             id: operator_id(OPE).parse().unwrap(),
             name: "Operator OPE".into(),
@@ -104,22 +109,22 @@ pub fn run_epochs(seed: u64) -> u64 {
             validator_key: Some(validator_key(OPE).public_key()),
             routing_number: "D005".parse().unwrap(),
         };
-        send(&nodes, &mut rng, regulator_tx(&chain_id, 0, now_ms(&context), admit));
+        send(&nodes, None, &mut rng, regulator_tx(&chain_id, 0, now_ms(&context), admit));
         wait_for(&context, "epoch 1", reach(&nodes, PER_EPOCH + 2)).await;
         for c in chains(&nodes) {
             assert_eq!(epoch_set(&c, 1), Some(sorted(&[0, 1, 2, 3, OPE])), "OPE validates from epoch 1");
         }
 
         // Epoch 1: a crash and restart, a partition, and the regulator retires OPB.
-        traffic(&nodes, &mut rng, &mut submitted);
         let crash = rng.random_range(0..NODES);
+        traffic(&nodes, Some(crash), &mut rng, &mut submitted);
         let node = nodes[crash].take().unwrap();
         node.task.abort();
         let _ = node.task.await;
         let saved = durable(&node.chain);
         let retire = TxBody::RetireOperator { id: operator_id(OPB).parse().unwrap() };
-        send(&nodes, &mut rng, regulator_tx(&chain_id, 1, now_ms(&context), retire));
-        traffic(&nodes, &mut rng, &mut submitted);
+        send(&nodes, None, &mut rng, regulator_tx(&chain_id, 1, now_ms(&context), retire));
+        traffic(&nodes, None, &mut rng, &mut submitted);
         let height = chains(&nodes).iter().map(|c| c.height()).max().unwrap();
         wait_for(&context, "four of five to go on without the crashed node", reach(&nodes, height + 3)).await;
         nodes[crash] = Some(start_node_of(&context, &oracle, &genesis, NODES, crash, Some(saved)).await);
@@ -127,10 +132,15 @@ pub fn run_epochs(seed: u64) -> u64 {
         for other in (0..NODES).filter(|o| *o != cut) {
             disconnect(&oracle, cut, other).await;
         }
-        traffic(&nodes, &mut rng, &mut submitted);
+        traffic(&nodes, None, &mut rng, &mut submitted);
         let height = chains(&nodes).iter().map(|c| c.height()).max().unwrap();
-        let others: Vec<Chain<MemStore, Log>> =
-            nodes.iter().enumerate().filter(|(i, _)| *i != cut).filter_map(|(_, n)| n.as_ref()).map(|n| n.chain.clone()).collect();
+        let others: Vec<Chain<MemStore, Log>> = nodes
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != cut)
+            .filter_map(|(_, n)| n.as_ref())
+            .map(|n| n.chain.clone())
+            .collect();
         wait_for(&context, "the connected side to go on during a partition", || {
             others.iter().all(|c| c.height() >= height + 2)
         })
@@ -145,15 +155,17 @@ pub fn run_epochs(seed: u64) -> u64 {
 
         // Epoch 2: OPB's node is gone and OPA's is cut off. OPC, OPD and OPE are three of the four
         // validators: a quorum only with OPE's votes.
+        traffic(&nodes, Some(OPB), &mut rng, &mut submitted);
         let gone = nodes[OPB].take().unwrap();
         gone.task.abort();
         let _ = gone.task.await;
         for other in (0..NODES).filter(|o| *o != 0) {
             disconnect(&oracle, 0, other).await;
         }
-        traffic(&nodes, &mut rng, &mut submitted);
+        traffic(&nodes, None, &mut rng, &mut submitted);
         let height = chains(&nodes).iter().map(|c| c.height()).max().unwrap();
-        let three: Vec<Chain<MemStore, Log>> = [2, 3, OPE].iter().map(|i| nodes[*i].as_ref().unwrap().chain.clone()).collect();
+        let three: Vec<Chain<MemStore, Log>> =
+            [2, 3, OPE].iter().map(|i| nodes[*i].as_ref().unwrap().chain.clone()).collect();
         wait_for(&context, "OPC, OPD and OPE to finalize on their own", || {
             three.iter().all(|c| c.height() >= height + 3)
         })

@@ -197,7 +197,12 @@ pub async fn network(context: &Sim, rng: &mut StdRng, lossy: bool) -> Oracle<Pub
 }
 
 /// A simulated network joining every pair of `nodes` nodes.
-pub async fn network_of(context: &Sim, rng: &mut StdRng, lossy: bool, nodes: usize) -> Oracle<PublicKey, Sim> {
+pub async fn network_of(
+    context: &Sim,
+    rng: &mut StdRng,
+    lossy: bool,
+    nodes: usize,
+) -> Oracle<PublicKey, Sim> {
     let peers: Vec<PublicKey> = (0..nodes).map(|i| validator_key(i).public_key()).collect();
     let (network, oracle) = Network::new_with_peers(
         context.child("network"),
@@ -266,6 +271,7 @@ pub async fn settle_and_check(
     submitted: &[(usize, u64)],
 ) -> Vec<BlockRecord> {
     wait_for(context, "every submitted transaction on every node", || {
+        STATE.with(|s| *s.borrow_mut() = describe(chains));
         chains.iter().all(|c| {
             submitted.iter().all(|(op, k)| {
                 c.with_ledger(|l| l.number(number(*op, *k)).unwrap()).is_some_and(|r| r.subscriber.is_some())

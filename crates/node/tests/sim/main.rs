@@ -4,6 +4,7 @@
 //! message delays, losses, crashes and partitions; a failing seed is printed so it can be
 //! replayed with `NPCHAIN_SIM_SEED=<seed> cargo test -p npchain-node --test sim`.
 
+mod epochs;
 mod faults;
 mod harness;
 #[path = "../support/mod.rs"]
@@ -67,7 +68,7 @@ fn a_peer_that_gossips_garbage_is_blocked() {
 
 #[test]
 fn validators_join_and_leave_through_epochs_under_faults() {
-    for seed in seeds(0..4) {
+    for seed in seeds(0..20) {
         match std::panic::catch_unwind(|| epochs::run_epochs(seed)) {
             Ok(height) => eprintln!("seed {seed}: agreed up to height {height} across three epochs"),
             Err(e) => {
