@@ -30,7 +30,13 @@ pub struct Status {
     pub behind: u64,
     /// Transactions waiting in the mempool.
     pub mempool: usize,
-    /// Validators of the chain (operator ids).
+    /// The epoch of the next block: the validator set changes only between epochs.
+    #[serde(default)]
+    pub epoch: u64,
+    /// Blocks per epoch, from the genesis (epoch `e` holds heights `e·n ..= e·n + n − 1`).
+    #[serde(default)]
+    pub blocks_per_epoch: u64,
+    /// Validators of that epoch: operator ids (a key no operator holds any more, hex).
     pub validators: Vec<String>,
     /// The peers this node is configured to connect to.
     pub peers: Vec<PeerInfo>,

@@ -8,26 +8,10 @@ mod support;
 
 use commonware_cryptography::Signer;
 use serde_json::Value;
-use std::{process::Command, time::Duration};
-use support::{Net, get, wait_until};
+use std::time::Duration;
+use support::{Net, get, regulator, wait_until};
 
 const LONG: Duration = Duration::from_secs(90);
-const PASSPHRASE: &str = "correct horse battery staple";
-
-/// `npchain regulator <args>` with the passphrase in the environment: success, stdout, stderr.
-fn regulator(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_npchain"))
-        .arg("regulator")
-        .args(args)
-        .env("NPCHAIN_PASSPHRASE", PASSPHRASE)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 /// Waits until every node's answer at `path` satisfies `cond`.
 fn on_every_node(net: &Net, path: &str, what: &str, cond: impl Fn(&Value) -> bool) {

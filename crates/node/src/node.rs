@@ -198,7 +198,6 @@ pub fn run(config: &NodeConfig) -> Result<(), NodeError> {
     let me = signer.public_key();
     let genesis = read_genesis(&config.genesis)?;
     let validators: Vec<PublicKey> = genesis.operators.iter().map(|o| o.validator_key.clone()).collect();
-    let operator = genesis.operators.iter().find(|o| o.validator_key == me).map(|o| o.id.clone());
     // Checked against the ledger once it is open: the regulator may have rotated the key.
     let operator_key = config.operator_key.as_deref().map(keys::read_key).transpose()?;
     let admin_token = config.admin_token.as_deref().map(read_admin_token).transpose()?;
@@ -243,9 +242,20 @@ pub fn run(config: &NodeConfig) -> Result<(), NodeError> {
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|source| NodeError::Io { path: config.data_dir.display().to_string(), source })?;
     let ledger = open_ledger(config, &genesis)?;
-    if let (Some(path), Some(key)) = (&config.operator_key, &operator_key) {
-        let held = operator.as_ref().and_then(|id| ledger.operator(id)).map(|o| o.operator_key);
-        if held != Some(KeyId::from(&key.public_key())) {
+    // The node's operator, as the ledger knows it now: the operator whose validator key this
+    // node signs with (an operator admitted after the genesis too), or whose operator key the
+    // node holds (an operator without a validator key, or whose validator key was replaced).
+    let me_id = KeyId::from(&me);
+    let held = operator_key.as_ref().map(|k| KeyId::from(&k.public_key()));
+    let operator = ledger
+        .operators()
+        .iter()
+        .find(|o| o.validator_key.as_ref() == Some(&me_id))
+        .or_else(|| ledger.operators().iter().find(|o| held.as_ref() == Some(&o.operator_key)))
+        .map(|o| o.id.clone());
+    if let (Some(path), Some(key)) = (&config.operator_key, &held) {
+        let holds = operator.as_ref().and_then(|id| ledger.operator(id)).map(|o| &o.operator_key);
+        if holds != Some(key) {
             return Err(NodeError::OperatorKey { path: path.display().to_string(), height: ledger.height() });
         }
     }
@@ -284,7 +294,6 @@ pub fn run(config: &NodeConfig) -> Result<(), NodeError> {
     let http_limits = config.http.clone();
     let p2p_listen = config.p2p_listen;
     let p2p_settings = config.p2p.clone();
-    let validator_ids: Vec<String> = genesis.operators.iter().map(|o| o.id.to_string()).collect();
     let stopped = runtime::Runner::new(runtime_config).start(|context| async move {
         let mut p2p_config = lookup::Config::recommended(
             Cups::<_, ChaCha20Poly1305>::new(
@@ -335,7 +344,6 @@ pub fn run(config: &NodeConfig) -> Result<(), NodeError> {
         let identity = Identity {
             node_key: commonware_formatting::hex(me.as_ref()),
             operator: operator.map(|id| (id, operator_key)),
-            validators: validator_ids,
             peers: peer_infos,
             region: genesis.region,
         };

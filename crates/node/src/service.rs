@@ -42,8 +42,6 @@ pub struct Identity {
     pub node_key: String,
     /// The operator the node belongs to, and its signing key if configured.
     pub operator: Option<(OperatorId, Option<PrivateKey>)>,
-    /// The validators of the genesis (operator ids).
-    pub validators: Vec<String>,
     pub peers: Vec<PeerInfo>,
     /// The genesis region, for numbers typed in national form.
     pub region: Option<npchain_core::Region>,
@@ -171,6 +169,22 @@ impl<S: Store + Send + Sync + 'static, L: BlockLog + Sync> NodeApi for Service<S
     fn status(&self) -> Status {
         let (chain_id, height, block_time, state_hash) =
             self.chain.with_ledger(|l| (l.chain_id(), l.height(), l.block_time(), l.state_hash()));
+        let (epoch, blocks_per_epoch, validators) = self.chain.with_ledger(|l| {
+            let epoch = l.epoch_of(l.height() + 1);
+            let names = l
+                .validators(epoch)
+                .unwrap_or_default()
+                .iter()
+                .map(|key| {
+                    let id = npchain_core::types::KeyId::from(key);
+                    l.operators()
+                        .iter()
+                        .find(|o| o.validator_key.as_ref() == Some(&id))
+                        .map_or_else(|| id.to_string(), |o| o.id.to_string())
+                })
+                .collect();
+            (epoch, l.blocks_per_epoch().get(), names)
+        });
         let finalized_tip = self.chain.finalized_tip();
         Status {
             operator: self.identity.operator.as_ref().map(|(id, _)| id.to_string()),
@@ -182,7 +196,9 @@ impl<S: Store + Send + Sync + 'static, L: BlockLog + Sync> NodeApi for Service<S
             finalized_tip,
             behind: finalized_tip.saturating_sub(height),
             mempool: self.chain.mempool_len(),
-            validators: self.identity.validators.clone(),
+            epoch,
+            blocks_per_epoch,
+            validators,
             peers: self.identity.peers.clone(),
             halted: self.chain.halted().map(|cause| cause.to_string()),
             region: self.identity.region.map(|r| r.to_string()),

@@ -83,7 +83,6 @@ impl Node {
         let identity = Identity {
             node_key: "ab".into(),
             operator: Some(("OPA".parse().unwrap(), Some(opa()))),
-            validators: vec!["OPA".into(), "OPB".into()],
             peers: vec![],
             region: genesis.region,
         };

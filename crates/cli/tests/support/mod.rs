@@ -72,6 +72,11 @@ fn free_base(count: usize) -> u16 {
 impl Net {
     /// Lays out a devnet of `n` validators; starts none of them.
     pub fn new(n: usize) -> Self {
+        Self::with_epochs(n, devnet::DEVNET_BLOCKS_PER_EPOCH.get())
+    }
+
+    /// Lays out a devnet of `n` validators whose epochs are `blocks_per_epoch` blocks long.
+    pub fn with_epochs(n: usize, blocks_per_epoch: u64) -> Self {
         let tmp = tempfile::tempdir().unwrap();
         let base = free_base(n + 2);
         let stride = (n + 2) as u16;
@@ -82,7 +87,7 @@ impl Net {
             dns_port: base + 2 * stride,
             custom_ranges: false,
             ported: false,
-            blocks_per_epoch: devnet::DEVNET_BLOCKS_PER_EPOCH,
+            blocks_per_epoch: std::num::NonZeroU64::new(blocks_per_epoch).expect("not zero"),
         };
         let layout =
             devnet::prepare(&tmp.path().join("devnet"), &options, None, None, false, Timestamp(now_ms()))
@@ -205,17 +210,36 @@ impl Net {
         (1..=to).map(|h| self.block(i, h).unwrap_or_else(|| panic!("node {i} lacks block {h}"))).collect()
     }
 
+    /// The p2p address the next extra node (observer or joining operator) listens on.
+    pub fn next_p2p_address(&self) -> SocketAddr {
+        let n = self.layout.nodes.len();
+        ([127, 0, 0, 1], self.layout.nodes[n - 1].config.p2p_listen.port() + 1 + self.extra.len() as u16)
+            .into()
+    }
+
     /// Adds an observer (not a validator) that every validator accepts as a peer; the
     /// validators must be (re)started after this to pick up the new peer.
     pub fn add_observer(&mut self) -> usize {
         let dir = self.layout.dir.join(format!("observer-{}", self.extra.len()));
         std::fs::create_dir_all(&dir).unwrap();
-        let key = keys::generate();
-        keys::write_key(&dir.join("validator.key"), &key).unwrap();
+        keys::write_key(&dir.join("validator.key"), &keys::generate()).unwrap();
+        self.add_node(&dir, false)
+    }
+
+    /// Adds the node of an operator whose `validator.key` and `operator.key` (`npchain init`)
+    /// are in `dir`, listening on [`Self::next_p2p_address`], with an admin token; every
+    /// validator accepts it as a peer (start them after this). It follows the chain until the
+    /// regulator admits its operator.
+    pub fn add_operator_node(&mut self, dir: &Path) -> usize {
+        std::fs::write(dir.join("admin.token"), "operator-node-admin-token\n").unwrap();
+        self.add_node(dir, true)
+    }
+
+    fn add_node(&mut self, dir: &Path, operator: bool) -> usize {
+        let key = keys::read_key(&dir.join("validator.key")).unwrap();
         let n = self.layout.nodes.len();
-        let base_port = self.layout.nodes[n - 1].config.p2p_listen.port() + 1 + self.extra.len() as u16;
         let http_port = self.layout.nodes[n - 1].config.http_listen.port() + 1 + self.extra.len() as u16;
-        let p2p: SocketAddr = ([127, 0, 0, 1], base_port).into();
+        let p2p = self.next_p2p_address();
         let http: SocketAddr = ([127, 0, 0, 1], http_port).into();
         for node in &mut self.layout.nodes {
             node.config.peers.push(npchain_node::config::Peer { key: key.public_key(), address: p2p });
@@ -227,8 +251,8 @@ impl Net {
             genesis: first.genesis.clone(),
             ported: first.ported.clone(),
             validator_key: dir.join("validator.key"),
-            operator_key: None,
-            admin_token: None,
+            operator_key: operator.then(|| dir.join("operator.key")),
+            admin_token: operator.then(|| dir.join("admin.token")),
             p2p_listen: p2p,
             peers: self
                 .layout
@@ -344,6 +368,24 @@ pub fn npchain(args: &[&str]) -> (bool, String) {
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+/// The passphrase [`regulator`] gives the regulator's key file.
+pub const REGULATOR_PASSPHRASE: &str = "correct horse battery staple";
+
+/// `npchain regulator <args>` with the passphrase in the environment: success, stdout, stderr.
+pub fn regulator(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_npchain"))
+        .arg("regulator")
+        .args(args)
+        .env("NPCHAIN_PASSPHRASE", REGULATOR_PASSPHRASE)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
 
