@@ -415,7 +415,8 @@ impl From<&Event> for EventInfo {
 }
 
 impl EventInfo {
-    /// Whether the event concerns this operator (policy changes concern everyone).
+    /// Whether the event concerns this operator (policy and validator-set changes concern
+    /// everyone).
     pub fn involves_operator(&self, op: &str) -> bool {
         match self {
             Self::OperatorAdmitted { operator }
@@ -423,7 +424,7 @@ impl EventInfo {
             | Self::OperatorRetired { operator }
             | Self::Bound { operator, .. } => operator == op,
             Self::RangeAssigned { holder, .. } | Self::RangeWithdrawn { holder, .. } => holder == op,
-            Self::PolicySet => true,
+            Self::PolicySet | Self::ValidatorSetChanged { .. } => true,
             Self::Port { donor, recipient, .. } => donor == op || recipient == op,
             Self::Returned { from, to, .. } => from == op || to == op,
         }

@@ -237,6 +237,7 @@ fn assemble(a: Assemble, json: bool) -> Result<(), CeremonyError> {
         policy,
         operators,
         ranges,
+        blocks_per_epoch: npchain_core::DEFAULT_BLOCKS_PER_EPOCH,
     };
     genesis.validate().map_err(|source| CeremonyError::Genesis { path: "genesis".into(), source })?;
     // What the nodes will read: the TOML written, read back.

@@ -318,6 +318,7 @@ fn create(
         policy: Policy::default(),
         operators,
         ranges,
+        blocks_per_epoch: npchain_core::DEFAULT_BLOCKS_PER_EPOCH,
     };
     genesis.validate().map_err(DevnetError::Genesis)?;
     if let Some(p) = ported_csv {
