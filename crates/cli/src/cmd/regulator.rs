@@ -204,7 +204,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
                 doc["change"] = shown.json;
                 docs.push(doc);
             }
-            Err((tx, e)) => {
+            Err(failed) => {
+                let (tx, e) = *failed;
                 // A refusal: one format on stderr; for scripts also as JSON on stdout.
                 if let (true, CliError::Client(ClientError::Refused(r))) = (json, &e) {
                     docs.push(json!({ "change": shown.json, "tx": tx, "refused": r }));
@@ -239,15 +240,15 @@ fn submit(
     body: TxBody,
     wait: bool,
     json: bool,
-) -> Result<Value, (Option<String>, CliError)> {
-    let id = regulator.submit(client, body).map_err(|e| (None, from_regulator(e)))?;
+) -> Result<Value, Box<(Option<String>, CliError)>> {
+    let id = regulator.submit(client, body).map_err(|e| Box::new((None, from_regulator(e))))?;
     if !json {
         println!("transaction {id} accepted");
     }
     if !wait {
         return Ok(json!({ "tx": id }));
     }
-    let height = client.wait_applied(&id, WAIT).map_err(|e| (Some(id.to_string()), e.into()))?;
+    let height = client.wait_applied(&id, WAIT).map_err(|e| Box::new((Some(id.to_string()), e.into())))?;
     if !json {
         println!("applied at height {height}");
     }
