@@ -1,5 +1,6 @@
 //! `npchain regulator`: the regulator's console. It admits, updates and retires operators,
-//! assigns and withdraws ranges, sets the policy field by field (old and new value shown
+//! gives, rotates and takes away their validator keys (effective at the next epoch), assigns
+//! and withdraws ranges, sets the policy field by field (old and new value shown
 //! before anything is signed) and shows the network's operators, ranges and policy from any
 //! node's governance reads. It signs on this machine with the regulator's own encrypted key
 //! file (`key new`, or `key import` of a devnet's plain `regulator.key`), submits through the
@@ -52,7 +53,7 @@ pub enum Command {
     /// The regulator's key file.
     #[command(subcommand)]
     Key(KeyCommand),
-    /// Admit an operator, with its two keys (hex) and its routing number.
+    /// Admit an operator, with its keys (hex) and its routing number.
     Admit {
         id: String,
         #[arg(long)]
@@ -60,22 +61,30 @@ pub enum Command {
         /// Signs the operator's transactions.
         #[arg(long)]
         operator_key: String,
-        /// Signs its validator node's consensus messages.
-        #[arg(long)]
+        /// Signs its validator node's consensus messages (it joins the validator set at the
+        /// next epoch), or `none`: an operator that runs no validator. Required: say `none`.
+        #[arg(long, value_name = "KEY|none")]
         validator_key: String,
         /// RFC 4694 rn: `+digits` (global) or hex digits (local).
         #[arg(long)]
         routing_number: String,
     },
     /// Rotate an operator's key, change its routing number (every number it serves is
-    /// re-routed at once), or both; what is not given stays.
-    #[command(group(ArgGroup::new("change").required(true).multiple(true).args(["operator_key", "routing_number"])))]
+    /// re-routed at once), set its validator key, or several; what is not given stays. A
+    /// validator key change is its own transaction (SetValidator), submitted after the other
+    /// one when both are asked for; with --json the two results come as
+    /// `{"transactions": [..]}`.
+    #[command(group(ArgGroup::new("change").required(true).multiple(true).args(["operator_key", "routing_number", "validator_key"])))]
     Update {
         id: String,
         #[arg(long)]
         operator_key: Option<String>,
         #[arg(long)]
         routing_number: Option<String>,
+        /// A new validator key (a key never used before), or `none` to take it away; the
+        /// validator set changes at the next epoch.
+        #[arg(long, value_name = "KEY|none")]
+        validator_key: Option<String>,
     },
     /// Retire an operator: it may still wind down, but gains no numbers.
     Retire { id: String },
@@ -168,50 +177,82 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let client = Client::new(args.nodes.clone());
     let passphrase = passphrase(&args)?;
     let json = args.json;
-    let (body, shown) = match &args.action {
+    let plan = match &args.action {
         Command::Key(k) => return key(k, &args, passphrase.as_deref()),
         Command::Show { what } => return show(&client, *what, json),
         Command::Policy(PolicyCommand::Fields) => return fields(json),
         action => build(&client, action)?,
     };
-    if !json {
-        for line in &shown.lines {
-            println!("{line}");
+    let mut regulator = None;
+    let mut docs = Vec::new();
+    for (body, shown) in plan {
+        if !json {
+            for line in &shown.lines {
+                println!("{line}");
+            }
+        }
+        if args.dry_run {
+            docs.push(json!({ "change": shown.json, "signed": false }));
+            continue;
+        }
+        let regulator = match &mut regulator {
+            Some(r) => r,
+            none => none.insert(Regulator::open(&args.key, passphrase.as_deref())?),
+        };
+        match submit(&client, regulator, body, args.wait, json) {
+            Ok(mut doc) => {
+                doc["change"] = shown.json;
+                docs.push(doc);
+            }
+            Err(failed) => {
+                let (tx, e) = *failed;
+                // A refusal: one format on stderr; for scripts also as JSON on stdout.
+                if let (true, CliError::Client(ClientError::Refused(r))) = (json, &e) {
+                    docs.push(json!({ "change": shown.json, "tx": tx, "refused": r }));
+                    print_docs(docs);
+                }
+                return Err(e);
+            }
         }
     }
-    if args.dry_run {
-        if json {
-            print_json(&json!({ "change": shown.json, "signed": false }));
-        } else {
-            println!("dry run: nothing signed");
-        }
-        return Ok(ExitCode::SUCCESS);
+    if json {
+        print_docs(docs);
+    } else if args.dry_run {
+        println!("dry run: nothing signed");
     }
-    let regulator = Regulator::open(&args.key, passphrase.as_deref())?;
-    // A refusal: one format on stderr; for scripts also as JSON on stdout.
-    let refused = |tx: Option<&str>, e: CliError| {
-        if let (true, CliError::Client(ClientError::Refused(r))) = (json, &e) {
-            print_json(&json!({ "change": shown.json, "tx": tx, "refused": r }));
-        }
-        e
-    };
-    let id = regulator.submit(&client, body).map_err(|e| refused(None, from_regulator(e)))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints the JSON result: one document per transaction, several as `{"transactions": [..]}`.
+fn print_docs(mut docs: Vec<Value>) {
+    if docs.len() == 1 {
+        print_json(&docs.remove(0));
+    } else {
+        print_json(&json!({ "transactions": docs }));
+    }
+}
+
+/// Signs and submits one transaction (and with `wait`, waits for its block): its JSON result
+/// without the change, or the transaction id known so far and the error.
+fn submit(
+    client: &Client,
+    regulator: &Regulator,
+    body: TxBody,
+    wait: bool,
+    json: bool,
+) -> Result<Value, Box<(Option<String>, CliError)>> {
+    let id = regulator.submit(client, body).map_err(|e| Box::new((None, from_regulator(e))))?;
     if !json {
         println!("transaction {id} accepted");
     }
-    if !args.wait {
-        if json {
-            print_json(&json!({ "change": shown.json, "tx": id }));
-        }
-        return Ok(ExitCode::SUCCESS);
+    if !wait {
+        return Ok(json!({ "tx": id }));
     }
-    let height = client.wait_applied(&id, WAIT).map_err(|e| refused(Some(&id), e.into()))?;
-    if json {
-        print_json(&json!({ "change": shown.json, "tx": id, "outcome": "applied", "height": height }));
-    } else {
+    let height = client.wait_applied(&id, WAIT).map_err(|e| Box::new((Some(id.to_string()), e.into())))?;
+    if !json {
         println!("applied at height {height}");
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(json!({ "tx": id, "outcome": "applied", "height": height }))
 }
 
 /// What a transaction will do, for the person about to sign it and for scripts.
@@ -238,9 +279,32 @@ fn prefix(client: &Client, raw: &str) -> Result<Prefix, CliError> {
     Prefix::parse(raw, region).map_err(CliError::Number)
 }
 
-fn build(client: &Client, action: &Command) -> Result<(TxBody, Shown), CliError> {
-    Ok(match action {
-        Command::Admit { id, name, operator_key, validator_key, routing_number: rn } => {
+/// A validator key as typed: hex, or `none`.
+fn validator_key(raw: &str) -> Result<Option<npchain_core::PublicKey>, CliError> {
+    if raw == "none" { Ok(None) } else { public_key(raw).map(Some) }
+}
+
+/// The transactions an action signs, in order, each with what it will do.
+fn build(client: &Client, action: &Command) -> Result<Vec<(TxBody, Shown)>, CliError> {
+    if let Command::Update { id, operator_key, routing_number, validator_key: Some(raw) } = action {
+        let current = find_operator(client, id)?;
+        let mut plan = Vec::new();
+        if operator_key.is_some() || routing_number.is_some() {
+            plan.push(update(id, operator_key.as_deref(), routing_number.as_deref(), &current)?);
+        }
+        let key = validator_key(raw)?;
+        let old = current.validator_key.as_deref().unwrap_or("none");
+        let new = if key.is_some() { raw.as_str() } else { "none" };
+        let lines = vec![
+            format!("set validator key of {id} (from the next epoch)"),
+            format!("  validator_key: {old} -> {new}"),
+        ];
+        let json = json!({ "set_validator": id, "validator_key": { "old": current.validator_key, "new": key.as_ref().map(|_| raw) } });
+        plan.push((TxBody::SetValidator { id: operator_id(id)?, validator_key: key }, Shown { lines, json }));
+        return Ok(plan);
+    }
+    Ok(vec![match action {
+        Command::Admit { id, name, operator_key, validator_key: validator, routing_number: rn } => {
             if !npchain_core::tx::valid_operator_name(name) {
                 return Err(refusal(
                     "bad-name",
@@ -253,30 +317,17 @@ fn build(client: &Client, action: &Command) -> Result<(TxBody, Shown), CliError>
                 id: operator_id(id)?,
                 name: name.clone(),
                 operator_key: public_key(operator_key)?,
-                validator_key: Some(public_key(validator_key)?),
+                validator_key: validator_key(validator)?,
                 routing_number: routing_number(rn)?,
             };
-            let line = format!("admit {id} ({name}), routing number {}", routing_number(rn)?);
+            let mut line = format!("admit {id} ({name}), routing number {}", routing_number(rn)?);
+            if validator == "none" {
+                line.push_str(", no validator");
+            }
             (body, Shown { lines: vec![line], json: json!({ "admit": id }) })
         }
-        Command::Update { id, operator_key, routing_number: rn } => {
-            let current = find_operator(client, id)?;
-            let key = operator_key.as_deref().unwrap_or(&current.operator_key);
-            let rn = rn.as_deref().unwrap_or(&current.routing_number);
-            let body = TxBody::UpdateOperator {
-                id: operator_id(id)?,
-                operator_key: public_key(key)?,
-                routing_number: routing_number(rn)?,
-            };
-            let new_rn = routing_number(rn)?.to_string();
-            let lines = vec![
-                format!("update {id}"),
-                format!("  operator_key: {} -> {key}", current.operator_key),
-                format!("  routing_number: {} -> {new_rn}", current.routing_number),
-            ];
-            let json = json!({ "update": id, "operator_key": { "old": current.operator_key, "new": key },
-                "routing_number": { "old": current.routing_number, "new": new_rn } });
-            (body, Shown { lines, json })
+        Command::Update { id, operator_key, routing_number: rn, validator_key: None } => {
+            update(id, operator_key.as_deref(), rn.as_deref(), &find_operator(client, id)?)?
         }
         Command::Retire { id } => {
             let body = TxBody::RetireOperator { id: operator_id(id)? };
@@ -319,7 +370,33 @@ fn build(client: &Client, action: &Command) -> Result<(TxBody, Shown), CliError>
         Command::Key(_) | Command::Show { .. } | Command::Policy(PolicyCommand::Fields) => {
             unreachable!("answered without a transaction")
         }
-    })
+        Command::Update { validator_key: Some(_), .. } => unreachable!("built above"),
+    }])
+}
+
+/// The UpdateOperator of `current`: the operator key and routing number given, the others kept.
+fn update(
+    id: &str,
+    operator_key: Option<&str>,
+    rn: Option<&str>,
+    current: &OperatorInfo,
+) -> Result<(TxBody, Shown), CliError> {
+    let key = operator_key.unwrap_or(&current.operator_key);
+    let rn = rn.unwrap_or(&current.routing_number);
+    let body = TxBody::UpdateOperator {
+        id: operator_id(id)?,
+        operator_key: public_key(key)?,
+        routing_number: routing_number(rn)?,
+    };
+    let new_rn = routing_number(rn)?.to_string();
+    let lines = vec![
+        format!("update {id}"),
+        format!("  operator_key: {} -> {key}", current.operator_key),
+        format!("  routing_number: {} -> {new_rn}", current.routing_number),
+    ];
+    let json = json!({ "update": id, "operator_key": { "old": current.operator_key, "new": key },
+        "routing_number": { "old": current.routing_number, "new": new_rn } });
+    Ok((body, Shown { lines, json }))
 }
 
 fn find_operator(client: &Client, id: &str) -> Result<OperatorInfo, CliError> {
@@ -409,12 +486,16 @@ fn show(client: &Client, what: What, json: bool) -> Result<ExitCode, CliError> {
     }
     if let Some(list) = operators {
         println!("operators at height {} (regulator key {}):", list.height, list.regulator);
-        println!("  {:<16} {:<8} {:<16} {:<64}  name", "id", "status", "routing number", "operator key");
+        println!(
+            "  {:<16} {:<8} {:<16} {:<64}  {:<64}  name",
+            "id", "status", "routing number", "operator key", "validator key"
+        );
         for o in &list.operators {
             let status = if o.active { "active" } else { "retired" };
+            let validator = o.validator_key.as_deref().unwrap_or("none");
             println!(
-                "  {:<16} {:<8} {:<16} {:<64}  {}",
-                o.id, status, o.routing_number, o.operator_key, o.name
+                "  {:<16} {:<8} {:<16} {:<64}  {:<64}  {}",
+                o.id, status, o.routing_number, o.operator_key, validator, o.name
             );
         }
     }

@@ -35,7 +35,8 @@ pub struct BlockOutcome {
     pub state_hash: Digest,
     /// Per transaction, in block order: applied, or refused with the reason.
     pub results: Vec<(TxId, Result<(), TxError>)>,
-    /// Everything the block changed, timers first, then transactions in order.
+    /// Everything the block changed, timers first, then transactions in order, then (in the
+    /// last block of an epoch) the validator set's change.
     pub events: Vec<Event>,
     /// In the last block of an epoch: the validators of the next epoch, sorted. `None` in
     /// every other block.

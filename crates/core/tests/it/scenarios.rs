@@ -88,7 +88,7 @@ impl Runner {
     fn close_epoch(&mut self) -> String {
         loop {
             let outcome = self.net.block_outcome(&[]);
-            let closes = (outcome.height + 1) % self.net.ledger.blocks_per_epoch().get() == 0;
+            let closes = (outcome.height + 1).is_multiple_of(self.net.ledger.blocks_per_epoch().get());
             assert_eq!(outcome.next_validators.is_some(), closes, "block {}", outcome.height);
             if let Some(set) = outcome.next_validators {
                 let epoch = self.net.ledger.epoch_of(outcome.height) + 1;

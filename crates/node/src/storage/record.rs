@@ -388,6 +388,11 @@ mod tests {
                 },
                 Event::Returned { number, from: op("OPB"), to: op("OPA") },
                 Event::RangeWithdrawn { prefix: "+49302".parse().unwrap(), holder: op("OPB") },
+                Event::ValidatorSetChanged {
+                    epoch: 2,
+                    added: vec![npchain_testkit::key("OPE/validator").public_key()],
+                    removed: Vec::new(),
+                },
             ],
         }
     }
