@@ -65,7 +65,9 @@ pub enum ProofError {
     #[error("block {height} is not the last block of epoch {epoch} (that is {last:?}); it names no next set")]
     NotBoundary { height: u64, epoch: u64, last: Option<u64> },
     /// Sets are learned in order: the next one from the last block of epoch `next`.
-    #[error("block {height} ends epoch {epoch}; the next set to learn is named by the last block of epoch {next}")]
+    #[error(
+        "block {height} ends epoch {epoch}; the next set to learn is named by the last block of epoch {next}"
+    )]
     NotNextBoundary { height: u64, epoch: u64, next: u64 },
 }
 
@@ -297,7 +299,9 @@ pub mod testing {
             .map(|k| {
                 let signer = scheme::Scheme::signer(CONSENSUS_NAMESPACE, participants.clone(), k.clone())
                     .unwrap_or_else(|| panic!("{} is not a validator", k.public_key()));
-                signer.sign::<Digest>(Finalized { proposal: proposal.clone().into() }).expect("a signer signs")
+                signer
+                    .sign::<Digest>(Finalized { proposal: proposal.clone().into() })
+                    .expect("a signer signs")
             })
             .collect();
         let verifier = scheme::Scheme::verifier(CONSENSUS_NAMESPACE, participants);

@@ -92,10 +92,16 @@ fn a_block_of_epoch_2_is_refused_before_the_epoch_1_boundary_is_learned() {
     let mut checker = chain.checker();
     let b = block(9, Vec::new());
     let proof = (b.encode(), certify(&chain.c, 2, &b));
-    assert!(matches!(checker.check(&proof.0, &proof.1), Err(ProofError::UnknownEpoch { epoch: 2, known: 1 })));
+    assert!(matches!(
+        checker.check(&proof.0, &proof.1),
+        Err(ProofError::UnknownEpoch { epoch: 2, known: 1 })
+    ));
     let [end0, end1] = chain.boundaries();
     checker.learn(&end0.0, &end0.1).unwrap();
-    assert!(matches!(checker.check(&proof.0, &proof.1), Err(ProofError::UnknownEpoch { epoch: 2, known: 2 })));
+    assert!(matches!(
+        checker.check(&proof.0, &proof.1),
+        Err(ProofError::UnknownEpoch { epoch: 2, known: 2 })
+    ));
     // nor can epoch 1's boundary be skipped
     let end2 = block(11, public(&chain.a));
     assert!(matches!(

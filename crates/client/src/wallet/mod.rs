@@ -15,6 +15,7 @@
 
 mod consent;
 mod dir;
+mod epochs;
 mod error;
 mod follow;
 pub(crate) mod keyfile;
@@ -24,7 +25,8 @@ mod sent;
 pub use consent::{
     CONSENT_FORMAT, ConsentFile, ConsentFileError, Given, MAX_CONSENT_FILE, parse_consent_file, read_consent,
 };
-pub use dir::{Wallet, WalletConfig};
+pub use dir::{DEFAULT_BLOCKS_PER_EPOCH, Wallet, WalletConfig};
+pub use epochs::Learned;
 pub use error::{Fault, WalletError};
 pub use follow::{FOLLOW_MARGIN, Finished, Followed, MAX_DISCOVERY_PAGES, Order};
 pub use ledger::{Entry, describe_state};
