@@ -41,7 +41,7 @@ pub enum ProofError {
     MalformedCertificate(#[source] CodecError),
     #[error("the certificate finalizes block {certified}, not this block {got}")]
     OtherBlock { certified: Digest, got: Digest },
-    #[error("the certificate's signatures are not a quorum of the validator set")]
+    #[error("the certificate's signatures are not a quorum of the epoch's validator set")]
     BadSignatures,
     /// The certificate names a round of epoch `certified`, and the block's height lies in `epoch`.
     #[error("the certificate is of a round of epoch {certified}; block {height} is in epoch {epoch}")]
@@ -56,13 +56,14 @@ pub enum ProofError {
     #[error("block {height} is not the last block of epoch {epoch} and names a validator set")]
     SetOutsideBoundary { height: u64, epoch: u64 },
     /// The last block of `epoch` names no validators for the next epoch.
-    #[error("the last block of epoch {epoch} names no validators for epoch {}", epoch + 1)]
+    #[error("the last block of epoch {epoch} names no validators for epoch {}", epoch.saturating_add(1))]
     EmptySet { epoch: u64 },
     /// The last block of `epoch` names a set that is not sorted and deduplicated.
     #[error("the last block of epoch {epoch} names validators that are not sorted and distinct")]
     UnsortedSet { epoch: u64 },
-    /// A set is learned only from the last block of an epoch.
-    #[error("block {height} is not the last block of epoch {epoch} (that is {last:?}); it names no next set")]
+    /// A set is learned only from the last block of an epoch (`last`: its height, none past
+    /// the last height).
+    #[error("block {height} is not the last block of epoch {epoch}; it names no next set")]
     NotBoundary { height: u64, epoch: u64, last: Option<u64> },
     /// Sets are learned in order: the next one from the last block of epoch `next`.
     #[error(

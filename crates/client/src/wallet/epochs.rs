@@ -105,7 +105,8 @@ impl Wallet {
         let target = checker.epoch_of(height);
         while checker.known() <= target {
             let epoch = checker.known();
-            let boundary = checker.last_height(epoch - 1).expect("a height past the boundary exists");
+            // the last block of the epoch before: below `height`, so it exists
+            let Some(boundary) = checker.last_height(epoch - 1) else { break };
             let proof = client.finality(boundary)?;
             let mut next = checker.clone();
             next.learn(&proof.block, &proof.certificate).map_err(|e| WalletError::Forged {
