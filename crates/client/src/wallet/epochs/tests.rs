@@ -196,6 +196,9 @@ fn without_the_sets_a_later_epochs_entry_does_not_verify() {
     );
 }
 
+/// Whether an error is the refusal a case expects.
+type Refused = fn(&WalletError) -> bool;
+
 #[test]
 fn a_forged_set_change_in_the_epochs_file_is_refused_naming_its_epoch() {
     let chain = Chain::new();
@@ -205,7 +208,7 @@ fn a_forged_set_change_in_the_epochs_file_is_refused_naming_its_epoch() {
         Learned { epoch: 1, height: block.height, block: hex(&b), certificate: hex(&c) }
     };
     let boundary = Chain::block(3, public(&strangers));
-    let cases: Vec<(Vec<Learned>, fn(&WalletError) -> bool)> = vec![
+    let cases: Vec<(Vec<Learned>, Refused)> = vec![
         // epoch 1's set named by a boundary block that the strangers signed
         (vec![forged(&boundary, &strangers, 0)], |e| {
             matches!(
