@@ -1,8 +1,9 @@
 //! npchain-api: what crosses the wire between a node and anyone who talks to it.
 //!
 //! - [`block`]: the block consensus orders, its canonical bounded codec and its digest;
-//! - [`proof`]: the finality proof checker (a block and its finalization certificate against a
-//!   validator set) and the consensus namespace;
+//! - [`proof`]: the finality proof checker (a block and its finalization certificate against
+//!   the validator set of its epoch, each set after the genesis's learned from the last block of
+//!   the epoch before) and the consensus namespace;
 //! - [`json`]: the HTTP API's JSON shapes;
 //! - [`consent`]: a subscriber's signed consent to a port the recipient submits for them;
 //! - [`enum_query`]: a NAPTR query and its answer, as a sending network reads it.

@@ -4,8 +4,9 @@
 //! - [`http`]: a blocking client of the node's HTTP API with failover across nodes, and the
 //!   ledger's refusals as one typed value ([`Refusal`]);
 //! - [`wallet`]: the subscriber's wallet: its key file, its port requests and cancels, and a
-//!   local ledger of every step of its orders, each checked against the genesis validators
-//!   with [`npchain_api::ProofChecker`] before it is written;
+//!   local ledger of every step of its orders, each checked with [`npchain_api::ProofChecker`]
+//!   against the validators of its epoch (the genesis's, or a set learned from the last block
+//!   of the epoch before) before it is written;
 //! - [`regulator`]: the regulator's console: its passphrase-encrypted key file, governance
 //!   transactions signed locally and submitted through any node, and policy changes by field;
 //! - [`human`]: durations as a person reads them (in messages).

@@ -283,45 +283,58 @@ fn forks_nobody_builds_on_are_dropped_and_what_is_dropped_can_still_be_finalized
     assert_eq!(verifier.pending_blocks(), 0, "what does not build on the finalized block is gone");
 }
 
-/// The wire crate reads and checks finalization certificates without the consensus engine's
-/// crate: one the engine assembles from a quorum of finalize votes over a block passes, and a
-/// short quorum, another validator set, another block or a changed byte do not.
-#[test]
-fn the_wire_crate_checks_the_engines_finalization_certificates() {
+/// A finalization certificate as the engine assembles it: finalize votes of `signers` (members
+/// of `validators`) over `block` in round (`epoch`, `view`), in its canonical encoding.
+fn engine_finalization(
+    validators: &[PrivateKey],
+    signers: &[PrivateKey],
+    epoch: u64,
+    view: u64,
+    block: &Block,
+) -> Vec<u8> {
     use commonware_consensus::{
         simplex::types::{Finalization, Finalize, Proposal},
         types::{Epoch, Round, View},
     };
     use commonware_utils::ordered::Set;
-    use npchain_api::{CONSENSUS_NAMESPACE, ProofChecker, ProofError};
+    use npchain_api::CONSENSUS_NAMESPACE;
     type Scheme = npchain_node::consensus::Scheme;
 
-    let keys: Vec<PrivateKey> = (0..4).map(|s| key(&format!("validator{s}"))).collect();
-    let participants = Set::from_iter_dedup(keys.iter().map(|k| k.public_key()));
-    let block = Block::genesis(Timestamp(T0), ChainId(commonware_cryptography::Sha256::hash(&[b"c"])));
-    let other = Block { height: 1, parent: block.digest(), ..block.clone() };
+    let participants = Set::from_iter_dedup(validators.iter().map(|k| k.public_key()));
     let proposal = Proposal {
-        round: Round::new(Epoch::new(3), View::new(41)),
-        parent: View::new(40),
+        round: Round::new(Epoch::new(epoch), View::new(view)),
+        parent: View::new(view - 1),
         payload: block.digest(),
     };
-    let quorum = {
-        let votes: Vec<_> = keys[..3]
-            .iter()
-            .map(|k| {
-                let scheme = Scheme::signer(CONSENSUS_NAMESPACE, participants.clone(), k.clone()).unwrap();
-                Finalize::sign(&scheme, proposal.clone()).unwrap()
-            })
-            .collect();
-        let verifier = Scheme::verifier(CONSENSUS_NAMESPACE, participants.clone());
-        let finalization = Finalization::from_finalizes(
-            &verifier,
-            commonware_utils::iter::NonEmpty::try_new(votes.iter()).unwrap(),
-            &commonware_parallel::Sequential,
-        )
-        .unwrap();
-        finalization.encode().to_vec()
-    };
+    let votes: Vec<_> = signers
+        .iter()
+        .map(|k| {
+            let scheme = Scheme::signer(CONSENSUS_NAMESPACE, participants.clone(), k.clone()).unwrap();
+            Finalize::sign(&scheme, proposal.clone()).unwrap()
+        })
+        .collect();
+    let verifier = Scheme::verifier(CONSENSUS_NAMESPACE, participants);
+    Finalization::from_finalizes(
+        &verifier,
+        commonware_utils::iter::NonEmpty::try_new(votes.iter()).unwrap(),
+        &commonware_parallel::Sequential,
+    )
+    .unwrap()
+    .encode()
+    .to_vec()
+}
+
+/// The wire crate reads and checks finalization certificates without the consensus engine's
+/// crate: one the engine assembles from a quorum of finalize votes over a block passes, and a
+/// short quorum, another validator set, another block or a changed byte do not.
+#[test]
+fn the_wire_crate_checks_the_engines_finalization_certificates() {
+    use npchain_api::{ProofChecker, ProofError};
+
+    let keys: Vec<PrivateKey> = (0..4).map(|s| key(&format!("validator{s}"))).collect();
+    let block = Block::genesis(Timestamp(T0), ChainId(commonware_cryptography::Sha256::hash(&[b"c"])));
+    let other = Block { height: 1, parent: block.digest(), ..block.clone() };
+    let quorum = engine_finalization(&keys, &keys[..3], 0, 41, &block);
     let checker = ProofChecker::new(keys.iter().map(|k| k.public_key()));
     assert_eq!(checker.check(&block.encode(), &quorum).unwrap(), block);
 
@@ -342,4 +355,71 @@ fn the_wire_crate_checks_the_engines_finalization_certificates() {
     let mut other_view = quorum.clone();
     other_view[1] ^= 1;
     assert!(matches!(checker.check(&block.encode(), &other_view), Err(ProofError::BadSignatures)));
+    // The round names its epoch: the genesis block is in epoch 0, not 3.
+    let later = engine_finalization(&keys, &keys[..3], 3, 41, &block);
+    assert!(matches!(
+        checker.check(&block.encode(), &later),
+        Err(ProofError::WrongEpoch { height: 0, certified: 3, epoch: 0 })
+    ));
+    // The wallet's tests make certificates without the engine: they are the engine's, byte for byte.
+    let publics: Vec<_> = keys.iter().map(|k| k.public_key()).collect();
+    assert_eq!(npchain_api::proof::testing::finalization(&publics, &keys[..3], 0, 41, &block), quorum);
+}
+
+/// Across epochs with the engine's certificates: each epoch's set is learned from the last block
+/// of the epoch before, finalized by that epoch's set; a later epoch is refused until then, and
+/// a forged set change teaches nothing.
+#[test]
+fn the_checker_learns_each_epochs_set_from_the_boundary_the_previous_set_finalized() {
+    use npchain_api::{ProofChecker, ProofError};
+
+    let set = |name: &str| -> Vec<PrivateKey> { (0..4).map(|s| key(&format!("{name}{s}"))).collect() };
+    let sorted = |keys: &[PrivateKey]| {
+        let mut keys: Vec<_> = keys.iter().map(|k| k.public_key()).collect();
+        keys.sort();
+        keys
+    };
+    let (a, b, c, strangers) = (set("validator-a"), set("validator-b"), set("validator-c"), set("stranger"));
+    let chain_id = ChainId(commonware_cryptography::Sha256::hash(&[b"epochs"]));
+    let block = |height: u64, next_validators: Vec<_>| Block {
+        parent: commonware_cryptography::Sha256::hash(&[&height.to_be_bytes()]),
+        height,
+        next_validators,
+        ..Block::genesis(Timestamp(T0 + height), chain_id)
+    };
+    let proof = |keys: &[PrivateKey], epoch: u64, block: &Block| {
+        (block.encode().to_vec(), engine_finalization(keys, &keys[1..], epoch, 100 + block.height, block))
+    };
+    // four blocks an epoch: the last blocks of epochs 0 and 1 are heights 3 and 7
+    let mut checker = ProofChecker::with_epochs(sorted(&a), std::num::NonZeroU64::new(4).unwrap());
+    let end0 = proof(&a, 0, &block(3, sorted(&b)));
+    let end1 = proof(&b, 1, &block(7, sorted(&c)));
+    let late = proof(&c, 2, &block(9, Vec::new()));
+
+    // a block of epoch 2 before the epoch 1 boundary is learned
+    assert!(matches!(checker.check(&late.0, &late.1), Err(ProofError::UnknownEpoch { epoch: 2, known: 1 })));
+    // forged set changes: by a set that is not epoch 0's, inside the epoch, signed by the new set
+    let forged = [
+        proof(&strangers, 0, &block(3, sorted(&strangers))),
+        proof(&a, 0, &block(2, sorted(&strangers))),
+        proof(&b, 0, &block(3, sorted(&b))),
+        proof(&b, 1, &block(3, sorted(&b))),
+    ];
+    let refusals: Vec<_> = forged.iter().map(|(bl, cert)| checker.learn(bl, cert).unwrap_err()).collect();
+    assert!(matches!(refusals[0], ProofError::BadSignatures), "{}", refusals[0]);
+    assert!(matches!(refusals[1], ProofError::SetOutsideBoundary { height: 2, epoch: 0 }), "{}", refusals[1]);
+    assert!(matches!(refusals[2], ProofError::BadSignatures), "{}", refusals[2]);
+    assert!(matches!(refusals[3], ProofError::WrongEpoch { certified: 1, epoch: 0, .. }), "{}", refusals[3]);
+    assert_eq!(checker.known(), 1, "nothing learned from a forgery");
+
+    assert_eq!(checker.learn(&end0.0, &end0.1).unwrap(), 1);
+    assert!(matches!(checker.check(&late.0, &late.1), Err(ProofError::UnknownEpoch { epoch: 2, known: 2 })));
+    assert_eq!(checker.learn(&end1.0, &end1.1).unwrap(), 2);
+    // three epochs, three sets
+    for (keys, epoch, height) in [(&a, 0, 1), (&b, 1, 5), (&c, 2, 9)] {
+        let (bl, cert) = proof(keys, epoch, &block(height, Vec::new()));
+        assert_eq!(checker.check(&bl, &cert).unwrap().height, height);
+    }
+    let (bl, cert) = proof(&b, 2, &block(9, Vec::new()));
+    assert!(matches!(checker.check(&bl, &cert), Err(ProofError::BadSignatures)));
 }

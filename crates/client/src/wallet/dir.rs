@@ -1,8 +1,10 @@
 //! The wallet directory: [`Wallet`] made ([`Wallet::create`]) or opened ([`Wallet::open`])
-//! from its key file and `wallet.toml` (its nodes, the chain it signs for, and the genesis
-//! validators it trusts).
+//! from its key file and `wallet.toml` (its nodes, the chain it signs for, the genesis
+//! validators it trusts and the epoch length), with the sets it has learned since
+//! (`epochs.jsonl`, checked again on opening).
 
 use super::{
+    epochs,
     error::{WalletError, io},
     keyfile,
 };
@@ -12,13 +14,28 @@ use npchain_api::ProofChecker;
 use npchain_core::{
     E164, Genesis, PrivateKey, PublicKey,
     tx::ChainId,
-    types::{Digest, parse_public_key},
+    types::{Digest, IdError, parse_public_key},
 };
 use serde::{Deserialize, Serialize};
 use std::{
     fs,
+    num::NonZeroU64,
     path::{Path, PathBuf},
+    sync::Mutex,
 };
+
+/// Blocks per epoch when `wallet.toml` does not say (the genesis's default).
+pub const DEFAULT_BLOCKS_PER_EPOCH: NonZeroU64 = NonZeroU64::new(1_000).unwrap();
+
+fn default_blocks_per_epoch() -> NonZeroU64 {
+    DEFAULT_BLOCKS_PER_EPOCH
+}
+
+/// The genesis's `blocks_per_epoch`. The genesis does not carry it yet: until it does, its
+/// default.
+fn genesis_blocks_per_epoch(_genesis: &Genesis) -> NonZeroU64 {
+    DEFAULT_BLOCKS_PER_EPOCH
+}
 
 /// `wallet.toml`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -28,12 +45,24 @@ pub struct WalletConfig {
     pub nodes: Vec<String>,
     /// The chain the wallet signs for, hex.
     pub chain_id: String,
-    /// The validators' consensus keys, hex: the wallet's root of trust, from the genesis.
+    /// The validators' consensus keys, hex: the wallet's root of trust, from the genesis (the
+    /// set of epoch 0; each later one is learned from the chain, `epochs.jsonl`).
     pub validators: Vec<String>,
+    /// Blocks per epoch, from the genesis: the set changes only after the last block of an
+    /// epoch. [`DEFAULT_BLOCKS_PER_EPOCH`] in wallets made before it was kept.
+    #[serde(default = "default_blocks_per_epoch")]
+    pub blocks_per_epoch: NonZeroU64,
     /// The genesis region (ISO 3166, e.g. `DE`): numbers typed in national form are read with
     /// it. Absent in wallets made before it was kept, and for networks without one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
+}
+
+impl WalletConfig {
+    /// The genesis validators: the set of epoch 0.
+    pub fn genesis_validators(&self) -> Result<Vec<PublicKey>, IdError> {
+        self.validators.iter().map(|v| parse_public_key(v)).collect()
+    }
 }
 
 /// A subscriber's wallet.
@@ -42,7 +71,9 @@ pub struct Wallet {
     pub(super) dir: PathBuf,
     pub(super) key: PrivateKey,
     pub(super) config: WalletConfig,
-    pub(super) checker: ProofChecker,
+    /// The sets learned so far: the genesis's and those of `epochs.jsonl`, and more as proofs
+    /// of later epochs come (behind a lock: proving takes `&self`).
+    pub(super) checker: Mutex<ProofChecker>,
 }
 
 impl Wallet {
@@ -71,6 +102,7 @@ impl Wallet {
                 .map(|o| commonware_formatting::hex(o.validator_key.as_ref()))
                 .collect(),
             region: genesis.region.map(|r| r.to_string()),
+            blocks_per_epoch: genesis_blocks_per_epoch(genesis),
         };
         let config_path = dir.join("wallet.toml");
         let text = toml::to_string(&config)?;
@@ -78,21 +110,16 @@ impl Wallet {
         Self::open(dir, passphrase)
     }
 
-    /// Opens the wallet in `dir`.
+    /// Opens the wallet in `dir`, with every set of `epochs.jsonl` checked again from the
+    /// genesis set ([`WalletError::ForgedEpoch`] if one does not hold).
     pub fn open(dir: &Path, passphrase: Option<&str>) -> Result<Self, WalletError> {
         let key = keyfile::read(&dir.join("wallet.key"), passphrase)?;
         let config_path = dir.join("wallet.toml");
-        let path = || config_path.display().to_string();
         let text = fs::read_to_string(&config_path).map_err(io(&config_path))?;
-        let config: WalletConfig =
-            toml::from_str(&text).map_err(|source| WalletError::Config { path: path(), source })?;
-        let validators = config
-            .validators
-            .iter()
-            .map(|v| parse_public_key(v))
-            .collect::<Result<Vec<PublicKey>, _>>()
-            .map_err(|source| WalletError::Validator { path: path(), source })?;
-        Ok(Self { dir: dir.to_owned(), key, config, checker: ProofChecker::new(validators) })
+        let config: WalletConfig = toml::from_str(&text)
+            .map_err(|source| WalletError::Config { path: config_path.display().to_string(), source })?;
+        let checker = Mutex::new(epochs::trusted_checker(dir, &config)?);
+        Ok(Self { dir: dir.to_owned(), key, config, checker })
     }
 
     pub fn public_key(&self) -> PublicKey {

@@ -97,6 +97,15 @@ pub enum WalletError {
         #[source]
         fault: Fault,
     },
+    /// A learned validator set of `epochs.jsonl` does not hold: the file is damaged or was
+    /// changed (deleting it makes the wallet learn the sets again, checked, from a node).
+    #[error("epochs.jsonl line {line}: the validator set of epoch {epoch} does not hold: {fault}")]
+    ForgedEpoch {
+        line: usize,
+        epoch: u64,
+        #[source]
+        fault: Fault,
+    },
     #[error("ledger entry {line} ({what}): {fault}")]
     Tampered {
         line: usize,
@@ -139,6 +148,12 @@ pub enum Fault {
     NoStepTx { step: String, port: PortId },
     #[error("the node reports step {step} of {port} at time {time_ms} ms, and no block then carries it")]
     NoBlock { step: String, port: String, time_ms: u64 },
+    /// A learned set's record names another epoch than the next one the wallet lacks.
+    #[error("the record is of epoch {got}; the next set to learn is epoch {want}'s")]
+    Epoch { got: u64, want: u64 },
+    /// A learned set's record names another height than the last of the epoch before.
+    #[error("the record is at height {got}, not at the last block of the epoch before ({want:?})")]
+    Boundary { got: u64, want: Option<u64> },
     #[error("not a ledger entry: {0}")]
     NotEntry(#[source] serde_json::Error),
 }

@@ -1,7 +1,8 @@
 //! `ledger.jsonl`, the wallet's local ledger: one [`Entry`] per committed step of its orders,
 //! each with the block it was finalized in and that block's certificate. [`Wallet::prove`]
-//! checks a step a node reports before it is written; [`Wallet::verify`] checks every entry
-//! again offline against the genesis validators.
+//! checks a step a node reports before it is written (learning first the validator sets of
+//! the epochs up to its block's: `epochs.rs`); [`Wallet::verify`] checks every entry again
+//! offline against the set of its block's epoch, every set re-learned from the genesis one.
 
 use super::{
     Wallet,
@@ -9,7 +10,7 @@ use super::{
 };
 use crate::http::Client;
 use commonware_codec::DecodeExt;
-use npchain_api::Block;
+use npchain_api::{Block, ProofChecker};
 use npchain_core::{RejectCause, TxBody, tx::SignedTransaction, types::PortId};
 use serde::{Deserialize, Serialize};
 use std::{
@@ -103,12 +104,13 @@ impl Wallet {
             .collect()
     }
 
-    /// Checks one entry: the certificate is a quorum's over exactly this block, and (for a
-    /// step a transaction makes) the block carries that transaction.
-    fn check(&self, e: &Entry) -> Result<(), Fault> {
+    /// Checks one entry: the certificate is a quorum's of the block's epoch's set over
+    /// exactly this block, and (for a step a transaction makes) the block carries that
+    /// transaction.
+    fn check(checker: &ProofChecker, e: &Entry) -> Result<(), Fault> {
         let port: PortId = e.port.parse().map_err(|_| Fault::PortId(e.port.clone()))?;
         let hex = |s: &str| commonware_formatting::from_hex(s).ok_or(Fault::NotHex);
-        let block = self.checker.check(&hex(&e.block)?, &hex(&e.certificate)?)?;
+        let block = checker.check(&hex(&e.block)?, &hex(&e.certificate)?)?;
         if block.height != e.height {
             return Err(Fault::Height { got: block.height, want: e.height });
         }
@@ -122,11 +124,14 @@ impl Wallet {
         Ok(())
     }
 
-    /// Re-checks the whole local ledger offline; the number of entries that hold.
+    /// Re-checks offline the chain of validator sets of `epochs.jsonl` from the genesis set
+    /// ([`WalletError::ForgedEpoch`] names the first that does not hold), then the whole local
+    /// ledger against them; the number of entries that hold.
     pub fn verify(&self) -> Result<usize, WalletError> {
+        let checker = self.trusted_checker()?;
         let entries = self.entries()?;
         for (i, e) in entries.iter().enumerate() {
-            self.check(e).map_err(|fault| WalletError::Tampered {
+            Self::check(&checker, e).map_err(|fault| WalletError::Tampered {
                 line: i + 1,
                 what: format!("{} of {} at height {}", e.step, e.port, e.height),
                 fault,
@@ -152,7 +157,8 @@ impl Wallet {
         Ok(self.entries()?.iter().filter(|e| e.port == id).find_map(Entry::cause))
     }
 
-    /// Fetches block `height` with its certificate and checks that it finalizes `step` of `port`.
+    /// Fetches block `height` with its certificate and checks that it finalizes `step` of
+    /// `port`, having learned the validator sets up to its epoch first.
     pub(super) fn prove(
         &self,
         client: &Client,
@@ -161,9 +167,13 @@ impl Wallet {
         height: u64,
         needs_tx: bool,
     ) -> Result<Entry, WalletError> {
+        self.learn_epochs(client, height)?;
         let proof = client.finality(height)?;
         let forged = |fault: Fault| WalletError::Forged { node: client.nodes().join(","), height, fault };
-        let block = self.checker.check(&proof.block, &proof.certificate).map_err(|e| forged(e.into()))?;
+        let block = self.checker().check(&proof.block, &proof.certificate).map_err(|e| forged(e.into()))?;
+        if block.height != height {
+            return Err(forged(Fault::Height { got: block.height, want: height }));
+        }
         let txs = block.transactions().map_err(|e| forged(Fault::Transactions(e)))?;
         let tx_index = txs.iter().position(|t| makes_step(t, port, step));
         if tx_index.is_none() && needs_tx {
