@@ -174,7 +174,10 @@ fn a_node_refuses_a_ledger_made_from_another_genesis() {
 fn check_finalization(net: &Net, i: usize, h: u64) {
     let genesis =
         Genesis::from_toml(&std::fs::read_to_string(net.layout.dir.join("genesis.toml")).unwrap()).unwrap();
-    let checker = ProofChecker::new(genesis.operators.iter().map(|o| o.validator_key.clone()));
+    let checker = ProofChecker::with_epochs(
+        genesis.operators.iter().map(|o| o.validator_key.clone()),
+        genesis.blocks_per_epoch,
+    );
     let answer = get(net.url(i), &format!("/v1/blocks/{h}/finalization")).expect("proof served");
     let hex = |k: &str| commonware_formatting::from_hex(answer[k].as_str().unwrap()).unwrap();
     let (block, certificate) = (hex("block"), hex("finalization"));

@@ -110,7 +110,8 @@ pub enum Command {
         #[arg(long)]
         no_precheck: bool,
     },
-    /// Check the whole local ledger offline against the validators of the genesis.
+    /// Check the whole local ledger offline: each entry against the validators of its epoch,
+    /// each epoch's set learned from the genesis set through the boundary blocks it finalized.
     Verify,
 }
 
@@ -176,11 +177,14 @@ fn run_verb(args: Args) -> Result<ExitCode, CliError> {
         }
         Command::Verify => {
             let n = w.verify()?;
+            let epochs = w.known_epochs();
             if json {
-                print_json(&json!({ "entries": n }));
+                print_json(&json!({ "entries": n, "epochs": epochs }));
             } else {
                 println!(
-                    "local ledger verified: {n} entries, each finalized by a quorum of the genesis validators"
+                    "local ledger verified: {n} entries, each finalized by a quorum of the validators of its \
+                     epoch ({epochs} epoch(s) known, each set learned from the genesis's through the blocks \
+                     the set before it finalized)"
                 );
             }
         }

@@ -31,12 +31,6 @@ fn default_blocks_per_epoch() -> NonZeroU64 {
     DEFAULT_BLOCKS_PER_EPOCH
 }
 
-/// The genesis's `blocks_per_epoch`. The genesis does not carry it yet: until it does, its
-/// default.
-fn genesis_blocks_per_epoch(_genesis: &Genesis) -> NonZeroU64 {
-    DEFAULT_BLOCKS_PER_EPOCH
-}
-
 /// `wallet.toml`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -102,7 +96,7 @@ impl Wallet {
                 .map(|o| commonware_formatting::hex(o.validator_key.as_ref()))
                 .collect(),
             region: genesis.region.map(|r| r.to_string()),
-            blocks_per_epoch: genesis_blocks_per_epoch(genesis),
+            blocks_per_epoch: genesis.blocks_per_epoch,
         };
         let config_path = dir.join("wallet.toml");
         let text = toml::to_string(&config)?;
