@@ -104,9 +104,8 @@ fn an_operator_joins_consensus_another_leaves_and_a_wallet_verifies_three_epochs
     let (ok, out) = with_pass(&["new", "--genesis", genesis.to_str().unwrap()]);
     assert!(ok, "{out}");
     let subscriber = out.lines().find_map(|l| l.strip_prefix("public key: ")).unwrap().trim().to_owned();
-    let (status_code, answer) =
-        net.act(0, "numbers/%2B491500000077/bind", &json!({ "subscriber": subscriber }));
-    assert_eq!(status_code, 200, "{answer}");
+    let every = [net.url(0), net.url(1), net.url(2), net.url(3)];
+    net.act_applied(0, "numbers/%2B491500000077/bind", &json!({ "subscriber": subscriber }), &every);
     let (ok, out) = with_pass(&["port", "--number", "+491500000077", "--to", "OPC"]);
     assert!(ok, "{out}");
     let port = out.split_whitespace().nth(1).unwrap().to_owned();
@@ -122,7 +121,6 @@ fn an_operator_joins_consensus_another_leaves_and_a_wallet_verifies_three_epochs
     let (ok, out, err) = run(&[
         "--wait",
         "admit",
-        "--id",
         "OPE",
         "--name",
         "Operator E",
@@ -158,11 +156,10 @@ fn an_operator_joins_consensus_another_leaves_and_a_wallet_verifies_three_epochs
     });
 
     // OPA releases the number in OPE's first epoch.
-    let (code, answer) = net.act(0, &format!("ports/{port}/release"), &Value::Null);
-    assert_eq!(code, 200, "{answer}");
+    net.act_applied(0, &format!("ports/{port}/release"), &Value::Null, &every);
 
     // The regulator retires OPB; OPC's node is killed as the change lands.
-    let (ok, out, err) = run(&["--wait", "retire", "--id", "OPB"]);
+    let (ok, out, err) = run(&["--wait", "retire", "OPB"]);
     assert!(ok, "{out}{err}");
     net.kill(2);
     let retired_at = net.height(0).unwrap();
@@ -193,8 +190,12 @@ fn an_operator_joins_consensus_another_leaves_and_a_wallet_verifies_three_epochs
     wait_until(LONG, "four validators without OPB", || {
         [0, 2, 3].iter().all(|i| net.height(*i).is_some_and(|x| x >= h + 3))
     });
-    let (code, answer) = net.act(2, &format!("ports/{port}/activate"), &Value::Null);
-    assert_eq!(code, 200, "{answer}");
+    net.act_applied(
+        2,
+        &format!("ports/{port}/activate"),
+        &Value::Null,
+        &[net.url(0), net.url(2), net.url(3)],
+    );
 
     // Every running node holds the same chain.
     let top = [0, 2, 3].iter().map(|i| net.height(*i).unwrap()).min().unwrap();

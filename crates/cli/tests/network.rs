@@ -174,13 +174,22 @@ fn a_node_refuses_a_ledger_made_from_another_genesis() {
 fn check_finalization(net: &Net, i: usize, h: u64) {
     let genesis =
         Genesis::from_toml(&std::fs::read_to_string(net.layout.dir.join("genesis.toml")).unwrap()).unwrap();
-    let checker = ProofChecker::with_epochs(
+    let mut checker = ProofChecker::with_epochs(
         genesis.operators.iter().map(|o| o.validator_key.clone()),
         genesis.blocks_per_epoch,
     );
-    let answer = get(net.url(i), &format!("/v1/blocks/{h}/finalization")).expect("proof served");
-    let hex = |k: &str| commonware_formatting::from_hex(answer[k].as_str().unwrap()).unwrap();
-    let (block, certificate) = (hex("block"), hex("finalization"));
+    let proof = |h: u64| {
+        let answer = get(net.url(i), &format!("/v1/blocks/{h}/finalization")).expect("proof served");
+        let hex = |k: &str| commonware_formatting::from_hex(answer[k].as_str().unwrap()).unwrap();
+        (hex("block"), hex("finalization"))
+    };
+    // Each epoch's set before `h`'s, from the boundary blocks, as a wallet learns them.
+    while checker.known() <= checker.epoch_of(h) {
+        let boundary = checker.last_height(checker.known() - 1).unwrap();
+        let (block, certificate) = proof(boundary);
+        checker.learn(&block, &certificate).expect("the boundary holds");
+    }
+    let (block, certificate) = proof(h);
     let proven = checker.check(&block, &certificate).expect("the proof holds");
     let info = net.block(i, h).unwrap();
     assert_eq!((proven.height, proven.digest().to_string()), (h, info.digest), "certifies block {h}");

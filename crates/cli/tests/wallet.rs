@@ -18,13 +18,8 @@ const LONG: Duration = Duration::from_secs(90);
 /// Acts on node `i` and waits until every node has applied the transaction (the next action,
 /// on any node, is prechecked on that node's committed state).
 fn act(net: &Net, i: usize, path: &str, body: Value) {
-    let (status, answer) = net.act(i, path, &body);
-    assert_eq!(status, 202, "{path}: {answer}");
-    let id = answer["id"].as_str().unwrap().to_owned();
-    wait_until(LONG, "the action to commit on every node", || {
-        (0..net.layout.nodes.len())
-            .all(|n| get(net.url(n), &format!("/v1/tx/{id}")).is_some_and(|v| v["outcome"] == "applied"))
-    });
+    let every: Vec<_> = (0..net.layout.nodes.len()).map(|n| net.url(n)).collect();
+    net.act_applied(i, path, &body, &every);
 }
 
 /// Waits until every node shows the order in `state`.

@@ -243,20 +243,28 @@ pub fn run(config: &NodeConfig) -> Result<(), NodeError> {
         .map_err(|source| NodeError::Io { path: config.data_dir.display().to_string(), source })?;
     let ledger = open_ledger(config, &genesis)?;
     // The node's operator, as the ledger knows it now: the operator whose validator key this
-    // node signs with (an operator admitted after the genesis too), or whose operator key the
-    // node holds (an operator without a validator key, or whose validator key was replaced).
+    // node signs with, or whose operator key the node holds. A configured operator key must be
+    // that operator's; an operator not admitted yet starts as an observer (the service finds
+    // it once the regulator admits it).
     let me_id = KeyId::from(&me);
     let held = operator_key.as_ref().map(|k| KeyId::from(&k.public_key()));
-    let operator = ledger
-        .operators()
-        .iter()
-        .find(|o| o.validator_key.as_ref() == Some(&me_id))
-        .or_else(|| ledger.operators().iter().find(|o| held.as_ref() == Some(&o.operator_key)))
-        .map(|o| o.id.clone());
+    let by_validator = ledger.operators().iter().find(|o| o.validator_key.as_ref() == Some(&me_id));
+    let by_key = ledger.operators().iter().find(|o| held.as_ref() == Some(&o.operator_key));
+    let operator = by_validator.or(by_key).map(|o| o.id.clone());
     if let (Some(path), Some(key)) = (&config.operator_key, &held) {
-        let holds = operator.as_ref().and_then(|id| ledger.operator(id)).map(|o| &o.operator_key);
-        if holds != Some(key) {
-            return Err(NodeError::OperatorKey { path: path.display().to_string(), height: ledger.height() });
+        match by_validator {
+            Some(o) if &o.operator_key != key => {
+                return Err(NodeError::OperatorKey {
+                    path: path.display().to_string(),
+                    height: ledger.height(),
+                });
+            }
+            None if by_key.is_none() => warn!(
+                path = %path.display(),
+                "no operator holds this operator key or this node's validator key yet: the node follows \
+                 the chain, and acts for its operator once the regulator admits it"
+            ),
+            _ => {}
         }
     }
     let log = RedbBlockLog::open(&config.data_dir.join("blocks.redb"))?;
@@ -341,12 +349,8 @@ pub fn run(config: &NodeConfig) -> Result<(), NodeError> {
         let started = consensus::start(context.child("node"), wiring, channels).await;
         let gossip = started.gossip.clone();
         let marshal = started.marshal.clone();
-        let identity = Identity {
-            node_key: commonware_formatting::hex(me.as_ref()),
-            operator: operator.map(|id| (id, operator_key)),
-            peers: peer_infos,
-            region: genesis.region,
-        };
+        let identity =
+            Identity { node_key: me.clone(), operator_key, peers: peer_infos, region: genesis.region };
         let api: Arc<dyn NodeApi> = Arc::new(Service::new(
             chain,
             identity,

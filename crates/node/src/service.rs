@@ -21,7 +21,7 @@ use npchain_api::json::{
 };
 use npchain_core::{
     E164, NumberEvent, PortOrder, Store, Table, Transaction, TxBody,
-    types::{OperatorId, PortId, PrivateKey, Timestamp, TxId},
+    types::{KeyId, OperatorId, PortId, PrivateKey, PublicKey, Timestamp, TxId},
 };
 use std::{
     collections::BTreeSet,
@@ -38,10 +38,10 @@ pub const MAX_PORT_PAGE: usize = 1_000;
 /// Who the node is.
 #[derive(Debug)]
 pub struct Identity {
-    /// The validator (p2p) key, hex.
-    pub node_key: String,
-    /// The operator the node belongs to, and its signing key if configured.
-    pub operator: Option<(OperatorId, Option<PrivateKey>)>,
+    /// The validator (p2p) key.
+    pub node_key: PublicKey,
+    /// The operator key the node signs its operator's actions with, if configured.
+    pub operator_key: Option<PrivateKey>,
     pub peers: Vec<PeerInfo>,
     /// The genesis region, for numbers typed in national form.
     pub region: Option<npchain_core::Region>,
@@ -63,6 +63,24 @@ pub struct Service<S: Store, L: BlockLog> {
 impl<S: Store, L: BlockLog> std::fmt::Debug for Service<S, L> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Service").field("identity", &self.identity.node_key).finish_non_exhaustive()
+    }
+}
+
+impl<S: Store + Send + 'static, L: BlockLog> Service<S, L> {
+    /// The operator this node belongs to, as the ledger knows it now: the one whose validator
+    /// key the node signs consensus with, or whose operator key it holds. An operator admitted
+    /// while its node runs is found from the block that admitted it.
+    fn operator(&self) -> Option<OperatorId> {
+        let node = KeyId::from(&self.identity.node_key);
+        let held = self.identity.operator_key.as_ref().map(|k| KeyId::from(&k.public_key()));
+        self.chain.with_ledger(|l| {
+            let operators = l.operators();
+            operators
+                .iter()
+                .find(|o| o.validator_key.as_ref() == Some(&node))
+                .or_else(|| operators.iter().find(|o| held.as_ref() == Some(&o.operator_key)))
+                .map(|o| o.id.clone())
+        })
     }
 }
 
@@ -176,7 +194,7 @@ impl<S: Store + Send + Sync + 'static, L: BlockLog + Sync> NodeApi for Service<S
                 .unwrap_or_default()
                 .iter()
                 .map(|key| {
-                    let id = npchain_core::types::KeyId::from(key);
+                    let id = KeyId::from(key);
                     l.operators()
                         .iter()
                         .find(|o| o.validator_key.as_ref() == Some(&id))
@@ -187,8 +205,8 @@ impl<S: Store + Send + Sync + 'static, L: BlockLog + Sync> NodeApi for Service<S
         });
         let finalized_tip = self.chain.finalized_tip();
         Status {
-            operator: self.identity.operator.as_ref().map(|(id, _)| id.to_string()),
-            node_key: self.identity.node_key.clone(),
+            operator: self.operator().map(|id| id.to_string()),
+            node_key: commonware_formatting::hex(self.identity.node_key.as_ref()),
             chain_id: chain_id.0.to_string(),
             height,
             block_time_ms: block_time.millis(),
@@ -332,9 +350,10 @@ impl<S: Store + Send + Sync + 'static, L: BlockLog + Sync> NodeApi for Service<S
     }
 
     fn act(&self, action: OperatorAction) -> Result<TxId, ActionError> {
-        let Some((operator, Some(key))) = &self.identity.operator else {
+        let (Some(operator), Some(key)) = (self.operator(), &self.identity.operator_key) else {
             return Err(ActionError::NoOperator);
         };
+        let operator = &operator;
         let (block_time, ttl) = self.chain.with_ledger(|l| (l.block_time(), l.policy().tx_ttl_max_secs));
         let mut expires_at = block_time.plus_secs(ttl.min(ACTION_TTL_SECS));
         let body = match action {

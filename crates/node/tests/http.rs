@@ -81,8 +81,8 @@ impl Node {
         let relayed = Arc::new(Mutex::new(0));
         let counter = relayed.clone();
         let identity = Identity {
-            node_key: "ab".into(),
-            operator: Some(("OPA".parse().unwrap(), Some(opa()))),
+            node_key: npchain_testkit::key("OPA/validator").public_key(),
+            operator_key: Some(opa()),
             peers: vec![],
             region: genesis.region,
         };

@@ -184,6 +184,17 @@ impl Net {
         request(addr, &head, body.as_bytes()).expect("node answers")
     }
 
+    /// Acts on node `i` and waits until the nodes `on` have applied the transaction (the next
+    /// action, on any of them, is prechecked on that node's committed state).
+    pub fn act_applied(&self, i: usize, path: &str, body: &Value, on: &[SocketAddr]) {
+        let (status, answer) = self.act(i, path, body);
+        assert_eq!(status, 202, "{path}: {answer}");
+        let id = answer["id"].as_str().unwrap().to_owned();
+        wait_until(Duration::from_secs(120), "the action to be applied", || {
+            on.iter().all(|n| get(*n, &format!("/v1/tx/{id}")).is_some_and(|v| v["outcome"] == "applied"))
+        });
+    }
+
     /// `dig +short` against node `i`'s ENUM server: the answer lines.
     pub fn dig(&self, i: usize, qtype: &str, name: &str) -> Vec<String> {
         let dns = self.layout.nodes[i].config.dns_listen.expect("the node serves DNS");
