@@ -42,6 +42,15 @@ pub fn epochs(env: &Env, count: usize) -> Result<Figures, BenchError> {
         TxStatus::Committed { height, .. } => height,
         other => return Err(BenchError::Setup(format!("the retirement of OPE did not commit: {other:?}"))),
     };
+    // A short run (smoke) may end before the boundary that changes the set: wait for it.
+    let change = retired_at / BLOCKS_PER_EPOCH * BLOCKS_PER_EPOCH + BLOCKS_PER_EPOCH - 1;
+    let waited = std::time::Instant::now();
+    while client.status()?.height < change + 2 {
+        if waited.elapsed() > Duration::from_secs(120) {
+            return Err(BenchError::Setup(format!("no block after the set change at height {change}")));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
     let top = client.status()?.height;
     let times: Vec<(u64, u64, usize)> = (1..=top)
         .map(|h| client.block(h).map(|b| (b.height, b.block_time_ms, b.txs.len())))
@@ -57,7 +66,6 @@ pub fn epochs(env: &Env, count: usize) -> Result<Figures, BenchError> {
             inside.push(gap);
         }
     }
-    let change = retired_at / BLOCKS_PER_EPOCH * BLOCKS_PER_EPOCH + BLOCKS_PER_EPOCH - 1;
     let changed_gap = boundary.iter().find(|(h, _)| *h == change).map(|(_, g)| *g).ok_or_else(|| {
         BenchError::Setup(format!("the run ended before the set change at height {change}"))
     })?;

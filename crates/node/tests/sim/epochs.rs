@@ -54,6 +54,20 @@ fn send(nodes: &[Option<Node>], avoid: Option<usize>, rng: &mut StdRng, tx: Vec<
     node.gossip.send(&[bytes::Bytes::from(tx)]);
 }
 
+fn admit_ope() -> TxBody {
+    TxBody::AdmitOperator {
+        id: operator_id(OPE).parse().unwrap(),
+        name: "Operator OPE".into(),
+        operator_key: operator_key(OPE).public_key(),
+        validator_key: Some(validator_key(OPE).public_key()),
+        routing_number: "D005".parse().unwrap(),
+    }
+}
+
+fn retire_opb() -> TxBody {
+    TxBody::RetireOperator { id: operator_id(OPB).parse().unwrap() }
+}
+
 fn epoch_set(chain: &Chain<MemStore, Log>, epoch: u64) -> Option<Vec<PublicKey>> {
     chain.validator_sets().0.into_iter().find(|(e, _)| *e == epoch).map(|(_, set)| set)
 }
@@ -102,14 +116,7 @@ pub fn run_epochs(seed: u64) -> u64 {
 
         // Epoch 0: the regulator admits OPE with its validator key.
         traffic(&nodes, None, &mut rng, &mut submitted);
-        let admit = TxBody::AdmitOperator {
-            id: operator_id(OPE).parse().unwrap(),
-            name: "Operator OPE".into(),
-            operator_key: operator_key(OPE).public_key(),
-            validator_key: Some(validator_key(OPE).public_key()),
-            routing_number: "D005".parse().unwrap(),
-        };
-        send(&nodes, None, &mut rng, regulator_tx(&chain_id, 0, now_ms(&context), admit));
+        send(&nodes, None, &mut rng, regulator_tx(&chain_id, 0, now_ms(&context), admit_ope()));
         wait_for(&context, "epoch 1", reach(&nodes, PER_EPOCH + 2)).await;
         for c in chains(&nodes) {
             assert_eq!(epoch_set(&c, 1), Some(sorted(&[0, 1, 2, 3, OPE])), "OPE validates from epoch 1");
@@ -122,8 +129,7 @@ pub fn run_epochs(seed: u64) -> u64 {
         node.task.abort();
         let _ = node.task.await;
         let saved = durable(&node.chain);
-        let retire = TxBody::RetireOperator { id: operator_id(OPB).parse().unwrap() };
-        send(&nodes, None, &mut rng, regulator_tx(&chain_id, 1, now_ms(&context), retire));
+        send(&nodes, None, &mut rng, regulator_tx(&chain_id, 1, now_ms(&context), retire_opb()));
         traffic(&nodes, None, &mut rng, &mut submitted);
         let height = chains(&nodes).iter().map(|c| c.height()).max().unwrap();
         wait_for(&context, "four of five to go on without the crashed node", reach(&nodes, height + 3)).await;
@@ -182,5 +188,73 @@ pub fn run_epochs(seed: u64) -> u64 {
         let opb = gone.chain;
         check_agreement(&[&all[0], &opb], &[]);
         top
+    })
+}
+
+/// The same changes with OPB Byzantine: in epochs 0 and 1 it runs the engine's equivocating
+/// mock (as leader it proposes different blocks to different validators) instead of a node, on
+/// lossy links. The honest nodes go on through both changes, agree at every height, and in
+/// epoch 2, where OPB is no validator any more, survive a crash and restart as well.
+pub fn run_epochs_with_an_equivocator(seed: u64) -> u64 {
+    runner(seed).start(|context| async move {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let lossy = rng.random_bool(0.5);
+        let genesis = genesis();
+        let oracle = network_of(&context, &mut rng, lossy, NODES).await;
+        equivocate(&context, &oracle, OPB, &[(0, sorted(&[0, 1, 2, 3])), (1, sorted(&[0, 1, 2, 3, OPE]))])
+            .await;
+        let mut nodes: Vec<Option<Node>> = Vec::new();
+        for i in 0..NODES {
+            let node = if i == OPB {
+                None
+            } else {
+                Some(start_node_of(&context, &oracle, &genesis, NODES, i, None).await)
+            };
+            nodes.push(node);
+        }
+        let chain_id = nodes[0].as_ref().unwrap().chain.chain_id();
+        let mut submitted = Vec::new();
+        let mut traffic = |nodes: &[Option<Node>], avoid: Option<usize>, rng: &mut StdRng| {
+            for _ in 0..rng.random_range(2..6) {
+                let (op, k) = ([0, 2, 3][rng.random_range(0..3)], submitted.len() as u64);
+                send(nodes, avoid, rng, bind(&chain_id, op, k, now_ms(&context)));
+                submitted.push((op, k));
+            }
+        };
+        let chains = |nodes: &[Option<Node>]| -> Vec<Chain<MemStore, Log>> {
+            nodes.iter().flatten().map(|n| n.chain.clone()).collect()
+        };
+        let reach = |nodes: &[Option<Node>], height: u64| {
+            let all = chains(nodes);
+            move || {
+                STATE.with(|s| *s.borrow_mut() = describe(&all));
+                all.iter().all(|c| c.height() >= height)
+            }
+        };
+
+        traffic(&nodes, None, &mut rng);
+        send(&nodes, None, &mut rng, regulator_tx(&chain_id, 0, now_ms(&context), admit_ope()));
+        wait_for(&context, "epoch 1 despite the equivocator", reach(&nodes, PER_EPOCH + 2)).await;
+        traffic(&nodes, None, &mut rng);
+        send(&nodes, None, &mut rng, regulator_tx(&chain_id, 1, now_ms(&context), retire_opb()));
+        wait_for(&context, "epoch 2 despite the equivocator", reach(&nodes, 2 * PER_EPOCH + 2)).await;
+        for c in chains(&nodes) {
+            assert_eq!(epoch_set(&c, 2), Some(sorted(&[0, 2, 3, OPE])), "the equivocator left in epoch 2");
+        }
+
+        // Epoch 2: one of the four honest validators crashes and restarts.
+        let crash = [0, 2, 3, OPE][rng.random_range(0..4)];
+        traffic(&nodes, Some(crash), &mut rng);
+        let node = nodes[crash].take().unwrap();
+        node.task.abort();
+        let _ = node.task.await;
+        let saved = durable(&node.chain);
+        let height = chains(&nodes).iter().map(|c| c.height()).max().unwrap();
+        wait_for(&context, "three validators of epoch 2 to go on", reach(&nodes, height + 3)).await;
+        nodes[crash] = Some(start_node_of(&context, &oracle, &genesis, NODES, crash, Some(saved)).await);
+        traffic(&nodes, None, &mut rng);
+        let all = chains(&nodes);
+        let blocks = settle_and_check(&context, &all, &submitted).await;
+        blocks.len() as u64
     })
 }

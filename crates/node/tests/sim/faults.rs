@@ -8,7 +8,7 @@ use commonware_utils::NZU32;
 use npchain_core::PublicKey;
 use npchain_node::{consensus, storage::BlockRecord};
 use rand::{RngExt as _, SeedableRng, rngs::StdRng};
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 /// Runs one seeded schedule: traffic to random nodes, lossy links, one crash and restart,
 /// one partition and heal. Returns the blocks all nodes agreed on.
 pub fn run_faulty(seed: u64) -> Vec<BlockRecord> {
@@ -104,59 +104,34 @@ pub fn run_byzantine(seed: u64, kind: Byzantine) -> u64 {
         let mut rng = StdRng::seed_from_u64(seed);
         let oracle = network(&context, &mut rng, false).await;
         let bad = VALIDATORS - 1;
-        let participants: commonware_utils::ordered::Set<PublicKey> =
-            commonware_utils::ordered::Set::from_iter_dedup(
-                (0..VALIDATORS).map(|v| validator_key(v).public_key()),
-            );
-        let scheme = npchain_node::consensus::Scheme::signer(
-            npchain_api::CONSENSUS_NAMESPACE,
-            participants,
-            validator_key(bad),
-        )
-        .expect("a validator signs");
-        let control = oracle.control(validator_key(bad).public_key());
-        let quota = Quota::per_second(NZU32!(100_000));
-        // Honest nodes speak on per-epoch subchannels; the mocks get epoch 0's.
-        let epoch_zero = |(sender, receiver), name: &'static str| {
-            let (mux, handle) = commonware_p2p::utils::mux::Muxer::new(context.child(name), sender, receiver);
-            mux.start();
-            handle
-        };
-        let mut votes =
-            epoch_zero(control.register(consensus::CHANNEL_VOTES, quota).await.unwrap(), "byzantine_votes");
-        let mut certificates = epoch_zero(
-            control.register(consensus::CHANNEL_CERTIFICATES, quota).await.unwrap(),
-            "byzantine_certificates",
-        );
-        let votes = votes.register(0).await.unwrap();
-        let certificates = certificates.register(0).await.unwrap();
+        let validators: Vec<PublicKey> = (0..VALIDATORS).map(|v| validator_key(v).public_key()).collect();
         match kind {
             Byzantine::Conflicter => {
                 use commonware_consensus::simplex::mocks::conflicter::{Config, Conflicter};
+                let participants = commonware_utils::ordered::Set::from_iter_dedup(validators);
+                let scheme = npchain_node::consensus::Scheme::signer(
+                    npchain_api::CONSENSUS_NAMESPACE,
+                    participants,
+                    validator_key(bad),
+                )
+                .expect("a validator signs");
+                let control = oracle.control(validator_key(bad).public_key());
+                let quota = Quota::per_second(NZU32!(100_000));
+                // Honest nodes speak on per-epoch subchannels; the mock gets epoch 0's.
+                let (sender, receiver) = control.register(consensus::CHANNEL_VOTES, quota).await.unwrap();
+                let (mux, mut votes) = commonware_p2p::utils::mux::Muxer::new(
+                    context.child("byzantine_votes"),
+                    sender,
+                    receiver,
+                );
+                mux.start();
                 Conflicter::<_, _, commonware_cryptography::Sha256>::new(
                     context.child("byzantine"),
                     Config { scheme },
                 )
-                .start(votes);
+                .start(votes.register(0).await.unwrap());
             }
-            Byzantine::Equivocator => {
-                use commonware_consensus::simplex::mocks::{
-                    equivocator::{Config, Equivocator},
-                    relay::Relay,
-                };
-                Equivocator::<_, _, _, commonware_cryptography::Sha256>::new(
-                    context.child("byzantine"),
-                    Config {
-                        scheme,
-                        elector: commonware_consensus::simplex::elector::RoundRobin::<
-                            commonware_cryptography::Sha256,
-                        >::default(),
-                        epoch: commonware_consensus::types::Epoch::zero(),
-                        relay: Arc::new(Relay::new()),
-                    },
-                )
-                .start(votes, certificates);
-            }
+            Byzantine::Equivocator => equivocate(&context, &oracle, bad, &[(0, validators)]).await,
         }
         let mut nodes = Vec::new();
         for i in 0..bad {

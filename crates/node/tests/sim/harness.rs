@@ -322,3 +322,46 @@ pub fn runner(seed: u64) -> deterministic::Runner {
             .with_timeout(Some(Duration::from_secs(900))),
     )
 }
+
+/// Runs node `bad`'s key as the engine's equivocating mock (as leader it sends different
+/// proposals to different validators) in each given epoch, with that epoch's validator set, on
+/// the epoch's subchannels of the vote and certificate channels, in place of an honest node.
+pub async fn equivocate(
+    context: &Sim,
+    oracle: &Oracle<PublicKey, Sim>,
+    bad: usize,
+    epochs: &[(u64, Vec<PublicKey>)],
+) {
+    use commonware_consensus::simplex::mocks::{
+        equivocator::{Config, Equivocator},
+        relay::Relay,
+    };
+    let control = oracle.control(validator_key(bad).public_key());
+    let quota = commonware_runtime::Quota::per_second(commonware_utils::NZU32!(100_000));
+    let mux = |(sender, receiver), name: &'static str| {
+        let (mux, handle) = commonware_p2p::utils::mux::Muxer::new(context.child(name), sender, receiver);
+        mux.start();
+        handle
+    };
+    let mut votes = mux(control.register(consensus::CHANNEL_VOTES, quota).await.unwrap(), "byzantine_votes");
+    let mut certificates = mux(
+        control.register(consensus::CHANNEL_CERTIFICATES, quota).await.unwrap(),
+        "byzantine_certificates",
+    );
+    for (epoch, set) in epochs {
+        let participants = commonware_utils::ordered::Set::from_iter_dedup(set.iter().cloned());
+        let scheme =
+            consensus::Scheme::signer(npchain_api::CONSENSUS_NAMESPACE, participants, validator_key(bad))
+                .expect("the Byzantine node is in the set");
+        Equivocator::<_, _, _, commonware_cryptography::Sha256>::new(
+            context.child("byzantine").with_attribute("epoch", *epoch),
+            Config {
+                scheme,
+                elector: commonware_consensus::simplex::elector::RoundRobin::<commonware_cryptography::Sha256>::default(),
+                epoch: commonware_consensus::types::Epoch::new(*epoch),
+                relay: Arc::new(Relay::new()),
+            },
+        )
+        .start(votes.register(*epoch).await.unwrap(), certificates.register(*epoch).await.unwrap());
+    }
+}
