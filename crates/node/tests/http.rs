@@ -992,7 +992,18 @@ fn the_governance_reads_follow_the_regulator_at_one_height() {
     for (nonce, body) in [
         (3, withdraw()),
         (4, TxBody::SetPolicy(p)),
-        (5, TxBody::RetireOperator { id: "OPB".parse().unwrap() }),
+        // an operator without a validator (the quorum rules refuse any change to this
+        // two-validator set)
+        (
+            5,
+            TxBody::AdmitOperator {
+                id: "OPZ".parse().unwrap(),
+                name: "Operator Z".into(),
+                operator_key: key("OPZ").public_key(),
+                validator_key: None,
+                routing_number: "D0FF".parse().unwrap(),
+            },
+        ),
     ] {
         let (code, body) = node.submit(&key("regulator"), nonce, body);
         assert_eq!(code, 202, "{body}");
@@ -1005,7 +1016,8 @@ fn the_governance_reads_follow_the_regulator_at_one_height() {
     for answer in [&ops, &ranges, &policy] {
         assert_eq!(answer["height"], 1, "{answer}");
     }
-    assert_eq!(ops["operators"][1]["active"], false, "{ops}");
+    assert_eq!(ops["operators"][2]["id"], "OPZ", "{ops}");
+    assert_eq!(ops["operators"][2]["validator_key"], serde_json::Value::Null, "{ops}");
     assert_eq!(ranges["ranges"].as_array().unwrap().len(), 2, "{ranges}");
     assert_eq!(ranges["ranges"][0]["prefix"], "+49301", "{ranges}");
     assert_eq!(policy["policy"]["donor_answer_secs"], 7200, "{policy}");
