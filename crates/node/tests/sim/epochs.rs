@@ -68,6 +68,36 @@ fn retire_opb() -> TxBody {
     TxBody::RetireOperator { id: operator_id(OPB).parse().unwrap() }
 }
 
+/// The chains of the running nodes.
+fn chains(nodes: &[Option<Node>]) -> Vec<Chain<MemStore, Log>> {
+    nodes.iter().flatten().map(|n| n.chain.clone()).collect()
+}
+
+/// Whether every running node reached `height` (and what they hold, for a timeout's report).
+fn reached(nodes: &[Option<Node>], height: u64) -> impl FnMut() -> bool + use<> {
+    let all = chains(nodes);
+    move || {
+        STATE.with(|s| *s.borrow_mut() = describe(&all));
+        all.iter().all(|c| c.height() >= height)
+    }
+}
+
+/// A few binds of OPA's, OPC's and OPD's numbers, each sent to a random running node.
+fn traffic(
+    context: &Sim,
+    chain: &ChainId,
+    nodes: &[Option<Node>],
+    avoid: Option<usize>,
+    rng: &mut StdRng,
+    submitted: &mut Vec<(usize, u64)>,
+) {
+    for _ in 0..rng.random_range(2..6) {
+        let (op, k) = ([0, 2, 3][rng.random_range(0..3)], submitted.len() as u64);
+        send(nodes, avoid, rng, bind(chain, op, k, now_ms(context)));
+        submitted.push((op, k));
+    }
+}
+
 fn epoch_set(chain: &Chain<MemStore, Log>, epoch: u64) -> Option<Vec<PublicKey>> {
     chain.validator_sets().0.into_iter().find(|(e, _)| *e == epoch).map(|(_, set)| set)
 }
@@ -91,54 +121,36 @@ pub fn run_epochs(seed: u64) -> u64 {
         }
         let chain_id = nodes[0].as_ref().unwrap().chain.chain_id();
         let mut submitted = Vec::new();
-        let mut k = 0u64;
-        let mut traffic = |nodes: &[Option<Node>],
-                           avoid: Option<usize>,
-                           rng: &mut StdRng,
-                           submitted: &mut Vec<(usize, u64)>| {
-            for _ in 0..rng.random_range(2..6) {
-                let op = [0, 2, 3][rng.random_range(0..3)];
-                send(nodes, avoid, rng, bind(&chain_id, op, k, now_ms(&context)));
-                submitted.push((op, k));
-                k += 1;
-            }
-        };
-        let chains = |nodes: &[Option<Node>]| -> Vec<Chain<MemStore, Log>> {
-            nodes.iter().flatten().map(|n| n.chain.clone()).collect()
-        };
-        let reach = |nodes: &[Option<Node>], height: u64| {
-            let all = chains(nodes);
-            move || {
-                STATE.with(|s| *s.borrow_mut() = describe(&all));
-                all.iter().all(|c| c.height() >= height)
-            }
+        let mut traffic = |nodes: &[Option<Node>], avoid: Option<usize>, rng: &mut StdRng| {
+            traffic(&context, &chain_id, nodes, avoid, rng, &mut submitted)
         };
 
         // Epoch 0: the regulator admits OPE with its validator key.
-        traffic(&nodes, None, &mut rng, &mut submitted);
+        traffic(&nodes, None, &mut rng);
         send(&nodes, None, &mut rng, regulator_tx(&chain_id, 0, now_ms(&context), admit_ope()));
-        wait_for(&context, "epoch 1", reach(&nodes, PER_EPOCH + 2)).await;
+        wait_for(&context, "epoch 1", reached(&nodes, PER_EPOCH + 2)).await;
         for c in chains(&nodes) {
             assert_eq!(epoch_set(&c, 1), Some(sorted(&[0, 1, 2, 3, OPE])), "OPE validates from epoch 1");
         }
 
         // Epoch 1: a crash and restart, a partition, and the regulator retires OPB.
         let crash = rng.random_range(0..NODES);
-        traffic(&nodes, Some(crash), &mut rng, &mut submitted);
+        traffic(&nodes, Some(crash), &mut rng);
         let node = nodes[crash].take().unwrap();
         node.task.abort();
         let _ = node.task.await;
         let saved = durable(&node.chain);
         send(&nodes, None, &mut rng, regulator_tx(&chain_id, 1, now_ms(&context), retire_opb()));
-        traffic(&nodes, None, &mut rng, &mut submitted);
+        traffic(&nodes, None, &mut rng);
         let height = chains(&nodes).iter().map(|c| c.height()).max().unwrap();
-        wait_for(&context, "four of five to go on without the crashed node", reach(&nodes, height + 3)).await;
+        wait_for(&context, "four of five to go on without the crashed node", reached(&nodes, height + 3))
+            .await;
         nodes[crash] = Some(start_node_of(&context, &oracle, &genesis, NODES, crash, Some(saved)).await);
         let cut = (crash + 1 + rng.random_range(0..NODES - 1)) % NODES;
         for other in (0..NODES).filter(|o| *o != cut) {
             disconnect(&oracle, cut, other).await;
         }
-        traffic(&nodes, None, &mut rng, &mut submitted);
+        traffic(&nodes, None, &mut rng);
         let height = chains(&nodes).iter().map(|c| c.height()).max().unwrap();
         let others: Vec<Chain<MemStore, Log>> = nodes
             .iter()
@@ -154,21 +166,21 @@ pub fn run_epochs(seed: u64) -> u64 {
         for other in (0..NODES).filter(|o| *o != cut) {
             connect(&oracle, &mut rng, cut, other, lossy).await;
         }
-        wait_for(&context, "epoch 2", reach(&nodes, 2 * PER_EPOCH + 2)).await;
+        wait_for(&context, "epoch 2", reached(&nodes, 2 * PER_EPOCH + 2)).await;
         for c in chains(&nodes) {
             assert_eq!(epoch_set(&c, 2), Some(sorted(&[0, 2, 3, OPE])), "OPB left in epoch 2");
         }
 
         // Epoch 2: OPB's node is gone and OPA's is cut off. OPC, OPD and OPE are three of the four
         // validators: a quorum only with OPE's votes.
-        traffic(&nodes, Some(OPB), &mut rng, &mut submitted);
+        traffic(&nodes, Some(OPB), &mut rng);
         let gone = nodes[OPB].take().unwrap();
         gone.task.abort();
         let _ = gone.task.await;
         for other in (0..NODES).filter(|o| *o != 0) {
             disconnect(&oracle, 0, other).await;
         }
-        traffic(&nodes, None, &mut rng, &mut submitted);
+        traffic(&nodes, None, &mut rng);
         let height = chains(&nodes).iter().map(|c| c.height()).max().unwrap();
         let three: Vec<Chain<MemStore, Log>> =
             [2, 3, OPE].iter().map(|i| nodes[*i].as_ref().unwrap().chain.clone()).collect();
@@ -215,29 +227,15 @@ pub fn run_epochs_with_an_equivocator(seed: u64) -> u64 {
         let chain_id = nodes[0].as_ref().unwrap().chain.chain_id();
         let mut submitted = Vec::new();
         let mut traffic = |nodes: &[Option<Node>], avoid: Option<usize>, rng: &mut StdRng| {
-            for _ in 0..rng.random_range(2..6) {
-                let (op, k) = ([0, 2, 3][rng.random_range(0..3)], submitted.len() as u64);
-                send(nodes, avoid, rng, bind(&chain_id, op, k, now_ms(&context)));
-                submitted.push((op, k));
-            }
-        };
-        let chains = |nodes: &[Option<Node>]| -> Vec<Chain<MemStore, Log>> {
-            nodes.iter().flatten().map(|n| n.chain.clone()).collect()
-        };
-        let reach = |nodes: &[Option<Node>], height: u64| {
-            let all = chains(nodes);
-            move || {
-                STATE.with(|s| *s.borrow_mut() = describe(&all));
-                all.iter().all(|c| c.height() >= height)
-            }
+            traffic(&context, &chain_id, nodes, avoid, rng, &mut submitted)
         };
 
         traffic(&nodes, None, &mut rng);
         send(&nodes, None, &mut rng, regulator_tx(&chain_id, 0, now_ms(&context), admit_ope()));
-        wait_for(&context, "epoch 1 despite the equivocator", reach(&nodes, PER_EPOCH + 2)).await;
+        wait_for(&context, "epoch 1 despite the equivocator", reached(&nodes, PER_EPOCH + 2)).await;
         traffic(&nodes, None, &mut rng);
         send(&nodes, None, &mut rng, regulator_tx(&chain_id, 1, now_ms(&context), retire_opb()));
-        wait_for(&context, "epoch 2 despite the equivocator", reach(&nodes, 2 * PER_EPOCH + 2)).await;
+        wait_for(&context, "epoch 2 despite the equivocator", reached(&nodes, 2 * PER_EPOCH + 2)).await;
         for c in chains(&nodes) {
             assert_eq!(epoch_set(&c, 2), Some(sorted(&[0, 2, 3, OPE])), "the equivocator left in epoch 2");
         }
@@ -250,7 +248,7 @@ pub fn run_epochs_with_an_equivocator(seed: u64) -> u64 {
         let _ = node.task.await;
         let saved = durable(&node.chain);
         let height = chains(&nodes).iter().map(|c| c.height()).max().unwrap();
-        wait_for(&context, "three validators of epoch 2 to go on", reach(&nodes, height + 3)).await;
+        wait_for(&context, "three validators of epoch 2 to go on", reached(&nodes, height + 3)).await;
         nodes[crash] = Some(start_node_of(&context, &oracle, &genesis, NODES, crash, Some(saved)).await);
         traffic(&nodes, None, &mut rng);
         let all = chains(&nodes);

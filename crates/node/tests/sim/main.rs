@@ -19,12 +19,12 @@ fn seeds(default: std::ops::Range<u64>) -> Vec<u64> {
     }
 }
 
-#[test]
-fn validators_agree_through_crashes_partitions_and_loss() {
-    for seed in seeds(0..8) {
-        let result = std::panic::catch_unwind(|| run_faulty(seed));
-        match result {
-            Ok(blocks) => eprintln!("seed {seed}: agreed up to height {}", blocks.len()),
+/// Runs `run` for each seed (or the one in `NPCHAIN_SIM_SEED`), printing what each agreed on;
+/// a failing seed is named with the command that replays it.
+fn each_seed(default: std::ops::Range<u64>, run: impl Fn(u64) -> String + std::panic::RefUnwindSafe) {
+    for seed in seeds(default) {
+        match std::panic::catch_unwind(|| run(seed)) {
+            Ok(what) => eprintln!("seed {seed}: {what}"),
             Err(e) => {
                 eprintln!("seed {seed} FAILED; replay with NPCHAIN_SIM_SEED={seed}");
                 std::panic::resume_unwind(e);
@@ -34,17 +34,16 @@ fn validators_agree_through_crashes_partitions_and_loss() {
 }
 
 #[test]
+fn validators_agree_through_crashes_partitions_and_loss() {
+    each_seed(0..8, |seed| format!("agreed up to height {}", run_faulty(seed).len()));
+}
+
+#[test]
 fn honest_validators_agree_despite_a_byzantine_one() {
-    for seed in seeds(0..4) {
+    each_seed(0..4, |seed| {
         let kind = if seed % 2 == 0 { Byzantine::Conflicter } else { Byzantine::Equivocator };
-        match std::panic::catch_unwind(|| run_byzantine(seed, kind)) {
-            Ok(height) => eprintln!("seed {seed} ({kind:?}): honest nodes agreed up to height {height}"),
-            Err(e) => {
-                eprintln!("seed {seed} ({kind:?}) FAILED; replay with NPCHAIN_SIM_SEED={seed}");
-                std::panic::resume_unwind(e);
-            }
-        }
-    }
+        format!("({kind:?}) honest nodes agreed up to height {}", run_byzantine(seed, kind))
+    });
 }
 
 #[test]
@@ -59,37 +58,21 @@ fn same_seed_same_chain() {
 
 #[test]
 fn a_peer_that_gossips_garbage_is_blocked() {
-    for seed in seeds(0..2) {
-        if std::panic::catch_unwind(|| run_garbage(seed)).is_err() {
-            panic!("seed {seed} FAILED; replay with NPCHAIN_SIM_SEED={seed}");
-        }
-    }
+    each_seed(0..2, |seed| {
+        run_garbage(seed);
+        "blocked by every honest node".into()
+    });
 }
 
 #[test]
 fn validators_join_and_leave_through_epochs_under_faults() {
-    for seed in seeds(0..12) {
-        match std::panic::catch_unwind(|| epochs::run_epochs(seed)) {
-            Ok(height) => eprintln!("seed {seed}: agreed up to height {height} across three epochs"),
-            Err(e) => {
-                eprintln!("seed {seed} FAILED; replay with NPCHAIN_SIM_SEED={seed}");
-                std::panic::resume_unwind(e);
-            }
-        }
-    }
+    each_seed(0..12, |seed| format!("agreed up to height {} across three epochs", epochs::run_epochs(seed)));
 }
 
 #[test]
 fn validators_join_and_leave_while_one_equivocates() {
-    for seed in seeds(0..6) {
-        match std::panic::catch_unwind(|| epochs::run_epochs_with_an_equivocator(seed)) {
-            Ok(height) => {
-                eprintln!("seed {seed}: honest nodes agreed up to height {height} across three epochs")
-            }
-            Err(e) => {
-                eprintln!("seed {seed} FAILED; replay with NPCHAIN_SIM_SEED={seed}");
-                std::panic::resume_unwind(e);
-            }
-        }
-    }
+    each_seed(0..6, |seed| {
+        let height = epochs::run_epochs_with_an_equivocator(seed);
+        format!("honest nodes agreed up to height {height} across three epochs")
+    });
 }
