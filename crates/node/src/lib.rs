@@ -6,6 +6,7 @@ pub mod chain;
 pub mod config;
 pub mod consensus;
 pub mod enum_dns;
+mod fds;
 pub mod http;
 pub mod keys;
 pub mod loglimit;
