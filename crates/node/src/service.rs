@@ -71,16 +71,18 @@ impl<S: Store + Send + 'static, L: BlockLog> Service<S, L> {
     /// key the node signs consensus with, or whose operator key it holds. An operator admitted
     /// while its node runs is found from the block that admitted it.
     fn operator(&self) -> Option<OperatorId> {
+        self.chain.with_ledger(|l| self.operator_in(l))
+    }
+
+    fn operator_in(&self, ledger: &npchain_core::Ledger<S>) -> Option<OperatorId> {
         let node = KeyId::from(&self.identity.node_key);
         let held = self.identity.operator_key.as_ref().map(|k| KeyId::from(&k.public_key()));
-        self.chain.with_ledger(|l| {
-            let operators = l.operators();
-            operators
-                .iter()
-                .find(|o| o.validator_key.as_ref() == Some(&node))
-                .or_else(|| operators.iter().find(|o| held.as_ref() == Some(&o.operator_key)))
-                .map(|o| o.id.clone())
-        })
+        let operators = ledger.operators();
+        operators
+            .iter()
+            .find(|o| o.validator_key.as_ref() == Some(&node))
+            .or_else(|| operators.iter().find(|o| held.as_ref() == Some(&o.operator_key)))
+            .map(|o| o.id.clone())
     }
 }
 
@@ -185,27 +187,37 @@ fn same_secret(a: &str, b: &str) -> bool {
 
 impl<S: Store + Send + Sync + 'static, L: BlockLog + Sync> NodeApi for Service<S, L> {
     fn status(&self) -> Status {
-        let (chain_id, height, block_time, state_hash) =
-            self.chain.with_ledger(|l| (l.chain_id(), l.height(), l.block_time(), l.state_hash()));
-        let (epoch, blocks_per_epoch, validators) = self.chain.with_ledger(|l| {
-            let epoch = l.epoch_of(l.height() + 1);
-            let names = l
-                .validators(epoch)
-                .unwrap_or_default()
-                .iter()
-                .map(|key| {
-                    let id = KeyId::from(key);
-                    l.operators()
-                        .iter()
-                        .find(|o| o.validator_key.as_ref() == Some(&id))
-                        .map_or_else(|| id.to_string(), |o| o.id.to_string())
-                })
-                .collect();
-            (epoch, l.blocks_per_epoch().get(), names)
-        });
+        // One look at the ledger, so every field is of one height.
+        let (chain_id, height, block_time, state_hash, operator, epoch, blocks_per_epoch, validators) =
+            self.chain.with_ledger(|l| {
+                let epoch = l.epoch_of(l.height() + 1);
+                let names = l
+                    .validators(epoch)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|key| {
+                        let id = KeyId::from(key);
+                        l.operators()
+                            .iter()
+                            .find(|o| o.validator_key.as_ref() == Some(&id))
+                            .map_or_else(|| id.to_string(), |o| o.id.to_string())
+                    })
+                    .collect();
+                let operator = self.operator_in(l).map(|id| id.to_string());
+                (
+                    l.chain_id(),
+                    l.height(),
+                    l.block_time(),
+                    l.state_hash(),
+                    operator,
+                    epoch,
+                    l.blocks_per_epoch().get(),
+                    names,
+                )
+            });
         let finalized_tip = self.chain.finalized_tip();
         Status {
-            operator: self.operator().map(|id| id.to_string()),
+            operator,
             node_key: commonware_formatting::hex(self.identity.node_key.as_ref()),
             chain_id: chain_id.0.to_string(),
             height,
