@@ -176,6 +176,8 @@ pub struct Orchestrator<E, S: Store, L: BlockLog, A, B> {
 
 enum Event {
     Transition(Option<Transition>),
+    /// The current epoch's engine stopped by itself.
+    EngineStopped,
     /// Traffic on the vote or certificate channel for an epoch without an engine here.
     Ahead(Option<(u64, PublicKey)>),
 }
@@ -247,9 +249,16 @@ where
                 transition = self.transitions.next() => Event::Transition(transition),
                 message = vote_backup.recv() => Event::Ahead(message.map(|(epoch, (from, _))| (epoch, from))),
                 message = certificate_backup.recv() => Event::Ahead(message.map(|(epoch, (from, _))| (epoch, from))),
+                _ = &mut active.handle => Event::EngineStopped,
             };
             match event {
                 Event::Transition(None) | Event::Ahead(None) => return,
+                Event::EngineStopped => {
+                    // Without its engine the node would follow no more; stopping the
+                    // orchestrator stops the node, which the operator sees and restarts.
+                    tracing::error!(epoch = active.epoch, "the consensus engine stopped");
+                    return;
+                }
                 Event::Transition(Some(Transition { epoch })) if epoch > active.epoch => {
                     active.handle.abort();
                     match self.enter(epoch, &mut vote_mux, &mut certificate_mux, &mut resolver_mux).await {
