@@ -314,6 +314,29 @@ pub mod testing {
             .expect("a quorum");
         [proposal, certificate.encode().to_vec()].concat()
     }
+
+    /// The validator set `keys` sign as: their public keys, sorted (as a boundary block names
+    /// a set).
+    pub fn sorted_public(keys: &[PrivateKey]) -> Vec<PublicKey> {
+        let mut keys: Vec<PublicKey> = keys.iter().map(|k| k.public_key()).collect();
+        keys.sort();
+        keys
+    }
+
+    /// An empty block at `height` naming `next_validators` (empty but at a boundary), with a
+    /// parent and state hash derived from the height: enough for a checker, which reads only
+    /// the header.
+    pub fn block(height: u64, next_validators: Vec<PublicKey>) -> Block {
+        use commonware_cryptography::{Hasher as _, Sha256};
+        Block {
+            parent: Sha256::hash(&[&height.to_be_bytes()]),
+            height,
+            time: npchain_core::types::Timestamp(1_000 + height),
+            state_hash: Sha256::hash(&[b"state"]),
+            next_validators,
+            txs: Vec::new(),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,11 +1,14 @@
 //! The checker across epochs, with certificates made as the engine makes them
 //! ([`super::testing`]; the node's tests check the engine's own).
 
-use super::{ProofChecker, ProofError, testing::finalization};
+use super::{
+    ProofChecker, ProofError,
+    testing::{block, finalization, sorted_public as public},
+};
 use crate::block::Block;
 use commonware_codec::Encode as _;
-use commonware_cryptography::{Hasher as _, Sha256, Signer as _};
-use npchain_core::types::{PrivateKey, PublicKey, Timestamp};
+
+use npchain_core::types::PrivateKey;
 use std::num::NonZeroU64;
 
 /// Four blocks an epoch: epoch 0 is heights 0..=3, epoch 1 4..=7, epoch 2 8..=11.
@@ -13,23 +16,6 @@ const N: NonZeroU64 = NonZeroU64::new(4).unwrap();
 
 fn keys(name: &str) -> Vec<PrivateKey> {
     (0..4).map(|i| npchain_testkit::key(&format!("{name}{i}"))).collect()
-}
-
-fn public(keys: &[PrivateKey]) -> Vec<PublicKey> {
-    let mut keys: Vec<PublicKey> = keys.iter().map(|k| k.public_key()).collect();
-    keys.sort();
-    keys
-}
-
-fn block(height: u64, next_validators: Vec<PublicKey>) -> Block {
-    Block {
-        parent: Sha256::hash(&[&height.to_be_bytes()]),
-        height,
-        time: Timestamp(1_000 + height),
-        state_hash: Sha256::hash(&[b"state"]),
-        next_validators,
-        txs: Vec::new(),
-    }
 }
 
 /// `block` finalized in `epoch` by a quorum (three of four) of `set`.

@@ -9,9 +9,12 @@ use crate::{
     wallet::{Entry, Fault, Wallet, WalletError, keyfile},
 };
 use commonware_codec::Encode as _;
-use commonware_cryptography::{Hasher as _, Sha256, Signer as _};
-use npchain_api::{Block, ProofError, proof::testing::finalization};
-use npchain_core::types::{PortId, PrivateKey, PublicKey, Timestamp};
+
+use npchain_api::{
+    Block, ProofError,
+    proof::testing::{block, finalization, sorted_public as public},
+};
+use npchain_core::types::{PortId, PrivateKey};
 use std::{
     collections::HashMap,
     io::{BufRead as _, BufReader, Write as _},
@@ -21,12 +24,6 @@ use std::{
 
 fn keys(name: &str) -> Vec<PrivateKey> {
     (0..4).map(|i| npchain_testkit::key(&format!("{name}{i}"))).collect()
-}
-
-fn public(keys: &[PrivateKey]) -> Vec<PublicKey> {
-    let mut keys: Vec<PublicKey> = keys.iter().map(|k| k.public_key()).collect();
-    keys.sort();
-    keys
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -49,17 +46,6 @@ impl Chain {
         Self { a: keys("validator-a"), b: keys("validator-b"), c: keys("validator-c") }
     }
 
-    fn block(height: u64, next_validators: Vec<PublicKey>) -> Block {
-        Block {
-            parent: Sha256::hash(&[&height.to_be_bytes()]),
-            height,
-            time: Timestamp(1_000 + height),
-            state_hash: Sha256::hash(&[b"state"]),
-            next_validators,
-            txs: Vec::new(),
-        }
-    }
-
     /// `block`'s bytes and its certificate by a quorum of `set` in `epoch`.
     fn proof(set: &[PrivateKey], epoch: u64, block: &Block) -> (Vec<u8>, Vec<u8>) {
         (block.encode().to_vec(), finalization(&public(set), &set[..3], epoch, 10 + block.height, block))
@@ -78,7 +64,7 @@ impl Chain {
             11 => public(&self.a),
             _ => Vec::new(),
         };
-        Self::proof(set, epoch, &Self::block(height, next))
+        Self::proof(set, epoch, &block(height, next))
     }
 
     fn learned(&self, epoch: u64) -> Learned {
@@ -207,7 +193,7 @@ fn a_forged_set_change_in_the_epochs_file_is_refused_naming_its_epoch() {
         let (b, c) = Chain::proof(set, epoch, block);
         Learned { epoch: 1, height: block.height, block: hex(&b), certificate: hex(&c) }
     };
-    let boundary = Chain::block(3, public(&strangers));
+    let boundary = block(3, public(&strangers));
     let cases: Vec<(Vec<Learned>, Refused)> = vec![
         // epoch 1's set named by a boundary block that the strangers signed
         (vec![forged(&boundary, &strangers, 0)], |e| {
@@ -221,7 +207,7 @@ fn a_forged_set_change_in_the_epochs_file_is_refused_naming_its_epoch() {
             )
         }),
         // a set named by a block inside epoch 0
-        (vec![Learned { height: 3, ..forged(&Chain::block(2, public(&strangers)), &chain.a, 0) }], |e| {
+        (vec![Learned { height: 3, ..forged(&block(2, public(&strangers)), &chain.a, 0) }], |e| {
             matches!(
                 e,
                 WalletError::ForgedEpoch {
@@ -231,7 +217,7 @@ fn a_forged_set_change_in_the_epochs_file_is_refused_naming_its_epoch() {
                 }
             )
         }),
-        (vec![Learned { height: 2, ..forged(&Chain::block(2, public(&strangers)), &chain.a, 0) }], |e| {
+        (vec![Learned { height: 2, ..forged(&block(2, public(&strangers)), &chain.a, 0) }], |e| {
             matches!(
                 e,
                 WalletError::ForgedEpoch { epoch: 1, fault: Fault::Boundary { got: 2, want: Some(3) }, .. }
@@ -252,17 +238,14 @@ fn a_forged_set_change_in_the_epochs_file_is_refused_naming_its_epoch() {
             )
         }),
         // the new set signing its own change
-        (vec![forged(&Chain::block(3, public(&chain.b)), &chain.b, 0)], |e| {
+        (vec![forged(&block(3, public(&chain.b)), &chain.b, 0)], |e| {
             matches!(
                 e,
                 WalletError::ForgedEpoch { epoch: 1, fault: Fault::Proof(ProofError::BadSignatures), .. }
             )
         }),
         (
-            vec![
-                chain.learned(1),
-                Learned { epoch: 2, ..forged(&Chain::block(7, public(&chain.c)), &chain.c, 1) },
-            ],
+            vec![chain.learned(1), Learned { epoch: 2, ..forged(&block(7, public(&chain.c)), &chain.c, 1) }],
             |e| {
                 matches!(
                     e,
@@ -313,7 +296,7 @@ fn a_node_that_forges_a_set_change_teaches_the_wallet_nothing() {
     let strangers = keys("stranger");
     let mut proofs: HashMap<u64, _> = [7, 9].into_iter().map(|h| (h, chain.final_proof(h))).collect();
     // the strangers name themselves epoch 1's set and sign it
-    proofs.insert(3, Chain::proof(&strangers, 0, &Chain::block(3, public(&strangers))));
+    proofs.insert(3, Chain::proof(&strangers, 0, &block(3, public(&strangers))));
     let url = node(proofs);
     let dir = tempfile::tempdir().unwrap();
     let wallet = chain.wallet(dir.path(), std::slice::from_ref(&url));
