@@ -69,9 +69,12 @@ pub fn epochs(env: &Env, count: usize) -> Result<Figures, BenchError> {
             inside.push(gap);
         }
     }
-    let changed_gap = boundary.iter().find(|(h, _)| *h == change).map(|(_, g)| *g).ok_or_else(|| {
-        BenchError::Setup(format!("the run ended before the set change at height {change}"))
-    })?;
+    // The change's boundary, loaded or not (a short run ends before it).
+    let at = |h: u64| times.iter().find(|b| b.0 == h).map(|b| b.1);
+    let changed_gap = at(change + 1)
+        .zip(at(change))
+        .map(|(after, before)| after.saturating_sub(before) as f64)
+        .ok_or_else(|| BenchError::Setup(format!("no block after the set change at height {change}")))?;
     let gaps: Vec<f64> = boundary.iter().map(|(_, g)| *g).collect();
 
     // Commit rate over the two epochs around the change, against the whole run.
