@@ -50,20 +50,8 @@ pub enum Command {
     Show,
     /// Request a port of numbers bound to this key to another operator.
     Port {
-        /// The number (repeat for a group port: all or none); national forms are read with the
-        /// region of the wallet's genesis.
-        #[arg(long = "number", required_unless_present = "group", allow_hyphen_values = true)]
-        numbers: Vec<String>,
-        /// A file of numbers, one per line as typed (an enterprise's group port; blank lines and
-        /// a `number` header are skipped).
-        #[arg(long)]
-        group: Option<PathBuf>,
-        /// The recipient operator.
-        #[arg(long)]
-        to: String,
-        /// Earliest activation: +30m, +2h, +1d from now, or Unix milliseconds (default: now).
-        #[arg(long)]
-        due: Option<String>,
+        #[command(flatten)]
+        order: Order,
         /// Skip the node's check on the committed state: the ledger then refuses the request
         /// in its block, if at all (`follow` shows it).
         #[arg(long)]
@@ -73,18 +61,8 @@ pub enum Command {
     /// submitted): writes the consent file and prints its one-line form, either of which you
     /// hand to the recipient (`npchain operator request-for --consent …`).
     Consent {
-        /// The number (repeat for a group port: all or none).
-        #[arg(long = "number", required_unless_present = "group", allow_hyphen_values = true)]
-        numbers: Vec<String>,
-        /// A file of numbers, one per line as typed.
-        #[arg(long)]
-        group: Option<PathBuf>,
-        /// The recipient operator, who will carry the consent.
-        #[arg(long)]
-        to: String,
-        /// Earliest activation: +30m, +2h, +1d from now, or Unix milliseconds (default: now).
-        #[arg(long)]
-        due: Option<String>,
+        #[command(flatten)]
+        order: Order,
         /// Until when the recipient may submit it: +30m, +2h, +7d from now, or Unix milliseconds.
         #[arg(long, default_value = "+7d")]
         expires: String,
@@ -160,12 +138,8 @@ fn run_verb(args: Args) -> Result<ExitCode, CliError> {
     match &args.action {
         Command::New { .. } => unreachable!("handled above"),
         Command::Show => return show(&w, nodes, json),
-        Command::Port { numbers, group, to, due, no_precheck } => {
-            port(&args, &w, numbers, group.as_ref(), to, due.as_deref(), *no_precheck)?;
-        }
-        Command::Consent { numbers, group, to, due, expires, out } => {
-            consent(&args, &w, numbers, group.as_ref(), to, due.as_deref(), expires, out.as_ref())?;
-        }
+        Command::Port { order, no_precheck } => port(&args, &w, order, *no_precheck)?,
+        Command::Consent { order, expires, out } => consent(&args, &w, order, expires, out.as_ref())?,
         Command::Follow { port, timeout } => follow(&w, nodes, &port_id(port)?, *timeout, json)?,
         Command::Cancel { port, no_precheck } => {
             let id = w.cancel(nodes, &port_id(port)?, !no_precheck)?;
@@ -306,6 +280,35 @@ fn show(w: &Wallet, nodes: &[String], json: bool) -> Result<ExitCode, CliError> 
 
 /// The numbers typed and a group file's lines, every one read before anything is signed, so
 /// one bad number orders (or consents to) nothing.
+/// What a port order names, for `port` and for `consent`.
+#[derive(clap::Args)]
+pub struct Order {
+    /// The number (repeat for a group port: all or none); national forms are read with the
+    /// region of the wallet's genesis.
+    #[arg(long = "number", required_unless_present = "group", allow_hyphen_values = true)]
+    numbers: Vec<String>,
+    /// A file of numbers, one per line as typed (an enterprise's group port; blank lines and
+    /// a `number` header are skipped).
+    #[arg(long)]
+    group: Option<PathBuf>,
+    /// The recipient operator.
+    #[arg(long)]
+    to: String,
+    /// Earliest activation: +30m, +2h, +1d from now, or Unix milliseconds (default: now).
+    #[arg(long)]
+    due: Option<String>,
+}
+
+impl Order {
+    /// The numbers, the recipient and the earliest activation (`now` for relative times).
+    fn read(&self, w: &Wallet, now: u64) -> Result<(Vec<E164>, OperatorId, Timestamp), CliError> {
+        let numbers = read_numbers(w, &self.numbers, self.group.as_ref())?;
+        let to: OperatorId = self.to.parse().map_err(CliError::Operator)?;
+        let due = self.due.as_deref().map(|d| parse_due(d, now)).transpose()?.unwrap_or(0);
+        Ok((numbers, to, Timestamp(due)))
+    }
+}
+
 fn read_numbers(w: &Wallet, numbers: &[String], group: Option<&PathBuf>) -> Result<Vec<E164>, CliError> {
     let mut numbers =
         numbers.iter().map(|n| w.parse_number(n).map_err(CliError::Number)).collect::<Result<Vec<_>, _>>()?;
@@ -328,19 +331,9 @@ fn now_ms() -> u64 {
 }
 
 /// `wallet port`.
-fn port(
-    args: &Args,
-    w: &Wallet,
-    numbers: &[String],
-    group: Option<&PathBuf>,
-    to: &str,
-    due: Option<&str>,
-    no_precheck: bool,
-) -> Result<(), CliError> {
-    let numbers = read_numbers(w, numbers, group)?;
-    let to: OperatorId = to.parse().map_err(CliError::Operator)?;
-    let due = due.map(|d| parse_due(d, now_ms())).transpose()?.unwrap_or(0);
-    let port = w.request_port(&args.nodes, &numbers, &to, Timestamp(due), !no_precheck)?;
+fn port(args: &Args, w: &Wallet, order: &Order, no_precheck: bool) -> Result<(), CliError> {
+    let (numbers, to, due) = order.read(w, now_ms())?;
+    let port = w.request_port(&args.nodes, &numbers, &to, due, !no_precheck)?;
     let follow = follow_command(args, &port.to_string());
     if args.json {
         print_json(&json!({
@@ -357,21 +350,15 @@ fn port(
 }
 
 /// `wallet consent`: signs, writes the file, prints the one-line form and how to follow.
-#[allow(clippy::too_many_arguments)]
 fn consent(
     args: &Args,
     w: &Wallet,
-    numbers: &[String],
-    group: Option<&PathBuf>,
-    to: &str,
-    due: Option<&str>,
+    order: &Order,
     expires: &str,
     out: Option<&PathBuf>,
 ) -> Result<(), CliError> {
-    let numbers = read_numbers(w, numbers, group)?;
-    let to: OperatorId = to.parse().map_err(CliError::Operator)?;
     let now = now_ms();
-    let due = due.map(|d| parse_due(d, now)).transpose()?.unwrap_or(0);
+    let (numbers, to, due) = order.read(w, now)?;
     let expires_at = parse_due(expires, now)
         .ok()
         .filter(|&t| t > now)
@@ -379,7 +366,7 @@ fn consent(
     if let Some(path) = out.filter(|p| p.exists()) {
         return Err(CliError::Exists(path.display().to_string()));
     }
-    let consent = w.consent(&args.nodes, &numbers, &to, Timestamp(due), Timestamp(expires_at))?;
+    let consent = w.consent(&args.nodes, &numbers, &to, due, Timestamp(expires_at))?;
     let port = consent.port_id().to_string();
     let path = out.cloned().unwrap_or_else(|| PathBuf::from(format!("consent-{port}.json")));
     w.write_consent(&path, &consent)?;
