@@ -7,7 +7,11 @@ use super::epochs::{Transition, Transitions};
 use crate::chain::{BlockLog, Chain, Finalized};
 use commonware_actor::Feedback;
 use commonware_consensus::{
-    Heightable, Reporter, marshal::Update, marshal::ancestry::Ancestry, simplex::types::Context,
+    Heightable, Reporter,
+    marshal::Update,
+    marshal::ancestry::Ancestry,
+    simplex::types::Context,
+    types::{Epocher as _, FixedEpocher, Height},
 };
 use commonware_cryptography::{Digested, Digestible};
 use commonware_runtime::{Clock, Spawner};
@@ -185,6 +189,7 @@ pub struct Finalizer<S: Store, L: BlockLog, E> {
     clock: E,
     /// Told when the ledger has committed the last block of an epoch.
     transitions: Transitions,
+    epocher: FixedEpocher,
 }
 
 impl<S: Store, L: BlockLog, E: commonware_runtime::Supervisor> Clone for Finalizer<S, L, E> {
@@ -194,21 +199,23 @@ impl<S: Store, L: BlockLog, E: commonware_runtime::Supervisor> Clone for Finaliz
             chain: self.chain.clone(),
             clock: self.clock.child("finalizer"),
             transitions: self.transitions.clone(),
+            epocher: self.epocher.clone(),
         }
     }
 }
 
 impl<S: Store + Send + 'static, L: BlockLog, E: Clock> Finalizer<S, L, E> {
-    pub fn new(chain: Chain<S, L>, clock: E, transitions: Transitions) -> Self {
-        Self { chain, clock, transitions }
+    pub fn new(chain: Chain<S, L>, clock: E, transitions: Transitions, epocher: FixedEpocher) -> Self {
+        Self { chain, clock, transitions, epocher }
     }
 
     /// After the last block of an epoch is committed (or found committed on a replay), the
     /// orchestrator moves consensus to the next epoch.
     fn after_commit(&self, height: u64) {
-        let per_epoch = self.chain.blocks_per_epoch();
-        if height % per_epoch == per_epoch - 1 {
-            let _ = self.transitions.unbounded_send(Transition { epoch: height / per_epoch + 1 });
+        if let Some(info) = self.epocher.containing(Height::new(height))
+            && info.last().get() == height
+        {
+            let _ = self.transitions.unbounded_send(Transition { epoch: info.epoch().get() + 1 });
         }
     }
 }

@@ -25,7 +25,7 @@ use commonware_consensus::{
         elector::RoundRobin,
         types::{Activity, Context},
     },
-    types::{Epoch, Height, ViewDelta},
+    types::{Epoch, Epocher as _, FixedEpocher, Height, ViewDelta},
 };
 use commonware_cryptography::{
     Sha256,
@@ -168,6 +168,7 @@ pub struct Orchestrator<E, S: Store, L: BlockLog, A, B> {
     pub schemes: EpochSchemes,
     pub marshal: super::Marshal,
     pub genesis: Digest,
+    pub epocher: FixedEpocher,
     pub address_book: Vec<PublicKey>,
     pub track: TrackPeers,
     pub transitions: mpsc::UnboundedReceiver<Transition>,
@@ -206,15 +207,17 @@ where
 {
     /// The epoch the next block to apply belongs to.
     fn resume(&self) -> u64 {
-        (self.chain.height() + 1) / self.chain.blocks_per_epoch()
+        let next = Height::new(self.chain.height() + 1);
+        self.epocher.containing(next).map_or(0, |info| info.epoch().get())
     }
 
     /// The floor an epoch's engine starts from: the last block of the epoch before, which the
     /// ledger committed (the genesis block in epoch 0).
     fn floor(&self, epoch: u64) -> Digest {
-        let Some(boundary) = (epoch * self.chain.blocks_per_epoch()).checked_sub(1) else {
+        let Some(boundary) = epoch.checked_sub(1).and_then(|e| self.epocher.last(Epoch::new(e))) else {
             return self.genesis;
         };
+        let boundary = boundary.get();
         match self.chain.block(boundary) {
             Ok(Some(record)) => record.digest,
             other => panic!("the block log lacks the committed boundary block {boundary}: {other:?}"),
@@ -268,10 +271,12 @@ where
                 }
                 Event::Transition(Some(_)) => {}
                 Event::Ahead(Some((their_epoch, from))) => {
-                    if their_epoch > active.epoch && active.hinted.insert(from.clone()) {
-                        let last = (active.epoch + 1) * self.chain.blocks_per_epoch() - 1;
+                    if their_epoch > active.epoch
+                        && active.hinted.insert(from.clone())
+                        && let Some(last) = self.epocher.last(Epoch::new(active.epoch))
+                    {
                         debug!(%from, their_epoch, our_epoch = active.epoch, "a peer is in a later epoch; fetching our boundary");
-                        self.marshal.hint_finalized(Height::new(last), NonEmptyVec::new(from));
+                        self.marshal.hint_finalized(last, NonEmptyVec::new(from));
                     }
                 }
             }

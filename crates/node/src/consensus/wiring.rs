@@ -215,10 +215,10 @@ where
 
     let gossip_blocker = blocker.clone();
     let application =
-        Inline::new(context.child("application"), App::new(chain.clone()), marshal.clone(), epocher);
+        Inline::new(context.child("application"), App::new(chain.clone()), marshal.clone(), epocher.clone());
     let (transitions, transitions_rx) = futures::channel::mpsc::unbounded();
     handles.push(marshal_actor.start(
-        Finalizer::new(chain.clone(), context.child("finalizer"), transitions),
+        Finalizer::new(chain.clone(), context.child("finalizer"), transitions, epocher.clone()),
         buffer,
         (resolver_rx, resolver),
     ));
@@ -228,6 +228,7 @@ where
         schemes,
         marshal: marshal.clone(),
         genesis: genesis_digest,
+        epocher,
         address_book,
         track,
         transitions: transitions_rx,
