@@ -106,7 +106,12 @@ impl Default for Metrics {
 impl Metrics {
     /// Counts one routing query.
     pub fn query(&self, kind: &'static str, result: &'static str) {
-        self.queries.get_or_create(&QueryLabels { kind, result }).inc();
+        self.queries(kind, result, 1);
+    }
+
+    /// Counts `n` answered queries of one kind and result at once.
+    pub fn queries(&self, kind: &'static str, result: &'static str, n: u64) {
+        self.queries.get_or_create(&QueryLabels { kind, result }).inc_by(n);
     }
 
     /// Counts one refused transaction.

@@ -205,7 +205,7 @@ pub fn run(config: &NodeConfig) -> Result<(), NodeError> {
     let open_files = raise_open_files();
     let archive_files = count_files(&config.data_dir.join("consensus"));
     // The ENUM server holds its TCP connections plus the one it accepts only to close.
-    let dns_tcp = config.dns_listen.map_or(0, |_| config.dns_max_tcp_connections + 1);
+    let dns_tcp = config.dns.as_ref().map_or(0, |d| d.tcp.max_connections + 1);
     check_open_files(open_files, &config.http, dns_tcp, config.peers.len(), archive_files)?;
     let peer_infos: Vec<PeerInfo> = config
         .peers
@@ -221,13 +221,14 @@ pub fn run(config: &NodeConfig) -> Result<(), NodeError> {
         path: format!("HTTP listen address {}", config.http_listen),
         source,
     })?;
-    let dns_sockets = match config.dns_listen {
-        Some(addr) => {
+    let dns_sockets = match &config.dns {
+        Some(dns) => {
+            let addr = dns.listen;
             let io = |source| NodeError::Io { path: format!("DNS listen address {addr}"), source };
             // TCP first, without port sharing: another server on the port fails here, before
             // the UDP sockets (which share the port among themselves) could split its queries.
             let tcp = std::net::TcpListener::bind(addr).map_err(io)?;
-            Some((enum_dns::bind_udp(addr, DNS_THREADS).map_err(io)?, tcp))
+            Some((enum_dns::bind_udp(addr, dns.threads).map_err(io)?, tcp))
         }
         None => None,
     };
@@ -279,14 +280,8 @@ pub fn run(config: &NodeConfig) -> Result<(), NodeError> {
     let routes = ledger.routes();
     let chain = Chain::new(ledger, log, Mempool::default());
     let chain_halted = chain.clone();
-    if let Some((udp, tcp)) = dns_sockets {
-        let zone =
-            EnumConfig { origin: config.enum_origin.clone(), ns: format!("ns.{}", config.enum_origin) };
-        let limits = enum_dns::TcpLimits {
-            max_connections: config.dns_max_tcp_connections,
-            idle_timeout: config.dns_tcp_idle_timeout,
-        };
-        spawn_dns(udp, tcp, routes, zone, limits, chain.metrics().clone())?;
+    if let (Some((udp, tcp)), Some(dns)) = (dns_sockets, &config.dns) {
+        spawn_dns(udp, tcp, routes, dns.zone.clone(), dns.tcp, chain.metrics().clone())?;
     }
 
     let mut peers: Vec<(PublicKey, Address)> =
@@ -430,10 +425,8 @@ fn apply_p2p_settings<U: commonware_stream::Upgrader>(p2p: &mut lookup::Config<U
     p2p.block_duration = settings.block_duration;
 }
 
-/// Threads (and UDP receive loops) of the ENUM server.
-const DNS_THREADS: usize = 2;
-
-/// Serves ENUM on its own threads and runtime, so routing answers never wait for consensus work.
+/// Serves ENUM on its own threads (one per UDP socket, and one for TCP), so routing answers never
+/// wait for consensus work.
 fn spawn_dns(
     udp: Vec<std::net::UdpSocket>,
     tcp: std::net::TcpListener,
@@ -444,23 +437,13 @@ fn spawn_dns(
 ) -> Result<(), NodeError> {
     let io = |source| NodeError::Io { path: "DNS sockets".into(), source };
     tcp.set_nonblocking(true).map_err(io)?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(DNS_THREADS)
-        .thread_name("dns")
-        .enable_all()
-        .build()
-        .map_err(io)?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(io)?;
     std::thread::Builder::new()
         .name("dns".into())
         .spawn(move || {
             rt.block_on(async move {
-                let sockets = udp
-                    .into_iter()
-                    .map(tokio::net::UdpSocket::from_std)
-                    .collect::<std::io::Result<Vec<_>>>()
-                    .and_then(|u| Ok((u, tokio::net::TcpListener::from_std(tcp)?)));
-                let result = match sockets {
-                    Ok((udp, tcp)) => enum_dns::serve(udp, tcp, routes, &zone, limits, metrics)
+                let result = match tokio::net::TcpListener::from_std(tcp) {
+                    Ok(tcp) => enum_dns::serve(udp, tcp, routes, &zone, limits, metrics)
                         .await
                         .map_err(|e| e.to_string()),
                     Err(e) => Err(e.to_string()),

@@ -5,13 +5,13 @@
 //! an answer too big for UDP, the TCP connection cap and idle timeout, bounded log lines.
 
 use commonware_cryptography::Signer;
-use hickory_server::proto::{
+use hickory_proto::{
     op::{Edns, Message, MessageType, OpCode, Query, ResponseCode},
     rr::{DNSClass, Name, RData, Record, RecordType, rdata::NAPTR},
 };
 use npchain_core::{Ledger, MemStore, PortRequest, PortedEntry, PrivateKey, Timestamp, Transaction, TxBody};
 use npchain_node::{
-    enum_dns::{self, EnumConfig, EnumError, EnumHandler, TcpLimits},
+    enum_dns::{self, DEFAULT_NEGATIVE_TTL, EnumConfig, EnumError, NsHost, Responder, TcpLimits},
     metrics::Metrics,
 };
 use npchain_testkit::{GENESIS_MS, GenesisBuilder, key, num, op};
@@ -85,6 +85,15 @@ fn commit(ledger: &mut Ledger<MemStore>, signer: &PrivateKey, body: TxBody) {
 }
 
 /// `+4930…` → `…0.3.9.4.<origin>.`
+/// The zone `origin` with one name server `ns` outside it (so without addresses).
+fn zone(origin: &str, ns: &str) -> EnumConfig {
+    EnumConfig {
+        origin: origin.into(),
+        ns: vec![NsHost { name: ns.into(), addresses: vec![] }],
+        negative_ttl: DEFAULT_NEGATIVE_TTL,
+    }
+}
+
 fn enum_name(number: &str, origin: &str) -> String {
     let mut name: String = number.trim_start_matches('+').chars().rev().flat_map(|d| [d, '.']).collect();
     name.push_str(origin.trim_end_matches('.'));
@@ -104,19 +113,14 @@ impl Server {
     /// Binds both sockets first, then spawns the server: a query sent right away waits in the
     /// socket's queue, there is no start-up race.
     async fn start(ledger: &Ledger<MemStore>, origin: &str) -> Self {
-        let config = EnumConfig { origin: origin.into(), ns: "ns.npchain.invalid".into() };
-        Self::start_with(ledger, config, TcpLimits::default()).await
+        Self::start_with(ledger, zone(origin, "ns.npchain.invalid"), TcpLimits::default()).await
     }
 
     async fn start_with(ledger: &Ledger<MemStore>, config: EnumConfig, limits: TcpLimits) -> Self {
-        // as the node does: TCP, then two UDP sockets sharing its port (two receive loops)
+        // as the node does: TCP, then two UDP sockets sharing its port (two UDP threads)
         let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let tcp_addr = tcp.local_addr().unwrap();
-        let udp: Vec<UdpSocket> = enum_dns::bind_udp(tcp_addr, 2)
-            .unwrap()
-            .into_iter()
-            .map(|s| UdpSocket::from_std(s).unwrap())
-            .collect();
+        let udp = enum_dns::bind_udp(tcp_addr, 2).unwrap();
         let udp_addr = tcp_addr;
         let metrics = Arc::new(Metrics::default());
         let routes = ledger.routes();
@@ -206,7 +210,8 @@ fn regexp(answer: &Message) -> String {
     String::from_utf8(naptr(&answer.answers[0]).regexp.to_vec()).unwrap()
 }
 
-/// NOERROR, authoritative, no answer, the zone's SOA (serial `height`) in the authority section.
+/// NOERROR, authoritative, no answer, the zone's SOA (serial `height`, TTL and minimum the
+/// negative TTL) in the authority section.
 fn assert_nodata(answer: &Message, height: u64) {
     assert_eq!(answer.metadata.response_code, ResponseCode::NoError, "{answer:?}");
     assert!(answer.answers.is_empty(), "{answer:?}");
@@ -224,10 +229,13 @@ fn assert_negative_soa(answer: &Message, height: u64) {
     assert_eq!(answer.authorities.len(), 1, "{answer:?}");
     let soa = &answer.authorities[0];
     match &soa.data {
-        RData::SOA(soa) => assert_eq!(u64::from(soa.serial), height),
+        RData::SOA(soa) => {
+            assert_eq!(u64::from(soa.serial), height);
+            assert_eq!(soa.minimum, DEFAULT_NEGATIVE_TTL);
+        }
         other => panic!("not a SOA: {other:?}"),
     }
-    assert_eq!(soa.ttl, 0);
+    assert_eq!(soa.ttl, DEFAULT_NEGATIVE_TTL);
 }
 
 #[tokio::test]
@@ -332,24 +340,18 @@ async fn the_apex_answers_soa_and_ns() {
     assert!(answer.metadata.authoritative);
     assert_eq!(answer.answers.len(), 1, "{answer:?}");
     let record = &answer.answers[0];
-    assert_eq!((record.name.to_string().as_str(), record.ttl), ("e164.arpa.", 0));
+    assert_eq!((record.name.to_string().as_str(), record.ttl), ("e164.arpa.", DEFAULT_NEGATIVE_TTL));
     match &record.data {
         RData::SOA(soa) => {
             assert_eq!(soa.mname, Name::from_ascii("ns.npchain.invalid.").unwrap());
             assert_eq!(soa.rname, Name::from_ascii("hostmaster.e164.arpa.").unwrap());
-            assert_eq!((u64::from(soa.serial), soa.minimum), (ledger.height(), 0));
+            assert_eq!((u64::from(soa.serial), soa.minimum), (ledger.height(), DEFAULT_NEGATIVE_TTL));
             assert_eq!(ledger.height(), 3);
         }
         other => panic!("not a SOA: {other:?}"),
     }
-    // hickory adds the NS records to a SOA answer, in the authority section
-    assert!(
-        answer
-            .authorities
-            .iter()
-            .any(|r| matches!(&r.data, RData::NS(ns) if ns.0.to_string() == "ns.npchain.invalid.")),
-        "{answer:?}"
-    );
+    // a positive answer has nothing in the authority section
+    assert!(answer.authorities.is_empty(), "{answer:?}");
 
     let answer = server.ask("e164.arpa.", RecordType::NS).await;
     assert_eq!(answer.answers.len(), 1, "{answer:?}");
@@ -444,21 +446,25 @@ async fn the_origin_is_configurable() {
 #[tokio::test]
 async fn bad_configuration_is_refused_before_serving() {
     let metrics = Arc::new(Metrics::default());
-    let config = |origin: &str, ns: &str| EnumConfig { origin: origin.into(), ns: ns.into() };
+    let config = zone;
     let routes = ledger().routes();
-    let err = |c: EnumConfig| EnumHandler::new(routes.clone(), &c, metrics.clone()).unwrap_err().to_string();
+    let err = |c: EnumConfig| Responder::new(routes.clone(), &c, metrics.clone()).unwrap_err().to_string();
     assert!(err(config("", "ns.example")).contains("root"));
     assert!(err(config(".", "ns.example")).contains("root"));
     let e = err(config("e164..arpa", "ns.example"));
-    assert!(e.contains("enum.origin") && e.contains("e164..arpa"), "{e}");
+    assert!(e.contains("origin") && e.contains("e164..arpa"), "{e}");
     let e = err(config("e164.arpa", ""));
-    assert!(e.contains("enum.ns"), "{e}");
+    assert!(e.starts_with("ns \"\" is not a valid DNS name"), "{e}");
     let long = "a".repeat(64);
     let e = err(config(&format!("{long}.arpa"), "ns.example"));
-    assert!(e.contains("enum.origin"), "{e}");
+    assert!(e.contains("origin"), "{e}");
+    let e = err(EnumConfig { ns: vec![], ..config("e164.arpa", "ns.example") });
+    assert!(e.contains("at least one name server"), "{e}");
+    let e = err(config("e164.arpa", "ns.e164.arpa"));
+    assert!(e.contains("glue"), "{e}");
 
     // serve reports it at once
-    let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let root = config(".", "ns.example");
     let serve = enum_dns::serve(vec![udp], tcp, routes.clone(), &root, TcpLimits::default(), metrics);
@@ -694,7 +700,7 @@ async fn dig_reads_the_naptr() {
     assert!(
         stdout.lines().any(|l| l.split_whitespace().eq([
             "e164.arpa.",
-            "0",
+            "300",
             "IN",
             "SOA",
             "ns.npchain.invalid.",
@@ -703,7 +709,7 @@ async fn dig_reads_the_naptr() {
             "3600",
             "600",
             "86400",
-            "0"
+            "300"
         ])),
         "{stdout}"
     );
@@ -796,10 +802,8 @@ fn query_bytes(name: &str) -> Vec<u8> {
 /// server of 253: the apex SOA answer is 560 bytes.
 fn long_names() -> EnumConfig {
     let label = |c: char, n: usize| c.to_string().repeat(n);
-    EnumConfig {
-        origin: [label('a', 63), label('b', 63), label('c', 63), label('d', 50)].join("."),
-        ns: [label('w', 63), label('x', 63), label('y', 63), label('z', 61)].join("."),
-    }
+    let origin = [label('a', 63), label('b', 63), label('c', 63), label('d', 50)].join(".");
+    zone(&origin, &[label('w', 63), label('x', 63), label('y', 63), label('z', 61)].join("."))
 }
 
 #[tokio::test]
@@ -877,7 +881,7 @@ async fn closed_by_server(stream: &mut TcpStream) -> bool {
 #[tokio::test]
 async fn tcp_connections_beyond_the_cap_are_closed_and_those_within_it_answer() {
     let ledger = ledger();
-    let config = EnumConfig { origin: "e164.arpa".into(), ns: "ns.npchain.invalid".into() };
+    let config = zone("e164.arpa", "ns.npchain.invalid");
     let limits = TcpLimits { max_connections: 3, idle_timeout: Duration::from_secs(60) };
     let server = Server::start_with(&ledger, config, limits).await;
     let name = enum_name(PORTED, "e164.arpa");
@@ -917,7 +921,7 @@ async fn tcp_connections_beyond_the_cap_are_closed_and_those_within_it_answer() 
 #[tokio::test]
 async fn a_tcp_connection_without_a_whole_request_is_closed_at_the_idle_timeout() {
     let ledger = ledger();
-    let config = EnumConfig { origin: "e164.arpa".into(), ns: "ns.npchain.invalid".into() };
+    let config = zone("e164.arpa", "ns.npchain.invalid");
     let limits = TcpLimits { max_connections: 4, idle_timeout: Duration::from_millis(200) };
     let server = Server::start_with(&ledger, config, limits).await;
     // silent
@@ -963,7 +967,7 @@ async fn what_a_remote_party_sends_writes_a_bounded_number_of_log_lines() {
     let _log = tracing::subscriber::set_default(subscriber);
 
     let ledger = ledger();
-    let config = EnumConfig { origin: "e164.arpa".into(), ns: "ns.npchain.invalid".into() };
+    let config = zone("e164.arpa", "ns.npchain.invalid");
     let limits = TcpLimits { max_connections: 1, idle_timeout: Duration::from_secs(60) };
     let server = Server::start_with(&ledger, config, limits).await;
     const PACKETS: usize = 500;

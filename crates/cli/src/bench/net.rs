@@ -61,6 +61,7 @@ impl LocalNet {
             custom_ranges: false,
             ported: ported.is_some(),
             blocks_per_epoch: env.blocks_per_epoch.unwrap_or(devnet::DEVNET_BLOCKS_PER_EPOCH),
+            dns_threads: npchain_node::config::DEFAULT_DNS_THREADS,
         };
         let mut layout = devnet::prepare(dir, &options, None, ported, true, Timestamp(now_ms()))?;
         if let Some(mib) = env.cache_mib {
@@ -157,8 +158,8 @@ impl LocalNet {
     /// A UDP ENUM client of node `i`.
     pub fn enum_probe(&self, i: usize) -> Result<EnumProbe, BenchError> {
         let config = &self.layout.nodes[i].config;
-        let server = config.dns_listen.ok_or_else(|| BenchError::Setup("node without DNS".into()))?;
-        EnumProbe::new(server, &config.enum_origin)
+        let dns = config.dns.as_ref().ok_or_else(|| BenchError::Setup("node without DNS".into()))?;
+        EnumProbe::new(dns.listen, &dns.zone.origin)
     }
 
     /// Kills node `i` at once (SIGKILL), as a crash would.

@@ -35,6 +35,10 @@ pub struct Args {
     /// next epoch boundary.
     #[arg(long, default_value_t = devnet::DEVNET_BLOCKS_PER_EPOCH)]
     blocks_per_epoch: std::num::NonZeroU64,
+    /// UDP threads of each node's ENUM server (`[dns] threads` in its config).
+    #[arg(long, default_value_t = npchain_node::config::DEFAULT_DNS_THREADS,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=npchain_node::config::MAX_DNS_THREADS as u64))]
+    dns_threads: usize,
     /// Write the files and print the table, but start nothing.
     #[arg(long)]
     print_only: bool,
@@ -49,6 +53,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         custom_ranges: args.ranges.is_some(),
         ported: args.ported.is_some(),
         blocks_per_epoch: args.blocks_per_epoch,
+        dns_threads: args.dns_threads,
     };
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -77,7 +82,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             format!("{}…", &n.validator_key[..16]),
             c.p2p_listen,
             format!("http://{}", c.http_listen),
-            c.dns_listen.map(|d| d.to_string()).unwrap_or_default(),
+            c.dns.as_ref().map(|d| d.listen.to_string()).unwrap_or_default(),
             n.dir.join("node.log").display()
         );
     }
@@ -86,9 +91,10 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         const EXAMPLE: &str = "+4915000000001";
         println!("\ntry:");
         println!("  npchain query {EXAMPLE} --node http://{}", c.http_listen);
-        if let Some(dns) = c.dns_listen {
+        if let Some(dns) = &c.dns {
             let name: Vec<String> = EXAMPLE[1..].chars().rev().map(String::from).collect();
-            println!("  dig @{} -p {} NAPTR {}.{}", dns.ip(), dns.port(), name.join("."), c.enum_origin);
+            let at = dns.listen;
+            println!("  dig @{} -p {} NAPTR {}.{}", at.ip(), at.port(), name.join("."), dns.zone.origin);
         }
         println!("  curl -N http://{}/v1/events        (the event stream)", c.http_listen);
         println!(

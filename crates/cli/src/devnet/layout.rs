@@ -8,7 +8,7 @@ use npchain_core::{
     read_ported_csv, types::IdError,
 };
 use npchain_node::{
-    config::{ConfigError, NodeConfig, Peer, Timing},
+    config::{ConfigError, DnsConfig, NodeConfig, Peer, Timing},
     keys::{self, KeyError},
 };
 use serde::{Deserialize, Serialize};
@@ -38,11 +38,18 @@ pub struct Options {
     /// devnet laid out before epochs existed has the genesis default.
     #[serde(default = "genesis_default_epoch")]
     pub blocks_per_epoch: NonZeroU64,
+    /// UDP threads of each node's ENUM server (`[dns] threads`).
+    #[serde(default = "default_dns_threads")]
+    pub dns_threads: usize,
 }
 
 /// The devnet's epoch length: about a minute on an idle devnet (two blocks a second), so a
 /// validator admitted or retired from the console takes its place within a minute or two.
 pub const DEVNET_BLOCKS_PER_EPOCH: NonZeroU64 = NonZeroU64::new(100).unwrap();
+
+fn default_dns_threads() -> usize {
+    npchain_node::config::DEFAULT_DNS_THREADS
+}
 
 fn genesis_default_epoch() -> NonZeroU64 {
     npchain_core::genesis::DEFAULT_BLOCKS_PER_EPOCH
@@ -364,10 +371,10 @@ fn create(
                 .collect::<Result<_, DevnetError>>()?,
             http_listen: loopback(port(options.http_port, i)?),
             http: npchain_node::config::HttpLimits::default(),
-            dns_listen: Some(loopback(port(options.dns_port, i)?)),
-            enum_origin: npchain_node::config::DEFAULT_ENUM_ORIGIN.into(),
-            dns_max_tcp_connections: npchain_node::enum_dns::DEFAULT_MAX_TCP_CONNECTIONS,
-            dns_tcp_idle_timeout: npchain_node::enum_dns::DEFAULT_TCP_IDLE_TIMEOUT,
+            dns: Some(DnsConfig {
+                threads: options.dns_threads,
+                ..DnsConfig::at(loopback(port(options.dns_port, i)?))
+            }),
             p2p: npchain_node::config::P2pSettings::loopback(),
             timing: Timing::default(),
             storage_cache_mib: npchain_node::storage::DEFAULT_CACHE_MIB,

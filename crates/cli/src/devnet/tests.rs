@@ -18,6 +18,7 @@ fn options(n: usize) -> Options {
         custom_ranges: false,
         ported: false,
         blocks_per_epoch: super::DEVNET_BLOCKS_PER_EPOCH,
+        dns_threads: 1,
     }
 }
 
@@ -66,7 +67,7 @@ fn lays_out_a_devnet_and_resumes_it() {
     assert_eq!(layout.nodes.len(), 4);
     for (i, node) in layout.nodes.iter().enumerate() {
         assert_eq!(node.config.http_listen.port(), 8400 + i as u16);
-        assert_eq!(node.config.dns_listen.unwrap().port(), 5300 + i as u16);
+        assert_eq!(node.config.dns.as_ref().unwrap().listen.port(), 5300 + i as u16);
         assert_eq!(node.config.p2p_listen.port(), 7400 + i as u16);
         assert_eq!(node.config.peers.len(), 3);
         assert_eq!(node.operator.as_str(), ["OPA", "OPB", "OPC", "OPD"][i]);

@@ -88,6 +88,7 @@ impl Net {
             custom_ranges: false,
             ported: false,
             blocks_per_epoch: std::num::NonZeroU64::new(blocks_per_epoch).expect("not zero"),
+            dns_threads: 1,
         };
         let layout =
             devnet::prepare(&tmp.path().join("devnet"), &options, None, None, false, Timestamp(now_ms()))
@@ -197,7 +198,7 @@ impl Net {
 
     /// `dig +short` against node `i`'s ENUM server: the answer lines.
     pub fn dig(&self, i: usize, qtype: &str, name: &str) -> Vec<String> {
-        let dns = self.layout.nodes[i].config.dns_listen.expect("the node serves DNS");
+        let dns = self.layout.nodes[i].config.dns.as_ref().expect("the node serves DNS").listen;
         let out = Command::new("dig")
             .args([
                 format!("@{}", dns.ip()),
@@ -276,10 +277,7 @@ impl Net {
                 .collect(),
             http_listen: http,
             http: npchain_node::config::HttpLimits::default(),
-            dns_listen: None,
-            enum_origin: first.enum_origin.clone(),
-            dns_max_tcp_connections: first.dns_max_tcp_connections,
-            dns_tcp_idle_timeout: first.dns_tcp_idle_timeout,
+            dns: None,
             p2p: first.p2p.clone(),
             timing: first.timing,
             storage_cache_mib: npchain_node::storage::DEFAULT_CACHE_MIB,

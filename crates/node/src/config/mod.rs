@@ -36,8 +36,13 @@
 //! [dns]
 //! listen = "127.0.0.1:5300"
 //! origin = "e164.arpa"             # optional: the ENUM zone apex
+//! threads = 1                      # optional: UDP threads
+//! negative-ttl = 300               # optional: seconds negative answers may be cached
 //! max-tcp-connections = 128        # optional
 //! tcp-idle-timeout-ms = 5000       # optional
+//! [[dns.ns]]                       # optional: the zone's name servers (default ns.<origin>)
+//! name = "ns1.e164.arpa"
+//! addresses = ["127.0.0.1"]
 //!
 //! [storage]                        # optional
 //! cache-mib = 1024                 # the ledger store's page cache (redb)
@@ -65,7 +70,10 @@ mod p2p;
 mod storage;
 
 pub use consensus::{Timing, TimingError};
-pub use dns::{DEFAULT_ENUM_ORIGIN, DnsError, MAX_DNS_TCP_CONNECTIONS, MAX_DNS_TCP_IDLE_TIMEOUT};
+pub use dns::{
+    DEFAULT_DNS_THREADS, DEFAULT_ENUM_ORIGIN, DnsConfig, DnsError, MAX_DNS_TCP_CONNECTIONS,
+    MAX_DNS_TCP_IDLE_TIMEOUT, MAX_DNS_THREADS,
+};
 pub use http::{HttpLimitError, HttpLimits};
 pub use p2p::{P2pError, P2pSettings, Peer, PeerError};
 pub use storage::StorageError;
@@ -77,7 +85,6 @@ use serde::Deserialize;
 use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
-    time::Duration,
 };
 use storage::RawStorage;
 
@@ -151,15 +158,8 @@ pub struct NodeConfig {
     pub http_listen: SocketAddr,
     /// Caps and timeouts of the HTTP port.
     pub http: HttpLimits,
-    pub dns_listen: Option<SocketAddr>,
-    /// The ENUM zone apex (e.g. `e164.arpa`).
-    pub enum_origin: String,
-    /// DNS-over-TCP connections served at once (`[dns] max-tcp-connections`); each holds a file
-    /// descriptor. Only used with `dns_listen`.
-    pub dns_max_tcp_connections: usize,
-    /// How long a DNS-over-TCP connection may go without a whole request
-    /// (`[dns] tcp-idle-timeout-ms`).
-    pub dns_tcp_idle_timeout: Duration,
+    /// The ENUM server (`[dns]`), if the node serves one.
+    pub dns: Option<DnsConfig>,
     /// The p2p network's limits (`[p2p]`).
     pub p2p: P2pSettings,
     pub timing: Timing,
@@ -190,9 +190,8 @@ impl NodeConfig {
         let timing = raw.consensus.unwrap_or_default();
         timing.validate()?;
         let abs = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
-        let enum_origin = RawDns::origin(raw.dns.as_ref())?;
         let http = raw.http.limits()?;
-        let (dns_max_tcp_connections, dns_tcp_idle_timeout) = RawDns::tcp_limits(raw.dns.as_ref())?;
+        let dns = raw.dns.map(RawDns::check).transpose()?;
         let storage_cache_mib = RawStorage::cache_mib(raw.storage)?;
         Ok(Self {
             data_dir: abs(raw.data_dir),
@@ -205,10 +204,7 @@ impl NodeConfig {
             peers,
             http_listen: raw.http.listen,
             http,
-            dns_listen: raw.dns.map(|d| d.listen),
-            enum_origin,
-            dns_max_tcp_connections,
-            dns_tcp_idle_timeout,
+            dns,
             p2p,
             timing,
             storage_cache_mib,
@@ -252,13 +248,8 @@ impl NodeConfig {
             h.idle_timeout.as_secs(),
             h.request_timeout.as_secs(),
         ));
-        if let Some(d) = self.dns_listen {
-            out.push_str(&format!(
-                "\n[dns]\nlisten = \"{d}\"\norigin = {:?}\nmax-tcp-connections = {}\ntcp-idle-timeout-ms = {}\n",
-                self.enum_origin,
-                self.dns_max_tcp_connections,
-                self.dns_tcp_idle_timeout.as_millis()
-            ));
+        if let Some(dns) = &self.dns {
+            out.push_str(&dns.to_toml());
         }
         let t = self.timing;
         out.push_str(&format!(
@@ -295,11 +286,13 @@ pub(super) mod tests {
         let again = NodeConfig::parse(&c.to_toml(), Path::new("/elsewhere")).unwrap();
         assert_eq!(again.data_dir, c.data_dir);
         assert_eq!(again.peers, c.peers);
-        assert_eq!(c.enum_origin, DEFAULT_ENUM_ORIGIN);
+        assert_eq!(c.dns, None);
         let dns = format!("{}\n[dns]\nlisten = \"127.0.0.1:4\"\norigin = \"E164.Example.NET.\"\n", sample());
         let c = NodeConfig::parse(&dns, Path::new("/")).unwrap();
-        assert_eq!(c.enum_origin, "e164.example.net");
-        assert_eq!(NodeConfig::parse(&c.to_toml(), Path::new("/")).unwrap().enum_origin, "e164.example.net");
+        let zone = &c.dns.as_ref().unwrap().zone;
+        assert_eq!(zone.origin, "e164.example.net");
+        assert_eq!(zone.ns[0].name, "ns.e164.example.net");
+        assert_eq!(NodeConfig::parse(&c.to_toml(), Path::new("/")).unwrap().dns, c.dns);
         let bad = dns.replace("E164.Example.NET.", "e164..arpa");
         assert!(NodeConfig::parse(&bad, Path::new("/")).unwrap_err().to_string().contains("origin"));
     }

@@ -2,39 +2,87 @@
 //! committed routing table, as RFC 6116 (ENUM), RFC 4769 (`E2U+pstn:tel`) and RFC 4694 (`npdi`,
 //! `rn`) describe.
 //!
-//! [`serve`] runs the server: hickory-server's UDP loop and the node's own TCP accept loop (`tcp`),
-//! both handing each request to the [`EnumHandler`] (`handler`: the answers given before the
-//! catalog, and the metrics), whose catalog holds the one zone synthesised from the routing
-//! table (`zone`: what exists and what each name answers).
+//! The parts, each in its own file:
+//!
+//! - `zone`: what exists under the origin and which records each name has (the zone is
+//!   synthesised from the routing table; nothing of it is stored);
+//! - `answer`: one request's bytes to its response's bytes — the DNS rules (which requests get
+//!   which response code, header bits, EDNS, truncation), over the zone. hickory-proto parses
+//!   the request and encodes the response;
+//! - `udp`: one thread per UDP socket, reading and writing datagrams in batches
+//!   (`recvmmsg`/`sendmmsg`), with no task or allocation of its own per query;
+//! - `tcp`: DNS over TCP (RFC 7766), with its limits.
+//!
+//! [`serve`] runs them all.
 
-mod handler;
+mod answer;
 mod tcp;
+mod udp;
 mod zone;
 
-pub use handler::{EnumHandler, LOG_BURST, LOG_WINDOW};
+pub use answer::{ADVERTISED_UDP_SIZE, LOG_BURST, LOG_WINDOW, Responder};
 pub use tcp::{ACCEPT_ERROR_PAUSE, DEFAULT_MAX_TCP_CONNECTIONS, DEFAULT_TCP_IDLE_TIMEOUT, TcpLimits};
+pub use udp::{BATCH, RECEIVE_SIZE};
 pub use zone::{ANSWER_TTL, NAPTR_FLAGS, NAPTR_ORDER, NAPTR_PREFERENCE, NAPTR_SERVICE};
 
 use crate::metrics::Metrics;
-use hickory_server::{Server, net::NetError, proto::ProtoError};
+use hickory_proto::ProtoError;
 use npchain_core::Routes;
-use std::sync::Arc;
+use std::{net::IpAddr, sync::Arc};
 
-/// How the ENUM zone is served.
+/// The negative-caching time unless the config says otherwise (`[dns] negative-ttl`), in
+/// seconds: how long a resolver may keep "no such name" or "no such record" for a name that
+/// changes only when ranges change (RFC 2308).
+pub const DEFAULT_NEGATIVE_TTL: u32 = 300;
+/// The longest `[dns] negative-ttl` may be: RFC 2308 §5 recommends one to three hours, and a
+/// newly assigned range stays unknown to a resolver that cached its absence for this long.
+pub const MAX_NEGATIVE_TTL: u32 = 86_400;
+
+/// What the ENUM zone holds besides the numbers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EnumConfig {
     /// The zone apex, e.g. `e164.arpa` (a trailing dot is optional). Numbers are names below it.
     pub origin: String,
-    /// The name server's host name, for the NS record and the SOA `mname`, e.g.
-    /// `ns.npchain.invalid`.
-    pub ns: String,
+    /// The zone's name servers, for its NS records (the first is also the SOA `mname`); at
+    /// least one.
+    pub ns: Vec<NsHost>,
+    /// The SOA `minimum` and the TTL of the SOA, NS and address records: how long negative
+    /// answers may be cached. Number (NAPTR) answers always have [`ANSWER_TTL`].
+    pub negative_ttl: u32,
+}
+
+/// One name server of the zone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NsHost {
+    /// Its host name.
+    pub name: String,
+    /// Its addresses, served as A and AAAA records (glue) when the name is inside the zone;
+    /// must be empty when it is not (another zone answers for it).
+    pub addresses: Vec<IpAddr>,
+}
+
+impl EnumConfig {
+    /// The zone `origin` with one name server, `ns.<origin>`, at `address`.
+    pub fn with_origin(origin: &str, address: IpAddr) -> Self {
+        let origin = origin.trim_end_matches('.');
+        Self {
+            origin: origin.to_owned(),
+            ns: vec![NsHost { name: format!("ns.{origin}"), addresses: vec![address] }],
+            negative_ttl: DEFAULT_NEGATIVE_TTL,
+        }
+    }
+
+    /// Checks the names and addresses (what [`serve`] would refuse).
+    pub fn check(&self) -> Result<(), EnumError> {
+        zone::Zone::new(Routes::default(), self).map(drop)
+    }
 }
 
 /// Why the ENUM server could not start or stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum EnumError {
     /// A configured name is not a valid DNS name.
-    #[error("enum.{field} = {value:?} is not a valid DNS name: {reason}")]
+    #[error("{field} {value:?} is not a valid DNS name: {reason}")]
     BadName {
         /// The configuration field (`origin` or `ns`).
         field: &'static str,
@@ -45,18 +93,62 @@ pub enum EnumError {
         reason: NameError,
     },
     /// The origin is the DNS root; ENUM needs a zone such as `e164.arpa`.
-    #[error("enum.origin must not be the DNS root")]
+    #[error("origin must not be the DNS root")]
     RootOrigin,
-    /// A server task failed (its socket failed or closed).
-    #[error("ENUM server over {transport} failed: {source}")]
-    Server {
+    /// No name server is configured.
+    #[error("the zone needs at least one name server (ns)")]
+    NoNameServer,
+    /// The same name server is listed twice.
+    #[error("name server {name:?} is listed twice")]
+    DuplicateNameServer {
+        /// Its name.
+        name: String,
+    },
+    /// A name server inside the zone has no address, so resolvers could not reach it.
+    #[error(
+        "name server {name:?} is inside the zone {origin:?}, so the zone must serve its address (glue): give it addresses"
+    )]
+    NoGlue {
+        /// The name server.
+        name: String,
+        /// The zone.
+        origin: String,
+    },
+    /// A name server outside the zone was given addresses, which this zone cannot serve.
+    #[error(
+        "name server {name:?} is outside the zone {origin:?}: its addresses come from its own zone, so give none here"
+    )]
+    GlueOutsideZone {
+        /// The name server.
+        name: String,
+        /// The zone.
+        origin: String,
+    },
+    /// A name server inside the zone would sit among the numbers (a digit label right below
+    /// the origin).
+    #[error("name server {name:?} would be a number's name: its label below {origin:?} must not be a digit")]
+    NameServerAmongNumbers {
+        /// The name server.
+        name: String,
+        /// The zone.
+        origin: String,
+    },
+    /// The negative TTL is beyond [`MAX_NEGATIVE_TTL`].
+    #[error("negative-ttl must be at most {MAX_NEGATIVE_TTL} seconds; got {got}")]
+    NegativeTtl {
+        /// The value given.
+        got: u32,
+    },
+    /// A socket could not be set up, or failed.
+    #[error("ENUM server over {transport}: {source}")]
+    Io {
         /// `udp` or `tcp`.
         transport: &'static str,
-        /// hickory's error.
+        /// The error.
         #[source]
-        source: NetError,
+        source: std::io::Error,
     },
-    /// A server task stopped without an error (it is never asked to stop).
+    /// A server thread ended (it never ends by itself unless its socket failed).
     #[error("ENUM server over {transport} stopped")]
     Stopped {
         /// `udp` or `tcp`.
@@ -81,37 +173,29 @@ pub enum NameError {
 /// Serves ENUM over UDP and TCP until the future is dropped or a socket fails.
 ///
 /// The sockets must be bound already (so a caller knows the addresses before serving). Each UDP
-/// socket gets its own receive loop: several bound to one port with `SO_REUSEPORT` (see
-/// [`bind_udp`]) spread the queries over the runtime's threads. TCP is served within `limits`.
-/// Answers come from `routes` as committed at the moment of each query; every query is counted
-/// in `metrics` (`npchain_queries_total{kind="enum",result=…}`), except packets hickory discards
-/// or answers FORMERR before they reach the handler (see [`EnumHandler`]).
+/// socket gets a thread of its own ([`udp`]); several bound to one port with `SO_REUSEPORT` (see
+/// [`bind_udp`]) share the queries. The threads stop soon after the future is dropped. TCP is
+/// served on the caller's runtime, within `limits`. Answers come from `routes` as committed at
+/// the moment of each query; every request answered is counted in `metrics`
+/// (`npchain_queries_total{kind="enum",result=…}`).
 pub async fn serve(
-    udp: Vec<tokio::net::UdpSocket>,
+    udp: Vec<std::net::UdpSocket>,
     tcp: tokio::net::TcpListener,
     routes: Routes,
     config: &EnumConfig,
     limits: TcpLimits,
     metrics: Arc<Metrics>,
 ) -> Result<(), EnumError> {
-    let handler = EnumHandler::new(routes, config, metrics)?;
-    let mut udp_server = Server::new(handler.clone());
-    for socket in udp {
-        udp_server.register_socket(socket);
-    }
-    // hickory's own TCP listener takes every connection it is offered, and retries a failed
-    // accept at once; this one bounds both.
+    let responder = Arc::new(Responder::new(routes, config, metrics)?);
+    let threads = udp::spawn(udp, &responder)?;
     tokio::select! {
-        r = udp_server.block_until_done() => match r {
-            Ok(()) => Err(EnumError::Stopped { transport: "udp" }),
-            Err(source) => Err(EnumError::Server { transport: "udp", source }),
-        },
-        never = tcp::serve(|| tcp.accept(), handler, limits) => match never {},
+        e = threads.stopped() => Err(e),
+        never = tcp::serve(|| tcp.accept(), responder, limits) => match never {},
     }
 }
 
 /// Binds `count` UDP sockets to `addr` with `SO_REUSEPORT`, so the kernel spreads queries over
-/// them (by source address and port), and returns them non-blocking.
+/// them (by source address and port).
 pub fn bind_udp(addr: std::net::SocketAddr, count: usize) -> std::io::Result<Vec<std::net::UdpSocket>> {
     use socket2::{Domain, Protocol, Socket, Type};
     (0..count.max(1))

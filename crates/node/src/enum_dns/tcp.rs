@@ -1,26 +1,22 @@
-//! DNS over TCP (RFC 7766): its own accept loop over hickory's framing, instead of hickory's
-//! listener, which takes every connection it is offered and retries a failed accept at once.
+//! DNS over TCP (RFC 7766): an accept loop and the two-byte length framing (RFC 1035 §4.2.2)
+//! around [`Responder`].
 //!
 //! Limits on what a remote party can take ([`TcpLimits`], `[dns]` in the node config): at most
 //! `max-tcp-connections` TCP connections at once (more are accepted and closed at once), each
-//! closed after `tcp-idle-timeout-ms` without a whole request, reading no next request while a
-//! response waits to be written (hickory's framing); a failed accept (such as EMFILE) pauses the
-//! accept loop for [`ACCEPT_ERROR_PAUSE`]. Every log line a remote party can cause is
-//! rate-limited ([`LogLimit`](crate::loglimit::LogLimit): [`LOG_BURST`](super::LOG_BURST) lines
-//! per [`LOG_WINDOW`](super::LOG_WINDOW), then a count of those left out); hickory's own lines
-//! are kept out by the node's default log filter (`hickory_*=error`), and none of its error
-//! lines can be caused from outside.
+//! closed after `tcp-idle-timeout-ms` without a whole request or with a response the client
+//! does not read; a connection's next request is not read while its response is being written,
+//! so a connection holds at most one request (65,535 bytes) and one response. A failed accept
+//! (such as EMFILE) pauses the accept loop for [`ACCEPT_ERROR_PAUSE`]. Every log line a remote
+//! party can cause is rate-limited ([`LogLimit`](crate::loglimit::LogLimit):
+//! [`LOG_BURST`](super::LOG_BURST) lines per [`LOG_WINDOW`](super::LOG_WINDOW), then a count of
+//! those left out).
 
-use super::handler::EnumHandler;
-use futures::StreamExt as _;
-use hickory_server::{
-    net::{runtime::iocompat::AsyncIoTokioAsStd, tcp::TcpStream, xfer::Protocol},
-    server::{ResponseHandle, TimeoutStream},
-};
-use std::{future::Future, io, net::SocketAddr, time::Duration};
+use super::answer::{Responder, Transport};
+use std::{future::Future, io, net::SocketAddr, sync::Arc, time::Duration};
 use tokio::{
-    io::{AsyncRead, AsyncWrite},
+    io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _},
     task::JoinSet,
+    time::timeout,
 };
 
 /// TCP connections served at once unless the config says otherwise (`[dns] max-tcp-connections`).
@@ -28,8 +24,6 @@ pub const DEFAULT_MAX_TCP_CONNECTIONS: usize = 128;
 /// How long a TCP connection may go without a whole request before the server closes it, unless
 /// the config says otherwise (`[dns] tcp-idle-timeout-ms`). RFC 7766 §6.2.3: a few seconds.
 pub const DEFAULT_TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
-/// Responses queued per TCP connection before the connection waits for the client.
-const TCP_RESPONSE_QUEUE: usize = 32;
 /// How long the TCP accept loop waits after an accept failed other than by the connection's own
 /// end, such as for lack of resources (EMFILE, ENFILE, ENOBUFS, ENOMEM): the pending connection
 /// stays queued, so retrying at once would spin.
@@ -57,7 +51,7 @@ impl Default for TcpLimits {
 /// fault pauses the loop for [`ACCEPT_ERROR_PAUSE`] instead of spinning on it.
 pub(super) async fn serve<S, F, Fut>(
     mut accept: F,
-    handler: EnumHandler,
+    responder: Arc<Responder>,
     limits: TcpLimits,
 ) -> std::convert::Infallible
 where
@@ -76,7 +70,7 @@ where
                 continue;
             }
             Err(error) => {
-                if let Some(suppressed) = handler.logs().accept_failed.allow() {
+                if let Some(suppressed) = responder.logs.accept_failed.allow() {
                     tracing::warn!(
                         %error,
                         suppressed,
@@ -91,7 +85,7 @@ where
         while connections.try_join_next().is_some() {}
         if connections.len() >= limits.max_connections {
             drop(stream);
-            if let Some(suppressed) = handler.logs().tcp_refused.allow() {
+            if let Some(suppressed) = responder.logs.tcp_refused.allow() {
                 tracing::warn!(
                     %peer,
                     max_connections = limits.max_connections,
@@ -101,23 +95,39 @@ where
             }
             continue;
         }
-        connections.spawn(serve_connection(stream, peer, handler.clone(), limits.idle_timeout));
+        connections.spawn(serve_connection(stream, responder.clone(), limits.idle_timeout));
     }
 }
 
-/// Answers the requests of one TCP connection in turn (hickory frames and writes them), until
-/// the client closes it, a frame is broken, or `idle` passes without a whole request.
-async fn serve_connection<S>(stream: S, peer: SocketAddr, handler: EnumHandler, idle: Duration)
+/// Answers the requests of one TCP connection in turn, until the client closes it, or `idle`
+/// passes without a whole request or with a response not taken.
+async fn serve_connection<S>(mut stream: S, responder: Arc<Responder>, idle: Duration)
 where
-    S: AsyncRead + AsyncWrite + Send + Sync + Unpin + 'static,
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
-    let (stream, sender) =
-        TcpStream::from_stream_with_buffer_size(AsyncIoTokioAsStd(stream), peer, TCP_RESPONSE_QUEUE);
-    let mut requests = TimeoutStream::new(stream, idle);
-    while let Some(Ok(message)) = requests.next().await {
-        let (bytes, src) = message.into_parts();
-        let response = ResponseHandle::new(src, sender.clone(), Protocol::Tcp);
-        handler.handle_tcp_request(bytes, src, response).await;
+    let mut request = Vec::new();
+    let mut response = Vec::new();
+    let mut framed = Vec::new();
+    loop {
+        let read = async {
+            let len = stream.read_u16().await?;
+            request.resize(usize::from(len), 0);
+            stream.read_exact(&mut request).await
+        };
+        if !matches!(timeout(idle, read).await, Ok(Ok(_))) {
+            return;
+        }
+        let Some(outcome) = responder.respond(&request, false, Transport::Tcp, &mut response) else {
+            continue;
+        };
+        responder.metrics.queries("enum", outcome.label(), 1);
+        framed.clear();
+        // a TCP response takes at most 65,535 bytes (the encoder's bound)
+        framed.extend_from_slice(&(response.len() as u16).to_be_bytes());
+        framed.extend_from_slice(&response);
+        if !matches!(timeout(idle, stream.write_all(&framed)).await, Ok(Ok(()))) {
+            return;
+        }
     }
 }
 
@@ -129,10 +139,8 @@ mod tests {
         metrics::Metrics,
     };
     use npchain_core::Routes;
-    use std::sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
-    };
+    use std::net::Ipv4Addr;
+    use std::sync::atomic::{AtomicUsize, Ordering};
     use tracing_subscriber::layer::SubscriberExt as _;
 
     /// Counts the events at WARN and above.
@@ -146,9 +154,9 @@ mod tests {
         }
     }
 
-    fn handler() -> EnumHandler {
-        let config = EnumConfig { origin: "e164.arpa".into(), ns: "ns.example".into() };
-        EnumHandler::new(Routes::default(), &config, Arc::new(Metrics::default())).unwrap()
+    fn responder() -> Arc<Responder> {
+        let config = EnumConfig::with_origin("e164.arpa", Ipv4Addr::LOCALHOST.into());
+        Arc::new(Responder::new(Routes::default(), &config, Arc::new(Metrics::default())).unwrap())
     }
 
     /// With the clock paused, a sleep only ends when the runtime has nothing else to do, and time
@@ -193,7 +201,7 @@ mod tests {
         };
         let started = tokio::time::Instant::now();
         tokio::select! {
-            never = serve(accept, handler(), TcpLimits::default()) => match never {},
+            never = serve(accept, responder(), TcpLimits::default()) => match never {},
             () = done.notified() => {}
         }
         (calls.load(Ordering::Relaxed), started.elapsed())

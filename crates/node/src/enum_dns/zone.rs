@@ -1,44 +1,40 @@
-//! The ENUM zone, synthesised on every query from the committed routing table (hickory's
-//! [`ZoneHandler`]): what exists under the origin, and what each name answers.
+//! The ENUM zone, synthesised on every query from the committed routing table: what exists
+//! under the origin, and which records each name has.
 //!
 //! Nothing of the zone is stored: a name `d.d.…d.<origin>` (one digit per label, the E.164
-//! digits reversed) is looked up in [`Routes`] and answered with one NAPTR. hickory-server does
-//! the DNS: parsing, the [`Catalog`](hickory_server::zone_handler::Catalog) (REFUSED outside the
-//! origin, SOA in the authority section of negative answers, NS with SOA answers), encoding and
-//! transport. This module only decides what exists and what it answers:
+//! digits reversed) is looked up in [`Routes`] and answered with one NAPTR.
 //!
-//! | name | answer |
+//! | name | records |
 //! |---|---|
-//! | the origin | SOA (serial = committed height), NS; other types NODATA |
+//! | the origin | SOA (serial = committed height), NS |
+//! | a name server inside the zone | A / AAAA (its configured addresses) |
 //! | a ported number | NAPTR `!^.*$!tel:+<number>;npdi;rn=<routing number>!` |
 //! | a number in an assigned range, not ported | NAPTR `!^.*$!tel:+<number>;npdi!` |
-//! | leading digits of an assigned range (an empty non-terminal) | NODATA |
-//! | anything else under the origin | NXDOMAIN |
+//! | leading digits of a valid number of a range, or of a name server's name (empty non-terminals) | none (NODATA) |
+//! | anything else under the origin | does not exist (NXDOMAIN) |
 //!
-//! A number's other record types are NODATA. Dynamic updates and zone transfers are refused.
+//! Which digit strings are numbers (and so which are leading digits, and which are too long) is
+//! the routing table's to say: the range's lengths from the numbering plan.
+//!
+//! TTLs: a number's NAPTR has [`ANSWER_TTL`] (0): routing changes at the next committed block,
+//! and a cached answer would route a ported number to its old operator. Everything else (the SOA,
+//! NS and address records, and so every negative answer, RFC 2308 §5) has the configured
+//! negative TTL: those names change only when ranges or the configuration change, and a
+//! resolver that minimises its queries (RFC 9156) asks each leading-digit name once per TTL
+//! rather than once per lookup.
 
-use super::{EnumConfig, EnumError, NameError};
-use hickory_server::{
-    proto::{
-        op::ResponseCode,
-        rr::{
-            DNSClass, LowerName, Name, RData, Record, RecordType, TSigResponseContext,
-            rdata::{NAPTR, NS, SOA},
-        },
-    },
-    server::{Request, RequestInfo},
-    zone_handler::{
-        AuthLookup, AxfrPolicy, LookupControlFlow, LookupError, LookupOptions, LookupRecords, ZoneHandler,
-        ZoneTransfer, ZoneType,
+use super::{EnumConfig, EnumError, NameError, NsHost};
+use hickory_proto::{
+    op::ResponseCode,
+    rr::{
+        DNSClass, Name, RData, Record, RecordType,
+        rdata::{A, AAAA, NAPTR, NS, SOA},
     },
 };
 use npchain_core::{Prefix, Route, Routes};
-use std::cell::Cell;
+use std::net::IpAddr;
 
-/// TTL of every record served (answers and the SOA in negative answers): 0, nothing is cached.
-/// Routing changes at the next committed block, twice a second on an idle network, and the
-/// node is queried locally by its operator's own network elements, so caching buys nothing and
-/// would answer a ported number with its old operator.
+/// TTL of a number's NAPTR answer: 0, nothing is cached (see the module doc).
 pub const ANSWER_TTL: u32 = 0;
 
 /// NAPTR order of the single answer (RFC 6116 example value; there is only one record).
@@ -50,14 +46,100 @@ pub const NAPTR_FLAGS: &str = "u";
 /// NAPTR service: the E.164 number as a `tel` URI (RFC 4769).
 pub const NAPTR_SERVICE: &str = "E2U+pstn:tel";
 
-/// SOA timers. Nothing transfers the zone (AXFR is refused), so they only inform; the negative
-/// caching time (`minimum`) is [`ANSWER_TTL`] for the same reason as the answers' TTL.
+/// SOA timers. Nothing transfers the zone (AXFR is refused), so they only inform.
 const SOA_REFRESH: i32 = 3600;
 const SOA_RETRY: i32 = 600;
 const SOA_EXPIRE: i32 = 86_400;
 
 /// The longest E.164 number, in digits (labels below the origin).
 const MAX_DIGITS: usize = 15;
+
+/// What a query found, as the metrics count it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Outcome {
+    Ported,
+    NotPorted,
+    /// The zone's own records: the apex (SOA, NS) and its name servers' addresses.
+    Apex,
+    NoData,
+    Unknown,
+    Refused,
+    FormErr,
+    Error,
+}
+
+impl Outcome {
+    /// Every outcome, in the order of [`Self::index`].
+    pub(super) const ALL: [Self; 8] = [
+        Self::Ported,
+        Self::NotPorted,
+        Self::Apex,
+        Self::NoData,
+        Self::Unknown,
+        Self::Refused,
+        Self::FormErr,
+        Self::Error,
+    ];
+
+    pub(super) fn label(self) -> &'static str {
+        match self {
+            Self::Ported => "ported",
+            Self::NotPorted => "not_ported",
+            Self::Apex => "apex",
+            Self::NoData => "nodata",
+            Self::Unknown => "unknown",
+            Self::Refused => "refused",
+            Self::FormErr => "formerr",
+            Self::Error => "error",
+        }
+    }
+
+    pub(super) fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// The zone's answer to one question.
+#[derive(Debug, Default)]
+pub(super) struct ZoneAnswer {
+    /// NOERROR or NXDOMAIN (the zone answers both authoritatively).
+    pub(super) code: ResponseCode,
+    pub(super) answers: Vec<Record>,
+    /// The SOA of a negative answer.
+    pub(super) authorities: Vec<Record>,
+    /// Name servers' addresses given with an NS answer.
+    pub(super) additionals: Vec<Record>,
+}
+
+/// What a name under the origin is.
+enum Node {
+    Apex,
+    Number(Route),
+    /// A name server's name (index into the zone's hosts).
+    Host(usize),
+    /// Leading labels of names that exist: the name exists, with no records.
+    EmptyNonTerminal,
+    Missing,
+}
+
+/// A name server, as the zone serves it.
+struct Host {
+    name: Name,
+    /// Its labels below the origin, top first, lower case; `None` outside the zone.
+    below: Option<Vec<Vec<u8>>>,
+    addresses: Vec<IpAddr>,
+}
+
+/// The ENUM zone over the routing table.
+pub(super) struct Zone {
+    origin: Name,
+    /// The origin's labels, top first (`arpa`, `e164`), lower case.
+    origin_top_down: Vec<Vec<u8>>,
+    hosts: Vec<Host>,
+    hostmaster: Name,
+    negative_ttl: u32,
+    routes: Routes,
+}
 
 /// Parses a configured host or zone name as a fully qualified, lower-case name.
 fn parse_name(field: &'static str, value: &str) -> Result<Name, EnumError> {
@@ -71,123 +153,161 @@ fn parse_name(field: &'static str, value: &str) -> Result<Name, EnumError> {
     Ok(name.to_lowercase())
 }
 
-/// What a query found, as the metrics count it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Outcome {
-    Ported,
-    NotPorted,
-    Apex,
-    NoData,
-    Unknown,
+/// A name's labels, top first.
+fn top_down(name: &Name) -> Vec<Vec<u8>> {
+    name.iter().rev().map(|l| l.to_ascii_lowercase()).collect()
 }
 
-impl Outcome {
-    pub(super) fn label(self) -> &'static str {
-        match self {
-            Self::Ported => "ported",
-            Self::NotPorted => "not_ported",
-            Self::Apex => "apex",
-            Self::NoData => "nodata",
-            Self::Unknown => "unknown",
-        }
-    }
-}
-
-tokio::task_local! {
-    /// Set by the zone's `search` for the query being answered, read by [`EnumHandler`] once the
-    /// catalog has sent the response: it tells a ported answer from a not-ported one.
-    pub(super) static OUTCOME: Cell<Option<Outcome>>;
-}
-
-/// What a name under the origin is.
-enum NameKind {
-    Apex,
-    Number(Route),
-    /// Leading digits of assigned ranges: the name exists (numbers are below it), with no data.
-    EmptyNonTerminal,
-    Missing,
-}
-
-/// The ENUM zone, synthesised from the routing table (hickory's [`ZoneHandler`]).
-pub(super) struct EnumZone {
-    pub(super) origin: LowerName,
-    origin_name: Name,
-    origin_labels: usize,
-    ns: Name,
-    hostmaster: Name,
-    routes: Routes,
-}
-
-impl EnumZone {
+impl Zone {
     pub(super) fn new(routes: Routes, config: &EnumConfig) -> Result<Self, EnumError> {
-        let origin_name = parse_name("origin", &config.origin)?;
-        let ns = parse_name("ns", &config.ns)?;
-        let hostmaster = origin_name.prepend_label("hostmaster").map_err(|e| EnumError::BadName {
+        if config.negative_ttl > super::MAX_NEGATIVE_TTL {
+            return Err(EnumError::NegativeTtl { got: config.negative_ttl });
+        }
+        let origin = parse_name("origin", &config.origin)?;
+        let origin_top_down = top_down(&origin);
+        let hostmaster = origin.prepend_label("hostmaster").map_err(|e| EnumError::BadName {
             field: "origin",
             value: config.origin.clone(),
             reason: NameError::Hostmaster(e),
         })?;
-        Ok(Self {
-            origin: LowerName::new(&origin_name),
-            origin_labels: origin_name.iter().count(),
-            origin_name,
-            ns,
-            hostmaster,
-            routes,
-        })
+        if config.ns.is_empty() {
+            return Err(EnumError::NoNameServer);
+        }
+        let mut hosts: Vec<Host> = Vec::with_capacity(config.ns.len());
+        for NsHost { name: text, addresses } in &config.ns {
+            let name = parse_name("ns", text)?;
+            let shown = || name.to_string().trim_end_matches('.').to_owned();
+            let zone = || config.origin.trim_end_matches('.').to_owned();
+            if hosts.iter().any(|h| h.name == name) {
+                return Err(EnumError::DuplicateNameServer { name: shown() });
+            }
+            let labels = top_down(&name);
+            let below = labels.strip_prefix(origin_top_down.as_slice()).map(<[_]>::to_vec);
+            match &below {
+                Some(below)
+                    if below.is_empty() || matches!(below[0].as_slice(), [d] if d.is_ascii_digit()) =>
+                {
+                    return Err(EnumError::NameServerAmongNumbers { name: shown(), origin: zone() });
+                }
+                Some(_) if addresses.is_empty() => {
+                    return Err(EnumError::NoGlue { name: shown(), origin: zone() });
+                }
+                None if !addresses.is_empty() => {
+                    return Err(EnumError::GlueOutsideZone { name: shown(), origin: zone() });
+                }
+                _ => {}
+            }
+            hosts.push(Host { name, below, addresses: addresses.clone() });
+        }
+        Ok(Self { origin, origin_top_down, hosts, hostmaster, negative_ttl: config.negative_ttl, routes })
     }
 
-    /// Classifies `name` (at or below the origin). The routing table's read lock is held for the
-    /// lookup only.
-    fn classify(&self, name: &LowerName) -> NameKind {
-        if *name == self.origin {
-            return NameKind::Apex;
+    /// Whether `name` is the origin or below it.
+    pub(super) fn contains(&self, name: &Name) -> bool {
+        let mut labels = name.iter().rev();
+        self.origin_top_down.iter().all(|want| labels.next().is_some_and(|l| l.eq_ignore_ascii_case(want)))
+    }
+
+    /// Classifies `name`, which [`Self::contains`]. The routing table's read lock is held for
+    /// the lookup only.
+    fn classify(&self, name: &Name) -> Node {
+        let mut below = name.iter().rev().skip(self.origin_top_down.len()).peekable();
+        let Some(first) = below.peek() else { return Node::Apex };
+        if !matches!(first, [d] if d.is_ascii_digit()) {
+            return self.classify_host(name);
         }
-        // `iter` counts every label (hickory's `num_labels` leaves out a leading `*`)
-        let labels: Vec<&[u8]> = name.iter().collect();
-        let Some(below) = labels.len().checked_sub(self.origin_labels) else { return NameKind::Missing };
-        if below == 0 || below > MAX_DIGITS {
-            return NameKind::Missing;
-        }
-        let mut digits = String::with_capacity(below);
-        for label in labels[..below].iter().rev() {
+        let mut digits = [0u8; MAX_DIGITS];
+        let mut len = 0;
+        for label in below {
             match label {
-                [d] if d.is_ascii_digit() => digits.push(char::from(*d)),
-                _ => return NameKind::Missing,
+                [d] if d.is_ascii_digit() && len < MAX_DIGITS => {
+                    digits[len] = *d;
+                    len += 1;
+                }
+                _ => return Node::Missing,
             }
         }
-        // first digit not 0, 1 to 15 digits
-        let Some(prefix) = Prefix::from_digits(&digits) else { return NameKind::Missing };
+        // the first digit is not 0; 1 to 15 digits
+        let Some(prefix) = std::str::from_utf8(&digits[..len]).ok().and_then(Prefix::from_digits) else {
+            return Node::Missing;
+        };
         let table = self.routes.read();
         if let Some(route) = table.route(prefix.as_number()) {
-            NameKind::Number(route)
+            Node::Number(route)
         } else if table.has_ranges_below(prefix) {
-            NameKind::EmptyNonTerminal
+            Node::EmptyNonTerminal
         } else {
-            NameKind::Missing
+            Node::Missing
         }
+    }
+
+    /// A name below the origin that is not a digit string: a name server, one of the labels
+    /// leading to one, or nothing.
+    fn classify_host(&self, name: &Name) -> Node {
+        let labels: Vec<&[u8]> = name.iter().rev().skip(self.origin_top_down.len()).collect();
+        let matches = |below: &[Vec<u8>]| {
+            below.len() >= labels.len()
+                && labels.iter().zip(below).all(|(l, want)| l.eq_ignore_ascii_case(want))
+        };
+        let mut node = Node::Missing;
+        for (i, host) in self.hosts.iter().enumerate() {
+            match &host.below {
+                Some(below) if matches(below) && below.len() == labels.len() => return Node::Host(i),
+                Some(below) if matches(below) => node = Node::EmptyNonTerminal,
+                _ => {}
+            }
+        }
+        node
     }
 
     fn soa(&self) -> Record {
         // RFC 1982 serial arithmetic: the serial wraps, as the height outgrows 32 bits
         let serial = self.routes.read().height() as u32;
         let soa = SOA::new(
-            self.ns.clone(),
+            self.hosts[0].name.clone(),
             self.hostmaster.clone(),
             serial,
             SOA_REFRESH,
             SOA_RETRY,
             SOA_EXPIRE,
-            ANSWER_TTL,
+            self.negative_ttl,
         );
-        Record::from_rdata(self.origin_name.clone(), ANSWER_TTL, RData::SOA(soa))
+        self.record(self.origin.clone(), RData::SOA(soa))
     }
 
-    fn ns(&self) -> Record {
-        Record::from_rdata(self.origin_name.clone(), ANSWER_TTL, RData::NS(NS(self.ns.clone())))
+    fn record(&self, name: Name, data: RData) -> Record {
+        let mut record = Record::from_rdata(name, self.negative_ttl, data);
+        record.dns_class = DNSClass::IN;
+        record
     }
 
-    fn naptr(name: &LowerName, route: &Route) -> Record {
+    fn ns_records(&self) -> impl Iterator<Item = Record> + '_ {
+        self.hosts.iter().map(|h| self.record(self.origin.clone(), RData::NS(NS(h.name.clone()))))
+    }
+
+    /// The A and AAAA records of name server `host` (of the types `want` accepts), owned by `owner`.
+    fn addresses<'a>(
+        &'a self,
+        host: &'a Host,
+        owner: &'a Name,
+        want: impl Fn(RecordType) -> bool + 'a,
+    ) -> impl Iterator<Item = Record> + 'a {
+        host.addresses.iter().filter_map(move |ip| {
+            let data = match ip {
+                IpAddr::V4(v4) => RData::A(A(*v4)),
+                IpAddr::V6(v6) => RData::AAAA(AAAA(*v6)),
+            };
+            want(data.record_type()).then(|| self.record(owner.clone(), data))
+        })
+    }
+
+    /// The glue: the addresses of every name server inside the zone.
+    fn glue(&self) -> impl Iterator<Item = Record> + '_ {
+        self.hosts.iter().filter(|h| h.below.is_some()).flat_map(|h| self.addresses(h, &h.name, |_| true))
+    }
+
+    /// A number's NAPTR (RFC 6116 §2, RFC 4769, RFC 4694), owned by `owner` (the question's name).
+    pub(super) fn naptr(owner: &Name, route: &Route) -> Record {
         let regexp = if route.ported {
             format!("!^.*$!tel:{};npdi;rn={}!", route.number, route.routing_number)
         } else {
@@ -201,105 +321,48 @@ impl EnumZone {
             regexp.into_bytes().into_boxed_slice(),
             Name::root(),
         );
-        Record::from_rdata(name.into(), ANSWER_TTL, RData::NAPTR(naptr))
+        let mut record = Record::from_rdata(owner.clone(), ANSWER_TTL, RData::NAPTR(naptr));
+        record.dns_class = DNSClass::IN;
+        record
     }
 
-    /// The answer to `name`/`rtype`, and how to count it. Errors follow the catalog's reading:
-    /// `NameExists` is NODATA, `NXDomain` is NXDOMAIN (both with the SOA in the authority
-    /// section), `Refused` is REFUSED.
-    fn answer(&self, name: &LowerName, rtype: RecordType) -> (Result<AuthLookup, LookupError>, Outcome) {
-        let records = |records: Vec<Record>| Ok(AuthLookup::answers(LookupRecords::Section(records), None));
-        let nodata = || (Err(LookupError::NameExists), Outcome::NoData);
-        if !self.origin.zone_of(name) {
-            return (Err(LookupError::from(ResponseCode::Refused)), Outcome::Unknown);
-        }
-        match self.classify(name) {
-            NameKind::Apex => match rtype {
-                RecordType::SOA => (records(vec![self.soa()]), Outcome::Apex),
-                RecordType::NS => (records(vec![self.ns()]), Outcome::Apex),
-                RecordType::ANY => (records(vec![self.soa(), self.ns()]), Outcome::Apex),
-                _ => nodata(),
-            },
-            NameKind::Number(route) => match rtype {
-                RecordType::NAPTR | RecordType::ANY => {
-                    let outcome = if route.ported { Outcome::Ported } else { Outcome::NotPorted };
-                    (records(vec![Self::naptr(name, &route)]), outcome)
+    /// The answer to `name` (which [`Self::contains`]) and `rtype`, and how to count it.
+    pub(super) fn answer(&self, name: &Name, rtype: RecordType) -> (ZoneAnswer, Outcome) {
+        let mut answer = ZoneAnswer::default();
+        let any = rtype == RecordType::ANY;
+        let outcome = match self.classify(name) {
+            Node::Apex => {
+                if matches!(rtype, RecordType::SOA) || any {
+                    answer.answers.push(self.soa());
                 }
-                _ => nodata(),
-            },
-            NameKind::EmptyNonTerminal => nodata(),
-            NameKind::Missing => (Err(LookupError::from(ResponseCode::NXDomain)), Outcome::Unknown),
-        }
-    }
-
-    /// The zone's answer to a whole request (one question).
-    fn search_request(&self, request: &Request) -> LookupControlFlow<AuthLookup> {
-        let info = match request.request_info() {
-            Ok(info) => info,
-            Err(e) => return LookupControlFlow::Break(Err(e)),
+                if matches!(rtype, RecordType::NS) || any {
+                    answer.answers.extend(self.ns_records());
+                    answer.additionals.extend(self.glue());
+                }
+                Outcome::Apex
+            }
+            Node::Host(i) => {
+                let wanted = |t: RecordType| any || t == rtype;
+                answer.answers.extend(self.addresses(&self.hosts[i], name, wanted));
+                Outcome::Apex
+            }
+            Node::Number(route) => {
+                if rtype == RecordType::NAPTR || any {
+                    answer.answers.push(Self::naptr(name, &route));
+                }
+                if route.ported { Outcome::Ported } else { Outcome::NotPorted }
+            }
+            Node::EmptyNonTerminal => Outcome::NoData,
+            Node::Missing => {
+                answer.code = ResponseCode::NXDomain;
+                Outcome::Unknown
+            }
         };
-        let rtype = info.query.query_type();
-        let class = info.query.query_class();
-        if matches!(rtype, RecordType::AXFR | RecordType::IXFR)
-            || !matches!(class, DNSClass::IN | DNSClass::ANY)
-        {
-            return LookupControlFlow::Break(Err(LookupError::from(ResponseCode::Refused)));
+        if answer.answers.is_empty() {
+            // NODATA or NXDOMAIN: the SOA tells how long to cache it (RFC 2308 §3)
+            answer.authorities.push(self.soa());
+            return (answer, if outcome == Outcome::Unknown { outcome } else { Outcome::NoData });
         }
-        let (result, outcome) = self.answer(info.query.name(), rtype);
-        // outside a handler's scope (a direct call) there is nobody to tell
-        let _ = OUTCOME.try_with(|cell| cell.set(Some(outcome)));
-        LookupControlFlow::Continue(result)
-    }
-}
-
-#[async_trait::async_trait]
-impl ZoneHandler for EnumZone {
-    fn zone_type(&self) -> ZoneType {
-        ZoneType::Primary
-    }
-
-    fn axfr_policy(&self) -> AxfrPolicy {
-        AxfrPolicy::Deny
-    }
-
-    fn origin(&self) -> &LowerName {
-        &self.origin
-    }
-
-    async fn lookup(
-        &self,
-        name: &LowerName,
-        rtype: RecordType,
-        _request_info: Option<&RequestInfo<'_>>,
-        _lookup_options: LookupOptions,
-    ) -> LookupControlFlow<AuthLookup> {
-        LookupControlFlow::Continue(self.answer(name, rtype).0)
-    }
-
-    async fn search(
-        &self,
-        request: &Request,
-        _lookup_options: LookupOptions,
-    ) -> (LookupControlFlow<AuthLookup>, Option<TSigResponseContext>) {
-        (self.search_request(request), None)
-    }
-
-    async fn nsec_records(
-        &self,
-        _name: &LowerName,
-        _lookup_options: LookupOptions,
-    ) -> LookupControlFlow<AuthLookup> {
-        // the zone is not signed
-        LookupControlFlow::Continue(Ok(AuthLookup::default()))
-    }
-
-    async fn zone_transfer(
-        &self,
-        _request: &Request,
-        _lookup_options: LookupOptions,
-        _now: u64,
-    ) -> Option<(Result<ZoneTransfer, LookupError>, Option<TSigResponseContext>)> {
-        // hickory's default answers NOTIMP with rcode NOERROR and an empty answer; refuse plainly
-        Some((Err(LookupError::from(ResponseCode::Refused)), None))
+        (answer, outcome)
     }
 }
