@@ -997,3 +997,207 @@ async fn what_a_remote_party_sends_writes_a_bounded_number_of_log_lines() {
     assert!(lines <= enum_dns::LOG_BURST as usize, "{lines} log lines");
     server.assert_alive();
 }
+
+/// `kdig @127.0.0.1 -p <port> +norecurse +time=3 +retry=0 <args>` (Knot's client): its
+/// standard output, once it succeeded.
+async fn kdig(to: SocketAddr, args: &[&str]) -> String {
+    let mut all: Vec<String> =
+        ["@127.0.0.1", "-p", &to.port().to_string(), "+norecurse", "+time=3", "+retry=0"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+    all.extend(args.iter().map(|s| s.to_string()));
+    let run = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("kdig").args(&all).output().unwrap_or_else(|e| {
+            panic!("cannot run kdig ({e}); run the tests with scripts/test, which installs it")
+        })
+    });
+    let out = timeout(WAIT * 2, run).await.unwrap().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "kdig {args:?} failed: {stdout} {}", String::from_utf8_lossy(&out.stderr));
+    stdout
+}
+
+/// The `flags:` of dig's header line (`qr aa rd`), as a sorted list.
+fn dig_flags(stdout: &str) -> Vec<String> {
+    let line = stdout.lines().find(|l| l.starts_with(";; flags:")).unwrap_or_else(|| panic!("{stdout}"));
+    let flags = line.trim_start_matches(";; flags:").split(';').next().unwrap();
+    let mut flags: Vec<String> = flags.split_whitespace().map(str::to_owned).collect();
+    flags.sort();
+    flags
+}
+
+/// dig's `; EDNS: version: V, flags: F; udp: N` line.
+fn dig_edns(stdout: &str) -> &str {
+    stdout.lines().find(|l| l.starts_with("; EDNS:")).unwrap_or_else(|| panic!("no OPT: {stdout}"))
+}
+
+/// The records of one section of dig's output (`;; ANSWER SECTION:` …), as whitespace-split tokens.
+fn dig_section(stdout: &str, section: &str) -> Vec<Vec<String>> {
+    let header = format!(";; {section} SECTION:");
+    stdout
+        .lines()
+        .skip_while(|l| *l != header)
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .map(|l| l.split_whitespace().map(str::to_owned).collect())
+        .collect()
+}
+
+/// RFC 3225 §3 (DO copied), RFC 6891 (our OPT: version 0, 1232; BADVERS for version 1),
+/// RFC 1035/4035 header bits (RD and CD copied; only RD for an unknown opcode), REFUSED
+/// without AA for another class and outside the zone — asked with dig and kdig.
+#[tokio::test]
+async fn header_bits_and_edns_follow_the_rfcs_as_dig_and_kdig_see_them() {
+    let ledger = ledger();
+    let server = Server::start(&ledger, "e164.arpa").await;
+    let at = server.udp;
+
+    let out = dig(at, &["e164.arpa", "SOA", "+dnssec"]).await;
+    assert_eq!(dig_edns(&out), "; EDNS: version: 0, flags: do; udp: 1232", "{out}");
+    let out = dig(at, &["e164.arpa", "SOA", "+nodnssec"]).await;
+    assert_eq!(dig_edns(&out), "; EDNS: version: 0, flags:; udp: 1232", "{out}");
+    let out = kdig(at, &["e164.arpa", "SOA", "+dnssec"]).await;
+    assert!(out.contains("Version: 0; flags: do; UDP size: 1232 B"), "{out}");
+    // the client's size is not echoed: ours is advertised
+    let out = dig(at, &["e164.arpa", "SOA", "+bufsize=65535"]).await;
+    assert!(dig_edns(&out).ends_with("udp: 1232"), "{out}");
+    // without EDNS, no OPT
+    let out = dig(at, &["e164.arpa", "SOA", "+noedns"]).await;
+    assert!(!out.contains("OPT PSEUDOSECTION"), "{out}");
+    // an EDNS version we do not speak
+    let out = dig(at, &["e164.arpa", "SOA", "+edns=1", "+noednsnegotiation"]).await;
+    assert!(out.contains("status: BADVERS") && dig_edns(&out).starts_with("; EDNS: version: 0,"), "{out}");
+
+    // RD and CD are copied into an answer; AA set, RA not
+    let name = enum_name(PORTED, "e164.arpa");
+    let out = dig(at, &[&name, "NAPTR", "+recurse", "+cdflag"]).await;
+    assert_eq!(dig_flags(&out), ["aa", "cd", "qr", "rd"], "{out}");
+    let out = dig(at, &[&name, "NAPTR", "+norecurse"]).await;
+    assert_eq!(dig_flags(&out), ["aa", "qr"], "{out}");
+    // an unknown opcode: NOTIMP, only RD echoed
+    let out = dig(at, &["e164.arpa", "SOA", "+opcode=15", "+cdflag", "+recurse"]).await;
+    assert!(out.contains("status: NOTIMP"), "{out}");
+    assert_eq!(dig_flags(&out), ["qr", "rd"], "{out}");
+    // another class inside the zone, and a name outside it: REFUSED, not authoritative
+    for args in
+        [&["-c", "CH", "-t", "SOA", "e164.arpa"][..], &["example.com", "A"], &["-c", "HS", &name, "NAPTR"]]
+    {
+        let out = dig(at, args).await;
+        assert!(out.contains("status: REFUSED"), "{args:?}: {out}");
+        assert_eq!(dig_flags(&out), ["qr"], "{args:?}: {out}");
+    }
+    let out = kdig(at, &["-c", "CH", "-t", "SOA", "e164.arpa"]).await;
+    assert!(out.contains("status: REFUSED") && out.contains("Flags: qr;"), "{out}");
+    server.assert_alive();
+}
+
+/// The zone's name servers: NS records with glue for those inside the zone (so a resolver that
+/// primes the delegation finds them), A/AAAA at their names, the negative TTL on all of them and
+/// on negative answers, TTL 0 on numbers.
+#[tokio::test]
+async fn name_servers_have_glue_and_ttls_follow_the_negative_ttl() {
+    let ledger = ledger();
+    let config = EnumConfig {
+        origin: "e164.arpa".into(),
+        ns: vec![
+            NsHost {
+                name: "ns1.e164.arpa".into(),
+                addresses: vec!["127.0.0.1".parse().unwrap(), "::1".parse().unwrap()],
+            },
+            NsHost { name: "ns2.example.net".into(), addresses: vec![] },
+        ],
+        negative_ttl: 120,
+    };
+    let server = Server::start_with(&ledger, config, TcpLimits::default()).await;
+    let at = server.udp;
+
+    let out = dig(at, &["e164.arpa", "NS"]).await;
+    let answer = dig_section(&out, "ANSWER");
+    assert_eq!(
+        answer,
+        [
+            ["e164.arpa.", "120", "IN", "NS", "ns1.e164.arpa."],
+            ["e164.arpa.", "120", "IN", "NS", "ns2.example.net."]
+        ],
+        "{out}"
+    );
+    let glue = dig_section(&out, "ADDITIONAL");
+    assert_eq!(
+        glue,
+        [["ns1.e164.arpa.", "120", "IN", "A", "127.0.0.1"], ["ns1.e164.arpa.", "120", "IN", "AAAA", "::1"]],
+        "{out}"
+    );
+    for (rtype, address) in [("A", "127.0.0.1"), ("AAAA", "::1")] {
+        let out = dig(at, &["ns1.e164.arpa", rtype]).await;
+        assert!(out.contains("status: NOERROR") && dig_flags(&out).contains(&"aa".to_owned()), "{out}");
+        assert_eq!(dig_section(&out, "ANSWER"), [["ns1.e164.arpa.", "120", "IN", rtype, address]], "{out}");
+        let out = kdig(at, &["NS1.E164.ARPA", rtype, "+short"]).await;
+        assert_eq!(out.trim(), address, "{out}");
+    }
+    // the host's other types: NODATA; below it, and other names: NXDOMAIN
+    let out = dig(at, &["ns1.e164.arpa", "TXT"]).await;
+    assert!(out.contains("status: NOERROR") && dig_section(&out, "ANSWER").is_empty(), "{out}");
+    for name in ["x.ns1.e164.arpa", "ns3.e164.arpa", "ns2.example.net.e164.arpa"] {
+        let out = dig(at, &[name, "A"]).await;
+        assert!(out.contains("status: NXDOMAIN"), "{name}: {out}");
+        // RFC 2308 §3: the SOA's TTL bounds the negative caching, its minimum is the TTL
+        let soa = dig_section(&out, "AUTHORITY");
+        assert_eq!(soa.len(), 1, "{out}");
+        assert_eq!(
+            (soa[0][1].as_str(), soa[0][3].as_str(), soa[0][4].as_str()),
+            ("120", "SOA", "ns1.e164.arpa."),
+            "{out}"
+        );
+        assert_eq!(soa[0].last().unwrap(), "120", "{out}");
+    }
+    // a number's answer is never cached
+    let out = dig(at, &[&enum_name(PORTED, "e164.arpa"), "NAPTR"]).await;
+    assert_eq!(dig_section(&out, "ANSWER")[0][1], "0", "{out}");
+    // NODATA of a leading-digit name (an empty non-terminal) is cached like any negative answer
+    let out = dig(at, &["9.4.e164.arpa", "A"]).await;
+    assert!(out.contains("status: NOERROR"), "{out}");
+    assert_eq!(dig_section(&out, "AUTHORITY")[0][1], "120", "{out}");
+    server.assert_alive();
+}
+
+/// Responses (QR=1), malformed or not, are dropped rather than answered (no reflection loops);
+/// a malformed query, trailing bytes included, is FORMERR.
+#[tokio::test]
+async fn responses_are_dropped_and_malformed_queries_are_formerr() {
+    let ledger = ledger();
+    let server = Server::start(&ledger, "e164.arpa").await;
+    let good = query(&enum_name(PORTED, "e164.arpa"), RecordType::NAPTR);
+    let mut response = good.clone();
+    response.metadata.message_type = MessageType::Response;
+    response.metadata.id = next_id();
+    let mut garbage_response = header(next_id(), 0x8000, [1, 0, 0, 0]);
+    garbage_response.extend_from_slice(&noise(7, 40));
+    let (others, answer) = server
+        .udp_exchange(
+            &[&response.to_vec().unwrap(), &garbage_response, &good.to_vec().unwrap()],
+            good.metadata.id,
+        )
+        .await;
+    assert!(others.is_empty(), "a response was answered: {others:?}");
+    assert_eq!(regexp(&answer), format!("!^.*$!tel:{PORTED};npdi;rn=D002!"));
+
+    // a query with bytes after its question, and one whose question is cut
+    let id = next_id();
+    let mut trailing = query(&enum_name(PORTED, "e164.arpa"), RecordType::NAPTR);
+    trailing.metadata.id = id;
+    let mut bytes = trailing.to_vec().unwrap();
+    bytes.extend_from_slice(b"tail");
+    let (_, answer) = server.udp_exchange(&[&bytes], id).await;
+    assert_eq!(answer.metadata.response_code, ResponseCode::FormErr, "{answer:?}");
+    assert!(answer.queries.is_empty());
+    let id = next_id();
+    let mut cut = header(id, 0x0100, [1, 0, 0, 0]);
+    cut.extend_from_slice(b"\x011\x014");
+    let (_, answer) = server.udp_exchange(&[&cut], id).await;
+    assert_eq!(answer.metadata.response_code, ResponseCode::FormErr, "{answer:?}");
+    // a question for type OPT (a pseudo-type, RFC 6891 §6.1.1)
+    let answer = server.udp(&query("e164.arpa.", RecordType::OPT)).await;
+    assert_eq!(answer.metadata.response_code, ResponseCode::FormErr, "{answer:?}");
+    server.assert_alive();
+}
