@@ -1201,3 +1201,63 @@ async fn responses_are_dropped_and_malformed_queries_are_formerr() {
     assert_eq!(answer.metadata.response_code, ResponseCode::FormErr, "{answer:?}");
     server.assert_alive();
 }
+
+/// Sends one query over UDP and returns the response's bytes as they came.
+async fn udp_raw(server: &Server, query: &[u8]) -> Vec<u8> {
+    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    socket.send_to(query, server.udp).await.unwrap();
+    let mut buf = vec![0u8; 65_535];
+    let (len, _) = timeout(WAIT, socket.recv_from(&mut buf)).await.expect("UDP answer in time").unwrap();
+    buf.truncate(len);
+    buf
+}
+
+/// The server writes the question as it came and the records with hickory's encoder; the
+/// result must be byte for byte what hickory's full encoder makes of the same message (the
+/// response decoded and encoded again), compression pointers included.
+#[tokio::test]
+async fn responses_are_byte_for_byte_hickorys_full_encoding() {
+    let ledger = ledger();
+    let config = EnumConfig {
+        origin: "e164.arpa".into(),
+        ns: vec![
+            NsHost { name: "ns1.e164.arpa".into(), addresses: vec!["192.0.2.1".parse().unwrap()] },
+            NsHost { name: "ns.example.arpa".into(), addresses: vec![] },
+        ],
+        negative_ttl: 60,
+    };
+    let server = Server::start_with(&ledger, config, TcpLimits::default()).await;
+    let ported = enum_name(PORTED, "e164.arpa");
+    let upper = enum_name(PORTED, "E164.ARPA");
+    let home = enum_name(HOME, "e164.arpa");
+    let outside = enum_name(OUTSIDE, "e164.arpa");
+    let asked = [
+        (ported.as_str(), RecordType::NAPTR),
+        (upper.as_str(), RecordType::NAPTR),
+        (home.as_str(), RecordType::ANY),
+        (ported.as_str(), RecordType::AAAA),
+        (outside.as_str(), RecordType::NAPTR),
+        ("9.4.e164.arpa.", RecordType::NAPTR),
+        ("e164.arpa.", RecordType::SOA),
+        ("e164.arpa.", RecordType::NS),
+        ("E164.arpa.", RecordType::ANY),
+        ("ns1.e164.arpa.", RecordType::A),
+        ("x.ns1.e164.arpa.", RecordType::A),
+        ("example.com.", RecordType::A),
+    ];
+    for (name, rtype) in asked {
+        for dnssec in [None, Some(false), Some(true)] {
+            let mut q = query(name, rtype);
+            if let Some(dnssec_ok) = dnssec {
+                let mut edns = Edns::new();
+                edns.set_max_payload(4096).set_dnssec_ok(dnssec_ok);
+                q.set_edns(edns);
+            }
+            let ours = udp_raw(&server, &q.to_vec().unwrap()).await;
+            let decoded = Message::from_vec(&ours).unwrap();
+            assert_eq!(decoded.metadata.id, q.metadata.id);
+            assert_eq!(ours, decoded.to_vec().unwrap(), "{name} {rtype} {dnssec:?}: {decoded:?}");
+        }
+    }
+    server.assert_alive();
+}

@@ -29,7 +29,8 @@ use super::{
 };
 use crate::{loglimit::LogLimit, metrics::Metrics};
 use hickory_proto::{
-    op::{Edns, Header, Message, MessageType, Metadata, OpCode, Query, ResponseCode, emit_message_parts},
+    ProtoError,
+    op::{Edns, Header, HeaderCounts, Message, MessageType, Metadata, OpCode, Query, ResponseCode},
     rr::{DNSClass, Record, RecordType},
     serialize::binary::{BinDecodable, BinDecoder, BinEncoder},
 };
@@ -105,10 +106,21 @@ impl Counts {
 }
 
 /// What the request asked, once parsed.
-struct Parsed {
+struct Parsed<'a> {
     metadata: Metadata,
     queries: Vec<Query>,
     edns: Option<Edns>,
+    /// The question section as received, when it is one question whose name has no
+    /// compression pointer: a response echoes these bytes.
+    question: Option<&'a [u8]>,
+}
+
+/// The question of a response: decoded, and as received when it can be copied.
+struct Question<'q> {
+    queries: &'q [Query],
+    /// The question's bytes, and how many of its name's shortest label suffixes (besides the
+    /// whole name) later names may point to.
+    raw: Option<(&'q [u8], usize)>,
 }
 
 impl Responder {
@@ -136,7 +148,8 @@ impl Responder {
             let mut metadata = Metadata::response_from_request(&header.metadata);
             metadata.checking_disabled = false;
             metadata.response_code = ResponseCode::FormErr;
-            return Some(encode(&metadata, &[], None, &ZoneAnswer::default(), PLAIN_UDP_SIZE, out));
+            let none = Question { queries: &[], raw: None };
+            return Some(encode(&metadata, &none, None, &ZoneAnswer::default(), PLAIN_UDP_SIZE, out));
         };
         let mut metadata = Metadata::response_from_request(&request.metadata);
         let edns = request.edns.as_ref().map(|theirs| {
@@ -146,6 +159,13 @@ impl Responder {
         });
         let one = request.queries.len() == 1;
         let queries = if one { request.queries.as_slice() } else { &[] };
+        let question = Question {
+            queries,
+            raw: request
+                .question
+                .filter(|_| one)
+                .and_then(|raw| self.zone.shared_suffixes(request.queries[0].name()).map(|n| (raw, n))),
+        };
         let size = match (transport, &request.edns) {
             (Transport::Tcp, _) => TCP_SIZE,
             (Transport::Udp, None) => PLAIN_UDP_SIZE,
@@ -153,7 +173,7 @@ impl Responder {
         };
         let error = |mut metadata: Metadata, code: ResponseCode, out: &mut Vec<u8>| {
             metadata.response_code = code;
-            Some(encode(&metadata, queries, edns.as_ref(), &ZoneAnswer::default(), size, out))
+            Some(encode(&metadata, &question, edns.as_ref(), &ZoneAnswer::default(), size, out))
         };
         if request.edns.as_ref().is_some_and(|e| e.version() != 0) {
             return error(metadata, ResponseCode::BADVERS, out);
@@ -182,28 +202,57 @@ impl Responder {
         let (answer, outcome) = self.zone.answer(query.name(), rtype);
         metadata.authoritative = true;
         metadata.response_code = answer.code;
-        match encode(&metadata, queries, edns.as_ref(), &answer, size, out) {
+        match encode(&metadata, &question, edns.as_ref(), &answer, size, out) {
             Outcome::Error => Some(Outcome::Error),
             _ => Some(outcome),
         }
     }
 }
 
-/// Parses a whole request; `None` if it does not parse or has bytes after its last record.
-fn parse(bytes: &[u8]) -> Option<Parsed> {
+/// Parses a whole request with hickory's decoders (as `Message::read` does, keeping where the
+/// question lies); `None` if it does not parse or has bytes after its last record.
+fn parse(bytes: &[u8]) -> Option<Parsed<'_>> {
     let mut decoder = BinDecoder::new(bytes);
-    let message = Message::read(&mut decoder).ok()?;
+    let Header { mut metadata, counts } = Header::read(&mut decoder).ok()?;
+    let start = decoder.index();
+    let queries = Message::read_queries(&mut decoder, usize::from(counts.queries)).ok()?;
+    let question =
+        bytes.get(start..decoder.index()).filter(|_| queries.len() == 1 && !has_pointer(&bytes[start..]));
+    let op = metadata.op_code;
+    Message::read_records(&mut decoder, usize::from(counts.answers), false, op).ok()?;
+    Message::read_records(&mut decoder, usize::from(counts.authorities), false, op).ok()?;
+    let (_, edns, _) = Message::read_records(&mut decoder, usize::from(counts.additionals), true, op).ok()?;
     if !decoder.is_empty() {
         return None;
     }
-    Some(Parsed { metadata: message.metadata, queries: message.queries, edns: message.edns })
+    if let Some(edns) = &edns {
+        metadata.merge_response_code(edns.rcode_high());
+    }
+    Some(Parsed { metadata, queries, edns, question })
+}
+
+/// Whether the name at the start of `bytes` (well formed: it was decoded) has a compression
+/// pointer.
+fn has_pointer(bytes: &[u8]) -> bool {
+    let mut at = 0;
+    while let Some(&len) = bytes.get(at) {
+        match len {
+            0 => return false,
+            l if l & 0xC0 != 0 => return true,
+            l => at += 1 + usize::from(l),
+        }
+    }
+    true
 }
 
 /// Encodes a response into `out`, at most `size` bytes (leaving out records that do not fit,
-/// with TC); the outcome of an error response, by its code.
+/// with TC); the outcome of an error response, by its code. The sections are emitted as
+/// hickory's `emit_message_parts` does, except that a question received without compression is
+/// copied as it came, with only the name suffixes later names can point to stored for
+/// compression (the bytes are the same as hickory's full encoding: a test compares them).
 fn encode(
     metadata: &Metadata,
-    queries: &[Query],
+    question: &Question<'_>,
     edns: Option<&Edns>,
     answer: &ZoneAnswer,
     size: u16,
@@ -212,33 +261,13 @@ fn encode(
     out.clear();
     let mut encoder = BinEncoder::new(out);
     encoder.set_max_size(size);
-    let emitted = emit_message_parts(
-        metadata,
-        &mut queries.iter(),
-        &mut answer.answers.iter(),
-        &mut answer.authorities.iter(),
-        &mut answer.additionals.iter(),
-        edns,
-        None::<&Record<_>>,
-        &mut encoder,
-    );
-    if emitted.is_err() {
+    if emit(&mut encoder, metadata, question, edns, answer).is_err() {
         // cannot happen with a question of at most 255 bytes in 512; answer SERVFAIL rather than nothing
         out.clear();
         let mut failed = *metadata;
         failed.response_code = ResponseCode::ServFail;
-        let mut encoder = BinEncoder::new(out);
-        let none: [Record; 0] = [];
-        let _ = emit_message_parts(
-            &failed,
-            &mut [].iter() as &mut std::slice::Iter<'_, Query>,
-            &mut none.iter(),
-            &mut none.iter(),
-            &mut none.iter(),
-            None,
-            None::<&Record<_>>,
-            &mut encoder,
-        );
+        let none = Question { queries: &[], raw: None };
+        let _ = emit(&mut BinEncoder::new(out), &failed, &none, None, &ZoneAnswer::default());
         return Outcome::Error;
     }
     match metadata.response_code {
@@ -248,4 +277,60 @@ fn encode(
         ResponseCode::NoError => Outcome::NoData,
         _ => Outcome::Error,
     }
+}
+
+fn emit(
+    encoder: &mut BinEncoder<'_>,
+    metadata: &Metadata,
+    question: &Question<'_>,
+    edns: Option<&Edns>,
+    answer: &ZoneAnswer,
+) -> Result<(), ProtoError> {
+    let place = encoder.place::<Header>()?;
+    match question.raw {
+        Some((raw, shared)) => {
+            let start = encoder.offset();
+            encoder.emit_vec(raw)?;
+            // the name ends 5 bytes before the question does (its root label, type, class)
+            let name_end = start + raw.len() - 5;
+            let mut labels = [0usize; 128];
+            let (mut count, mut at) = (0, 0);
+            while raw[at] != 0 {
+                labels[count] = start + at;
+                count += 1;
+                at += 1 + usize::from(raw[at]);
+            }
+            // in the order hickory stores them: the whole name, then ever shorter suffixes
+            for (i, &label) in labels[..count].iter().enumerate() {
+                if i == 0 || i >= count.saturating_sub(shared) {
+                    encoder.store_label_pointer(label, name_end);
+                }
+            }
+        }
+        None => {
+            encoder.emit_all(question.queries.iter())?;
+        }
+    }
+    let mut truncated = false;
+    let mut section =
+        |encoder: &mut BinEncoder<'_>, records: &[Record]| match encoder.emit_all(records.iter()) {
+            Ok(count) => Ok(count as u16),
+            Err(ProtoError::NotAllRecordsWritten { count, .. }) => {
+                truncated = true;
+                Ok(count as u16)
+            }
+            Err(e) => Err(e),
+        };
+    let answers = section(encoder, &answer.answers)?;
+    let authorities = section(encoder, &answer.authorities)?;
+    let mut additionals = section(encoder, &answer.additionals)?;
+    if let Some(edns) = edns {
+        let mut edns = edns.clone();
+        edns.set_rcode_high(metadata.response_code.high());
+        additionals += section(encoder, &[Record::from(&edns)])?;
+    }
+    let counts = HeaderCounts { queries: question.queries.len() as u16, answers, authorities, additionals };
+    let mut metadata = *metadata;
+    metadata.truncation |= truncated;
+    place.replace(encoder, Header { metadata, counts })
 }

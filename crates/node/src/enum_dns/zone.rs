@@ -208,6 +208,16 @@ impl Zone {
         self.origin_top_down.iter().all(|want| labels.next().is_some_and(|l| l.eq_ignore_ascii_case(want)))
     }
 
+    /// For a name of a number (or leading digits) or the origin: how many of its shortest label
+    /// suffixes other names in a response can share — those of the origin, since no other name
+    /// the zone answers with has a digit label. `None` for any other name, whose suffixes
+    /// other names may share.
+    pub(super) fn shared_suffixes(&self, name: &Name) -> Option<usize> {
+        let below = name.iter().rev().skip(self.origin_top_down.len());
+        (self.contains(name) && below.into_iter().all(|l| matches!(l, [d] if d.is_ascii_digit())))
+            .then_some(self.origin_top_down.len())
+    }
+
     /// Classifies `name`, which [`Self::contains`]. The routing table's read lock is held for
     /// the lookup only.
     fn classify(&self, name: &Name) -> Node {
