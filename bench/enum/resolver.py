@@ -76,7 +76,7 @@ def wait_for(what, cond, limit=120):
 def dig(port, name, qtype="NAPTR", klass="IN"):
     """(status, answer lines) of one dig."""
     out = subprocess.run(["dig", "@127.0.0.1", "-p", str(port), "+tries=1", "+time=5", "+noall", "+comments",
-                          "+answer", "-c", klass, qtype, name], text=True, capture_output=True).stdout
+                          "+answer", "-c", klass, "-t", qtype, name], text=True, capture_output=True).stdout
     m = re.search(r"status: (\w+)", out)
     answers = [line for line in out.splitlines() if line and not line.startswith(";")]
     return (m.group(1) if m else "TIMEOUT"), answers
@@ -179,6 +179,8 @@ def main():
     ap.add_argument("--numbers", type=int, default=20, help="distinct numbers of the ranges (half ported)")
     ap.add_argument("--unknown", type=int, default=5, help="numbers in no range")
     ap.add_argument("--repeats", type=int, default=5, help="times the first ported number is asked again")
+    ap.add_argument("--first", choices=["ported", "not_ported", "unknown"], default="ported",
+                    help="the kind of number of the first (cold-cache) lookup")
     ap.add_argument("--mode", choices=["stub", "forward"], default="stub")
     ap.add_argument("--qname-minimisation", choices=["yes", "no"], default="yes")
     ap.add_argument("--negative-ttl", type=int, help="write [dns] negative-ttl = S into the node's config")
@@ -257,6 +259,9 @@ def run(args, npchain, work, procs):
     lookups = [(n, "ported") for n in ported] + [(n, "not_ported") for n in not_ported] + \
               [(n, "unknown") for n in unknown]
     rng.shuffle(lookups)
+    # the first (cold) lookup is of the kind asked for
+    first = next(i for i, (_, kind) in enumerate(lookups) if kind == args.first)
+    lookups = lookups[first:] + lookups[:first]
     expect = {"ported": lambda s, a: s == "NOERROR" and len(a) == 1 and ";npdi;rn=" in a[0],
               "not_ported": lambda s, a: s == "NOERROR" and len(a) == 1 and ";npdi!" in a[0],
               "unknown": lambda s, a: s == "NXDOMAIN" and not a}
@@ -272,8 +277,10 @@ def run(args, npchain, work, procs):
         if not expect[kind](status, answers):
             mismatches.append(f"+{number} ({kind}): {status} {answers}")
         rows.append(row)
-        if relay and i < 2:
+        if relay and i < 3:
             print(f"lookup {i + 1} (+{number}, {kind}) asked the node:", *row["asked"], sep="\n    ", flush=True)
+        elif relay and i == 3:
+            print("    (the other lookups' questions: in the results file)", flush=True)
     sample = next(n for n, kind in lookups if kind == "ported")
     repeats = []
     for _ in range(args.repeats):
