@@ -122,10 +122,12 @@ def main():
     ap.add_argument("--observer", action="store_true", help="measure a validator plus an observer instead")
     ap.add_argument("--queries", type=int, default=1_000_000)
     ap.add_argument("--keep", help="work in this directory and leave it")
+    ap.add_argument("--no-build", action="store_true", help="use target/release/npchain as it is")
     args = ap.parse_args()
     for tool, package in [("knotd", "knot"), ("dnsperf", "dnsperf"), ("dig", "dnsutils")]:
         need(tool, package)
-    subprocess.run(["cargo", "build", "--release", "-q", "-p", "npchain-cli"], cwd=ROOT, check=True)
+    if not args.no_build:
+        subprocess.run(["cargo", "build", "--release", "-q", "-p", "npchain-cli"], cwd=ROOT, check=True)
     npchain = ROOT / "target/release/npchain"
     work = Path(args.keep or tempfile.mkdtemp(prefix="enum-bench-"))
     work.mkdir(parents=True, exist_ok=True)
