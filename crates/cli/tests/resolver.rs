@@ -97,7 +97,7 @@ impl Unbound {
     fn dig_class(&self, class: &str, qtype: &str, name: &str) -> Answer {
         let out = Command::new("dig")
             .args(["@127.0.0.1", "-p", &self.port.to_string(), "+tries=2", "+time=3"])
-            .args(["+noall", "+comments", "+answer", "-c", class, qtype, name])
+            .args(["+noall", "+comments", "+answer", "-c", class, "-t", qtype, name])
             .output()
             .unwrap_or_else(|e| {
                 panic!("cannot run dig ({e}); run the tests with scripts/test, which installs it")
