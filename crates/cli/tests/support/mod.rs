@@ -77,7 +77,22 @@ impl Net {
 
     /// Lays out a devnet of `n` validators whose epochs are `blocks_per_epoch` blocks long.
     pub fn with_epochs(n: usize, blocks_per_epoch: u64) -> Self {
+        Self::layout(n, blocks_per_epoch, None)
+    }
+
+    /// Lays out a devnet of `n` validators whose genesis loads the migration list `ported_csv`
+    /// (`number,operator[,rn]` lines after the header), as `npchain devnet --ported` does.
+    pub fn with_ported(n: usize, ported_csv: &str) -> Self {
+        Self::layout(n, devnet::DEVNET_BLOCKS_PER_EPOCH.get(), Some(ported_csv))
+    }
+
+    fn layout(n: usize, blocks_per_epoch: u64, ported_csv: Option<&str>) -> Self {
         let tmp = tempfile::tempdir().unwrap();
+        let ported = ported_csv.map(|text| {
+            let path = tmp.path().join("ported.csv");
+            std::fs::write(&path, text).unwrap();
+            path
+        });
         let base = free_base(n + 2);
         let stride = (n + 2) as u16;
         let options = Options {
@@ -86,13 +101,19 @@ impl Net {
             http_port: base + stride,
             dns_port: base + 2 * stride,
             custom_ranges: false,
-            ported: false,
+            ported: ported.is_some(),
             blocks_per_epoch: std::num::NonZeroU64::new(blocks_per_epoch).expect("not zero"),
             dns_threads: 1,
         };
-        let layout =
-            devnet::prepare(&tmp.path().join("devnet"), &options, None, None, false, Timestamp(now_ms()))
-                .unwrap();
+        let layout = devnet::prepare(
+            &tmp.path().join("devnet"),
+            &options,
+            None,
+            ported.as_deref(),
+            false,
+            Timestamp(now_ms()),
+        )
+        .unwrap();
         let children = (0..n).map(|_| None).collect();
         Self { _tmp: tmp, layout, children, extra: Vec::new(), nonce: 0 }
     }
