@@ -13,10 +13,7 @@ text; a wildcard would not match below the names the ported numbers create). Bot
 answer the same NAPTR text for every query (checked with dig before measuring).
 
 Both servers get the same number of UDP threads, `--threads T` (default 1): Knot
-`udp-workers: T`, npchain `[dns] threads = T` in its node config. A node that does not know that
-key refuses its config (the parser refuses unknown keys); the script then says so, runs the node
-without the key (its DNS server then has its built-in thread count, 2 before `[dns] threads`
-existed) and marks the figures as not at equal threads.
+`udp-workers: T`, npchain `[dns] threads = T` in its node config.
 
 Per server: load time, resident memory (VmRSS and peak VmHWM), saturated queries/s with
 dnsperf (median of R runs), and latency percentiles from a paced dnsperf run at half of that
@@ -204,34 +201,24 @@ def port_free(port):
 def set_dns_threads(config, threads):
     """Writes `threads = T` into the [dns] section of a node config (replacing one there)."""
     text = re.sub(r"^threads = \d+\n", "", config.read_text(), flags=re.M)
-    if threads is not None:
-        assert "\n[dns]\n" in text, f"{config} has a [dns] section"
-        text = text.replace("\n[dns]\n", f"\n[dns]\nthreads = {threads}\n", 1)
-    config.write_text(text)
+    assert "\n[dns]\n" in text, f"{config} has a [dns] section"
+    config.write_text(text.replace("\n[dns]\n", f"\n[dns]\nthreads = {threads}\n", 1))
 
 
 class Nodes:
-    """Starts npchain nodes; finds out once whether they know `[dns] threads`."""
+    """Starts npchain nodes with `[dns] threads = T`."""
 
     def __init__(self, npchain, work, procs, threads):
         self.npchain, self.work, self.procs, self.threads = npchain, work, procs, threads
-        self.threads_key = True  # until a node refuses it
 
     def start(self, name, config, dns_port):
-        set_dns_threads(config, self.threads if self.threads_key else None)
+        set_dns_threads(config, self.threads)
         log_path = self.work / f"{name}.log"
         t = time.time()
         node = self.spawn(config, log_path)
         wait_for(f"{name} to load", lambda: node.poll() is not None or "hostmaster" in dig(dns_port, ORIGIN, "SOA"))
         if node.poll() is not None:
-            log = log_path.read_text()
-            if self.threads_key and "unknown field `threads`" in log:
-                print(f"npchain: this node does not know [dns] threads (its config parser refuses unknown keys); "
-                      f"running it without the key, at its built-in DNS thread count: NOT at equal threads",
-                      flush=True)
-                self.threads_key = False
-                return self.start(name, config, dns_port)
-            sys.exit(f"{name} stopped: {log[-2000:]}")
+            sys.exit(f"{name} stopped: {log_path.read_text()[-2000:]}")
         return node, time.time() - t
 
     def spawn(self, config, log_path):
@@ -241,7 +228,7 @@ class Nodes:
         return node
 
     def note(self):
-        return f"[dns] threads = {self.threads}" if self.threads_key else "[dns] threads unknown to this node: built-in"
+        return f"[dns] threads = {self.threads}"
 
 
 def start_knot(args, work, procs):
@@ -312,8 +299,7 @@ def run(args, npchain, work, procs):
     print(f"sample +{sample}: {dig(ports['dns'], enum_name(sample))}", flush=True)
 
     results = {"n": args.n, "queries": len(queries), "seconds": args.seconds, "runs": args.runs,
-               "cores": os.cpu_count(), "threads": args.threads, "npchain_threads": nodes.note(),
-               "equal_threads": nodes.threads_key, "servers": {}}
+               "cores": os.cpu_count(), "threads": args.threads, "servers": {}}
     for name, port, proc, load in [("npchain", ports["dns"], node, np_load), ("knot", kport, knot, knot_load)]:
         results["servers"][name] = measure(args, port, proc, load)
         print(f"{name}: {results['servers'][name]}", flush=True)
@@ -334,8 +320,7 @@ def run(args, npchain, work, procs):
         ("p99 us (paced)", lambda r: r["paced"]["p99_us"], "{:.0f}"),
     ]
     print(f"\nENUM, {args.n} ported numbers, {len(queries)} queries, {os.cpu_count()} cores shared with dnsperf; "
-          f"UDP threads: knot {args.threads}, npchain {nodes.note()}"
-          + ("" if nodes.threads_key else "  (NOT equal threads)"))
+          f"UDP threads: knot {args.threads}, npchain {nodes.note()}")
     print(f"{'':<28} {'npchain':>10} {'knot':>10} {'npchain/knot':>13}")
     for label, get, fmt in rows:
         x, y = get(a), get(b)

@@ -218,7 +218,7 @@ fn through_unbound_answers_are_the_nodes_and_switch_at_the_commit() {
     let mut net = Net::with_ported(2, &format!("number,operator\n{PORTED},OPB\n"));
     net.start_all();
     wait_until(LONG, "blocks on both nodes", || (0..2).all(|i| net.height(i).is_some_and(|h| h >= 1)));
-    let dns = net.layout.nodes[0].config.dns_listen.expect("node 0 serves DNS");
+    let dns = net.layout.nodes[0].config.dns.as_ref().expect("node 0 serves DNS").listen;
     let unbound = Unbound::start(dns);
 
     // The recipient's routing number, whatever its written form (rn=D002, rn=+49D002,
