@@ -159,13 +159,8 @@ impl Responder {
         });
         let one = request.queries.len() == 1;
         let queries = if one { request.queries.as_slice() } else { &[] };
-        let question = Question {
-            queries,
-            raw: request
-                .question
-                .filter(|_| one)
-                .and_then(|raw| self.zone.shared_suffixes(request.queries[0].name()).map(|n| (raw, n))),
-        };
+        // an error response is rare: hickory encodes its question; a zone answer copies it
+        let question = Question { queries, raw: None };
         let size = match (transport, &request.edns) {
             (Transport::Tcp, _) => TCP_SIZE,
             (Transport::Udp, None) => PLAIN_UDP_SIZE,
@@ -202,6 +197,10 @@ impl Responder {
         let (answer, outcome) = self.zone.answer(query.name(), rtype);
         metadata.authoritative = true;
         metadata.response_code = answer.code;
+        let question = Question {
+            queries,
+            raw: request.question.and_then(|raw| answer.shared_suffixes.map(|n| (raw, n))),
+        };
         match encode(&metadata, &question, edns.as_ref(), &answer, size, out) {
             Outcome::Error => Some(Outcome::Error),
             _ => Some(outcome),

@@ -109,6 +109,10 @@ pub(super) struct ZoneAnswer {
     pub(super) authorities: Vec<Record>,
     /// Name servers' addresses given with an NS answer.
     pub(super) additionals: Vec<Record>,
+    /// For the origin and names whose label below it is a digit: how many of the name's
+    /// shortest label suffixes the other names of the answer can share (those of the origin).
+    /// `None` for other names, whose suffixes other names may share.
+    pub(super) shared_suffixes: Option<usize>,
 }
 
 /// What a name under the origin is.
@@ -206,16 +210,6 @@ impl Zone {
     pub(super) fn contains(&self, name: &Name) -> bool {
         let mut labels = name.iter().rev();
         self.origin_top_down.iter().all(|want| labels.next().is_some_and(|l| l.eq_ignore_ascii_case(want)))
-    }
-
-    /// For a name of a number (or leading digits) or the origin: how many of its shortest label
-    /// suffixes other names in a response can share — those of the origin, since no other name
-    /// the zone answers with has a digit label. `None` for any other name, whose suffixes
-    /// other names may share.
-    pub(super) fn shared_suffixes(&self, name: &Name) -> Option<usize> {
-        let below = name.iter().rev().skip(self.origin_top_down.len());
-        (self.contains(name) && below.into_iter().all(|l| matches!(l, [d] if d.is_ascii_digit())))
-            .then_some(self.origin_top_down.len())
     }
 
     /// Classifies `name`, which [`Self::contains`]. The routing table's read lock is held for
@@ -340,6 +334,12 @@ impl Zone {
     pub(super) fn answer(&self, name: &Name, rtype: RecordType) -> (ZoneAnswer, Outcome) {
         let mut answer = ZoneAnswer::default();
         let any = rtype == RecordType::ANY;
+        // a name whose label below the origin is a digit shares no suffix below the origin with
+        // any name the zone answers with (name servers may not be there)
+        let below = name.iter().rev().nth(self.origin_top_down.len());
+        if below.is_none_or(|l| matches!(l, [d] if d.is_ascii_digit())) {
+            answer.shared_suffixes = Some(self.origin_top_down.len());
+        }
         let outcome = match self.classify(name) {
             Node::Apex => {
                 if matches!(rtype, RecordType::SOA) || any {
