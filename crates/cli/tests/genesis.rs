@@ -28,7 +28,7 @@ struct Ceremony {
 impl Ceremony {
     fn new() -> Self {
         let c = Self { dir: tempfile::tempdir().unwrap() };
-        for (id, rn, port) in [("OPA", "D001", 7401), ("OPB", "D002", 7402), ("OPC", "D003", 7403)] {
+        for (id, rn, port) in [("OPA", "+49D001", 7401), ("OPB", "+49D002", 7402), ("OPC", "+49D003", 7403)] {
             let dir = c.path(id);
             let address = format!("192.0.2.1:{port}");
             let (ok, out, err) = npchain(&[
@@ -126,7 +126,7 @@ fn assembled_from_init_files_and_verified_by_every_operator() {
         "id = \"OPA\"",
         "name = \"Operator OPA\"",
         "p2p_address = \"192.0.2.1:7401\"",
-        "routing_number = \"D001\"",
+        "routing_number = \"+49D001\"",
     ] {
         assert!(file.contains(field), "{field}: {file}");
     }
@@ -141,7 +141,7 @@ fn assembled_from_init_files_and_verified_by_every_operator() {
         "--p2p-address",
         "192.0.2.1:7401",
         "--routing-number",
-        "D001",
+        "+49D001",
     ]);
     assert!(!ok && err.contains("operator.toml exists; refusing to overwrite it"), "{err}");
     assert_eq!(std::fs::read_to_string(c.path("OPA").join("operator.key")).unwrap(), before);
@@ -248,11 +248,11 @@ fn every_bad_input_is_refused_naming_the_file_and_the_entry() {
             opb.display()
         ),
     );
-    let rn = c.write("rn/operator.toml", &text(&opc).replace("D003", "D001"));
+    let rn = c.write("rn/operator.toml", &text(&opc).replace("+49D003", "+49D001"));
     c.refused(
         &[opa.clone(), opb.clone(), rn.clone()],
         &[],
-        &format!("{}: routing number D001 is already that of {} (OPA)", rn.display(), opa.display()),
+        &format!("{}: routing number +49D001 is already that of {} (OPA)", rn.display(), opa.display()),
     );
     let addr = c.write("addr/operator.toml", &text(&opc).replace("7403", "7401"));
     c.refused(

@@ -100,7 +100,7 @@ fn the_regulator_steers_a_devnet_through_its_console() {
         "--validator-key",
         &hex("OPE/validator"),
         "--routing-number",
-        "D00E",
+        "+49D00E",
     ]);
     assert!(ok, "{out}{err}");
     on_every_node(&net, "/v1/operators", "OPE admitted", |o| {

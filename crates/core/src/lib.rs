@@ -30,5 +30,6 @@ pub use routing::{Route, Routes, RoutingIndex, RoutingTable};
 pub use store::{Batch, MemStore, Meta, Overlay, ReadStore, Store, StoreError, Table};
 pub use tx::{ChainId, PortRequest, SignedTransaction, Transaction, TxBody, VerifiedTx, verify_batch};
 pub use types::{
-    Digest, OperatorId, PortId, PrivateKey, PublicKey, RoutingNumber, Signature, Timestamp, TxId, UtcDay,
+    Digest, OperatorId, PortId, PrivateKey, PublicKey, RoutingNumber, RoutingNumberError, Signature,
+    Timestamp, TxId, UtcDay,
 };

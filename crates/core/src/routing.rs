@@ -414,8 +414,8 @@ mod tests {
         let routes = Routes::default();
         {
             let mut t = routes.write();
-            t.set_operator(0, op("OPA"), rn("D001"));
-            t.set_operator(1, op("OPB"), rn("D002"));
+            t.set_operator(0, op("OPA"), rn("+49D001"));
+            t.set_operator(1, op("OPB"), rn("+49D002"));
             t.set_range("+4915".parse().unwrap(), 0);
             t.index_mut().set(n(491512345), 1);
             t.set_height(7, Timestamp(9));
@@ -424,7 +424,7 @@ mod tests {
         assert_eq!(height, 7);
         let route = route.unwrap();
         assert!(route.ported);
-        assert_eq!((route.serving, route.routing_number), (op("OPB"), rn("D002")));
+        assert_eq!((route.serving, route.routing_number), (op("OPB"), rn("+49D002")));
         assert_eq!(route.range_holder, Some(op("OPA")));
         let home = routes.route(n(491500000)).1.unwrap();
         assert!(!home.ported);
@@ -442,9 +442,9 @@ mod tests {
     #[test]
     fn shared_merge_keeps_every_answer() {
         let routes = Routes::default();
-        routes.write().set_operator(0, op("OPA"), rn("D001"));
+        routes.write().set_operator(0, op("OPA"), rn("+49D001"));
         routes.write().set_range("+49".parse().unwrap(), 0);
-        routes.write().set_operator(1, op("OPB"), rn("D002"));
+        routes.write().set_operator(1, op("OPB"), rn("+49D002"));
         for v in 0..MIN_DELTA as u64 {
             routes.write().index_mut().set(n(4_900_000_000 + v), 1);
         }

@@ -70,8 +70,8 @@ impl Node {
             .time(Timestamp(wall_ms() - 60_000))
             .region(table::TABLE_REGION)
             .policy(Policy { donor_answer_secs: 3600, ..Policy::default() })
-            .operator("OPA", "D001")
-            .operator("OPB", "D002")
+            .operator("OPA", "+49D001")
+            .operator("OPB", "+49D002")
             .range("+49301", "OPA")
             .range("+49302", "OPB")
             // the numbers of the number table
@@ -247,7 +247,7 @@ fn a_port_through_the_api() {
     let (_, route) = node.get(&format!("/v1/numbers/{NUMBER}"));
     assert_eq!(
         (route["serving"].as_str(), route["routing_number"].as_str(), route["ported"].as_bool()),
-        (Some("OPB"), Some("D002"), Some(true))
+        (Some("OPB"), Some("+49D002"), Some(true))
     );
     assert_eq!(route["height"], activated.height);
     let (_, history) = node.get(&format!("/v1/numbers/{NUMBER}/history"));
@@ -958,7 +958,7 @@ fn the_governance_reads_follow_the_regulator_at_one_height() {
             "name": "Operator OPA",
             "operator_key": hex(&opa()),
             "validator_key": hex(&key("OPA/validator")),
-            "routing_number": "D001",
+            "routing_number": "+49D001",
             "active": true,
         })
     );
@@ -1001,7 +1001,7 @@ fn the_governance_reads_follow_the_regulator_at_one_height() {
                 name: "Operator Z".into(),
                 operator_key: key("OPZ").public_key(),
                 validator_key: None,
-                routing_number: "D0FF".parse().unwrap(),
+                routing_number: "+49D0FF".parse().unwrap(),
             },
         ),
     ] {

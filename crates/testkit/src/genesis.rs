@@ -32,14 +32,14 @@ impl GenesisBuilder {
         }
     }
 
-    /// The three operators OPA, OPB and OPC with routing numbers D001..D003, holding
+    /// The three operators OPA, OPB and OPC with routing numbers +49D001..+49D003, holding
     /// +49301, +49302 and +49303, in region DE: the network most tests use.
     pub fn three_operators(chain_name: &str) -> Self {
         Self::new(chain_name)
             .region("DE")
-            .operator("OPA", "D001")
-            .operator("OPB", "D002")
-            .operator("OPC", "D003")
+            .operator("OPA", "+49D001")
+            .operator("OPB", "+49D002")
+            .operator("OPC", "+49D003")
             .range("+49301", "OPA")
             .range("+49302", "OPB")
             .range("+49303", "OPC")

@@ -317,7 +317,7 @@ fn create(
             name: format!("Demo operator {}", operator_id(i)),
             operator_key: operator.public_key(),
             validator_key: validator.public_key(),
-            routing_number: format!("D{:03X}", i + 1).parse().expect("valid routing number"),
+            routing_number: format!("+49D{:03X}", i + 1).parse().expect("valid routing number"),
         });
         validator_keys.push(validator.public_key());
     }

@@ -16,7 +16,7 @@ fn toml_errors_name_the_field() {
     let text = genesis(Policy::default()).to_toml();
     let cases = [
         (
-            text.replacen("routing_number = \"D001\"", "routing_number = \"rn=1\"", 1),
+            text.replacen("routing_number = \"+49D001\"", "routing_number = \"rn=1\"", 1),
             "operators[0].routing_number",
         ),
         (text.replacen("holder = \"OPB\"", "holder = \"OPZ\"", 1), "OPZ, which is not an operator"),
@@ -38,13 +38,13 @@ fn toml_errors_name_the_field() {
 
 #[test]
 fn migration_list_routes_ported_numbers_from_genesis() {
-    let csv = "number,operator,rn\n+49301000001,OPB,D002\n030 2000001,OPC,\n+49301000002,OPA,\n";
+    let csv = "number,operator,rn\n+49301000001,OPB,+49D002\n030 2000001,OPC,\n+49301000002,OPA,\n";
     let entries: Vec<PortedEntry> =
         read_ported_csv(csv.as_bytes(), Some("DE".parse().unwrap())).collect::<Result<_, _>>().unwrap();
     assert_eq!(entries[1].number, num("+49302000001"));
     let net = net_with_ported(Policy::default(), entries);
     let r = net.ledger.route(num("+49301000001")).unwrap();
-    assert_eq!((r.serving, r.routing_number.as_str(), r.ported), (op("OPB"), "D002", true));
+    assert_eq!((r.serving, r.routing_number.as_str(), r.ported), (op("OPB"), "+49D002", true));
     assert_eq!(net.ledger.route(num("+49302000001")).unwrap().serving, op("OPC"));
     // listed as ported to its own range holder: simply not ported
     assert!(!net.ledger.route(num("+49301000002")).unwrap().ported);
@@ -78,8 +78,8 @@ fn migration_list_errors_name_the_line() {
     assert!(e.contains("line 2") && e.contains("in no range"), "{e}");
     let e = load("number,operator\n+49301000001,OPZ\n");
     assert!(e.contains("OPZ is not an operator"), "{e}");
-    let e = load("number,operator,rn\n+49301000001,OPB,D009\n");
-    assert!(e.contains("D009") && e.contains("D002"), "{e}");
+    let e = load("number,operator,rn\n+49301000001,OPB,+49D009\n");
+    assert!(e.contains("+49D009") && e.contains("+49D002"), "{e}");
 }
 
 #[test]

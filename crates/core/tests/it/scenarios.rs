@@ -8,12 +8,12 @@
 //! release OPA p1 | reject OPA p1 court-order | activate OPB p1 | cancel alice p1
 //! return OPB +49301000001 => not-ported
 //! genesis blocks_per_epoch=20           # first step only: the test genesis with this epoch length
-//! admit OPD D004 [key=NAME] [validator=NAME|none] [by SIGNER]  # keys OPD, OPD/validator by default
+//! admit OPD +49D004 [key=NAME] [validator=NAME|none] [by SIGNER]  # keys OPD, OPD/validator by default
 //! set-validator OPD NAME|none [by SIGNER]  # give, rotate or take away OPD's validator key
 //! close-epoch => OPA/validator,OPB/validator  # empty blocks up to the next epoch's last one: the set it records
 //! expect validators 1 => OPA/validator,…  # epoch 1's recorded set (names sorted), or none
 //! expect pending => OPA/validator,…       # the set the next boundary would record
-//! update OPD OPD-2 D0D4 | retire OPC    # new operator key (by name) and routing number
+//! update OPD OPD-2 +49D0D4 | retire OPC    # new operator key (by name) and routing number
 //! assign +49304 OPD [by SIGNER] | withdraw +49304 [by SIGNER]
 //! wait 4h                               # moves block time; the next block fires timers
 //! wait next-day                         # to the next 00:00 UTC of block time

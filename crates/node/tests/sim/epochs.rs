@@ -60,7 +60,7 @@ fn admit_ope() -> TxBody {
         name: "Operator OPE".into(),
         operator_key: operator_key(OPE).public_key(),
         validator_key: Some(validator_key(OPE).public_key()),
-        routing_number: "D005".parse().unwrap(),
+        routing_number: "+49D005".parse().unwrap(),
     }
 }
 
