@@ -286,14 +286,16 @@ fn the_genesis_state_hash_and_chain_id_are_frozen() {
     let ledger = Ledger::genesis(MemStore::new(), &genesis(Policy::default()), std::iter::empty()).unwrap();
     assert_eq!(
         ledger.chain_id().to_string(),
-        "ed0d377edf380fb236fa261d264436cce7f1e5a35a797020f4185ad990f91886"
+        "497950798f1ac2b9c08f453cf9d85ae86bcd5f9699a91e96e174242af01d961c"
     );
     assert_eq!(
         ledger.state_hash().to_string(),
         // changed with the epochs: the Epochs table (epoch 0's set), the epoch length in the
         // config and the optional validator key in operator records; the chain id did not.
-        // Both changed with RFC 4694 routing numbers: the genesis's bare D001.. became +49D001..
-        "5fecee1095c5290011eb31bb8da704dde701fc7d3e12125f8ce0d0b6b1622d61"
+        // Both changed with RFC 4694 routing numbers (the genesis's bare D001.. became +49D001..)
+        // and again with the ranges' lengths (resolved from the numbering plan, hashed into the
+        // chain id after the ranges and stored after each range's holder).
+        "1756d8dceea7cfcbe1c3e9cea8a6cb2640bc9ada898a5e4291c833f6ca33c421"
     );
 }
 

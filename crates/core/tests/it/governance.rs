@@ -236,6 +236,31 @@ fn the_withdraw_range_wire_form_appends_tag_13() {
     assert_eq!(body.kind(), "withdraw-range");
 }
 
+#[test]
+fn an_assignment_with_lengths_is_tag_3_s_fields_and_the_lengths_under_tag_16() {
+    use commonware_codec::{DecodeExt, Encode};
+    let (prefix, holder) = ("+49301".parse().unwrap(), op("OPA"));
+    let plain = TxBody::AssignRange { prefix, holder: holder.clone() };
+    // tag 3, the prefix (digit count, digits as a u64), the holder: as before lengths existed
+    assert_eq!(commonware_formatting::hex(&plain.encode()), "0305000000000000c095034f5041");
+    let lengths = "11-12".parse().unwrap();
+    let with = TxBody::AssignRangeWithLengths { prefix, holder, lengths };
+    let (p, w) = (plain.encode(), with.encode());
+    assert_eq!((p[0], w[0]), (3, 16));
+    assert_eq!(&w[1..p.len()], &p[1..]);
+    // bit n for length n: 11 and 12
+    assert_eq!(commonware_formatting::hex(&w[p.len()..]), "1800");
+    assert_eq!(TxBody::decode(with.encode()).unwrap(), with);
+    assert_eq!(with.kind(), "assign-range");
+    // lengths outside 7..=15 or none do not decode
+    for bad in ["0000", "0040", "0001"] {
+        let mut bytes = p.to_vec();
+        bytes[0] = 16;
+        bytes.extend(commonware_formatting::from_hex(bad).unwrap());
+        assert!(TxBody::decode(bytes).is_err(), "{bad}");
+    }
+}
+
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
 
