@@ -161,6 +161,10 @@ fn assembled_from_init_files_and_verified_by_every_operator() {
         g.ranges.iter().map(|r| r.prefix.to_string()).collect::<Vec<_>>(),
         ["+49301", "+49302", "+49303"]
     );
+    // ranges without lengths get the numbering plan's (DE), written into the file
+    assert!(g.ranges.iter().all(|r| r.lengths.to_string() == "7-15"), "{:?}", g.ranges);
+    let text = std::fs::read_to_string(&genesis).unwrap();
+    assert_eq!(text.matches("lengths = \"7-15\"").count(), 3, "{text}");
     assert_eq!(g.regulator_key, public("regulator"));
     let peers = std::fs::read_to_string(c.path("net").join("peers.toml")).unwrap();
     assert_eq!(peers.matches("[[p2p.peers]]").count(), 3, "{peers}");
@@ -315,12 +319,38 @@ fn every_bad_input_is_refused_naming_the_file_and_the_entry() {
     ranges("+49301,OPA\n+4930x,OPB\n");
     c.refused(&all, &[], &format!("{} line 3: ", csv.display()));
     ranges("+49301,OPA,extra\n");
-    c.refused(&all, &[], &format!("{} line 2: expected 2 fields (prefix,operator), found 3", csv.display()));
+    c.refused(
+        &all,
+        &[],
+        &format!(
+            "{} line 2: expected the header's fields (prefix,operator[,lengths]), found 3",
+            csv.display()
+        ),
+    );
+    // a lengths column: given lengths are checked against the prefix, named by line
+    c.write("ranges.csv", "prefix,operator,lengths\n+49301,OPA,11-12\n+4930212345,OPB,8-12\n");
+    c.refused(
+        &all,
+        &[],
+        &format!(
+            "{} line 3: range +4930212345: lengths 8-12 are not all possible; its numbers may have 11-15 digits",
+            csv.display()
+        ),
+    );
+    c.write("ranges.csv", "prefix,operator,lengths\n+49301,OPA,11-99\n");
+    c.refused(
+        &all,
+        &[],
+        &format!("{} line 2: lengths \"11-99\": a length is outside 7 to 15", csv.display()),
+    );
     c.write("ranges.csv", "range,holder\n+49301,OPA\n");
     c.refused(
         &all,
         &[],
-        &format!("{} line 1: the header must be prefix,operator; found \"range,holder\"", csv.display()),
+        &format!(
+            "{} line 1: the header must be prefix,operator[,lengths]; found \"range,holder\"",
+            csv.display()
+        ),
     );
     ranges("+49301,OPA\n+49302,OPB\n");
 
