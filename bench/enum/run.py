@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ORIGIN = "e164.arpa"
 PORTED_A, PORTED_B = 4915_000_000_000, 4916_000_000_000  # OPA's and OPB's ranges +4915, +4916
 UNKNOWN = 4940_000_000_000  # in no range
-RN = {"OPA": "D001", "OPB": "D002"}
+RN = {"OPA": "+49D001", "OPB": "+49D002"}
 
 
 def sh(*args, **kw):

@@ -11,7 +11,7 @@ use hickory_proto::{
 /// What an ENUM server said about a number, as a sending network reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EnumAnswer {
-    /// The regexp of the first NAPTR record (`!^.*$!tel:+49…;npdi;rn=D002!`).
+    /// The regexp of the first NAPTR record (`!^.*$!tel:+49…;npdi;rn=+49D002!`).
     Naptr(String),
     /// No record: the response code (`NXDomain`, or `NoError` for no data).
     Negative(ResponseCode),

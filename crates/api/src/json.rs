@@ -3,7 +3,8 @@
 //! same shapes.
 
 use npchain_core::{
-    E164, Event, NumberEvent, OperatorId, OperatorRecord, Policy, PortOrder, Prefix, Route, Step, TxError,
+    E164, Event, Lengths, NumberEvent, OperatorId, OperatorRecord, Policy, PortOrder, Prefix, Route, Step,
+    TxError,
     port::{Initiator, RejectCause},
     types::{PortId, TxId},
 };
@@ -545,6 +546,9 @@ pub struct RangeInfo {
     /// `+` and the leading digits of every number in the range.
     pub prefix: String,
     pub holder: String,
+    /// The digit counts (international form, country code included) of the range's numbers:
+    /// `11-12`, `10,12`; another name under the prefix is not a number.
+    pub lengths: String,
 }
 
 /// `GET /v1/ranges`: the assigned ranges, by prefix (digits in order, shorter first), at one
@@ -557,10 +561,14 @@ pub struct RangeList {
 
 impl RangeList {
     /// The list of `ranges` at `height`, in the order of the answer.
-    pub fn new(height: u64, ranges: Vec<(Prefix, OperatorId)>) -> Self {
+    pub fn new(height: u64, ranges: Vec<(Prefix, OperatorId, Lengths)>) -> Self {
         let mut ranges: Vec<RangeInfo> = ranges
             .into_iter()
-            .map(|(p, h)| RangeInfo { prefix: p.to_string(), holder: h.to_string() })
+            .map(|(p, h, l)| RangeInfo {
+                prefix: p.to_string(),
+                holder: h.to_string(),
+                lengths: l.to_string(),
+            })
             .collect();
         ranges.sort_by(|a, b| a.prefix.cmp(&b.prefix));
         Self { height, ranges }

@@ -66,7 +66,7 @@ fn an_operator_joins_consensus_another_leaves_and_a_wallet_verifies_three_epochs
         "--p2p-address",
         &address,
         "--routing-number",
-        "D005",
+        "+49D005",
         "--json",
     ]);
     assert!(ok, "{out}");
@@ -129,7 +129,7 @@ fn an_operator_joins_consensus_another_leaves_and_a_wallet_verifies_three_epochs
         "--validator-key",
         &ope_validator,
         "--routing-number",
-        "D005",
+        "+49D005",
     ]);
     assert!(ok, "{out}{err}");
     let admitted_at = net.height(0).unwrap();

@@ -28,7 +28,7 @@ struct Ceremony {
 impl Ceremony {
     fn new() -> Self {
         let c = Self { dir: tempfile::tempdir().unwrap() };
-        for (id, rn, port) in [("OPA", "D001", 7401), ("OPB", "D002", 7402), ("OPC", "D003", 7403)] {
+        for (id, rn, port) in [("OPA", "+49D001", 7401), ("OPB", "+49D002", 7402), ("OPC", "+49D003", 7403)] {
             let dir = c.path(id);
             let address = format!("192.0.2.1:{port}");
             let (ok, out, err) = npchain(&[
@@ -126,7 +126,7 @@ fn assembled_from_init_files_and_verified_by_every_operator() {
         "id = \"OPA\"",
         "name = \"Operator OPA\"",
         "p2p_address = \"192.0.2.1:7401\"",
-        "routing_number = \"D001\"",
+        "routing_number = \"+49D001\"",
     ] {
         assert!(file.contains(field), "{field}: {file}");
     }
@@ -141,7 +141,7 @@ fn assembled_from_init_files_and_verified_by_every_operator() {
         "--p2p-address",
         "192.0.2.1:7401",
         "--routing-number",
-        "D001",
+        "+49D001",
     ]);
     assert!(!ok && err.contains("operator.toml exists; refusing to overwrite it"), "{err}");
     assert_eq!(std::fs::read_to_string(c.path("OPA").join("operator.key")).unwrap(), before);
@@ -161,6 +161,10 @@ fn assembled_from_init_files_and_verified_by_every_operator() {
         g.ranges.iter().map(|r| r.prefix.to_string()).collect::<Vec<_>>(),
         ["+49301", "+49302", "+49303"]
     );
+    // ranges without lengths get the numbering plan's (DE), written into the file
+    assert!(g.ranges.iter().all(|r| r.lengths.to_string() == "7-15"), "{:?}", g.ranges);
+    let text = std::fs::read_to_string(&genesis).unwrap();
+    assert_eq!(text.matches("lengths = \"7-15\"").count(), 3, "{text}");
     assert_eq!(g.regulator_key, public("regulator"));
     let peers = std::fs::read_to_string(c.path("net").join("peers.toml")).unwrap();
     assert_eq!(peers.matches("[[p2p.peers]]").count(), 3, "{peers}");
@@ -248,11 +252,11 @@ fn every_bad_input_is_refused_naming_the_file_and_the_entry() {
             opb.display()
         ),
     );
-    let rn = c.write("rn/operator.toml", &text(&opc).replace("D003", "D001"));
+    let rn = c.write("rn/operator.toml", &text(&opc).replace("+49D003", "+49D001"));
     c.refused(
         &[opa.clone(), opb.clone(), rn.clone()],
         &[],
-        &format!("{}: routing number D001 is already that of {} (OPA)", rn.display(), opa.display()),
+        &format!("{}: routing number +49D001 is already that of {} (OPA)", rn.display(), opa.display()),
     );
     let addr = c.write("addr/operator.toml", &text(&opc).replace("7403", "7401"));
     c.refused(
@@ -315,12 +319,38 @@ fn every_bad_input_is_refused_naming_the_file_and_the_entry() {
     ranges("+49301,OPA\n+4930x,OPB\n");
     c.refused(&all, &[], &format!("{} line 3: ", csv.display()));
     ranges("+49301,OPA,extra\n");
-    c.refused(&all, &[], &format!("{} line 2: expected 2 fields (prefix,operator), found 3", csv.display()));
+    c.refused(
+        &all,
+        &[],
+        &format!(
+            "{} line 2: expected the header's fields (prefix,operator[,lengths]), found 3",
+            csv.display()
+        ),
+    );
+    // a lengths column: given lengths are checked against the prefix, named by line
+    c.write("ranges.csv", "prefix,operator,lengths\n+49301,OPA,11-12\n+4930212345,OPB,8-12\n");
+    c.refused(
+        &all,
+        &[],
+        &format!(
+            "{} line 3: range +4930212345: lengths 8-12 are not all possible; its numbers may have 11-15 digits",
+            csv.display()
+        ),
+    );
+    c.write("ranges.csv", "prefix,operator,lengths\n+49301,OPA,11-99\n");
+    c.refused(
+        &all,
+        &[],
+        &format!("{} line 2: lengths \"11-99\": a length is outside 7 to 15", csv.display()),
+    );
     c.write("ranges.csv", "range,holder\n+49301,OPA\n");
     c.refused(
         &all,
         &[],
-        &format!("{} line 1: the header must be prefix,operator; found \"range,holder\"", csv.display()),
+        &format!(
+            "{} line 1: the header must be prefix,operator[,lengths]; found \"range,holder\"",
+            csv.display()
+        ),
     );
     ranges("+49301,OPA\n+49302,OPB\n");
 

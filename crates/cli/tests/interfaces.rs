@@ -118,13 +118,13 @@ fn a_port_switches_enum_and_http_answers_on_every_node_at_the_same_height() {
     for i in all {
         assert_eq!(
             net.dig(i, "NAPTR", &enum_name(NUMBER)),
-            [format!("100 10 \"u\" \"E2U+pstn:tel\" \"!^.*$!tel:{NUMBER};npdi;rn=D002!\" .")],
+            [format!("100 10 \"u\" \"E2U+pstn:tel\" \"!^.*$!tel:{NUMBER};npdi;rn=+49D002!\" .")],
             "node {i}"
         );
         let route = get(net.url(i), &format!("/v1/numbers/{encoded}")).unwrap();
         assert_eq!(
             (route["serving"].as_str(), route["routing_number"].as_str()),
-            (Some("OPB"), Some("D002"))
+            (Some("OPB"), Some("+49D002"))
         );
         let serial: u64 =
             net.dig(i, "SOA", "e164.arpa")[0].split_whitespace().nth(2).unwrap().parse().unwrap();
@@ -159,7 +159,10 @@ fn a_port_switches_enum_and_http_answers_on_every_node_at_the_same_height() {
     };
     let node = |i: usize| format!("http://{}", net.url(i));
     let (ok, out) = npchain(&["query", NUMBER, "--node", "http://127.0.0.1:1", "--node", &node(2)]);
-    assert!(ok && out.contains("-> OPB (routing number D002), ported"), "failover to the second node: {out}");
+    assert!(
+        ok && out.contains("-> OPB (routing number +49D002), ported"),
+        "failover to the second node: {out}"
+    );
     assert!(out.ends_with('\n'), "the answer ends its line: {out:?}");
     let (ok, out) = npchain(&["query", NUMBER, "--node", &node(2), "--json"]);
     assert!(ok && out.ends_with('\n'), "{out:?}");

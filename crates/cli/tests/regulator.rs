@@ -20,6 +20,12 @@ fn on_every_node(net: &Net, path: &str, what: &str, cond: impl Fn(&Value) -> boo
     });
 }
 
+fn lengths(ranges: &Value, prefix: &str) -> Option<String> {
+    ranges["ranges"].as_array()?.iter().find(|r| r["prefix"] == prefix)?["lengths"]
+        .as_str()
+        .map(str::to_owned)
+}
+
 fn holder(ranges: &Value, prefix: &str) -> Option<String> {
     ranges["ranges"]
         .as_array()?
@@ -76,8 +82,26 @@ fn the_regulator_steers_a_devnet_through_its_console() {
     let (ok, out, err) = run(&["--wait", "range", "assign", "+49199", "OPC"]);
     assert!(ok, "{out}{err}");
     on_every_node(&net, "/v1/ranges", "the new range", |r| holder(r, "+49199").as_deref() == Some("OPC"));
+    assert!(out.contains("numbers of 7-15 digits (the numbering plan of +49)"), "{out}");
+    on_every_node(&net, "/v1/ranges", "the plan's lengths", |r| {
+        lengths(r, "+49199").as_deref() == Some("7-15")
+    });
     let (ok, _, err) = run(&["range", "assign", "+49199", "OPD"]);
     assert!(!ok && err.contains("refused range-assigned: range +49199 is held by OPC; --replace"), "{err}");
+    // its own lengths: given with --lengths, checked before signing, and changed in place
+    let (ok, _, err) = run(&["range", "assign", "+49199", "OPC", "--lengths", "5-9"]);
+    assert!(
+        !ok && err.contains("refused bad-lengths: lengths \"5-9\": a length is outside 7 to 15"),
+        "{err}"
+    );
+    let (ok, _, err) = run(&["range", "assign", "+49199", "OPC", "--lengths", "7-15"]);
+    assert!(!ok && err.contains("already held by OPC with lengths 7-15"), "{err}");
+    let (ok, out, err) = run(&["--wait", "range", "assign", "+49199", "OPC", "--lengths", "11-12"]);
+    assert!(ok && out.contains("numbers of 11-12 digits (--lengths)"), "{out}{err}");
+    assert!(out.contains("changes its lengths from 7-15"), "{out}");
+    on_every_node(&net, "/v1/ranges", "the given lengths", |r| {
+        lengths(r, "+49199").as_deref() == Some("11-12")
+    });
     let (ok, out, err) = run(&["--wait", "--json", "range", "withdraw", "+49199"]);
     assert!(ok, "{out}{err}");
     let answer: Value = serde_json::from_str(&out).unwrap();
@@ -100,7 +124,7 @@ fn the_regulator_steers_a_devnet_through_its_console() {
         "--validator-key",
         &hex("OPE/validator"),
         "--routing-number",
-        "D00E",
+        "+49D00E",
     ]);
     assert!(ok, "{out}{err}");
     on_every_node(&net, "/v1/operators", "OPE admitted", |o| {

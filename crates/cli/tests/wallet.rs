@@ -208,7 +208,7 @@ fn a_subscriber_ports_follows_and_verifies_and_a_forged_block_is_refused() {
     let (ok, out) = with_pass(&["show"]);
     assert!(ok && out.contains("activated") && out.contains("cancelled"), "{out}");
     for n in [
-        "+491500000077 served by OPB (rn D002)",
+        "+491500000077 served by OPB (rn +49D002)",
         "+491500000078 served by OPA",
         "+491500000079 served by OPA",
     ] {

@@ -58,10 +58,10 @@ fn number(mix: &mut Mix) -> E164 {
 /// Four operators; OPA holds +4930, where every number of the benchmark is.
 fn genesis() -> Genesis {
     GenesisBuilder::new("bench")
-        .operator("OPA", "D000")
-        .operator("OPB", "D001")
-        .operator("OPC", "D002")
-        .operator("OPD", "D003")
+        .operator("OPA", "+49D000")
+        .operator("OPB", "+49D001")
+        .operator("OPC", "+49D002")
+        .operator("OPD", "+49D003")
         .range("+4930", "OPA")
         .build()
 }

@@ -3,7 +3,8 @@
 //! check or rule and the value that broke it.
 
 use crate::{
-    number::{E164, Prefix},
+    lengths::Lengths,
+    number::{E164, MAX_DIGITS, MIN_DIGITS, Prefix},
     policy::{CapSide, PolicyError},
     port::PortState,
     tx::MAX_TX_BYTES,
@@ -104,6 +105,16 @@ pub enum TxError {
     RangeHasOpenOrder { prefix: Prefix, number: E164, port: PortId },
     #[error("range {prefix} cannot be withdrawn: its number {number} is bound to a subscriber")]
     RangeInService { prefix: Prefix, number: E164 },
+    #[error(
+        "range {prefix} cannot have lengths {lengths}: its numbers may have {allowed} digits (more than the \
+         prefix, {MIN_DIGITS} to {MAX_DIGITS} in all, country code included)"
+    )]
+    RangeLengths { prefix: Prefix, lengths: Lengths, allowed: Lengths },
+    #[error(
+        "range {prefix} cannot have lengths {lengths}: its number {number} ({digits} digits) is in use (bound, \
+         ported or in an open order) and would no longer be a number"
+    )]
+    RangeStrandsNumber { prefix: Prefix, lengths: Lengths, number: E164, digits: u8 },
 
     // --- the validator set (see "Epochs" in ARCHITECTURE.md)
     #[error("{change} would leave {left} validators; an epoch needs at least {min}")]
@@ -126,6 +137,11 @@ pub enum TxError {
     // --- numbers
     #[error("number {number} is in no assigned range")]
     UnknownNumber { number: E164 },
+    #[error(
+        "number {number} has {digits} digits, but the numbers of its range {range} have {lengths}: it is not a \
+         number of the plan"
+    )]
+    NumberLength { number: E164, digits: u8, range: Prefix, lengths: Lengths },
     #[error("number {number} is served by {serving}, not by the donor {donor}")]
     DonorNotServing { number: E164, donor: OperatorId, serving: OperatorId },
     #[error("number {number} is not bound to the requesting subscriber key")]
@@ -181,10 +197,13 @@ impl TxError {
             Self::RangeHasPorted { .. } => "range-has-ported",
             Self::RangeHasOpenOrder { .. } => "range-has-open-order",
             Self::RangeInService { .. } => "range-in-service",
+            Self::RangeLengths { .. } => "range-lengths",
+            Self::RangeStrandsNumber { .. } => "range-strands-number",
             Self::TooFewValidators { .. } => "too-few-validators",
             Self::TooManyValidatorsRemoved { .. } => "too-many-validators-removed",
             Self::TooManyValidatorsAdded { .. } => "too-many-validators-added",
             Self::UnknownNumber { .. } => "unknown-number",
+            Self::NumberLength { .. } => "number-length",
             Self::DonorNotServing { .. } => "donor-not-serving",
             Self::NotBound { .. } => "not-bound",
             Self::PortOpen { .. } => "port-open",

@@ -4,10 +4,19 @@
 //! The canonical encoding (hashed into the chain id) is the one first frozen; the epoch length,
 //! added later, is appended only when it differs from [`DEFAULT_BLOCKS_PER_EPOCH`] (a marker
 //! byte `0xFF`, then the length as u64), so a genesis that leaves it at the default keeps its
-//! chain id. The marker cannot start a migration-list entry, which the chain id hashes next (a
-//! number's big-endian value starts with a zero byte).
+//! chain id. The ranges' lengths, added later still, follow the ranges when there are any (a
+//! marker byte `0xFE`, then each range's lengths in the ranges' order, two bytes each): they are
+//! the resolved lengths the ledger stores, so the chain id commits to them. Neither marker can
+//! start a migration-list entry, which the chain id hashes next (a number's big-endian value
+//! starts with a zero byte).
+//!
+//! A range's `lengths` (`"12-13"`, `"10,12"`) are the digit counts of its numbers in
+//! international form; a range that gives none has the numbering plan's for its country code
+//! ([`Lengths::plan`], from the pinned `phonenumber` metadata), resolved when the genesis is
+//! read.
 
 use crate::{
+    lengths::{Lengths, LengthsError},
     number::{E164, NumberError, Prefix, Region},
     policy::{Policy, PolicyError},
     store::StoreError,
@@ -23,6 +32,8 @@ use std::{collections::HashSet, num::NonZeroU64};
 pub const DEFAULT_BLOCKS_PER_EPOCH: NonZeroU64 = NonZeroU64::new(1000).expect("not zero");
 /// In the canonical encoding: an epoch length other than the default follows.
 const EPOCH_LENGTH_FOLLOWS: u8 = 0xFF;
+/// In the canonical encoding: the ranges' lengths follow.
+const RANGE_LENGTHS_FOLLOW: u8 = 0xFE;
 
 /// Why a genesis (or its migration list) is refused.
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +69,22 @@ pub enum GenesisError {
     DuplicateRange { prefix: Prefix },
     #[error("range {prefix} is assigned to {holder}, which is not an operator of the genesis")]
     RangeUnknownHolder { prefix: Prefix, holder: OperatorId },
+    #[error("genesis field {field}: {source}")]
+    Lengths {
+        field: String,
+        #[source]
+        source: LengthsError,
+    },
+    #[error(
+        "range {prefix}: lengths {lengths} are not all possible; its numbers may have {allowed} digits (more \
+         than the prefix, country code included)"
+    )]
+    RangeLengths { prefix: Prefix, lengths: Lengths, allowed: Lengths },
+    #[error(
+        "range {prefix}: the numbering plan gives no lengths for it (it holds no whole assigned country code, or \
+         the plan has no number longer than it); give its lengths, e.g. lengths = \"11-12\""
+    )]
+    RangeNoPlan { prefix: Prefix },
     #[error("migration list line 1: header must be number,operator[,rn]; found {found}")]
     PortedHeader { found: String },
     #[error("migration list line {line}: {source}")]
@@ -84,6 +111,11 @@ pub enum GenesisError {
     PortedUnknownOperator { line: usize, operator: OperatorId },
     #[error("migration list line {line}: number {number} is in no range of the genesis")]
     PortedOutsideRanges { line: usize, number: E164 },
+    #[error(
+        "migration list line {line}: number {number} has {digits} digits, but the numbers of its range {range} \
+         have {lengths}"
+    )]
+    PortedLength { line: usize, number: E164, digits: u8, range: Prefix, lengths: Lengths },
     #[error("migration list: number {number} is listed more than once")]
     PortedDuplicate { number: E164 },
     #[error(
@@ -111,6 +143,30 @@ pub struct GenesisOperator {
 pub struct GenesisRange {
     pub prefix: Prefix,
     pub holder: OperatorId,
+    /// The lengths of its numbers, resolved: as given, or the numbering plan's.
+    pub lengths: Lengths,
+}
+
+impl GenesisRange {
+    /// The range with `lengths`, or without them the numbering plan's ([`Lengths::plan`]);
+    /// refused when the lengths are not ones the prefix allows, or the plan has none.
+    pub fn new(prefix: Prefix, holder: OperatorId, lengths: Option<Lengths>) -> Result<Self, GenesisError> {
+        let lengths = match lengths {
+            Some(l) => l,
+            None => Lengths::plan(prefix).ok_or(GenesisError::RangeNoPlan { prefix })?.1,
+        };
+        let range = Self { prefix, holder, lengths };
+        range.check()?;
+        Ok(range)
+    }
+
+    fn check(&self) -> Result<(), GenesisError> {
+        let allowed = Lengths::any_for(self.prefix);
+        if !self.lengths.is_subset(allowed) {
+            return Err(GenesisError::RangeLengths { prefix: self.prefix, lengths: self.lengths, allowed });
+        }
+        Ok(())
+    }
 }
 
 /// The network's starting point. Its canonical encoding is hashed into the chain id.
@@ -172,6 +228,8 @@ struct RawOperator {
 struct RawRange {
     prefix: String,
     holder: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    lengths: Option<String>,
 }
 
 fn field<T>(name: impl Into<String>, r: Result<T, IdError>) -> Result<T, GenesisError> {
@@ -200,13 +258,14 @@ impl Genesis {
         }
         let mut ranges = Vec::new();
         for (i, r) in raw.ranges.into_iter().enumerate() {
-            ranges.push(GenesisRange {
-                prefix: Prefix::parse(&r.prefix, region).map_err(|source| GenesisError::Number {
-                    field: format!("ranges[{i}].prefix"),
-                    source,
-                })?,
-                holder: field(format!("ranges[{i}].holder"), r.holder.parse())?,
-            });
+            let prefix = Prefix::parse(&r.prefix, region)
+                .map_err(|source| GenesisError::Number { field: format!("ranges[{i}].prefix"), source })?;
+            let holder = field(format!("ranges[{i}].holder"), r.holder.parse())?;
+            let lengths =
+                r.lengths.map(|l| l.parse::<Lengths>()).transpose().map_err(|source| {
+                    GenesisError::Lengths { field: format!("ranges[{i}].lengths"), source }
+                })?;
+            ranges.push(GenesisRange::new(prefix, holder, lengths)?);
         }
         let blocks_per_epoch = match raw.blocks_per_epoch {
             None => DEFAULT_BLOCKS_PER_EPOCH,
@@ -248,7 +307,11 @@ impl Genesis {
             ranges: self
                 .ranges
                 .iter()
-                .map(|r| RawRange { prefix: r.prefix.to_string(), holder: r.holder.to_string() })
+                .map(|r| RawRange {
+                    prefix: r.prefix.to_string(),
+                    holder: r.holder.to_string(),
+                    lengths: Some(r.lengths.to_string()),
+                })
                 .collect(),
             blocks_per_epoch: (self.blocks_per_epoch != DEFAULT_BLOCKS_PER_EPOCH)
                 .then_some(self.blocks_per_epoch.get()),
@@ -286,6 +349,7 @@ impl Genesis {
             if !ids.contains(&r.holder) {
                 return Err(GenesisError::RangeUnknownHolder { prefix: r.prefix, holder: r.holder.clone() });
             }
+            r.check()?;
         }
         Ok(())
     }
@@ -311,6 +375,12 @@ impl Write for Genesis {
         for r in &self.ranges {
             r.prefix.write(buf);
             r.holder.write(buf);
+        }
+        if !self.ranges.is_empty() {
+            RANGE_LENGTHS_FOLLOW.write(buf);
+            for r in &self.ranges {
+                r.lengths.write(buf);
+            }
         }
         if self.blocks_per_epoch != DEFAULT_BLOCKS_PER_EPOCH {
             EPOCH_LENGTH_FOLLOWS.write(buf);

@@ -7,6 +7,7 @@
 pub mod error;
 pub mod genesis;
 pub mod ledger;
+pub mod lengths;
 pub mod number;
 pub mod policy;
 pub mod port;
@@ -22,13 +23,15 @@ pub use genesis::{
     read_ported_csv,
 };
 pub use ledger::{BlockError, BlockOutcome, BlockWeight, Executed, Ledger, MIN_VALIDATORS, tolerated_faults};
+pub use lengths::{Lengths, LengthsError};
 pub use number::{E164, NumberError, Prefix, Region};
 pub use policy::{CapSide, MAX_DAILY_CAP, Policy, PolicyError, PolicyField, PolicySetError, SilenceRule};
 pub use port::{Initiator, PortOrder, PortState, RejectCause, RejectReason, Step};
-pub use records::{Event, NumberEvent, NumberRecord, OperatorRecord};
-pub use routing::{Route, Routes, RoutingIndex, RoutingTable};
+pub use records::{Event, NumberEvent, NumberRecord, OperatorRecord, RangeRecord};
+pub use routing::{Route, Routes, RoutingIndex, RoutingTable, Unroutable};
 pub use store::{Batch, MemStore, Meta, Overlay, ReadStore, Store, StoreError, Table};
 pub use tx::{ChainId, PortRequest, SignedTransaction, Transaction, TxBody, VerifiedTx, verify_batch};
 pub use types::{
-    Digest, OperatorId, PortId, PrivateKey, PublicKey, RoutingNumber, Signature, Timestamp, TxId, UtcDay,
+    Digest, OperatorId, PortId, PrivateKey, PublicKey, RoutingNumber, RoutingNumberError, Signature,
+    Timestamp, TxId, UtcDay,
 };

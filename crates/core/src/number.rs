@@ -326,7 +326,7 @@ fn read_digits(input: &str, region: Option<Region>, what: Subject) -> Result<Str
 }
 
 /// Whether `digits` begins with a country code the ITU has assigned (per the library's list).
-fn has_country_code(digits: &str) -> bool {
+pub(crate) fn has_country_code(digits: &str) -> bool {
     (1..=3.min(digits.len()))
         .filter_map(|n| digits[..n].parse::<u16>().ok())
         .any(|code| DATABASE.by_code(&code).is_some())

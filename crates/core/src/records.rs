@@ -1,6 +1,7 @@
 //! What the ledger stores per operator and per number, and the events it reports.
 
 use crate::{
+    lengths::Lengths,
     number::{E164, Prefix},
     port::Step,
     types::{KeyId, OperatorId, PortId, PublicKey, RoutingNumber, Timestamp},
@@ -64,6 +65,47 @@ impl Read for OperatorRecord {
             slot: u16::read(buf)?,
             active: bool::read(buf)?,
         })
+    }
+}
+
+/// An assigned range (the `Ranges` table's value; the key is the prefix): its holder, then its
+/// lengths when they were given (by `AssignRange` with lengths, tag 16, or the genesis, which
+/// resolves them). A range assigned by the original `AssignRange` (tag 3) stores its holder only,
+/// byte for byte as before lengths existed, and has every length ([`Lengths::any_for`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RangeRecord {
+    pub holder: OperatorId,
+    pub lengths: Option<Lengths>,
+}
+
+impl RangeRecord {
+    /// The lengths of the range's numbers: the given ones, else every length its prefix allows.
+    pub fn lengths(&self, prefix: Prefix) -> Lengths {
+        self.lengths.unwrap_or_else(|| Lengths::any_for(prefix))
+    }
+}
+
+impl Write for RangeRecord {
+    fn write(&self, buf: &mut impl BufMut) {
+        self.holder.write(buf);
+        if let Some(lengths) = self.lengths {
+            lengths.write(buf);
+        }
+    }
+}
+
+impl EncodeSize for RangeRecord {
+    fn encode_size(&self) -> usize {
+        self.holder.encode_size() + self.lengths.map_or(0, |_| Lengths::SIZE)
+    }
+}
+
+impl Read for RangeRecord {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
+        let holder = OperatorId::read(buf)?;
+        let lengths = if buf.has_remaining() { Some(Lengths::read(buf)?) } else { None };
+        Ok(Self { holder, lengths })
     }
 }
 

@@ -12,6 +12,7 @@
 //! server, the HTTP API) sees the routes of one height or of the next, never a mix.
 
 use crate::{
+    lengths::Lengths,
     number::{E164, Prefix},
     types::{OperatorId, RoutingNumber, Timestamp},
 };
@@ -207,6 +208,18 @@ pub struct Route {
     pub range: Option<Prefix>,
 }
 
+/// Why a number has no route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Unroutable {
+    #[error("{number} is in no assigned number range: no operator serves it")]
+    NoRange { number: E164 },
+    #[error(
+        "{number} has {digits} digits, but the numbers of its range {range} have {lengths} (country code \
+         included): it is not a number"
+    )]
+    Length { number: E164, digits: u8, range: Prefix, lengths: Lengths },
+}
+
 /// Everything a routing answer needs, as of one committed height.
 #[derive(Debug, Default)]
 pub struct RoutingTable {
@@ -214,9 +227,10 @@ pub struct RoutingTable {
     block_time: Timestamp,
     /// By slot: the operator's id and routing number.
     operators: Vec<(OperatorId, RoutingNumber)>,
-    ranges: HashMap<Prefix, u16>,
+    /// By prefix: the holder's slot and the lengths of the range's numbers.
+    ranges: HashMap<Prefix, (u16, Lengths)>,
     /// Every proper leading part of an assigned range prefix (`+49` and `+491` for `+4915`):
-    /// names that have numbers below them without being numbers of any range themselves.
+    /// names with a range, and so numbers, below them.
     stems: HashSet<Prefix>,
     index: RoutingIndex,
 }
@@ -232,26 +246,48 @@ impl RoutingTable {
         self.block_time
     }
 
-    /// Where `number` routes, or `None` if it is in no assigned range.
+    /// Where `number` routes, or `None` if it is in no assigned range or its digit count is
+    /// not one of its range's lengths (see [`Self::lookup`] for which).
     pub fn route(&self, number: E164) -> Option<Route> {
-        let range = number.prefixes().find_map(|p| self.ranges.get(&p).map(|s| (p, *s)));
-        let serving_slot = self.index.get(number).or(range.map(|(_, s)| s))?;
+        self.lookup(number).ok()
+    }
+
+    /// Where `number` routes, or why it does not: it is in no assigned range, or its range (the
+    /// longest assigned prefix containing it) has no numbers of its length.
+    pub fn lookup(&self, number: E164) -> Result<Route, Unroutable> {
+        let (range, (holder_slot, lengths)) = number
+            .prefixes()
+            .find_map(|p| self.ranges.get(&p).map(|r| (p, *r)))
+            .ok_or(Unroutable::NoRange { number })?;
+        if !lengths.contains(number.digits()) {
+            return Err(Unroutable::Length { number, digits: number.digits(), range, lengths });
+        }
+        let serving_slot = self.index.get(number).unwrap_or(holder_slot);
         let (serving, routing_number) = &self.operators[usize::from(serving_slot)];
-        let holder_slot = range.map(|(_, s)| s);
-        Some(Route {
+        Ok(Route {
             number,
             serving: serving.clone(),
             routing_number: routing_number.clone(),
-            ported: holder_slot != Some(serving_slot),
-            range_holder: holder_slot.map(|s| self.operators[usize::from(s)].0.clone()),
-            range: range.map(|(p, _)| p),
+            ported: holder_slot != serving_slot,
+            range_holder: Some(self.operators[usize::from(holder_slot)].0.clone()),
+            range: Some(range),
         })
     }
 
-    /// Whether `digits` (a leading part of numbers, not in any range itself) has assigned
-    /// ranges below it: an ENUM empty non-terminal, answered NODATA rather than NXDOMAIN.
+    /// Whether a number of a valid length exists strictly below `digits` (a longer number
+    /// beginning with them): then a name of these digits is an ENUM empty non-terminal, answered
+    /// NODATA rather than NXDOMAIN (unless it is a number itself, see [`Self::route`]). True when
+    /// a range lies strictly below the digits, or when the longest range containing them has a
+    /// length greater than their count. Every range has at least one length, so a range below
+    /// always has numbers; and a number below the digits outside every range below them belongs
+    /// to the range containing the digits.
     pub fn has_ranges_below(&self, digits: Prefix) -> bool {
         self.stems.contains(&digits)
+            || digits
+                .as_number()
+                .prefixes()
+                .find_map(|p| self.ranges.get(&p))
+                .is_some_and(|(_, lengths)| lengths.any_longer_than(digits.len()))
     }
 
     /// The number of ported numbers.
@@ -278,8 +314,8 @@ impl RoutingTable {
         }
     }
 
-    pub(crate) fn set_range(&mut self, prefix: Prefix, holder: u16) {
-        self.ranges.insert(prefix, holder);
+    pub(crate) fn set_range(&mut self, prefix: Prefix, holder: u16, lengths: Lengths) {
+        self.ranges.insert(prefix, (holder, lengths));
         self.stems.extend(prefix.stems());
     }
 
@@ -295,9 +331,9 @@ impl RoutingTable {
         &mut self.index
     }
 
-    /// The assigned ranges with their holders' slots.
-    pub(crate) fn ranges(&self) -> impl Iterator<Item = (Prefix, u16)> + '_ {
-        self.ranges.iter().map(|(p, s)| (*p, *s))
+    /// The assigned ranges with their holders' slots and their lengths.
+    pub(crate) fn ranges(&self) -> impl Iterator<Item = (Prefix, u16, Lengths)> + '_ {
+        self.ranges.iter().map(|(p, (s, l))| (*p, *s, *l))
     }
 }
 
@@ -414,9 +450,9 @@ mod tests {
         let routes = Routes::default();
         {
             let mut t = routes.write();
-            t.set_operator(0, op("OPA"), rn("D001"));
-            t.set_operator(1, op("OPB"), rn("D002"));
-            t.set_range("+4915".parse().unwrap(), 0);
+            t.set_operator(0, op("OPA"), rn("+49D001"));
+            t.set_operator(1, op("OPB"), rn("+49D002"));
+            t.set_range("+4915".parse().unwrap(), 0, Lengths::any_for("+4915".parse().unwrap()));
             t.index_mut().set(n(491512345), 1);
             t.set_height(7, Timestamp(9));
         }
@@ -424,27 +460,157 @@ mod tests {
         assert_eq!(height, 7);
         let route = route.unwrap();
         assert!(route.ported);
-        assert_eq!((route.serving, route.routing_number), (op("OPB"), rn("D002")));
+        assert_eq!((route.serving, route.routing_number), (op("OPB"), rn("+49D002")));
         assert_eq!(route.range_holder, Some(op("OPA")));
         let home = routes.route(n(491500000)).1.unwrap();
         assert!(!home.ported);
         assert_eq!(home.serving, op("OPA"));
         assert_eq!(routes.route(n(4930)).1, None);
         let t = routes.read();
-        for stem in ["4", "49", "491"] {
+        for stem in ["4", "49", "491", "4915", "491512345678"] {
             assert!(t.has_ranges_below(Prefix::from_digits(stem).unwrap()), "{stem}");
         }
-        for other in ["4915", "493", "5"] {
+        for other in ["493", "5", "491512345678901"] {
             assert!(!t.has_ranges_below(Prefix::from_digits(other).unwrap()), "{other}");
+        }
+    }
+
+    fn lengths(s: &str) -> Lengths {
+        s.parse().unwrap()
+    }
+
+    fn digits(s: &str) -> Prefix {
+        Prefix::from_digits(s).unwrap()
+    }
+
+    /// A table of `+4915` (OPA, lengths 12-13) and inside it `+49151` (OPB, lengths 10 and 12).
+    fn nested() -> RoutingTable {
+        let mut t = RoutingTable::default();
+        t.set_operator(0, op("OPA"), rn("+49D001"));
+        t.set_operator(1, op("OPB"), rn("+49D002"));
+        t.set_range(digits("4915"), 0, lengths("12-13"));
+        t.set_range(digits("49151"), 1, lengths("10,12"));
+        t
+    }
+
+    #[test]
+    fn a_number_routes_only_with_a_length_of_its_range() {
+        let t = nested();
+        assert_eq!(t.route(n(491501234567)).unwrap().serving, op("OPA"), "12 digits in +4915");
+        assert_eq!(t.route(n(4915012345678)).unwrap().serving, op("OPA"), "13 digits in +4915");
+        assert_eq!(
+            t.lookup(n(49150)),
+            Err(Unroutable::Length {
+                number: n(49150),
+                digits: 5,
+                range: digits("4915"),
+                lengths: lengths("12-13")
+            })
+        );
+        assert!(t.route(n(49150123456)).is_none(), "11 digits: incomplete");
+        assert!(t.route(n(491501234567890)).is_none(), "15 digits: too long");
+        // the longest matching prefix decides: +49151 has 10 and 12, not 13
+        assert_eq!(t.route(n(4915112345)).unwrap().serving, op("OPB"));
+        assert_eq!(t.route(n(491511234567)).unwrap().serving, op("OPB"));
+        assert!(t.route(n(49151123456)).is_none(), "11 digits in +49151");
+        let e = t.lookup(n(4915112345678)).unwrap_err();
+        assert_eq!(
+            e,
+            Unroutable::Length {
+                number: n(4915112345678),
+                digits: 13,
+                range: digits("49151"),
+                lengths: lengths("10,12")
+            }
+        );
+        assert_eq!(
+            e.to_string(),
+            "+4915112345678 has 13 digits, but the numbers of its range +49151 have 10,12 (country code included): it is not a number"
+        );
+        assert_eq!(t.lookup(n(4930123456)), Err(Unroutable::NoRange { number: n(4930123456) }));
+    }
+
+    #[test]
+    fn names_shorter_than_a_valid_number_are_empty_non_terminals() {
+        let t = nested();
+        // above both ranges, and the ranges themselves
+        for stem in ["4", "49", "491", "4915", "49151"] {
+            assert!(t.has_ranges_below(digits(stem)), "{stem}");
+        }
+        // inside +4915 (not +49151): numbers of 12 and 13 digits
+        for below in ["49150", "4915012345", "49150123456", "491501234567"] {
+            assert!(t.has_ranges_below(digits(below)), "{below}");
+        }
+        assert!(!t.has_ranges_below(digits("4915012345678")), "13 digits: nothing longer");
+        // inside +49151 (10, 12): an 11-digit name has 12-digit numbers below it, a 10-digit
+        // one (a number itself) too; a 12-digit one has nothing below
+        for below in ["491511", "491511234", "4915112345", "49151123456"] {
+            assert!(t.has_ranges_below(digits(below)), "{below}");
+        }
+        for leaf in ["491511234567", "4915112345678", "493", "5"] {
+            assert!(!t.has_ranges_below(digits(leaf)), "{leaf}");
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+        /// `route` and `has_ranges_below` agree with a brute-force reading of nested ranges:
+        /// a name is a number iff the longest range containing it has its length, and has
+        /// numbers below it iff a longer name beginning with it is a number. Prefixes are 1 or
+        /// 2 digits of 1 and 2, lengths 7 to 9, so names over the digits 0, 1 and 2 (0 standing
+        /// for every digit no prefix uses) of up to 9 digits cover every case.
+        #[test]
+        fn lengths_agree_with_brute_force(
+            ranges in proptest::collection::btree_map(
+                (1u64..=2, 0u64..=2).prop_map(|(a, b)| if b == 0 { a } else { a * 10 + b }),
+                (0u16..=1, 1u16..=0b111),
+                1..5,
+            )
+        ) {
+            let mut t = RoutingTable::default();
+            t.set_operator(0, op("OPA"), rn("+49D001"));
+            t.set_operator(1, op("OPB"), rn("+49D002"));
+            let mut model = Vec::new();
+            for (p, (slot, bits)) in &ranges {
+                let prefix = digits(&p.to_string());
+                let l = Lengths::from_bits(bits << 7).unwrap();
+                t.set_range(prefix, *slot, l);
+                model.push((prefix, l));
+            }
+            let is_number = |v: u64| {
+                let e = n(v);
+                let best = model.iter().filter(|(p, _)| p.contains(e)).max_by_key(|(p, _)| p.len());
+                best.is_some_and(|(_, l)| l.contains(e.digits()))
+            };
+            // names by length, then "a number below" computed from the longest names up
+            let mut levels = vec![vec![1u64, 2]];
+            for _ in 1..9 {
+                let next = levels.last().unwrap().iter().flat_map(|v| [v * 10, v * 10 + 1, v * 10 + 2]).collect();
+                levels.push(next);
+            }
+            let mut below: HashMap<u64, bool> = HashMap::new();
+            for level in levels.iter().rev() {
+                for &v in level {
+                    let b = n(v).digits() < 9
+                        && (0..=2).any(|d| { let c = v * 10 + d; is_number(c) || below[&c] });
+                    below.insert(v, b);
+                }
+            }
+            for level in &levels {
+                for &v in level {
+                    prop_assert_eq!(t.route(n(v)).is_some(), is_number(v), "route {}", v);
+                    prop_assert_eq!(t.has_ranges_below(digits(&v.to_string())), below[&v], "below {}", v);
+                }
+            }
         }
     }
 
     #[test]
     fn shared_merge_keeps_every_answer() {
         let routes = Routes::default();
-        routes.write().set_operator(0, op("OPA"), rn("D001"));
-        routes.write().set_range("+49".parse().unwrap(), 0);
-        routes.write().set_operator(1, op("OPB"), rn("D002"));
+        routes.write().set_operator(0, op("OPA"), rn("+49D001"));
+        routes.write().set_range("+49".parse().unwrap(), 0, "7-15".parse().unwrap());
+        routes.write().set_operator(1, op("OPB"), rn("+49D002"));
         for v in 0..MIN_DELTA as u64 {
             routes.write().index_mut().set(n(4_900_000_000 + v), 1);
         }

@@ -153,8 +153,9 @@ pub trait NodeApi: Send + Sync + 'static {
     fn block(&self, height: u64) -> Result<Option<BlockInfo>, ReadError>;
     /// The proof that the block at `height` is final, if held: see [`FinalityProof`].
     fn finalization(&self, height: u64) -> Option<FinalityProof>;
-    /// Where the number routes, or `None` if it is in no assigned range.
-    fn route(&self, number: E164) -> Result<Option<RouteInfo>, ReadError>;
+    /// Where the number routes, or why not: it is in no assigned range, or its digit count is
+    /// not one of its range's lengths.
+    fn route(&self, number: E164) -> Result<Result<RouteInfo, npchain_core::Unroutable>, ReadError>;
     /// The numbers bound to the subscriber key now, with their routes and the height.
     fn bound_numbers(&self, subscriber: &npchain_core::PublicKey)
     -> Result<(u64, Vec<RouteInfo>), ReadError>;

@@ -253,10 +253,10 @@ impl<S: Store + Send + Sync + 'static, L: BlockLog + Sync> NodeApi for Service<S
         (self.finalizations)(height)
     }
 
-    fn route(&self, number: E164) -> Result<Option<RouteInfo>, ReadError> {
+    fn route(&self, number: E164) -> Result<Result<RouteInfo, npchain_core::Unroutable>, ReadError> {
         // Under the ledger's lock, so the route and the record are of the same height.
         let (height, route, record) =
-            self.chain.with_ledger(|l| (l.height(), l.route(number), l.number(number)));
+            self.chain.with_ledger(|l| (l.height(), l.lookup(number), l.number(number)));
         let record = record?;
         Ok(route.map(|r| {
             let bound = record.as_ref().is_some_and(|rec| rec.subscriber.is_some());

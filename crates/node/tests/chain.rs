@@ -21,8 +21,8 @@ mod support;
 /// OPA (holding +49301) and OPB.
 fn genesis() -> Genesis {
     GenesisBuilder::new("npchain-chain-test")
-        .operator("OPA", "D001")
-        .operator("OPB", "D002")
+        .operator("OPA", "+49D001")
+        .operator("OPB", "+49D002")
         .range("+49301", "OPA")
         .build()
 }

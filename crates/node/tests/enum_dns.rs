@@ -50,12 +50,12 @@ fn subscriber() -> PrivateKey {
     key("subscriber")
 }
 
-/// Three operators: OPA (+49301, local rn D001), OPB (+49302 and +4915, D002), OPC (+49303,
+/// Three operators: OPA (+49301, local rn +49D001), OPB (+49302 and +4915, +49D002), OPC (+49303,
 /// a global rn); one number ported at genesis.
 fn ledger() -> Ledger<MemStore> {
     let genesis = GenesisBuilder::new("npchain-enum-test")
-        .operator("OPA", "D001")
-        .operator("OPB", "D002")
+        .operator("OPA", "+49D001")
+        .operator("OPB", "+49D002")
         .operator("OPC", "+4930399")
         .range("+49301", "OPA")
         .range("+49302", "OPB")
@@ -253,30 +253,31 @@ async fn ported_and_not_ported_numbers_answer_naptr() {
     let n = naptr(record);
     assert_eq!((n.order, n.preference), (100, 10));
     assert_eq!((&*n.flags, &*n.services), (&b"u"[..], &b"E2U+pstn:tel"[..]));
-    assert_eq!(&*n.regexp, b"!^.*$!tel:+49301000001;npdi;rn=D002!");
+    assert_eq!(&*n.regexp, b"!^.*$!tel:+49301000001;npdi;rn=+49D002!");
     assert!(n.replacement.is_root());
 
     // a global routing number
     let answer = server.ask(&enum_name("+49301000003", "e164.arpa"), RecordType::NAPTR).await;
     assert_eq!(regexp(&answer), "!^.*$!tel:+49301000003;npdi;rn=+4930399!");
 
-    // inside a range, not ported: npdi without rn; also for ANY, and for a range's own prefix
-    for (number, rtype) in [(HOME, RecordType::NAPTR), (HOME, RecordType::ANY), ("+4915", RecordType::NAPTR)]
-    {
+    // inside a range, not ported: npdi without rn; also for ANY
+    for (number, rtype) in [(HOME, RecordType::NAPTR), (HOME, RecordType::ANY)] {
         let answer = server.ask(&enum_name(number, "e164.arpa"), rtype).await;
         assert_eq!(answer.metadata.response_code, ResponseCode::NoError);
         assert_eq!(regexp(&answer), format!("!^.*$!tel:{number};npdi!"));
     }
+    // a range's own prefix is shorter than its numbers (DE: 7 to 15 digits): no data
+    assert_nodata(&server.ask(&enum_name("+4915", "e164.arpa"), RecordType::NAPTR).await, 0);
     // ANY on a ported number
     let answer = server.ask(&enum_name(PORTED, "e164.arpa"), RecordType::ANY).await;
-    assert_eq!(regexp(&answer), "!^.*$!tel:+49301000001;npdi;rn=D002!");
+    assert_eq!(regexp(&answer), "!^.*$!tel:+49301000001;npdi;rn=+49D002!");
     // names are case-insensitive (the origin here)
     let answer = server.ask(&enum_name(PORTED, "E164.ARPA"), RecordType::NAPTR).await;
-    assert_eq!(regexp(&answer), "!^.*$!tel:+49301000001;npdi;rn=D002!");
+    assert_eq!(regexp(&answer), "!^.*$!tel:+49301000001;npdi;rn=+49D002!");
 
     let metrics = server.metrics.render();
     assert!(metrics.contains(r#"npchain_queries_total{kind="enum",result="ported"} 4"#), "{metrics}");
-    assert!(metrics.contains(r#"npchain_queries_total{kind="enum",result="not_ported"} 3"#), "{metrics}");
+    assert!(metrics.contains(r#"npchain_queries_total{kind="enum",result="not_ported"} 2"#), "{metrics}");
     server.assert_alive();
 }
 
@@ -329,7 +330,7 @@ async fn the_apex_answers_soa_and_ns() {
         let body = TxBody::UpdateOperator {
             id: op("OPA"),
             operator_key: operator_key("OPA").public_key(),
-            routing_number: "D001".parse().unwrap(),
+            routing_number: "+49D001".parse().unwrap(),
         };
         commit(&mut ledger, &regulator(), body);
     }
@@ -419,7 +420,7 @@ async fn tcp_answers_several_queries_on_one_connection() {
     let mut answers = [tcp_recv(&mut stream).await, tcp_recv(&mut stream).await];
     answers.sort_by_key(|a| a.metadata.id != first.metadata.id);
     assert_eq!(answers[0].metadata.id, first.metadata.id);
-    assert_eq!(regexp(&answers[0]), "!^.*$!tel:+49301000001;npdi;rn=D002!");
+    assert_eq!(regexp(&answers[0]), "!^.*$!tel:+49301000001;npdi;rn=+49D002!");
     assert_eq!(answers[1].metadata.id, second.metadata.id);
     assert_nxdomain(&answers[1], 0);
     server.assert_alive();
@@ -430,7 +431,7 @@ async fn the_origin_is_configurable() {
     let ledger = ledger();
     let server = Server::start(&ledger, "E164.Example.NET.").await;
     let answer = server.ask(&enum_name(PORTED, "e164.example.net"), RecordType::NAPTR).await;
-    assert_eq!(regexp(&answer), "!^.*$!tel:+49301000001;npdi;rn=D002!");
+    assert_eq!(regexp(&answer), "!^.*$!tel:+49301000001;npdi;rn=+49D002!");
     let answer = server.ask("e164.example.net.", RecordType::SOA).await;
     match &answer.answers[0].data {
         RData::SOA(soa) => assert_eq!(soa.rname.to_string(), "hostmaster.e164.example.net."),
@@ -553,7 +554,7 @@ async fn garbage_never_stops_the_server() {
         let valid = query(&valid_name, RecordType::NAPTR);
         let (others, answer) =
             server.udp_exchange(&[bytes, &valid.to_vec().unwrap()], valid.metadata.id).await;
-        assert_eq!(regexp(&answer), "!^.*$!tel:+49301000001;npdi;rn=D002!", "after {what}");
+        assert_eq!(regexp(&answer), "!^.*$!tel:+49301000001;npdi;rn=+49D002!", "after {what}");
         for other in others {
             // whatever else came back is an error response, never an answer
             if let Ok(m) = Message::from_vec(&other) {
@@ -579,7 +580,7 @@ async fn garbage_never_stops_the_server() {
         let valid = query(&valid_name, RecordType::NAPTR);
         tcp_send(&mut fresh, &valid.to_vec().unwrap()).await;
         let answer = tcp_recv(&mut fresh).await;
-        assert_eq!(regexp(&answer), "!^.*$!tel:+49301000001;npdi;rn=D002!", "after TCP {what}");
+        assert_eq!(regexp(&answer), "!^.*$!tel:+49301000001;npdi;rn=+49D002!", "after TCP {what}");
         server.assert_alive();
     }
 
@@ -627,20 +628,26 @@ async fn answers_follow_committed_blocks() {
     // released but not yet activated: still routed to the donor
     assert_eq!(regexp(&server.ask(&name, RecordType::NAPTR).await), "!^.*$!tel:+49301000007;npdi!");
     commit(&mut ledger, &opb, TxBody::Activate { port });
-    assert_eq!(regexp(&server.ask(&name, RecordType::NAPTR).await), "!^.*$!tel:+49301000007;npdi;rn=D002!");
+    assert_eq!(
+        regexp(&server.ask(&name, RecordType::NAPTR).await),
+        "!^.*$!tel:+49301000007;npdi;rn=+49D002!"
+    );
     assert_eq!(soa_serial(server.ask("e164.arpa.", RecordType::SOA).await), 4);
 
     // the recipient's routing number changes: every number it serves follows
     let body = TxBody::UpdateOperator {
         id: op("OPB"),
         operator_key: opb.public_key(),
-        routing_number: "D0B2".parse().unwrap(),
+        routing_number: "+49D0B2".parse().unwrap(),
     };
     commit(&mut ledger, &regulator(), body);
-    assert_eq!(regexp(&server.ask(&name, RecordType::NAPTR).await), "!^.*$!tel:+49301000007;npdi;rn=D0B2!");
+    assert_eq!(
+        regexp(&server.ask(&name, RecordType::NAPTR).await),
+        "!^.*$!tel:+49301000007;npdi;rn=+49D0B2!"
+    );
     assert_eq!(
         regexp(&server.ask(&enum_name(PORTED, "e164.arpa"), RecordType::NAPTR).await),
-        "!^.*$!tel:+49301000001;npdi;rn=D0B2!"
+        "!^.*$!tel:+49301000001;npdi;rn=+49D0B2!"
     );
 
     // a new range: its numbers exist from that block on, and its stem is no longer NXDOMAIN
@@ -685,7 +692,7 @@ async fn dig_reads_the_naptr() {
     let name = enum_name(PORTED, "e164.arpa");
 
     let stdout = dig(server.udp, &["+short", &name, "NAPTR"]).await;
-    assert_eq!(stdout.trim(), r#"100 10 "u" "E2U+pstn:tel" "!^.*$!tel:+49301000001;npdi;rn=D002!" ."#);
+    assert_eq!(stdout.trim(), r#"100 10 "u" "E2U+pstn:tel" "!^.*$!tel:+49301000001;npdi;rn=+49D002!" ."#);
 
     // over TCP, in full: authoritative, NOERROR, TTL 0
     let stdout = dig(server.tcp, &["+tcp", &name, "NAPTR"]).await;
@@ -777,7 +784,7 @@ async fn a_query_of_more_or_fewer_than_one_question_is_formerr() {
     assert_eq!(answer.metadata.id, id);
     assert_formerr_without_question(&answer, false);
     tcp_send(&mut stream, &query_bytes(&enum_name(PORTED, "e164.arpa"))).await;
-    assert_eq!(regexp(&tcp_recv(&mut stream).await), "!^.*$!tel:+49301000001;npdi;rn=D002!");
+    assert_eq!(regexp(&tcp_recv(&mut stream).await), "!^.*$!tel:+49301000001;npdi;rn=+49D002!");
 
     // an update of 13 zones: FORMERR (RFC 2136 §3.1.1: one zone); a notify of 13: NOTIMP
     for (op_code, code) in [(OpCode::Update, ResponseCode::FormErr), (OpCode::Notify, ResponseCode::NotImp)] {
@@ -889,7 +896,7 @@ async fn tcp_connections_beyond_the_cap_are_closed_and_those_within_it_answer() 
     let mut open = Vec::new();
     for _ in 0..3 {
         let mut stream = TcpStream::connect(server.tcp).await.unwrap();
-        assert_eq!(ask_tcp(&mut stream, &name).await, "!^.*$!tel:+49301000001;npdi;rn=D002!");
+        assert_eq!(ask_tcp(&mut stream, &name).await, "!^.*$!tel:+49301000001;npdi;rn=+49D002!");
         open.push(stream);
     }
     // more are closed at once, even with a query waiting
@@ -900,7 +907,7 @@ async fn tcp_connections_beyond_the_cap_are_closed_and_those_within_it_answer() 
     }
     // the three go on answering
     for stream in &mut open {
-        assert_eq!(ask_tcp(stream, &name).await, "!^.*$!tel:+49301000001;npdi;rn=D002!");
+        assert_eq!(ask_tcp(stream, &name).await, "!^.*$!tel:+49301000001;npdi;rn=+49D002!");
     }
     // once one closes, a new connection is served (when the server has seen it close)
     drop(open.pop());
@@ -934,7 +941,7 @@ async fn a_tcp_connection_without_a_whole_request_is_closed_at_the_idle_timeout(
     // answered once, then silent
     let mut after = TcpStream::connect(server.tcp).await.unwrap();
     tcp_send(&mut after, &bytes).await;
-    assert_eq!(regexp(&tcp_recv(&mut after).await), "!^.*$!tel:+49301000001;npdi;rn=D002!");
+    assert_eq!(regexp(&tcp_recv(&mut after).await), "!^.*$!tel:+49301000001;npdi;rn=+49D002!");
     for stream in [&mut silent, &mut half, &mut after] {
         assert!(closed_by_server(stream).await, "an idle connection stayed open");
     }

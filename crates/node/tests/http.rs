@@ -70,8 +70,8 @@ impl Node {
             .time(Timestamp(wall_ms() - 60_000))
             .region(table::TABLE_REGION)
             .policy(Policy { donor_answer_secs: 3600, ..Policy::default() })
-            .operator("OPA", "D001")
-            .operator("OPB", "D002")
+            .operator("OPA", "+49D001")
+            .operator("OPB", "+49D002")
             .range("+49301", "OPA")
             .range("+49302", "OPB")
             // the numbers of the number table
@@ -247,7 +247,7 @@ fn a_port_through_the_api() {
     let (_, route) = node.get(&format!("/v1/numbers/{NUMBER}"));
     assert_eq!(
         (route["serving"].as_str(), route["routing_number"].as_str(), route["ported"].as_bool()),
-        (Some("OPB"), Some("D002"), Some(true))
+        (Some("OPB"), Some("+49D002"), Some(true))
     );
     assert_eq!(route["height"], activated.height);
     let (_, history) = node.get(&format!("/v1/numbers/{NUMBER}/history"));
@@ -925,20 +925,48 @@ fn a_batch_is_refused_while_it_is_read() {
     }
 }
 
-/// A number the ledger holds is listed for its key even when it is shorter than a typed number
-/// may be (a signed transaction carries digits, not text): the listing reads back canonical
-/// text, not by the typed grammar.
+/// A signed transaction carries digits, not text, so it can name a number shorter than a typed
+/// number may be; the ledger refuses it by its range's lengths (7 to 15 digits here), so no
+/// such number is ever bound.
 #[test]
-fn a_bound_number_of_six_digits_is_listed_for_its_key() {
+fn a_number_of_six_digits_is_not_bound() {
     let node = Node::start(Some(TOKEN));
     let short = E164::from_value(493_010).unwrap();
     assert!(E164::parse(&short.to_string(), None).is_err(), "too short to type");
     let bind = TxBody::Bind { number: short, subscriber: Some(subscriber().public_key()) };
-    assert_eq!(node.submit(&opa(), 1, bind).0, 202);
-    node.commit();
-    let sub_hex = commonware_formatting::hex(subscriber().public_key().as_ref());
-    let (_, bound) = node.get(&format!("/v1/keys/{sub_hex}/numbers"));
-    assert_eq!(bound["numbers"][0]["number"], "+493010", "{bound}");
+    let (code, answer) = node.submit(&opa(), 1, bind);
+    assert_eq!(code, 422, "{answer}");
+    assert!(answer.to_string().contains("number-length"), "{answer}");
+}
+
+/// A number whose digit count is not one of its range's lengths is not found, with the reason:
+/// the number, its digit count and the range's lengths.
+#[test]
+fn a_number_of_the_wrong_length_for_its_range_is_not_found() {
+    let node = Node::start(None);
+    let assign = TxBody::AssignRangeWithLengths {
+        prefix: "+49303".parse().unwrap(),
+        holder: "OPB".parse().unwrap(),
+        lengths: "12".parse().unwrap(),
+    };
+    let (code, body) = node.submit(&key("regulator"), 1, assign);
+    assert_eq!(code, 202, "{body}");
+    let block = node.commit();
+    assert!(block.txs.iter().all(|t| t.outcome == "applied"), "{:?}", block.txs);
+    let (code, route) = node.get("/v1/numbers/+493031234567");
+    assert_eq!((code, route["serving"].as_str()), (200, Some("OPB")), "{route}");
+    let got = node.get("/v1/numbers/+4930312345678");
+    let message = got.1["message"].clone();
+    assert_error(got, 404, "number_length");
+    assert_eq!(
+        message,
+        "+4930312345678 has 13 digits, but the numbers of its range +49303 have 12 (country code included): it \
+         is not a number",
+    );
+    assert_error(node.get("/v1/numbers/+49303123456"), 404, "number_length");
+    let (_, ranges) = node.get("/v1/ranges");
+    let range = ranges["ranges"].as_array().unwrap().iter().find(|r| r["prefix"] == "+49303").cloned();
+    assert_eq!(range, Some(serde_json::json!({ "prefix": "+49303", "holder": "OPB", "lengths": "12" })));
 }
 
 #[test]
@@ -958,7 +986,7 @@ fn the_governance_reads_follow_the_regulator_at_one_height() {
             "name": "Operator OPA",
             "operator_key": hex(&opa()),
             "validator_key": hex(&key("OPA/validator")),
-            "routing_number": "D001",
+            "routing_number": "+49D001",
             "active": true,
         })
     );
@@ -967,9 +995,9 @@ fn the_governance_reads_follow_the_regulator_at_one_height() {
     assert_eq!(
         ranges,
         serde_json::json!({ "height": 0, "ranges": [
-            { "prefix": "+49150", "holder": "OPA" },
-            { "prefix": "+49301", "holder": "OPA" },
-            { "prefix": "+49302", "holder": "OPB" },
+            { "prefix": "+49150", "holder": "OPA", "lengths": "7-15" },
+            { "prefix": "+49301", "holder": "OPA", "lengths": "7-15" },
+            { "prefix": "+49302", "holder": "OPB", "lengths": "7-15" },
         ]})
     );
     let (code, policy) = node.get("/v1/policy");
@@ -1001,7 +1029,7 @@ fn the_governance_reads_follow_the_regulator_at_one_height() {
                 name: "Operator Z".into(),
                 operator_key: key("OPZ").public_key(),
                 validator_key: None,
-                routing_number: "D0FF".parse().unwrap(),
+                routing_number: "+49D0FF".parse().unwrap(),
             },
         ),
     ] {

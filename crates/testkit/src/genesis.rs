@@ -32,14 +32,14 @@ impl GenesisBuilder {
         }
     }
 
-    /// The three operators OPA, OPB and OPC with routing numbers D001..D003, holding
+    /// The three operators OPA, OPB and OPC with routing numbers +49D001..+49D003, holding
     /// +49301, +49302 and +49303, in region DE: the network most tests use.
     pub fn three_operators(chain_name: &str) -> Self {
         Self::new(chain_name)
             .region("DE")
-            .operator("OPA", "D001")
-            .operator("OPB", "D002")
-            .operator("OPC", "D003")
+            .operator("OPA", "+49D001")
+            .operator("OPB", "+49D002")
+            .operator("OPC", "+49D003")
             .range("+49301", "OPA")
             .range("+49302", "OPB")
             .range("+49303", "OPC")
@@ -97,12 +97,19 @@ impl GenesisBuilder {
         self
     }
 
-    /// The range `prefix` held by `holder`.
-    pub fn range(mut self, prefix: &str, holder: &str) -> Self {
-        self.genesis.ranges.push(GenesisRange {
-            prefix: prefix.parse().unwrap_or_else(|e| panic!("test prefix {prefix:?}: {e}")),
-            holder: op(holder),
-        });
+    /// The range `prefix` held by `holder`, with the numbering plan's lengths.
+    pub fn range(self, prefix: &str, holder: &str) -> Self {
+        self.range_with(prefix, holder, None)
+    }
+
+    /// The range `prefix` held by `holder` with these lengths (`"12-13"`; `None`: the
+    /// numbering plan's).
+    pub fn range_with(mut self, prefix: &str, holder: &str, lengths: Option<&str>) -> Self {
+        let prefix = prefix.parse().unwrap_or_else(|e| panic!("test prefix {prefix:?}: {e}"));
+        let lengths = lengths.map(|l| l.parse().unwrap_or_else(|e| panic!("test lengths {l:?}: {e}")));
+        let range =
+            GenesisRange::new(prefix, op(holder), lengths).unwrap_or_else(|e| panic!("test range: {e}"));
+        self.genesis.ranges.push(range);
         self
     }
 

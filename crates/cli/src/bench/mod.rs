@@ -167,9 +167,9 @@ fn start(
     LocalNet::start(&env.data.join(name), env, ported, ready_within)
 }
 
-/// The routing number operator `i` of a devnet answers with (`D001`, `D002`, …).
+/// The routing number operator `i` of a devnet answers with (`+49D001`, `+49D002`, …).
 fn devnet_rn(i: usize) -> String {
-    format!("D{:03X}", i + 1)
+    format!("+49D{:03X}", i + 1)
 }
 
 /// Write throughput and commit latency: every step of `count` ports (bind, request, release,
@@ -347,7 +347,7 @@ pub fn mass(env: &Env, count: usize) -> Result<Figures, BenchError> {
     figure(&mut figures, "numbers checked on every node (ENUM)", checked.len() as f64, "numbers");
 
     // (a) OPB's routing number changes.
-    let new_rn = "D0B2";
+    let new_rn = "+49D0B2";
     let opb = &net.keys.operators[1];
     let update = sign(
         &net.keys.regulator,

@@ -276,7 +276,7 @@ impl EnumProbe {
     }
 }
 
-/// The routing number in an ENUM answer (`;rn=D002`), if ported.
+/// The routing number in an ENUM answer (`;rn=+49D002`), if ported.
 pub fn answer_rn(answer: &EnumAnswer) -> Option<&str> {
     match answer {
         EnumAnswer::Naptr(regexp) => regexp.split(";rn=").nth(1).map(|r| r.trim_end_matches('!')),

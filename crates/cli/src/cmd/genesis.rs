@@ -78,8 +78,22 @@ pub enum CeremonyError {
     DuplicateRoutingNumber { path: String, rn: RoutingNumber, first: String },
     #[error("{path}: p2p address {address} is already that of {first}")]
     DuplicateAddress { path: String, address: SocketAddr, first: String },
-    #[error("{path} line 1: the header must be prefix,operator; found {found:?}")]
+    #[error("{path} line 1: the header must be prefix,operator[,lengths]; found {found:?}")]
     RangesHeader { path: String, found: String },
+    #[error("{path} line {line}: {source}")]
+    RangeLengths {
+        path: String,
+        line: usize,
+        #[source]
+        source: npchain_core::LengthsError,
+    },
+    #[error("{path} line {line}: {source}")]
+    Range {
+        path: String,
+        line: usize,
+        #[source]
+        source: npchain_core::GenesisError,
+    },
     #[error("{path} line {line}: {source}")]
     RangesCsv {
         path: String,
@@ -87,7 +101,7 @@ pub enum CeremonyError {
         #[source]
         source: csv::Error,
     },
-    #[error("{path} line {line}: expected 2 fields (prefix,operator), found {found}")]
+    #[error("{path} line {line}: expected the header's fields (prefix,operator[,lengths]), found {found}")]
     RangeFields { path: String, line: usize, found: usize },
     #[error("{path} line {line}: {source}")]
     RangePrefix {
@@ -410,8 +424,9 @@ fn read_operators(
     Ok((ops.into_iter().map(|(_, o)| o).collect(), peers))
 }
 
-/// The ranges CSV (`prefix,operator`): each prefix read with the region, held by an operator of
-/// the files, none twice and none inside another.
+/// The ranges CSV (`prefix,operator[,lengths]`): each prefix read with the region, held by an
+/// operator of the files, none twice and none inside another; a range without lengths (no
+/// column, or an empty field) has the numbering plan's.
 fn read_ranges(
     path: &Path,
     region: Option<Region>,
@@ -426,7 +441,8 @@ fn read_ranges(
         .iter()
         .map(str::to_owned)
         .collect();
-    if header != ["prefix", "operator"] {
+    let columns = header.len();
+    if header != ["prefix", "operator"] && header != ["prefix", "operator", "lengths"] {
         return Err(CeremonyError::RangesHeader { path: name, found: header.join(",") });
     }
     let mut ranges = Vec::new();
@@ -435,7 +451,7 @@ fn read_ranges(
         let line = i + 2;
         let record =
             record.map_err(|source| CeremonyError::RangesCsv { path: name.clone(), line, source })?;
-        if record.len() != 2 {
+        if record.len() != columns {
             return Err(CeremonyError::RangeFields { path: name, line, found: record.len() });
         }
         let prefix = Prefix::parse(&record[0], region).map_err(|source| CeremonyError::RangePrefix {
@@ -455,7 +471,20 @@ fn read_ranges(
             return Err(CeremonyError::DuplicateRange { path: name, line, prefix, first: *first });
         }
         lines.insert(prefix, (line, holder.clone()));
-        ranges.push(GenesisRange { prefix, holder });
+        let lengths = match record.get(2).filter(|l| !l.is_empty()) {
+            Some(text) => Some(text.parse().map_err(|source| CeremonyError::RangeLengths {
+                path: name.clone(),
+                line,
+                source,
+            })?),
+            None => None,
+        };
+        let range = GenesisRange::new(prefix, holder, lengths).map_err(|source| CeremonyError::Range {
+            path: name.clone(),
+            line,
+            source,
+        })?;
+        ranges.push(range);
     }
     // one inside another (in either order of the lines): named by the inner range's line
     for r in &ranges {

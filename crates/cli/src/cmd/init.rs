@@ -27,7 +27,7 @@ pub struct Args {
     /// Where the other validators reach this node's p2p port (IP:port as seen from outside).
     #[arg(long)]
     p2p_address: SocketAddr,
-    /// The routing number (RFC 4694 rn) calls to its numbers carry, e.g. D001 or +4930999.
+    /// The routing number (RFC 4694 rn) calls to its numbers carry, e.g. +49D001 or +4930999.
     #[arg(long)]
     routing_number: String,
     /// Print the operator file as JSON.

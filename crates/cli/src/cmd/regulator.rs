@@ -17,7 +17,9 @@ use npchain_client::{
     Client, ClientError, Refusal,
     regulator::{Regulator, RegulatorError, change_policy},
 };
-use npchain_core::{OperatorId, Policy, Prefix, Region, RoutingNumber, TxBody, types::parse_public_key};
+use npchain_core::{
+    Lengths, OperatorId, Policy, Prefix, Region, RoutingNumber, TxBody, types::parse_public_key,
+};
 use serde_json::{Value, json};
 use std::{path::PathBuf, process::ExitCode, time::Duration};
 
@@ -115,12 +117,18 @@ pub enum KeyCommand {
 pub enum RangeCommand {
     /// Give the range (prefix) to an active operator. A longer prefix inside an assigned one
     /// carves its numbers out of it; taking an assigned prefix from its holder needs --replace.
+    /// The transaction always carries the range's number lengths: --lengths, or the numbering
+    /// plan's for the prefix's country code (shown before signing).
     Assign {
         #[arg(allow_hyphen_values = true)]
         prefix: String,
         holder: String,
         #[arg(long)]
         replace: bool,
+        /// Digit counts of the range's numbers, country code included: 11-12, 10,12 (default:
+        /// libphonenumber's possible lengths for the country code).
+        #[arg(long)]
+        lengths: Option<String>,
     },
     /// Take the range back from its holder: refused while any of its numbers is bound,
     /// ported or in an open order.
@@ -333,13 +341,20 @@ fn build(client: &Client, action: &Command) -> Result<Vec<(TxBody, Shown)>, CliE
             let body = TxBody::RetireOperator { id: operator_id(id)? };
             (body, Shown { lines: vec![format!("retire {id}")], json: json!({ "retire": id }) })
         }
-        Command::Range(RangeCommand::Assign { prefix: raw, holder, replace }) => {
+        Command::Range(RangeCommand::Assign { prefix: raw, holder, replace, lengths }) => {
             let prefix = prefix(client, raw)?;
             let holder_id = operator_id(holder)?;
+            let (lengths, source) = range_lengths(prefix, lengths.as_deref())?;
             let ranges = client.ranges()?;
-            let lines = assign_effects(prefix, &holder_id, &ranges.ranges, *replace)?;
-            let body = TxBody::AssignRange { prefix, holder: holder_id };
-            let json = json!({ "assign": prefix.to_string(), "holder": holder, "height": ranges.height });
+            let mut lines = assign_effects(prefix, &holder_id, lengths, &ranges.ranges, *replace)?;
+            lines.insert(1, format!("  numbers of {lengths} digits ({source})"));
+            let body = TxBody::AssignRangeWithLengths { prefix, holder: holder_id, lengths };
+            let json = json!({
+                "assign": prefix.to_string(),
+                "holder": holder,
+                "lengths": lengths.to_string(),
+                "height": ranges.height,
+            });
             (body, Shown { lines, json })
         }
         Command::Range(RangeCommand::Withdraw { prefix: raw }) => {
@@ -406,11 +421,43 @@ fn find_operator(client: &Client, id: &str) -> Result<OperatorInfo, CliError> {
     })
 }
 
-/// What assigning `prefix` to `holder` does to the ranges there are: the lines to show, or the
-/// refusal of taking an assigned prefix from its holder without `replace`.
+/// The lengths a range assignment carries: `given`, or the numbering plan's for the prefix,
+/// with where they come from (for the line shown before signing).
+fn range_lengths(prefix: Prefix, given: Option<&str>) -> Result<(Lengths, String), CliError> {
+    let lengths = match given {
+        Some(text) => text.parse::<Lengths>().map_err(|e| refusal("bad-lengths", e.to_string()))?,
+        None => {
+            let (code, lengths) = Lengths::plan(prefix).ok_or_else(|| {
+                refusal(
+                    "no-plan-lengths",
+                    format!(
+                        "the numbering plan gives no lengths for {prefix} (no whole assigned country code, or no \
+                         number longer than it); give --lengths, e.g. --lengths 11-12"
+                    ),
+                )
+            })?;
+            return Ok((lengths, format!("the numbering plan of +{code}")));
+        }
+    };
+    let allowed = Lengths::any_for(prefix);
+    if !lengths.is_subset(allowed) {
+        return Err(refusal(
+            "range-lengths",
+            format!(
+                "range {prefix} cannot have lengths {lengths}: its numbers may have {allowed} digits (more than the \
+                 prefix, country code included)"
+            ),
+        ));
+    }
+    Ok((lengths, "--lengths".into()))
+}
+
+/// What assigning `prefix` to `holder` with `lengths` does to the ranges there are: the lines
+/// to show, or the refusal of taking an assigned prefix from its holder without `replace`.
 fn assign_effects(
     prefix: Prefix,
     holder: &OperatorId,
+    lengths: Lengths,
     ranges: &[RangeInfo],
     replace: bool,
 ) -> Result<Vec<String>, CliError> {
@@ -419,7 +466,14 @@ fn assign_effects(
         let Ok(other) = r.prefix.parse::<Prefix>() else { continue };
         if other == prefix {
             if r.holder == holder.as_str() {
-                return Err(refusal("range-assigned", format!("range {prefix} is already held by {holder}")));
+                if r.lengths != lengths.to_string() {
+                    lines.push(format!("  changes its lengths from {}", r.lengths));
+                    continue;
+                }
+                return Err(refusal(
+                    "range-assigned",
+                    format!("range {prefix} is already held by {holder} with lengths {lengths}"),
+                ));
             }
             if !replace {
                 return Err(refusal(

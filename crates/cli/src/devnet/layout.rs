@@ -137,6 +137,8 @@ pub enum RangeFault {
     Unknown { holder: OperatorId, known: String },
     #[error("no ranges")]
     Empty,
+    #[error(transparent)]
+    Range(#[from] npchain_core::GenesisError),
 }
 
 pub(super) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DevnetError + '_ {
@@ -154,9 +156,9 @@ pub fn demo_ranges(validators: usize) -> Vec<GenesisRange> {
         .flat_map(|i| {
             let mobile = format!("+491{}{}", 5 + i / 10, i % 10);
             let fixed = format!("+4930{}", 100 + i);
-            [mobile, fixed].into_iter().map(move |p| GenesisRange {
-                prefix: p.parse().expect("valid prefix"),
-                holder: operator_id(i),
+            [mobile, fixed].into_iter().map(move |p| {
+                GenesisRange::new(p.parse().expect("valid prefix"), operator_id(i), None)
+                    .expect("the plan has lengths for +49")
             })
         })
         .collect()
@@ -189,7 +191,7 @@ pub fn read_ranges(path: &Path, validators: usize) -> Result<Vec<GenesisRange>, 
         if !known.contains(&holder) {
             return Err(err(line, RangeFault::Unknown { holder, known: list(&known) }));
         }
-        out.push(GenesisRange { prefix, holder });
+        out.push(GenesisRange::new(prefix, holder, None).map_err(|e| err(line, e.into()))?);
     }
     if out.is_empty() {
         return Err(err(2, RangeFault::Empty));
@@ -324,7 +326,7 @@ fn create(
             name: format!("Demo operator {}", operator_id(i)),
             operator_key: operator.public_key(),
             validator_key: validator.public_key(),
-            routing_number: format!("D{:03X}", i + 1).parse().expect("valid routing number"),
+            routing_number: format!("+49D{:03X}", i + 1).parse().expect("valid routing number"),
         });
         validator_keys.push(validator.public_key());
     }

@@ -14,7 +14,7 @@ use crate::{
     number::{E164, Prefix},
     policy::Policy,
     port::PortOrder,
-    records::{Event, NumberEvent, NumberRecord, OperatorRecord, TimerKind},
+    records::{Event, NumberEvent, NumberRecord, OperatorRecord, RangeRecord, TimerKind},
     store::{Change, Entry, ReadStore, StoreError, Table},
     types::{OperatorId, PortId, PublicKey, RoutingNumber, Timestamp},
 };
@@ -278,12 +278,12 @@ impl<'a, S: ReadStore> Ctx<'a, S> {
         }
     }
 
-    pub(super) fn put_range(&mut self, prefix: Prefix, holder: &OperatorId) {
-        self.write(Table::Ranges, prefix.encode().to_vec(), holder);
+    pub(super) fn put_range(&mut self, prefix: Prefix, range: &RangeRecord) {
+        self.write(Table::Ranges, prefix.encode().to_vec(), range);
     }
 
-    /// The holder of exactly this range, if it is assigned.
-    pub(super) fn range_at(&self, prefix: Prefix) -> Result<Option<OperatorId>, StoreError> {
+    /// Exactly this range, if it is assigned.
+    pub(super) fn range_at(&self, prefix: Prefix) -> Result<Option<RangeRecord>, StoreError> {
         self.read(Table::Ranges, &prefix.encode())
     }
 
@@ -291,11 +291,11 @@ impl<'a, S: ReadStore> Ctx<'a, S> {
         self.delete(Table::Ranges, prefix.encode().to_vec());
     }
 
-    /// The longest assigned prefix of `number` and its holder.
-    pub(super) fn range_holder(&self, number: E164) -> Result<Option<(Prefix, OperatorId)>, StoreError> {
+    /// The longest assigned prefix of `number` and its range.
+    pub(super) fn range_of(&self, number: E164) -> Result<Option<(Prefix, RangeRecord)>, StoreError> {
         for prefix in number.prefixes() {
-            if let Some(holder) = self.read::<OperatorId>(Table::Ranges, &prefix.encode())? {
-                return Ok(Some((prefix, holder)));
+            if let Some(range) = self.range_at(prefix)? {
+                return Ok(Some((prefix, range)));
             }
         }
         Ok(None)
@@ -308,7 +308,12 @@ impl<'a, S: ReadStore> Ctx<'a, S> {
     /// The number's record (empty if it has none), its range holder and its serving operator.
     pub(super) fn number_view(&self, n: E164) -> Result<(NumberRecord, OperatorId, OperatorId), Fail> {
         let record = self.number(n)?.unwrap_or_default();
-        let (_, holder) = self.range_holder(n)?.ok_or(TxError::UnknownNumber { number: n })?;
+        let (range, range_record) = self.range_of(n)?.ok_or(TxError::UnknownNumber { number: n })?;
+        let lengths = range_record.lengths(range);
+        if !lengths.contains(n.digits()) {
+            return Err(TxError::NumberLength { number: n, digits: n.digits(), range, lengths }.into());
+        }
+        let holder = range_record.holder;
         let serving = record.ported_to.clone().unwrap_or_else(|| holder.clone());
         Ok((record, holder, serving))
     }

@@ -18,10 +18,10 @@ use super::{
 use crate::{
     error::TxError,
     number::Prefix,
-    records::{Event, NumberRecord, OperatorRecord},
+    records::{Event, NumberRecord, OperatorRecord, RangeRecord},
     store::{Batch, Change, Meta, Overlay, ReadStore, Store, StoreError, Table, entry_digest_input},
     tx::VerifiedTx,
-    types::{Digest, OperatorId, PublicKey, Timestamp, TxId},
+    types::{Digest, PublicKey, Timestamp, TxId},
 };
 use commonware_cryptography::lthash::LtHash;
 use std::collections::BTreeMap;
@@ -206,7 +206,7 @@ impl<S: Store> Ledger<S> {
                 (Table::Ranges, Some(v)) => {
                     ranges.push((
                         decode::<Prefix>(Table::Ranges, key)?,
-                        decode::<OperatorId>(Table::Ranges, v)?,
+                        decode::<RangeRecord>(Table::Ranges, v)?,
                     ));
                 }
                 (Table::Ranges, None) => withdrawn.push(decode::<Prefix>(Table::Ranges, key)?),
@@ -230,8 +230,8 @@ impl<S: Store> Ledger<S> {
         for op in operators {
             table.set_operator(op.slot, op.id, op.routing_number);
         }
-        for (prefix, holder) in ranges {
-            table.set_range(prefix, self.slot_of[&holder]);
+        for (prefix, range) in ranges {
+            table.set_range(prefix, self.slot_of[&range.holder], range.lengths(prefix));
         }
         for prefix in withdrawn {
             table.remove_range(prefix);

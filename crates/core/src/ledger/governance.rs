@@ -11,9 +11,10 @@ use super::{
 };
 use crate::{
     error::{TxError, ValidatorChange},
+    lengths::Lengths,
     number::Prefix,
     policy::Policy,
-    records::{Event, NumberRecord, OperatorRecord},
+    records::{Event, NumberRecord, OperatorRecord, RangeRecord},
     store::{ReadStore, Table},
     types::{OperatorId, PublicKey, RoutingNumber},
 };
@@ -156,17 +157,46 @@ pub(super) fn set_validator<S: ReadStore>(
     Ok(())
 }
 
-/// `AssignRange`: the prefix goes to an active holder, replacing any earlier holder of exactly
-/// this prefix. Overlaps are allowed and mean nesting: a number belongs to the longest assigned
-/// prefix that contains it, so a longer prefix carves its numbers out of a shorter one, and a
-/// shorter one covers only what no longer one holds.
+/// `AssignRange` (without lengths, tag 3; with them, tag 16): the prefix goes to an active
+/// holder, replacing any earlier holder (and lengths) of exactly this prefix. Overlaps are
+/// allowed and mean nesting: a number belongs to the longest assigned prefix that contains it,
+/// so a longer prefix carves its numbers out of a shorter one, and a shorter one covers only
+/// what no longer one holds.
+///
+/// Lengths must be ones the prefix allows ([`Lengths::any_for`]). They must not strand a live
+/// number: refused when a number that would belong to this range (it is under the prefix and
+/// no longer assigned prefix holds it) is bound, ported or in an open order and has another
+/// length. The check reads every stored number record under the prefix, as `WithdrawRange`
+/// does; without lengths a range has every length its prefix allows, so nothing is read.
 pub(super) fn assign_range<S: ReadStore>(
     ctx: &mut Ctx<'_, S>,
     prefix: Prefix,
     holder: &OperatorId,
+    lengths: Option<Lengths>,
 ) -> Result<(), Fail> {
     ctx.active_operator(holder)?;
-    ctx.put_range(prefix, holder);
+    if let Some(lengths) = lengths {
+        let allowed = Lengths::any_for(prefix);
+        if !lengths.is_subset(allowed) {
+            return Err(TxError::RangeLengths { prefix, lengths, allowed }.into());
+        }
+        for (start, end) in numbers_under(prefix) {
+            for (key, value) in ctx.scan(Table::Numbers, &start, Some(&end[..]))? {
+                let number = number_from_key(&key)?;
+                if lengths.contains(number.digits())
+                    || ctx.range_of(number)?.is_some_and(|(p, _)| p.len() > prefix.len())
+                {
+                    continue;
+                }
+                let record: NumberRecord = decode(Table::Numbers, &value)?;
+                if record.open_port.is_some() || record.ported_to.is_some() || record.subscriber.is_some() {
+                    let digits = number.digits();
+                    return Err(TxError::RangeStrandsNumber { prefix, lengths, number, digits }.into());
+                }
+            }
+        }
+    }
+    ctx.put_range(prefix, &RangeRecord { holder: holder.clone(), lengths });
     ctx.emit(Event::RangeAssigned { prefix, holder: holder.clone() });
     Ok(())
 }
@@ -178,11 +208,11 @@ pub(super) fn assign_range<S: ReadStore>(
 /// The check reads every stored number record under the prefix (numbers nobody touched have
 /// none); only the regulator can make a ledger do this work.
 pub(super) fn withdraw_range<S: ReadStore>(ctx: &mut Ctx<'_, S>, prefix: Prefix) -> Result<(), Fail> {
-    let holder = ctx.range_at(prefix)?.ok_or(TxError::RangeNotAssigned { prefix })?;
+    let holder = ctx.range_at(prefix)?.ok_or(TxError::RangeNotAssigned { prefix })?.holder;
     for (start, end) in numbers_under(prefix) {
         for (key, value) in ctx.scan(Table::Numbers, &start, Some(&end[..]))? {
             let number = number_from_key(&key)?;
-            if ctx.range_holder(number)?.map(|(p, _)| p) != Some(prefix) {
+            if ctx.range_of(number)?.map(|(p, _)| p) != Some(prefix) {
                 continue;
             }
             let record: NumberRecord = decode(Table::Numbers, &value)?;

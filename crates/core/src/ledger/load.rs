@@ -11,11 +11,10 @@ use super::{
 use crate::{
     genesis::{Genesis, GenesisError, PortedEntry},
     number::{E164, Prefix},
-    records::{NumberRecord, OperatorRecord},
+    records::{NumberRecord, OperatorRecord, RangeRecord},
     routing::{Routes, RoutingIndex},
     store::{Batch, Entry, Meta, ReadStore, Store, StoreError, Table},
     tx::ChainId,
-    types::OperatorId,
 };
 use commonware_codec::Encode;
 use commonware_cryptography::{Hasher, Sha256, lthash::LtHash};
@@ -68,10 +67,15 @@ impl<S: Store> Ledger<S> {
             });
             slots.insert(op.id.clone(), slot);
         }
-        let ranges: HashMap<Prefix, OperatorId> =
-            genesis.ranges.iter().map(|r| (r.prefix, r.holder.clone())).collect();
-        for (prefix, holder) in &ranges {
-            ctx.put_range(*prefix, holder);
+        // The lengths as the genesis resolved them (given, or the numbering plan's), stored:
+        // the state machine never reads the plan.
+        let ranges: HashMap<Prefix, RangeRecord> = genesis
+            .ranges
+            .iter()
+            .map(|r| (r.prefix, RangeRecord { holder: r.holder.clone(), lengths: Some(r.lengths) }))
+            .collect();
+        for (prefix, range) in &ranges {
+            ctx.put_range(*prefix, range);
         }
         ctx.commit_tx();
 
@@ -88,11 +92,17 @@ impl<S: Store> Ledger<S> {
             if !slots.contains_key(&entry.operator) {
                 return Err(GenesisError::PortedUnknownOperator { line, operator: entry.operator });
             }
-            let holder = entry
+            let (range, record) = entry
                 .number
                 .prefixes()
-                .find_map(|p| ranges.get(&p))
+                .find_map(|p| ranges.get(&p).map(|r| (p, r)))
                 .ok_or(GenesisError::PortedOutsideRanges { line, number: entry.number })?;
+            let lengths = record.lengths(range);
+            if !lengths.contains(entry.number.digits()) {
+                let (number, digits) = (entry.number, entry.number.digits());
+                return Err(GenesisError::PortedLength { line, number, digits, range, lengths });
+            }
+            let holder = &record.holder;
             listed.push(entry.number.value());
             if let Some(rn) = &entry.routing_number {
                 let op = genesis.operators.iter().find(|o| o.id == entry.operator).expect("checked");
@@ -168,8 +178,8 @@ impl<S: Store> Ledger<S> {
         }
         for (k, v) in scan_all(&ledger.store, Table::Ranges)? {
             let prefix = decode(Table::Ranges, &k)?;
-            let holder: OperatorId = decode(Table::Ranges, &v)?;
-            ledger.routes.write().set_range(prefix, ledger.slot_of[&holder]);
+            let range: RangeRecord = decode(Table::Ranges, &v)?;
+            ledger.routes.write().set_range(prefix, ledger.slot_of[&range.holder], range.lengths(prefix));
         }
         // Keys are big-endian numbers, so the scan yields them in order: the index is built
         // in place, 10 bytes a number, with no sort and no copy.

@@ -10,10 +10,11 @@ use super::{
     keys::{next_key, number_log_range, open_orders_prefix},
 };
 use crate::{
+    lengths::Lengths,
     number::{E164, Prefix},
     port::PortOrder,
     records::{NumberEvent, NumberRecord, OperatorRecord},
-    routing::{Route, Routes},
+    routing::{Route, Routes, Unroutable},
     store::{Overlay, Store, StoreError, Table},
     tx::{PortRequest, TxBody, VerifiedTx},
     types::{OperatorId, PortId, PublicKey, Timestamp, TxId},
@@ -42,9 +43,15 @@ impl<S: Store> Ledger<S> {
         Ok(self.store.get(Table::SeenTx, id.0.as_ref())?.is_some())
     }
 
-    /// Where `number` routes now, or `None` if it is in no assigned range.
+    /// Where `number` routes now, or `None` if it is in no assigned range or its length is
+    /// not one of its range's.
     pub fn route(&self, number: E164) -> Option<Route> {
         self.routes.read().route(number)
+    }
+
+    /// Where `number` routes now, or why it does not.
+    pub fn lookup(&self, number: E164) -> Result<Route, Unroutable> {
+        self.routes.read().lookup(number)
     }
 
     /// The shared routing table, for readers that must not wait for the ledger (the ENUM
@@ -136,9 +143,13 @@ impl<S: Store> Ledger<S> {
         &self.operators
     }
 
-    /// The assigned ranges and their holders.
-    pub fn ranges(&self) -> Vec<(Prefix, OperatorId)> {
-        self.routes.read().ranges().map(|(p, s)| (p, self.operators[usize::from(s)].id.clone())).collect()
+    /// The assigned ranges, their holders and the lengths of their numbers.
+    pub fn ranges(&self) -> Vec<(Prefix, OperatorId, Lengths)> {
+        self.routes
+            .read()
+            .ranges()
+            .map(|(p, s, l)| (p, self.operators[usize::from(s)].id.clone(), l))
+            .collect()
     }
 
     /// How many numbers are ported and the heap bytes of their index (for measurements).

@@ -55,7 +55,11 @@ pub(super) fn apply_tx<S: ReadStore>(
         }
         TxBody::AssignRange { prefix, holder } => {
             require_regulator(ctx, signer, kind)?;
-            governance::assign_range(ctx, *prefix, holder)
+            governance::assign_range(ctx, *prefix, holder, None)
+        }
+        TxBody::AssignRangeWithLengths { prefix, holder, lengths } => {
+            require_regulator(ctx, signer, kind)?;
+            governance::assign_range(ctx, *prefix, holder, Some(*lengths))
         }
         TxBody::WithdrawRange { prefix } => {
             require_regulator(ctx, signer, kind)?;

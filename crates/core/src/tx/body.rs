@@ -1,9 +1,11 @@
 //! The transaction kinds ([`TxBody`]) and their encoding: a kind tag, then the kind's fields.
 //! Tags are never renumbered; a kind that gained a variant later takes a new tag for it
-//! (`AdmitOperator` without a validator key is tag 14), so every earlier encoding stays valid.
+//! (`AdmitOperator` without a validator key is tag 14, `AssignRange` with lengths is tag 16),
+//! so every earlier encoding stays valid.
 
 use super::{MAX_NAME_LEN, PortRequest, valid_operator_name};
 use crate::{
+    lengths::Lengths,
     number::{E164, Prefix},
     policy::Policy,
     port::RejectReason,
@@ -29,8 +31,13 @@ pub enum TxBody {
     UpdateOperator { id: OperatorId, operator_key: PublicKey, routing_number: RoutingNumber },
     /// Regulator: retire an operator; it may still answer and return, but gains no numbers.
     RetireOperator { id: OperatorId },
-    /// Regulator: assign a number range (prefix) to its holder, replacing any earlier holder.
+    /// Regulator: assign a number range (prefix) to its holder, replacing any earlier holder;
+    /// its numbers have every length from one more than the prefix (at least 7) to 15 digits.
     AssignRange { prefix: Prefix, holder: OperatorId },
+    /// Regulator: assign a number range with the lengths of its numbers (digits in
+    /// international form): a name of another length under the prefix is not a number. Tag 16,
+    /// the fields of [`TxBody::AssignRange`] and then the lengths.
+    AssignRangeWithLengths { prefix: Prefix, holder: OperatorId, lengths: Lengths },
     /// Regulator: set the porting policy for orders requested from now on.
     SetPolicy(Policy),
     /// Serving operator: bind (or, with `None`, unbind) the subscriber's key to a number.
@@ -65,7 +72,7 @@ impl TxBody {
             Self::AdmitOperator { .. } => "admit-operator",
             Self::UpdateOperator { .. } => "update-operator",
             Self::RetireOperator { .. } => "retire-operator",
-            Self::AssignRange { .. } => "assign-range",
+            Self::AssignRange { .. } | Self::AssignRangeWithLengths { .. } => "assign-range",
             Self::SetPolicy(_) => "set-policy",
             Self::Bind { .. } => "bind",
             Self::Release { .. } => "release",
@@ -98,6 +105,7 @@ impl TxBody {
             Self::WithdrawRange { .. } => 13,
             Self::AdmitOperator { validator_key: None, .. } => 14,
             Self::SetValidator { .. } => 15,
+            Self::AssignRangeWithLengths { .. } => 16,
         }
     }
 }
@@ -125,6 +133,11 @@ impl Write for TxBody {
             Self::AssignRange { prefix, holder } => {
                 prefix.write(buf);
                 holder.write(buf);
+            }
+            Self::AssignRangeWithLengths { prefix, holder, lengths } => {
+                prefix.write(buf);
+                holder.write(buf);
+                lengths.write(buf);
             }
             Self::SetPolicy(p) => p.write(buf),
             Self::Bind { number, subscriber } => {
@@ -168,6 +181,9 @@ impl EncodeSize for TxBody {
             }
             Self::RetireOperator { id } => id.encode_size(),
             Self::AssignRange { holder, .. } => Prefix::SIZE + holder.encode_size(),
+            Self::AssignRangeWithLengths { holder, .. } => {
+                Prefix::SIZE + holder.encode_size() + Lengths::SIZE
+            }
             Self::SetPolicy(p) => p.encode_size(),
             Self::Bind { subscriber, .. } => E164::SIZE + subscriber.encode_size(),
             Self::Release { .. } | Self::Activate { .. } | Self::Cancel { .. } => PortId::SIZE,
@@ -223,6 +239,11 @@ impl Read for TxBody {
             15 => Self::SetValidator {
                 id: OperatorId::read(buf)?,
                 validator_key: Option::<PublicKey>::read_cfg(buf, &())?,
+            },
+            16 => Self::AssignRangeWithLengths {
+                prefix: Prefix::read(buf)?,
+                holder: OperatorId::read(buf)?,
+                lengths: Lengths::read(buf)?,
             },
             t => return Err(CodecError::InvalidEnum(t)),
         })

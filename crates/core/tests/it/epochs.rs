@@ -70,7 +70,7 @@ fn the_genesis_records_epoch_0_and_each_boundary_the_next() {
     assert_eq!(net.ledger.validators(1), None);
 
     // height 1: OPD joins the pending set; epoch 0's set stays
-    let tx = net.sign("regulator", admit("OPD", "D004", Some("OPD/validator")));
+    let tx = net.sign("regulator", admit("OPD", "+49D004", Some("OPD/validator")));
     let outcome = net.block_outcome(&[tx]);
     assert_eq!(outcome.next_validators, None);
     let four = sorted(&["OPA/validator", "OPB/validator", "OPC/validator", "OPD/validator"]);
@@ -124,15 +124,15 @@ fn refusals_say_the_numbers_and_change_nothing() {
     assert!(net.ledger.operators().iter().all(|o| o.active));
     assert_eq!(net.ledger.pending_validators().unwrap().len(), 3);
 
-    net.apply("regulator", admit("OPD", "D004", Some("OPD/validator"))).unwrap();
-    let e = net.apply("regulator", admit("OPE", "D005", Some("OPE/validator"))).unwrap_err();
+    net.apply("regulator", admit("OPD", "+49D004", Some("OPD/validator"))).unwrap();
+    let e = net.apply("regulator", admit("OPE", "+49D005", Some("OPE/validator"))).unwrap_err();
     assert_eq!(
         e.to_string(),
         "admitting OPE would bring 2 new validators into the next epoch's set of 5; a set of 5 takes at most 1 newcomers at once"
     );
     assert!(net.ledger.operators().iter().all(|o| o.id != op("OPE")));
     // the refused admission left its keys free
-    net.apply("regulator", admit("OPE", "D005", None)).unwrap();
+    net.apply("regulator", admit("OPE", "+49D005", None)).unwrap();
     let e = net
         .apply("regulator", TxBody::SetValidator { id: op("OPA"), validator_key: Some(validator("A2")) })
         .unwrap_err();
@@ -146,8 +146,8 @@ fn refusals_say_the_numbers_and_change_nothing() {
 #[test]
 fn a_removal_refusal_names_the_epoch_and_its_set() {
     let mut net = Net::new(&with_epochs(4));
-    net.apply("regulator", admit("OPD", "D004", Some("OPD/validator"))).unwrap(); // 1
-    net.apply("regulator", admit("OPE", "D005", None)).unwrap(); // 2
+    net.apply("regulator", admit("OPD", "+49D004", Some("OPD/validator"))).unwrap(); // 1
+    net.apply("regulator", admit("OPE", "+49D005", None)).unwrap(); // 2
     net.block(&[]); // 3 closes epoch 0: epoch 1 has 4 validators
     net.apply("regulator", TxBody::SetValidator { id: op("OPE"), validator_key: Some(validator("E")) })
         .unwrap(); // 4
@@ -171,9 +171,9 @@ fn two_ledgers_applying_the_same_blocks_agree_on_state_and_sets() {
     let g = with_epochs(2);
     let (mut a, mut b) = (Net::new(&g), Net::new(&g));
     let bodies = [
-        Some(admit("OPD", "D004", Some("OPD/validator"))),
+        Some(admit("OPD", "+49D004", Some("OPD/validator"))),
         None,
-        Some(admit("OPE", "D005", None)),
+        Some(admit("OPE", "+49D005", None)),
         Some(TxBody::SetValidator { id: op("OPE"), validator_key: Some(validator("OPE/validator")) }),
         None,
         Some(TxBody::SetValidator { id: op("OPA"), validator_key: Some(validator("OPA/validator-2")) }),

@@ -91,7 +91,7 @@ fn cases() -> Vec<(&'static str, SignedTransaction)> {
                 TxBody::UpdateOperator {
                     id: op("OPA"),
                     operator_key: key("OPA2").public_key(),
-                    routing_number: "D0A1".parse().unwrap(),
+                    routing_number: "D0A1;rn-context=+49".parse().unwrap(),
                 },
             ),
         ),
@@ -187,8 +187,8 @@ const FROZEN: &[(&str, &str, &str)] = &[
     ),
     (
         "update-operator",
-        "5327b8189eb7103b1adc91130af548ec029c4ee629c7880b8a86720ff6226f18",
-        "19570e5c5dd2233f415d293925a6483febed3706bef986d96c6f0df72bf1740c",
+        "2d7c4bcb2d21efa25676fa0258c6e0a2df06c553bf6cdb454a553d293594b576",
+        "29ab0cef143568971f67844763aa62fd4fd7e04bfeeb432713ec9a0d83ea640b",
     ),
     (
         "admit-operator-without-validator",
@@ -286,13 +286,16 @@ fn the_genesis_state_hash_and_chain_id_are_frozen() {
     let ledger = Ledger::genesis(MemStore::new(), &genesis(Policy::default()), std::iter::empty()).unwrap();
     assert_eq!(
         ledger.chain_id().to_string(),
-        "a8ec78bd084c48c580025810985a7aa7ff7e77124f8cb47f3aa144ec1f5719e3"
+        "497950798f1ac2b9c08f453cf9d85ae86bcd5f9699a91e96e174242af01d961c"
     );
     assert_eq!(
         ledger.state_hash().to_string(),
         // changed with the epochs: the Epochs table (epoch 0's set), the epoch length in the
-        // config and the optional validator key in operator records; the chain id did not
-        "641cfa0e16ea31e349dc5d8f1362c309fe39af7eb1a750f193df7b5deef4b0d5"
+        // config and the optional validator key in operator records; the chain id did not.
+        // Both changed with RFC 4694 routing numbers (the genesis's bare D001.. became +49D001..)
+        // and again with the ranges' lengths (resolved from the numbering plan, hashed into the
+        // chain id after the ranges and stored after each range's holder).
+        "1756d8dceea7cfcbe1c3e9cea8a6cb2640bc9ada898a5e4291c833f6ca33c421"
     );
 }
 

@@ -16,7 +16,7 @@ fn toml_errors_name_the_field() {
     let text = genesis(Policy::default()).to_toml();
     let cases = [
         (
-            text.replacen("routing_number = \"D001\"", "routing_number = \"rn=1\"", 1),
+            text.replacen("routing_number = \"+49D001\"", "routing_number = \"rn=1\"", 1),
             "operators[0].routing_number",
         ),
         (text.replacen("holder = \"OPB\"", "holder = \"OPZ\"", 1), "OPZ, which is not an operator"),
@@ -37,14 +37,84 @@ fn toml_errors_name_the_field() {
 }
 
 #[test]
+fn ranges_have_the_lengths_given_or_the_plan_s() {
+    let text = genesis(Policy::default()).to_toml();
+    // written resolved: every range shows its lengths
+    assert_eq!(text.matches("lengths = \"7-15\"").count(), 3, "{text}");
+    let plan_left_out = text.replace("lengths = \"7-15\"\n", "");
+    assert_eq!(
+        Genesis::from_toml(&plan_left_out).unwrap(),
+        genesis(Policy::default()),
+        "resolved from the plan"
+    );
+    let given = text.replacen("lengths = \"7-15\"", "lengths = \"11-12\"", 1);
+    let g = Genesis::from_toml(&given).unwrap();
+    assert_eq!(g.ranges[0].lengths.to_string(), "11-12");
+    assert_ne!(
+        Ledger::genesis(MemStore::new(), &g, std::iter::empty()).unwrap().chain_id(),
+        net(Policy::default()).ledger.chain_id(),
+        "the chain id commits to the lengths"
+    );
+    let ledger = Ledger::genesis(MemStore::new(), &g, std::iter::empty()).unwrap();
+    assert!(ledger.route(num("+49301000001")).is_some(), "11 digits");
+    assert!(ledger.route(num("+493010000001")).is_some(), "12 digits");
+    assert!(ledger.route(num("+4930100001")).is_none(), "10 digits");
+    assert!(ledger.route(num("+4930100000012")).is_none(), "13 digits");
+    assert!(ledger.route(num("+4930200000001")).is_some(), "+49302 kept the plan's 7-15");
+    for (bad, expected) in [
+        (
+            "lengths = \"11-99\"",
+            "genesis field ranges[0].lengths: lengths \"11-99\": a length is outside 7 to 15",
+        ),
+        ("lengths = \"\"", "ranges[0].lengths"),
+    ] {
+        let text = text.replacen("lengths = \"7-15\"", bad, 1);
+        let err = Genesis::from_toml(&text).unwrap_err().to_string();
+        assert!(err.contains(expected), "{err}");
+    }
+    let long = text.replacen("prefix = \"+49301\"", "prefix = \"+4930123456\"", 1).replacen(
+        "lengths = \"7-15\"",
+        "lengths = \"8-12\"",
+        1,
+    );
+    let err = Genesis::from_toml(&long).unwrap_err().to_string();
+    assert!(
+        err.contains("range +4930123456: lengths 8-12 are not all possible; its numbers may have 11-15"),
+        "{err}"
+    );
+    // a prefix shorter than its country code has no plan: lengths must be given
+    let short =
+        text.replace("lengths = \"7-15\"\n", "").replacen("prefix = \"+49301\"", "prefix = \"+4\"", 1);
+    let err = Genesis::from_toml(&short).unwrap_err().to_string();
+    assert!(
+        err.contains("range +4: the numbering plan gives no lengths for it")
+            && err.contains("give its lengths"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_migrated_number_must_have_a_length_of_its_range() {
+    let text = genesis(Policy::default()).to_toml().replacen("lengths = \"7-15\"", "lengths = \"11\"", 1);
+    let g = Genesis::from_toml(&text).unwrap();
+    let csv = "number,operator\n+49301000001,OPB\n+4930100000012,OPB\n";
+    let err = Ledger::genesis(MemStore::new(), &g, read_ported_csv(csv.as_bytes(), g.region)).err().unwrap();
+    assert!(matches!(err, GenesisError::PortedLength { line: 3, digits: 13, .. }), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "migration list line 3: number +4930100000012 has 13 digits, but the numbers of its range +49301 have 11"
+    );
+}
+
+#[test]
 fn migration_list_routes_ported_numbers_from_genesis() {
-    let csv = "number,operator,rn\n+49301000001,OPB,D002\n030 2000001,OPC,\n+49301000002,OPA,\n";
+    let csv = "number,operator,rn\n+49301000001,OPB,+49D002\n030 2000001,OPC,\n+49301000002,OPA,\n";
     let entries: Vec<PortedEntry> =
         read_ported_csv(csv.as_bytes(), Some("DE".parse().unwrap())).collect::<Result<_, _>>().unwrap();
     assert_eq!(entries[1].number, num("+49302000001"));
     let net = net_with_ported(Policy::default(), entries);
     let r = net.ledger.route(num("+49301000001")).unwrap();
-    assert_eq!((r.serving, r.routing_number.as_str(), r.ported), (op("OPB"), "D002", true));
+    assert_eq!((r.serving, r.routing_number.as_str(), r.ported), (op("OPB"), "+49D002", true));
     assert_eq!(net.ledger.route(num("+49302000001")).unwrap().serving, op("OPC"));
     // listed as ported to its own range holder: simply not ported
     assert!(!net.ledger.route(num("+49301000002")).unwrap().ported);
@@ -78,8 +148,8 @@ fn migration_list_errors_name_the_line() {
     assert!(e.contains("line 2") && e.contains("in no range"), "{e}");
     let e = load("number,operator\n+49301000001,OPZ\n");
     assert!(e.contains("OPZ is not an operator"), "{e}");
-    let e = load("number,operator,rn\n+49301000001,OPB,D009\n");
-    assert!(e.contains("D009") && e.contains("D002"), "{e}");
+    let e = load("number,operator,rn\n+49301000001,OPB,+49D009\n");
+    assert!(e.contains("+49D009") && e.contains("+49D002"), "{e}");
 }
 
 #[test]

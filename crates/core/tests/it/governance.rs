@@ -18,12 +18,12 @@ fn admit(id: &str, rn: &str) -> TxBody {
 #[test]
 fn admitting_an_operator_and_assigning_it_a_range() {
     let mut net = net(Policy::default());
-    assert_eq!(net.apply("OPA", admit("OPD", "D004")).unwrap_err().code(), "not-regulator");
+    assert_eq!(net.apply("OPA", admit("OPD", "+49D004")).unwrap_err().code(), "not-regulator");
     assert!(net.ledger.route(num("+49304000001")).is_none());
-    net.apply("regulator", admit("OPD", "D004")).unwrap();
-    assert_eq!(net.apply("regulator", admit("OPD", "D005")).unwrap_err().code(), "operator-exists");
+    net.apply("regulator", admit("OPD", "+49D004")).unwrap();
+    assert_eq!(net.apply("regulator", admit("OPD", "+49D005")).unwrap_err().code(), "operator-exists");
     // keys are unique across operators
-    let mut dup = admit("OPE", "D005");
+    let mut dup = admit("OPE", "+49D005");
     if let TxBody::AdmitOperator { operator_key, .. } = &mut dup {
         *operator_key = key("OPA").public_key();
     }
@@ -32,7 +32,7 @@ fn admitting_an_operator_and_assigning_it_a_range() {
     let assign = TxBody::AssignRange { prefix: "+49304".parse().unwrap(), holder: op("OPD") };
     net.apply("regulator", assign).unwrap();
     let route = net.ledger.route(num("+49304000001")).unwrap();
-    assert_eq!((route.serving, route.routing_number.as_str(), route.ported), (op("OPD"), "D004", false));
+    assert_eq!((route.serving, route.routing_number.as_str(), route.ported), (op("OPD"), "+49D004", false));
     // a longer prefix inside an existing range takes precedence
     let carve = TxBody::AssignRange { prefix: "+493010".parse().unwrap(), holder: op("OPD") };
     net.apply("regulator", carve).unwrap();
@@ -50,16 +50,16 @@ fn a_routing_number_change_reroutes_every_number_at_once() {
         operator_key: key(signer_key).public_key(),
         routing_number: rn.parse().unwrap(),
     };
-    assert_eq!(net.ledger.route(num("+49302000001")).unwrap().routing_number.as_str(), "D002");
-    net.apply("regulator", update("D0B2", "OPB-rotated")).unwrap();
-    assert_eq!(net.ledger.route(num("+49302000001")).unwrap().routing_number.as_str(), "D0B2");
-    assert_eq!(net.ledger.route(num("+49302999999")).unwrap().routing_number.as_str(), "D0B2");
+    assert_eq!(net.ledger.route(num("+49302000001")).unwrap().routing_number.as_str(), "+49D002");
+    net.apply("regulator", update("+49D0B2", "OPB-rotated")).unwrap();
+    assert_eq!(net.ledger.route(num("+49302000001")).unwrap().routing_number.as_str(), "+49D0B2");
+    assert_eq!(net.ledger.route(num("+49302999999")).unwrap().routing_number.as_str(), "+49D0B2");
     // the rotated key replaced the old one
     let bind = || TxBody::Bind { number: num("+49302000001"), subscriber: None };
     assert_eq!(net.apply("OPB", bind()).unwrap_err().code(), "unknown-signer");
     net.apply("OPB-rotated", bind()).unwrap();
     // a key another operator holds cannot be taken
-    assert_eq!(net.apply("regulator", update("D0B3", "OPA")).unwrap_err().code(), "key-in-use");
+    assert_eq!(net.apply("regulator", update("+49D0B3", "OPA")).unwrap_err().code(), "key-in-use");
 }
 
 #[test]
@@ -69,7 +69,7 @@ fn a_retired_operator_receives_nothing_new() {
     // minimum: OPC cannot leave. An operator without a validator key can.
     let code = net.apply("regulator", TxBody::RetireOperator { id: op("OPC") }).unwrap_err().code();
     assert_eq!(code, "too-few-validators");
-    let mut admit_d = admit("OPD", "D004");
+    let mut admit_d = admit("OPD", "+49D004");
     if let TxBody::AdmitOperator { validator_key, .. } = &mut admit_d {
         *validator_key = None;
     }
@@ -206,22 +206,22 @@ fn a_withdrawal_sees_what_earlier_transactions_of_its_block_did() {
 #[test]
 fn a_routing_number_names_one_operator() {
     let mut net = net(Policy::default());
-    let e = net.apply("regulator", admit("OPD", "D002")).unwrap_err();
+    let e = net.apply("regulator", admit("OPD", "+49D002")).unwrap_err();
     assert_eq!(
         (e.code(), e.to_string().as_str()),
-        ("routing-number-in-use", "routing number D002 already belongs to operator OPB")
+        ("routing-number-in-use", "routing number +49D002 already belongs to operator OPB")
     );
     let update = TxBody::UpdateOperator {
         id: op("OPA"),
         operator_key: key("OPA").public_key(),
-        routing_number: "d003".parse().unwrap(),
+        routing_number: "+49d003".parse().unwrap(),
     };
     assert_eq!(net.apply("regulator", update).unwrap_err().code(), "routing-number-in-use");
     // keeping its own routing number is no conflict
     let keep = TxBody::UpdateOperator {
         id: op("OPA"),
         operator_key: key("OPA").public_key(),
-        routing_number: "D001".parse().unwrap(),
+        routing_number: "+49D001".parse().unwrap(),
     };
     net.apply("regulator", keep).unwrap();
 }
@@ -234,6 +234,31 @@ fn the_withdraw_range_wire_form_appends_tag_13() {
     assert_eq!(commonware_formatting::hex(&body.encode()), "0d05000000000000c095");
     assert_eq!(TxBody::decode(body.encode()).unwrap(), body);
     assert_eq!(body.kind(), "withdraw-range");
+}
+
+#[test]
+fn an_assignment_with_lengths_is_tag_3_s_fields_and_the_lengths_under_tag_16() {
+    use commonware_codec::{DecodeExt, Encode};
+    let (prefix, holder) = ("+49301".parse().unwrap(), op("OPA"));
+    let plain = TxBody::AssignRange { prefix, holder: holder.clone() };
+    // tag 3, the prefix (digit count, digits as a u64), the holder: as before lengths existed
+    assert_eq!(commonware_formatting::hex(&plain.encode()), "0305000000000000c095034f5041");
+    let lengths = "11-12".parse().unwrap();
+    let with = TxBody::AssignRangeWithLengths { prefix, holder, lengths };
+    let (p, w) = (plain.encode(), with.encode());
+    assert_eq!((p[0], w[0]), (3, 16));
+    assert_eq!(&w[1..p.len()], &p[1..]);
+    // bit n for length n: 11 and 12
+    assert_eq!(commonware_formatting::hex(&w[p.len()..]), "1800");
+    assert_eq!(TxBody::decode(with.encode()).unwrap(), with);
+    assert_eq!(with.kind(), "assign-range");
+    // lengths outside 7..=15 or none do not decode
+    for bad in ["0000", "0040", "0001"] {
+        let mut bytes = p.to_vec();
+        bytes[0] = 16;
+        bytes.extend(commonware_formatting::from_hex(bad).unwrap());
+        assert!(TxBody::decode(bytes).is_err(), "{bad}");
+    }
 }
 
 proptest::proptest! {

@@ -10,4 +10,5 @@ mod harness;
 mod numbers;
 mod pending;
 mod props;
+mod rn;
 mod scenarios;

@@ -8,13 +8,13 @@
 //! release OPA p1 | reject OPA p1 court-order | activate OPB p1 | cancel alice p1
 //! return OPB +49301000001 => not-ported
 //! genesis blocks_per_epoch=20           # first step only: the test genesis with this epoch length
-//! admit OPD D004 [key=NAME] [validator=NAME|none] [by SIGNER]  # keys OPD, OPD/validator by default
+//! admit OPD +49D004 [key=NAME] [validator=NAME|none] [by SIGNER]  # keys OPD, OPD/validator by default
 //! set-validator OPD NAME|none [by SIGNER]  # give, rotate or take away OPD's validator key
 //! close-epoch => OPA/validator,OPB/validator  # empty blocks up to the next epoch's last one: the set it records
 //! expect validators 1 => OPA/validator,…  # epoch 1's recorded set (names sorted), or none
 //! expect pending => OPA/validator,…       # the set the next boundary would record
-//! update OPD OPD-2 D0D4 | retire OPC    # new operator key (by name) and routing number
-//! assign +49304 OPD [by SIGNER] | withdraw +49304 [by SIGNER]
+//! update OPD OPD-2 +49D0D4 | retire OPC    # new operator key (by name) and routing number
+//! assign +49304 OPD [lengths=11-12] [by SIGNER] | withdraw +49304 [by SIGNER]  # lengths: tag 16
 //! wait 4h                               # moves block time; the next block fires timers
 //! wait next-day                         # to the next 00:00 UTC of block time
 //! tick                                  # an empty block
@@ -24,6 +24,7 @@
 //! expect history +49301000001 => 4      # entries in the number's log
 //! expect daily OPA donor => 3           # numbers counted today against OPA's donor cap
 //! expect range +49304 => OPD            # the holder of exactly this prefix, or none
+//! expect lengths +49304 => 11-12        # the lengths of exactly this prefix's numbers
 //! ```
 //! `policy` also takes `max_ports_per_donor_per_day=N` and `max_ports_per_recipient_per_day=N`.
 //! Outcomes are `ok` or a `TxError::code()`.
@@ -235,8 +236,15 @@ impl Runner {
                 },
             )),
             "assign" => {
-                let body = TxBody::AssignRange { prefix: words[1].parse().unwrap(), holder: op(words[2]) };
-                Some((by(&words[3..]).0, body))
+                let (prefix, holder) = (words[1].parse().unwrap(), op(words[2]));
+                let (body, rest) = match words.get(3).and_then(|w| w.strip_prefix("lengths=")) {
+                    Some(l) => {
+                        let lengths = l.parse().unwrap_or_else(|e| panic!("{e}"));
+                        (TxBody::AssignRangeWithLengths { prefix, holder, lengths }, &words[4..])
+                    }
+                    None => (TxBody::AssignRange { prefix, holder }, &words[3..]),
+                };
+                Some((by(rest).0, body))
             }
             "withdraw" => {
                 Some((by(&words[2..]).0, TxBody::WithdrawRange { prefix: words[1].parse().unwrap() }))
@@ -289,7 +297,15 @@ impl Runner {
             "range" => {
                 let prefix: npchain_core::Prefix = words[1].parse().unwrap();
                 let ranges = self.net.ledger.ranges();
-                ranges.into_iter().find(|(p, _)| *p == prefix).map_or("none".into(), |(_, h)| h.to_string())
+                ranges
+                    .into_iter()
+                    .find(|(p, ..)| *p == prefix)
+                    .map_or("none".into(), |(_, h, _)| h.to_string())
+            }
+            "lengths" => {
+                let prefix: npchain_core::Prefix = words[1].parse().unwrap();
+                let ranges = self.net.ledger.ranges();
+                ranges.into_iter().find(|(p, ..)| *p == prefix).map_or("none".into(), |(.., l)| l.to_string())
             }
             other => panic!("unknown expectation {other}"),
         };

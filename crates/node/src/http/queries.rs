@@ -36,13 +36,17 @@ pub(super) async fn number(State(api): State<Api>, Path(raw): Path<String>) -> A
         api.metrics().query("http", "error");
         internal(e)
     })?;
-    let Some(route) = route else {
-        api.metrics().query("http", "unknown");
-        return Err(error(
-            StatusCode::NOT_FOUND,
-            "unknown_number",
-            format!("{number} is in no assigned number range: no operator serves it"),
-        ));
+    let route = match route {
+        Ok(route) => route,
+        Err(why) => {
+            api.metrics().query("http", "unknown");
+            // a name of the wrong length under a range is no number, as the ENUM zone says too
+            let code = match why {
+                npchain_core::Unroutable::NoRange { .. } => "unknown_number",
+                npchain_core::Unroutable::Length { .. } => "number_length",
+            };
+            return Err(error(StatusCode::NOT_FOUND, code, why.to_string()));
+        }
     };
     api.metrics().query("http", if route.ported { "ported" } else { "not_ported" });
     Ok(Json(route).into_response())

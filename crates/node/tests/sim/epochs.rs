@@ -25,7 +25,7 @@ const OPB: usize = 1;
 fn genesis() -> Genesis {
     let mut genesis = (0..VALIDATORS)
         .fold(GenesisBuilder::new("npchain-sim").region("DE"), |g, i| {
-            g.operator(&operator_id(i), &format!("D00{}", i + 1))
+            g.operator(&operator_id(i), &format!("+49D00{}", i + 1))
                 .range(&format!("+49301{i}"), &operator_id(i))
         })
         .build();
@@ -60,7 +60,7 @@ fn admit_ope() -> TxBody {
         name: "Operator OPE".into(),
         operator_key: operator_key(OPE).public_key(),
         validator_key: Some(validator_key(OPE).public_key()),
-        routing_number: "D005".parse().unwrap(),
+        routing_number: "+49D005".parse().unwrap(),
     }
 }
 

@@ -49,7 +49,7 @@ pub fn operator_id(i: usize) -> String {
 pub fn genesis() -> Genesis {
     (0..VALIDATORS)
         .fold(GenesisBuilder::new("npchain-sim").region("DE"), |g, i| {
-            g.operator(&operator_id(i), &format!("D00{}", i + 1))
+            g.operator(&operator_id(i), &format!("+49D00{}", i + 1))
                 .range(&format!("+49301{i}"), &operator_id(i))
         })
         .build()
