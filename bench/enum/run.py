@@ -335,7 +335,7 @@ def observer_config(work, node0, name, ports, index):
     genesis = tomllib.loads(Path(absolute(c["genesis"])).read_text())
     d = work / name
     sh(str(ROOT / "target/release/npchain"), "init", "--dir", str(d), "--operator", "OBS", "--name", "observer",
-       "--p2p-address", f"127.0.0.1:{ports['p2p'] + 2 + index}", "--routing-number", "D0FF")
+       "--p2p-address", f"127.0.0.1:{ports['p2p'] + 2 + index}", "--routing-number", "+49D0FF")
     key = tomllib.loads((d / "operator.toml").read_text())["validator_key"]
     value = lambda v: ("true" if v else "false") if isinstance(v, bool) else json.dumps(v)
     out = [f"data_dir = {json.dumps(str(d / 'data'))}", f"genesis = {json.dumps(absolute(c['genesis']))}"]

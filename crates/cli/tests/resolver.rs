@@ -22,7 +22,7 @@ use std::{
 use support::{Net, get, wait_until};
 
 const LONG: Duration = Duration::from_secs(90);
-/// Ported to OPB (routing number D002) in the genesis's migration list.
+/// Ported to OPB (routing number +49D002) in the genesis's migration list.
 const PORTED: &str = "+491500000007";
 /// In OPA's demo range +49150, not ported until the test ports it to OPB.
 const NUMBER: &str = "+491500000042";
@@ -221,10 +221,9 @@ fn through_unbound_answers_are_the_nodes_and_switch_at_the_commit() {
     let dns = net.layout.nodes[0].config.dns.as_ref().expect("node 0 serves DNS").listen;
     let unbound = Unbound::start(dns);
 
-    // The recipient's routing number, whatever its written form (rn=D002, rn=+49D002,
-    // rn=D002;rn-context=+49).
+    // the recipient's routing number, in RFC 4694's global form
     let ported = naptr(&net, &unbound, PORTED);
-    assert!(ported.contains(&format!("tel:{PORTED};npdi;rn=")) && ported.contains("D002"), "{ported}");
+    assert!(ported.contains(&format!("tel:{PORTED};npdi;rn=+49D002!")), "{ported}");
     let home = naptr(&net, &unbound, NUMBER);
     assert!(home.contains(&format!("tel:{NUMBER};npdi!")), "not ported: {home}");
     let unknown = unbound.dig(&enum_name(UNKNOWN));
@@ -263,7 +262,7 @@ fn through_unbound_answers_are_the_nodes_and_switch_at_the_commit() {
     // resolver is the new one: nothing was cached.
     let height = act_and_commit(&net, 1, &format!("ports/{port}/activate"), Value::Null);
     let after = naptr(&net, &unbound, NUMBER);
-    assert!(after.contains(&format!("tel:{NUMBER};npdi;rn=")) && after.contains("D002"), "{after}");
+    assert!(after.contains(&format!("tel:{NUMBER};npdi;rn=+49D002!")), "{after}");
     assert_eq!(after, ported.replace(PORTED, NUMBER), "the same routing number as the other ported number");
     let route = get(net.url(0), &format!("/v1/numbers/{encoded}")).unwrap();
     assert_eq!(route["serving"], "OPB", "{route}");

@@ -1187,7 +1187,7 @@ async fn responses_are_dropped_and_malformed_queries_are_formerr() {
         )
         .await;
     assert!(others.is_empty(), "a response was answered: {others:?}");
-    assert_eq!(regexp(&answer), format!("!^.*$!tel:{PORTED};npdi;rn=D002!"));
+    assert_eq!(regexp(&answer), format!("!^.*$!tel:{PORTED};npdi;rn=+49D002!"));
 
     // a query with bytes after its question, and one whose question is cut
     let id = next_id();
