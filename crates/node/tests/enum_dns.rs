@@ -50,16 +50,21 @@ fn subscriber() -> PrivateKey {
     key("subscriber")
 }
 
-/// Three operators: OPA (+49301, local rn +49D001), OPB (+49302 and +4915, +49D002), OPC (+49303,
-/// a global rn); one number ported at genesis.
+/// Three operators: OPA (+49301, rn +49D001), OPB (+49302 and +4915, +49D002), OPC (+49303,
+/// +4930399); one number ported at genesis. Every range has the numbering plan's lengths.
 fn ledger() -> Ledger<MemStore> {
+    ledger_with(None)
+}
+
+/// [`ledger`], with range +4915's lengths given.
+fn ledger_with(lengths_4915: Option<&str>) -> Ledger<MemStore> {
     let genesis = GenesisBuilder::new("npchain-enum-test")
         .operator("OPA", "+49D001")
         .operator("OPB", "+49D002")
         .operator("OPC", "+4930399")
         .range("+49301", "OPA")
         .range("+49302", "OPB")
-        .range("+4915", "OPB")
+        .range_with("+4915", "OPB", lengths_4915)
         .range("+49303", "OPC")
         .build();
     let ported = [
@@ -1266,5 +1271,48 @@ async fn responses_are_byte_for_byte_hickorys_full_encoding() {
             assert_eq!(ours, decoded.to_vec().unwrap(), "{name} {rtype} {dnssec:?}: {decoded:?}");
         }
     }
+    server.assert_alive();
+}
+
+/// Which names are numbers follows the numbering plan: a name shorter than a valid number of its
+/// range is an empty non-terminal (NODATA, so a switch doing digit-by-digit lookups gets no
+/// route for an incomplete number), one longer than any is NXDOMAIN, and with lengths {12, 14}
+/// a 13-digit name is an empty non-terminal too. Asked with dig and kdig.
+#[tokio::test]
+async fn incomplete_and_overlong_numbers_are_not_numbers() {
+    let narrow = ledger_with(Some("12,14"));
+    let server = Server::start(&narrow, "e164.arpa").await;
+    let at = server.udp;
+    let status = |out: &str| {
+        out.lines().find_map(|l| l.split("status: ").nth(1)).map(|s| s.split(',').next().unwrap().to_owned())
+    };
+    for (digits, want) in [
+        ("+49150", "NOERROR"),
+        ("+4915012345", "NOERROR"),
+        ("+491501234567", "NOERROR"),
+        ("+4915012345678", "NOERROR"),
+        ("+49150123456789", "NOERROR"),
+        ("+491501234567890", "NXDOMAIN"),
+    ] {
+        let name = enum_name(digits, "e164.arpa");
+        let out = dig(at, &[&name, "NAPTR"]).await;
+        assert_eq!(status(&out).as_deref(), Some(want), "{digits}: {out}");
+        let answer = dig_section(&out, "ANSWER");
+        let is_number = matches!(digits.len() - 1, 12 | 14);
+        assert_eq!(answer.len(), usize::from(is_number), "{digits}: {out}");
+        let out = kdig(at, &[&name, "NAPTR"]).await;
+        assert!(out.contains(&format!("status: {want}")), "{digits}: {out}");
+    }
+    // the 13-digit name between the two lengths: no record, but numbers below it
+    let out = dig(at, &[&enum_name("+4915012345678", "e164.arpa"), "NAPTR"]).await;
+    assert!(dig_section(&out, "ANSWER").is_empty() && out.contains("status: NOERROR"), "{out}");
+    let out = dig(at, &["+short", &enum_name("+491501234567", "e164.arpa"), "NAPTR"]).await;
+    assert_eq!(out.trim(), r#"100 10 "u" "E2U+pstn:tel" "!^.*$!tel:+491501234567;npdi!" ."#);
+    // with the plan's lengths (7 to 15 in Germany) the range's own prefix is an incomplete number
+    let plan = ledger();
+    let server = Server::start(&plan, "e164.arpa").await;
+    let out = dig(server.udp, &["0.5.1.9.4.e164.arpa", "NAPTR"]).await;
+    assert_eq!(status(&out).as_deref(), Some("NOERROR"), "{out}");
+    assert!(dig_section(&out, "ANSWER").is_empty(), "{out}");
     server.assert_alive();
 }
