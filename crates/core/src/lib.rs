@@ -28,7 +28,7 @@ pub use number::{E164, NumberError, Prefix, Region};
 pub use policy::{CapSide, MAX_DAILY_CAP, Policy, PolicyError, PolicyField, PolicySetError, SilenceRule};
 pub use port::{Initiator, PortOrder, PortState, RejectCause, RejectReason, Step};
 pub use records::{Event, NumberEvent, NumberRecord, OperatorRecord, RangeRecord};
-pub use routing::{Route, Routes, RoutingIndex, RoutingTable, Unroutable};
+pub use routing::{Route, Routes, RoutingIndex, RoutingTable, Serving, Unroutable};
 pub use store::{Batch, MemStore, Meta, Overlay, ReadStore, Store, StoreError, Table};
 pub use tx::{ChainId, PortRequest, SignedTransaction, Transaction, TxBody, VerifiedTx, verify_batch};
 pub use types::{

@@ -220,6 +220,21 @@ pub enum Unroutable {
     Length { number: E164, digits: u8, range: Prefix, lengths: Lengths },
 }
 
+/// The hasher of the table's prefix maps: every ENUM answer looks up to 15 prefixes, and a
+/// prefix is nine bytes no remote party can choose to collide (they come from the regulator's
+/// ranges), so a fast fixed hash instead of SipHash.
+type PrefixHash = foldhash::fast::FixedState;
+
+/// Where a number is served, borrowed from the table: what an answer made under the table's
+/// lock needs (see [`RoutingTable::serving`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Serving<'a> {
+    /// The serving operator's routing number.
+    pub routing_number: &'a RoutingNumber,
+    /// Served by someone other than the range holder.
+    pub ported: bool,
+}
+
 /// Everything a routing answer needs, as of one committed height.
 #[derive(Debug, Default)]
 pub struct RoutingTable {
@@ -228,10 +243,10 @@ pub struct RoutingTable {
     /// By slot: the operator's id and routing number.
     operators: Vec<(OperatorId, RoutingNumber)>,
     /// By prefix: the holder's slot and the lengths of the range's numbers.
-    ranges: HashMap<Prefix, (u16, Lengths)>,
+    ranges: HashMap<Prefix, (u16, Lengths), PrefixHash>,
     /// Every proper leading part of an assigned range prefix (`+49` and `+491` for `+4915`):
     /// names with a range, and so numbers, below them.
-    stems: HashSet<Prefix>,
+    stems: HashSet<Prefix, PrefixHash>,
     index: RoutingIndex,
 }
 
@@ -255,14 +270,7 @@ impl RoutingTable {
     /// Where `number` routes, or why it does not: it is in no assigned range, or its range (the
     /// longest assigned prefix containing it) has no numbers of its length.
     pub fn lookup(&self, number: E164) -> Result<Route, Unroutable> {
-        let (range, (holder_slot, lengths)) = number
-            .prefixes()
-            .find_map(|p| self.ranges.get(&p).map(|r| (p, *r)))
-            .ok_or(Unroutable::NoRange { number })?;
-        if !lengths.contains(number.digits()) {
-            return Err(Unroutable::Length { number, digits: number.digits(), range, lengths });
-        }
-        let serving_slot = self.index.get(number).unwrap_or(holder_slot);
+        let (range, holder_slot, serving_slot) = self.slots(number)?;
         let (serving, routing_number) = &self.operators[usize::from(serving_slot)];
         Ok(Route {
             number,
@@ -272,6 +280,26 @@ impl RoutingTable {
             range_holder: Some(self.operators[usize::from(holder_slot)].0.clone()),
             range: Some(range),
         })
+    }
+
+    /// [`Self::route`] without copies: the serving operator's routing number borrowed from the
+    /// table, and whether the number is ported.
+    pub fn serving(&self, number: E164) -> Option<Serving<'_>> {
+        let (_, holder_slot, serving_slot) = self.slots(number).ok()?;
+        let routing_number = &self.operators[usize::from(serving_slot)].1;
+        Some(Serving { routing_number, ported: holder_slot != serving_slot })
+    }
+
+    /// `number`'s range, its holder's slot and the serving operator's slot.
+    fn slots(&self, number: E164) -> Result<(Prefix, u16, u16), Unroutable> {
+        let (range, (holder_slot, lengths)) = number
+            .prefixes()
+            .find_map(|p| self.ranges.get(&p).map(|r| (p, *r)))
+            .ok_or(Unroutable::NoRange { number })?;
+        if !lengths.contains(number.digits()) {
+            return Err(Unroutable::Length { number, digits: number.digits(), range, lengths });
+        }
+        Ok((range, holder_slot, self.index.get(number).unwrap_or(holder_slot)))
     }
 
     /// Whether a number of a valid length exists strictly below `digits` (a longer number
@@ -599,6 +627,8 @@ mod tests {
             for level in &levels {
                 for &v in level {
                     prop_assert_eq!(t.route(n(v)).is_some(), is_number(v), "route {}", v);
+                    let borrowed = t.serving(n(v)).map(|s| (s.ported, s.routing_number.clone()));
+                    prop_assert_eq!(borrowed, t.route(n(v)).map(|r| (r.ported, r.routing_number)), "serving {}", v);
                     prop_assert_eq!(t.has_ranges_below(digits(&v.to_string())), below[&v], "below {}", v);
                 }
             }

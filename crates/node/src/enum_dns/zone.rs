@@ -31,7 +31,8 @@ use hickory_proto::{
         rdata::{A, AAAA, NAPTR, NS, SOA},
     },
 };
-use npchain_core::{Prefix, Route, Routes};
+use npchain_core::{E164, Prefix, Routes, Serving};
+use std::fmt::Write as _;
 use std::net::IpAddr;
 
 /// TTL of a number's NAPTR answer: 0, nothing is cached (see the module doc).
@@ -118,7 +119,11 @@ pub(super) struct ZoneAnswer {
 /// What a name under the origin is.
 enum Node {
     Apex,
-    Number(Route),
+    /// A number: whether it is ported, and its NAPTR's regexp.
+    Number {
+        ported: bool,
+        regexp: String,
+    },
     /// A name server's name (index into the zone's hosts).
     Host(usize),
     /// Leading labels of names that exist: the name exists, with no records.
@@ -236,8 +241,8 @@ impl Zone {
             return Node::Missing;
         };
         let table = self.routes.read();
-        if let Some(route) = table.route(prefix.as_number()) {
-            Node::Number(route)
+        if let Some(serving) = table.serving(prefix.as_number()) {
+            Node::Number { ported: serving.ported, regexp: regexp(prefix.as_number(), serving) }
         } else if table.has_ranges_below(prefix) {
             Node::EmptyNonTerminal
         } else {
@@ -310,13 +315,9 @@ impl Zone {
         self.hosts.iter().filter(|h| h.below.is_some()).flat_map(|h| self.addresses(h, &h.name, |_| true))
     }
 
-    /// A number's NAPTR (RFC 6116 §2, RFC 4769, RFC 4694), owned by `owner` (the question's name).
-    pub(super) fn naptr(owner: &Name, route: &Route) -> Record {
-        let regexp = if route.ported {
-            format!("!^.*$!tel:{};npdi;rn={}!", route.number, route.routing_number)
-        } else {
-            format!("!^.*$!tel:{};npdi!", route.number)
-        };
+    /// A number's NAPTR (RFC 6116 §2, RFC 4769, RFC 4694) with `regexp`, owned by `owner` (the
+    /// question's name).
+    pub(super) fn naptr(owner: &Name, regexp: String) -> Record {
         let naptr = NAPTR::new(
             NAPTR_ORDER,
             NAPTR_PREFERENCE,
@@ -356,11 +357,11 @@ impl Zone {
                 answer.answers.extend(self.addresses(&self.hosts[i], name, wanted));
                 Outcome::Apex
             }
-            Node::Number(route) => {
+            Node::Number { ported, regexp } => {
                 if rtype == RecordType::NAPTR || any {
-                    answer.answers.push(Self::naptr(name, &route));
+                    answer.answers.push(Self::naptr(name, regexp));
                 }
-                if route.ported { Outcome::Ported } else { Outcome::NotPorted }
+                if ported { Outcome::Ported } else { Outcome::NotPorted }
             }
             Node::EmptyNonTerminal => Outcome::NoData,
             Node::Missing => {
@@ -375,4 +376,17 @@ impl Zone {
         }
         (answer, outcome)
     }
+}
+
+/// A number's NAPTR regexp: `!^.*$!tel:+<number>;npdi!`, with `;rn=<routing number>` before the
+/// last `!` when it is ported (RFC 4694 §4: the routing number's text is already one of its two
+/// forms).
+fn regexp(number: E164, serving: Serving<'_>) -> String {
+    let mut regexp = String::with_capacity(64);
+    let _ = write!(regexp, "!^.*$!tel:{number};npdi");
+    if serving.ported {
+        let _ = write!(regexp, ";rn={}", serving.routing_number);
+    }
+    regexp.push('!');
+    regexp
 }
