@@ -90,7 +90,9 @@ fn a_port_switches_enum_and_http_answers_on_every_node_at_the_same_height() {
     wait_until(LONG, "the request on node 0", || {
         get(net.url(0), &format!("/v1/ports/{port}")).is_some_and(|p| p["state"] == "requested")
     });
-    act_and_commit(&net, 0, &format!("ports/{port}/release"), Value::Null);
+    let released = act_and_commit(&net, 0, &format!("ports/{port}/release"), Value::Null);
+    // node 1 acts next: it must have the release's block first (it checks the order's state)
+    wait_until(LONG, "the release on node 1", || net.height(1).is_some_and(|h| h >= released));
 
     // Watch every node's HTTP answers (each with its height) while OPB activates.
     let (status, answer) = net.act(1, &format!("ports/{port}/activate"), &Value::Null);
