@@ -23,12 +23,19 @@ use std::{
 
 /// Smallest delta worth merging.
 const MIN_DELTA: usize = 4096;
+/// Base entries per fence (see [`RoutingIndex`]): a block of 64 numbers is 512 bytes, eight
+/// cache lines.
+const FENCE_STRIDE: usize = 64;
 
 /// Number → operator slot for ported numbers.
 #[derive(Debug, Clone)]
 pub struct RoutingIndex {
     base_numbers: Vec<u64>,
     base_slots: Vec<u16>,
+    /// Every [`FENCE_STRIDE`]-th base number: a lookup searches these (small enough to stay in
+    /// the CPU's cache: 1.6 % of the base) and then one block, instead of binary-searching the
+    /// whole base with a cache miss at nearly every step.
+    fences: Vec<u64>,
     /// Changes since the last merge; `None` removes a base entry.
     delta: BTreeMap<u64, Option<u16>>,
     /// Smallest delta worth merging (a field so tests can force frequent merges).
@@ -47,7 +54,13 @@ impl RoutingIndex {
     }
 
     fn with_min_delta(min_delta: usize) -> Self {
-        Self { base_numbers: Vec::new(), base_slots: Vec::new(), delta: BTreeMap::new(), min_delta }
+        Self {
+            base_numbers: Vec::new(),
+            base_slots: Vec::new(),
+            fences: Vec::new(),
+            delta: BTreeMap::new(),
+            min_delta,
+        }
     }
 
     /// Builds the index from entries in any order; later duplicates win.
@@ -65,7 +78,7 @@ impl RoutingIndex {
         }
         base_numbers.shrink_to_fit();
         base_slots.shrink_to_fit();
-        Self { base_numbers, base_slots, ..Self::default() }
+        Self { fences: fences(&base_numbers), base_numbers, base_slots, ..Self::default() }
     }
 
     /// Builds the index from numbers in strictly ascending order and their slots.
@@ -77,7 +90,7 @@ impl RoutingIndex {
         assert!(numbers.windows(2).all(|w| w[0] < w[1]), "numbers strictly ascending");
         numbers.shrink_to_fit();
         slots.shrink_to_fit();
-        Self { base_numbers: numbers, base_slots: slots, ..Self::default() }
+        Self { fences: fences(&numbers), base_numbers: numbers, base_slots: slots, ..Self::default() }
     }
 
     /// The serving operator slot of a ported number.
@@ -86,7 +99,7 @@ impl RoutingIndex {
         if let Some(change) = self.delta.get(&n) {
             return *change;
         }
-        self.base_numbers.binary_search(&n).ok().map(|i| self.base_slots[i])
+        self.find(n).map(|i| self.base_slots[i])
     }
 
     /// Records that `number` is ported to `slot`. The delta grows until [`Self::merge`] (or
@@ -98,7 +111,7 @@ impl RoutingIndex {
     /// Records that `number` routes by its range again.
     pub fn remove(&mut self, number: E164) {
         let n = number.value();
-        if self.base_numbers.binary_search(&n).is_ok() {
+        if self.find(n).is_some() {
             self.delta.insert(n, None);
         } else {
             self.delta.remove(&n);
@@ -109,7 +122,7 @@ impl RoutingIndex {
     pub fn len(&self) -> usize {
         let mut len = self.base_numbers.len();
         for (n, change) in &self.delta {
-            let in_base = self.base_numbers.binary_search(n).is_ok();
+            let in_base = self.find(*n).is_some();
             match (in_base, change.is_some()) {
                 (false, true) => len += 1,
                 (true, false) => len -= 1,
@@ -176,15 +189,31 @@ impl RoutingIndex {
     /// Installs a merge computed by [`Self::merged`] on this very index.
     fn install(&mut self, merged: Merged) {
         debug_assert_eq!(merged.delta_len, self.delta.len(), "the index changed since the merge");
+        self.fences = fences(&merged.numbers);
         self.base_numbers = merged.numbers;
         self.base_slots = merged.slots;
         self.delta.clear();
     }
 
+    /// Where `n` is in the base: the fences say which block, then a binary search within it.
+    fn find(&self, n: u64) -> Option<usize> {
+        let block = self.fences.partition_point(|&f| f <= n).checked_sub(1)?;
+        let start = block * FENCE_STRIDE;
+        let end = (start + FENCE_STRIDE).min(self.base_numbers.len());
+        self.base_numbers[start..end].binary_search(&n).ok().map(|i| start + i)
+    }
+
     /// Heap bytes held (the delta's B-tree is estimated at 32 bytes an entry).
     pub fn heap_bytes(&self) -> usize {
-        self.base_numbers.capacity() * 8 + self.base_slots.capacity() * 2 + self.delta.len() * 32
+        (self.base_numbers.capacity() + self.fences.capacity()) * 8
+            + self.base_slots.capacity() * 2
+            + self.delta.len() * 32
     }
+}
+
+/// Every [`FENCE_STRIDE`]-th of `numbers`, the first included.
+fn fences(numbers: &[u64]) -> Vec<u64> {
+    numbers.iter().step_by(FENCE_STRIDE).copied().collect()
 }
 
 /// A merged base, ready to install (see [`RoutingIndex::merged`]).
@@ -457,12 +486,28 @@ mod tests {
     }
 
     #[test]
+    fn lookups_across_many_fence_blocks_find_exactly_the_base() {
+        // 1,000 numbers, every third one: blocks of 64 with a partial last one
+        let numbers: Vec<u64> = (0..1000u64).map(|i| 491_500_000_000 + 3 * i).collect();
+        let slots: Vec<u16> = (0..1000u16).map(|i| i % 7).collect();
+        let index = RoutingIndex::from_sorted(numbers.clone(), slots.clone());
+        for (i, &number) in numbers.iter().enumerate() {
+            assert_eq!(index.get(n(number)), Some(slots[i]), "{number}");
+            assert_eq!(index.get(n(number + 1)), None, "{}", number + 1);
+        }
+        assert_eq!(index.get(n(numbers[0] - 1)), None);
+        assert_eq!(index.get(n(numbers[999] + 3)), None);
+        assert_eq!(index.len(), 1000);
+    }
+
+    #[test]
     fn from_entries_keeps_the_last_duplicate() {
         let index = RoutingIndex::from_entries(vec![(5, 1), (3, 2), (5, 7)]);
         assert_eq!(index.get(n(5)), Some(7));
         assert_eq!(index.get(n(3)), Some(2));
         assert_eq!(index.len(), 2);
-        assert_eq!(index.heap_bytes(), 2 * 10);
+        // ten bytes a number, and one fence (8 bytes) per 64 numbers
+        assert_eq!(index.heap_bytes(), 2 * 10 + 8);
     }
 
     fn op(s: &str) -> OperatorId {
