@@ -35,42 +35,21 @@ import argparse, json, os, random, re, shutil, signal, socket, statistics, subpr
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-ORIGIN = "e164.arpa"
+from common import ORIGIN, ROOT, enum_name, free_port, need, sh, wait_for
 RANGE_A, RANGE_B = 4915_000_000_000, 4916_000_000_000  # OPA's +4915, OPB's +4916
 UNKNOWN = 4940_000_000_000  # in no range
 # The root zone's KSK-2017 (IANA): unbound validates as a carrier's resolver does.
 ROOT_ANCHOR = ". DS 20326 8 2 E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D"
 
 
-def sh(*args, **kw):
-    return subprocess.run(args, check=True, text=True, capture_output=True, **kw).stdout
 
 
-def need(tool, package):
-    if shutil.which(tool) is None:
-        subprocess.run(["apt-get", "install", "-y", "-qq", package], check=True)
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
-def enum_name(number):
-    return ".".join(reversed(str(number))) + "." + ORIGIN
 
 
-def wait_for(what, cond, limit=120):
-    start = time.time()
-    while time.time() - start < limit:
-        if cond():
-            return
-        time.sleep(0.1)
-    sys.exit(f"timed out waiting for {what}")
 
 
 def dig(port, name, qtype="NAPTR", klass="IN"):
@@ -238,7 +217,7 @@ def run(args, npchain, work, procs):
             sys.exit(f"the node stopped: {(work / 'npchain.log').read_text()[-2000:]}")
         return dig(ports["dns"], ORIGIN, "SOA")[0] == "NOERROR"
 
-    wait_for("the node to answer", node_up)
+    wait_for("the node to answer", node_up, 120)
     upstream = ports["dns"]
     relay = None
     if args.trace:
@@ -252,7 +231,7 @@ def run(args, npchain, work, procs):
     unbound = subprocess.Popen(["unbound", "-d", "-c", str(work / "unbound.conf")], stdout=ulog, stderr=ulog)
     procs.append(unbound)
     # Ready once it answers a question about itself (nothing reaches the node).
-    wait_for("unbound to answer", lambda: dig(uport, "version.server", "TXT", "CH")[0] == "NOERROR")
+    wait_for("unbound to answer", lambda: dig(uport, "version.server", "TXT", "CH")[0] == "NOERROR", 120)
     if relay:
         relay.take()
 

@@ -35,32 +35,18 @@ import argparse, json, os, tomllib, random, re, shutil, signal, socket, statisti
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-ORIGIN = "e164.arpa"
+from common import ORIGIN, ROOT, enum_name, free_port, need, sh, wait_for
 PORTED_A, PORTED_B = 4915_000_000_000, 4916_000_000_000  # OPA's and OPB's ranges +4915, +4916
 UNKNOWN = 4940_000_000_000  # in no range
 RN = {"OPA": "+49D001", "OPB": "+49D002"}
 
 
-def sh(*args, **kw):
-    return subprocess.run(args, check=True, text=True, capture_output=True, **kw).stdout
 
 
-def need(tool, package):
-    if shutil.which(tool) is None:
-        subprocess.run(["apt-get", "install", "-y", "-qq", package], check=True)
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
-def enum_name(number):
-    return ".".join(reversed(str(number))) + "." + ORIGIN
 
 
 def naptr(number, rn):
@@ -74,13 +60,6 @@ def memory(pid):
     return {"rss_bytes": get("VmRSS"), "peak_rss_bytes": get("VmHWM")}
 
 
-def wait_for(what, cond, limit=3600):
-    start = time.time()
-    while time.time() - start < limit:
-        if cond():
-            return time.time() - start
-        time.sleep(0.2)
-    sys.exit(f"timed out waiting for {what}")
 
 
 def dig(port, name, qtype="NAPTR"):
@@ -216,7 +195,7 @@ class Nodes:
         log_path = self.work / f"{name}.log"
         t = time.time()
         node = self.spawn(config, log_path)
-        wait_for(f"{name} to load", lambda: node.poll() is not None or "hostmaster" in dig(dns_port, ORIGIN, "SOA"))
+        wait_for(f"{name} to load", lambda: node.poll() is not None or "hostmaster" in dig(dns_port, ORIGIN, "SOA"), 3600, 0.2)
         if node.poll() is not None:
             sys.exit(f"{name} stopped: {log_path.read_text()[-2000:]}")
         return node, time.time() - t
@@ -257,7 +236,7 @@ log:
     log = open(work / "knot.out", "w")
     knot = subprocess.Popen(["knotd", "-c", str(work / "knot.conf")], stdout=log, stderr=log)
     procs.append(knot)
-    wait_for("Knot to load", lambda: "hostmaster" in dig(kport, ORIGIN, "SOA"), limit=3600)
+    wait_for("Knot to load", lambda: "hostmaster" in dig(kport, ORIGIN, "SOA"), 3600, 0.2)
     return knot, kport, time.time() - t
 
 
@@ -386,9 +365,9 @@ def observe(args, npchain, work, procs):
     v1, _ = nodes.start("validator-1", validators[1], ports["dns"] + 1)
     obs, obs_load = nodes.start("observer", obs_config, ports["dns"] + 2)
     print(f"validators and observer loaded ({nodes.note()})", flush=True)
-    wait_for("blocks on the validators", lambda: (status(ports["http"]) or {}).get("height", 0) >= 3, limit=600)
+    wait_for("blocks on the validators", lambda: (status(ports["http"]) or {}).get("height", 0) >= 3, 600, 0.2)
     target = status(ports["http"])["height"]
-    wait_for("the observer to follow", lambda: (status(ports["http"] + 2) or {}).get("height", 0) >= target, limit=600)
+    wait_for("the observer to follow", lambda: (status(ports["http"] + 2) or {}).get("height", 0) >= target, 600, 0.2)
     st = status(ports["http"] + 2)
     print(f"observer at height {st['height']} (validators at {status(ports['http'])['height']}), "
           f"operator {st.get('operator')}", flush=True)

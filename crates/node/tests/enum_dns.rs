@@ -673,20 +673,29 @@ async fn answers_follow_committed_blocks() {
 /// `dig @127.0.0.1 -p <port> +norecurse +time=3 +tries=1 <args>`: its standard output, once it
 /// succeeded.
 async fn dig(to: SocketAddr, args: &[&str]) -> String {
-    let mut all: Vec<String> =
-        ["@127.0.0.1", "-p", &to.port().to_string(), "+norecurse", "+time=3", "+tries=1"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+    run_client("dig", "+tries=1", to, args).await
+}
+
+/// `<program> @127.0.0.1 -p <port> +norecurse +time=3 <once> <args>` (dig or kdig, `once` their
+/// spelling of a single try): its standard output, once it succeeded.
+async fn run_client(program: &'static str, once: &str, to: SocketAddr, args: &[&str]) -> String {
+    let mut all: Vec<String> = ["@127.0.0.1", "-p", &to.port().to_string(), "+norecurse", "+time=3", once]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     all.extend(args.iter().map(|s| s.to_string()));
     let run = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("dig").args(&all).output().unwrap_or_else(|e| {
-            panic!("cannot run dig ({e}); run the tests with scripts/test, which installs it")
+        std::process::Command::new(program).args(&all).output().unwrap_or_else(|e| {
+            panic!("cannot run {program} ({e}); run the tests with scripts/test, which installs it")
         })
     });
     let out = timeout(WAIT * 2, run).await.unwrap().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "dig {args:?} failed: {stdout} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{program} {args:?} failed: {stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     stdout
 }
 
@@ -1013,21 +1022,7 @@ async fn what_a_remote_party_sends_writes_a_bounded_number_of_log_lines() {
 /// `kdig @127.0.0.1 -p <port> +norecurse +time=3 +retry=0 <args>` (Knot's client): its
 /// standard output, once it succeeded.
 async fn kdig(to: SocketAddr, args: &[&str]) -> String {
-    let mut all: Vec<String> =
-        ["@127.0.0.1", "-p", &to.port().to_string(), "+norecurse", "+time=3", "+retry=0"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-    all.extend(args.iter().map(|s| s.to_string()));
-    let run = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("kdig").args(&all).output().unwrap_or_else(|e| {
-            panic!("cannot run kdig ({e}); run the tests with scripts/test, which installs it")
-        })
-    });
-    let out = timeout(WAIT * 2, run).await.unwrap().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "kdig {args:?} failed: {stdout} {}", String::from_utf8_lossy(&out.stderr));
-    stdout
+    run_client("kdig", "+retry=0", to, args).await
 }
 
 /// The `flags:` of dig's header line (`qr aa rd`), as a sorted list.
