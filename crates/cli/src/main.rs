@@ -50,7 +50,7 @@ enum Verb {
 /// of the ENUM throughput, and the disk fills under load), and at warn per packet what anyone
 /// can send (an EDNS version, a source port 0); none of its error lines can be caused from
 /// outside (see `npchain_node::enum_dns`).
-const DEFAULT_LOG: &str = "info,hickory_server=error,hickory_proto=error,hickory_net=error";
+const DEFAULT_LOG: &str = "info,hickory_proto=error";
 
 fn main() -> ExitCode {
     // Colours only on a terminal: a devnet's node.log stays plain text.

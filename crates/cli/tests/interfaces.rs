@@ -3,9 +3,6 @@
 
 mod support;
 
-use commonware_codec::Encode;
-use commonware_cryptography::Signer;
-use npchain_core::{PortRequest, Timestamp, Transaction, TxBody};
 use npchain_testkit::raw_http::Events;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -19,25 +16,6 @@ const NUMBER: &str = "+491500000042";
 fn enum_name(number: &str) -> String {
     let labels: Vec<String> = number[1..].chars().rev().map(String::from).collect();
     format!("{}.e164.arpa", labels.join("."))
-}
-
-fn committed(net: &Net, i: usize, id: &str) -> Option<Value> {
-    get(net.url(i), &format!("/v1/tx/{id}")).filter(|v| v["status"] == "committed")
-}
-
-/// Acts on node `i` and waits until the transaction commits applied; its height.
-fn act_and_commit(net: &Net, i: usize, path: &str, body: Value) -> u64 {
-    let (status, answer) = net.act(i, path, &body);
-    assert_eq!(status, 202, "{path}: {answer}");
-    let id = answer["id"].as_str().unwrap().to_owned();
-    let mut result = None;
-    wait_until(LONG, "the action to commit", || {
-        result = committed(net, i, &id);
-        result.is_some()
-    });
-    let result = result.unwrap();
-    assert_eq!(result["outcome"], "applied", "{result}");
-    result["height"].as_u64().unwrap()
 }
 
 #[test]
@@ -67,30 +45,8 @@ fn a_port_switches_enum_and_http_answers_on_every_node_at_the_same_height() {
 
     // OPA binds the subscriber; the subscriber asks any node (3) to port to OPB; OPA releases;
     // OPB activates.
-    let subscriber = npchain_testkit::key("subscriber");
-    let sub_hex = commonware_formatting::hex(subscriber.public_key().as_ref());
-    act_and_commit(&net, 0, &format!("numbers/{encoded}/bind"), json!({ "subscriber": sub_hex }));
-    let request = PortRequest {
-        numbers: vec![NUMBER.parse().unwrap()],
-        donor: "OPA".parse().unwrap(),
-        recipient: "OPB".parse().unwrap(),
-        due: Timestamp(0),
-        nonce: 1,
-    };
-    let port = request.port_id(&subscriber.public_key()).to_string();
-    let time = net.status(3).unwrap()["block_time_ms"].as_u64().unwrap();
-    let tx = Transaction {
-        nonce: 1,
-        expires_at: Timestamp(time + 300_000),
-        signer: subscriber.public_key(),
-        body: TxBody::RequestPort(request),
-    }
-    .sign(&net.chain_id(3), &subscriber);
-    net.submit(3, &tx.encode());
-    wait_until(LONG, "the request on node 0", || {
-        get(net.url(0), &format!("/v1/ports/{port}")).is_some_and(|p| p["state"] == "requested")
-    });
-    let released = act_and_commit(&net, 0, &format!("ports/{port}/release"), Value::Null);
+    let port = net.request_port(NUMBER, 3);
+    let released = net.act_committed(0, &format!("ports/{port}/release"), Value::Null, 0);
     // node 1 acts next: it must have the release's block first (it checks the order's state)
     wait_until(LONG, "the release on node 1", || net.height(1).is_some_and(|h| h >= released));
 
@@ -105,11 +61,11 @@ fn a_port_switches_enum_and_http_answers_on_every_node_at_the_same_height() {
                 seen.push((r["height"].as_u64().unwrap(), r["serving"].as_str().unwrap().to_owned()));
             }
         }
-        all.iter().all(|i| committed(&net, *i, &id).is_some())
+        all.iter().all(|i| net.committed(*i, &id).is_some())
     });
-    let switch = committed(&net, 0, &id).unwrap()["height"].as_u64().unwrap();
+    let switch = net.committed(0, &id).unwrap()["height"].as_u64().unwrap();
     for i in all {
-        assert_eq!(committed(&net, i, &id).unwrap()["height"].as_u64(), Some(switch), "node {i}");
+        assert_eq!(net.committed(i, &id).unwrap()["height"].as_u64(), Some(switch), "node {i}");
     }
     for (height, serving) in &seen {
         let expected = if *height >= switch { "OPB" } else { "OPA" };

@@ -9,10 +9,7 @@
 
 mod support;
 
-use commonware_codec::Encode;
-use commonware_cryptography::Signer;
-use npchain_core::{PortRequest, Timestamp, Transaction, TxBody};
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::{
     net::{SocketAddr, TcpListener, UdpSocket},
     path::PathBuf,
@@ -181,26 +178,6 @@ stub-zone:
     )
 }
 
-fn committed(net: &Net, i: usize, id: &str) -> Option<Value> {
-    get(net.url(i), &format!("/v1/tx/{id}")).filter(|v| v["status"] == "committed")
-}
-
-/// Acts on node `i` and waits until the transaction is committed and applied on node 0 (the
-/// node behind the resolver); its height.
-fn act_and_commit(net: &Net, i: usize, path: &str, body: Value) -> u64 {
-    let (status, answer) = net.act(i, path, &body);
-    assert_eq!(status, 202, "{path}: {answer}");
-    let id = answer["id"].as_str().unwrap().to_owned();
-    let mut result = None;
-    wait_until(LONG, "the action to commit on node 0", || {
-        result = committed(net, 0, &id);
-        result.is_some()
-    });
-    let result = result.unwrap();
-    assert_eq!(result["outcome"], "applied", "{result}");
-    result["height"].as_u64().unwrap()
-}
-
 /// The single NAPTR answer through the resolver, checked to have TTL 0 and to be the node's own.
 fn naptr(net: &Net, unbound: &Unbound, number: &str) -> String {
     let name = enum_name(number);
@@ -231,36 +208,15 @@ fn through_unbound_answers_are_the_nodes_and_switch_at_the_commit() {
 
     // Port NUMBER to OPB: OPA binds the subscriber, the subscriber requests, OPA releases.
     let encoded = NUMBER.replace('+', "%2B");
-    let subscriber = npchain_testkit::key("subscriber");
-    let sub_hex = commonware_formatting::hex(subscriber.public_key().as_ref());
-    act_and_commit(&net, 0, &format!("numbers/{encoded}/bind"), json!({ "subscriber": sub_hex }));
-    let request = PortRequest {
-        numbers: vec![NUMBER.parse().unwrap()],
-        donor: "OPA".parse().unwrap(),
-        recipient: "OPB".parse().unwrap(),
-        due: Timestamp(0),
-        nonce: 1,
-    };
-    let port = request.port_id(&subscriber.public_key()).to_string();
-    let time = net.status(0).unwrap()["block_time_ms"].as_u64().unwrap();
-    let tx = Transaction {
-        nonce: 1,
-        expires_at: Timestamp(time + 300_000),
-        signer: subscriber.public_key(),
-        body: TxBody::RequestPort(request),
-    }
-    .sign(&net.chain_id(0), &subscriber);
-    net.submit(0, &tx.encode());
-    wait_until(LONG, "the request on node 0", || {
-        get(net.url(0), &format!("/v1/ports/{port}")).is_some_and(|p| p["state"] == "requested")
-    });
-    act_and_commit(&net, 0, &format!("ports/{port}/release"), Value::Null);
+    let port = net.request_port(NUMBER, 0);
+    net.act_committed(0, &format!("ports/{port}/release"), Value::Null, 0);
     // Released, not activated: the resolver still gets the donor's answer.
     assert_eq!(naptr(&net, &unbound, NUMBER), home);
 
     // OPB activates. Once node 0 shows the commit over HTTP, the very next answer through the
     // resolver is the new one: nothing was cached.
-    let height = act_and_commit(&net, 1, &format!("ports/{port}/activate"), Value::Null);
+    // committed and applied on node 0, the node behind the resolver
+    let height = net.act_committed(1, &format!("ports/{port}/activate"), Value::Null, 0);
     let after = naptr(&net, &unbound, NUMBER);
     assert!(after.contains(&format!("tel:{NUMBER};npdi;rn=+49D002!")), "{after}");
     assert_eq!(after, ported.replace(PORTED, NUMBER), "the same routing number as the other ported number");

@@ -217,6 +217,58 @@ impl Net {
         });
     }
 
+    /// Node `i`'s record of transaction `id`, once it is committed.
+    pub fn committed(&self, i: usize, id: &str) -> Option<Value> {
+        get(self.url(i), &format!("/v1/tx/{id}")).filter(|v| v["status"] == "committed")
+    }
+
+    /// Acts on node `i` and waits until node `watch` shows the transaction committed and
+    /// applied; its height.
+    pub fn act_committed(&self, i: usize, path: &str, body: Value, watch: usize) -> u64 {
+        let (status, answer) = self.act(i, path, &body);
+        assert_eq!(status, 202, "{path}: {answer}");
+        let id = answer["id"].as_str().unwrap().to_owned();
+        let mut result = None;
+        wait_until(Duration::from_secs(90), "the action to commit", || {
+            result = self.committed(watch, &id);
+            result.is_some()
+        });
+        let result = result.unwrap();
+        assert_eq!(result["outcome"], "applied", "{result}");
+        result["height"].as_u64().unwrap()
+    }
+
+    /// The start of a port of `number` from OPA to OPB: OPA binds the test subscriber to it
+    /// (through node 0), the subscriber asks node `ask` to port it, and node 0 shows the order
+    /// requested. The order's id.
+    pub fn request_port(&self, number: &str, ask: usize) -> String {
+        let subscriber = npchain_testkit::key("subscriber");
+        let sub_hex = commonware_formatting::hex(subscriber.public_key().as_ref());
+        let bind = format!("numbers/{}/bind", number.replace('+', "%2B"));
+        self.act_committed(0, &bind, serde_json::json!({ "subscriber": sub_hex }), 0);
+        let request = npchain_core::PortRequest {
+            numbers: vec![number.parse().unwrap()],
+            donor: "OPA".parse().unwrap(),
+            recipient: "OPB".parse().unwrap(),
+            due: Timestamp(0),
+            nonce: 1,
+        };
+        let port = request.port_id(&subscriber.public_key()).to_string();
+        let time = self.status(ask).unwrap()["block_time_ms"].as_u64().unwrap();
+        let tx = Transaction {
+            nonce: 1,
+            expires_at: Timestamp(time + 300_000),
+            signer: subscriber.public_key(),
+            body: TxBody::RequestPort(request),
+        }
+        .sign(&self.chain_id(ask), &subscriber);
+        self.submit(ask, &tx.encode());
+        wait_until(Duration::from_secs(90), "the request on node 0", || {
+            get(self.url(0), &format!("/v1/ports/{port}")).is_some_and(|p| p["state"] == "requested")
+        });
+        port
+    }
+
     /// `dig +short` against node `i`'s ENUM server: the answer lines.
     pub fn dig(&self, i: usize, qtype: &str, name: &str) -> Vec<String> {
         let dns = self.layout.nodes[i].config.dns.as_ref().expect("the node serves DNS").listen;
