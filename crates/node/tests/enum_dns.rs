@@ -972,7 +972,7 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for CountLines {
 }
 
 /// The node's default log filter (`DEFAULT_LOG` of the `npchain` command).
-const NODE_LOG_FILTER: &str = "info,hickory_server=error,hickory_proto=error,hickory_net=error";
+const NODE_LOG_FILTER: &str = "info,hickory_proto=error";
 
 /// What anyone who can reach the DNS port can send, many times over, writes at most a burst of
 /// log lines per kind: the 13-question packets of the report (5,000 ERROR lines before), odd
