@@ -112,3 +112,41 @@ fn a_scenario_runs_with_a_cache_size_and_the_default_relative_data_dir() {
     assert!(config.contains("cache-mib = 64"), "{config}");
     assert!(!stderr.contains('\r'), "no carriage returns off a terminal: {stderr:?}");
 }
+
+#[test]
+fn the_fault_campaign_runs_seeds_of_every_scenario_and_sums_them_up() {
+    // One seed of each of the seven scenarios (seeds 70..77, not the sim tests' seeds), on two
+    // threads; the reports must add up to what the summary line says.
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("faults.json");
+    let output = Command::new(env!("CARGO_BIN_EXE_npchain"))
+        .args(["sim", "faults", "--from", "70", "--seeds", "7", "--jobs", "2", "--json"])
+        .arg(&json)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        stdout.lines().filter(|l| l.starts_with("seed ") && l.contains(": ok: ")).count(),
+        7,
+        "{stdout}"
+    );
+    assert!(stdout.contains("7 seeds in "), "{stdout}");
+    assert!(stdout.contains(" 0 failed, "), "{stdout}");
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let reports = report["reports"].as_array().unwrap();
+    let seeds: Vec<u64> = reports.iter().map(|r| r["seed"].as_u64().unwrap()).collect();
+    assert_eq!(seeds, (70..77).collect::<Vec<_>>());
+    let mut scenarios: Vec<&str> = reports.iter().map(|r| r["scenario"].as_str().unwrap()).collect();
+    scenarios.sort_unstable();
+    scenarios.dedup();
+    assert_eq!(scenarios.len(), 7, "{scenarios:?}");
+    let heights: u64 = reports.iter().map(|r| r["heights"].as_u64().unwrap()).sum();
+    assert_eq!(report["heights"].as_u64(), Some(heights));
+    assert!(heights >= 7 * 5, "{heights}");
+    for key in ["divergent", "lost", "duplicated", "unfinished", "epochs_without_finality"] {
+        assert_eq!(report[key].as_u64(), Some(0), "{key}");
+    }
+    // three epochs for each set-change scenario, one for each other
+    assert_eq!(report["epochs_checked"].as_u64(), Some(3 + 3 + 5));
+}

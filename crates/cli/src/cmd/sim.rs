@@ -1,4 +1,5 @@
-//! `npchain sim`: simulations over a live devnet (`npchain_cli::bench::sms`).
+//! `npchain sim`: the fault campaign on the deterministic simulation (`npchain_sim::campaign`),
+//! and simulations over a live devnet (`npchain_cli::bench::sms`).
 
 use crate::error::CliError;
 use clap::Subcommand;
@@ -13,6 +14,25 @@ pub struct Args {
 
 #[derive(Subcommand)]
 pub enum Simulation {
+    /// The fault campaign: seeds of the deterministic whole-network simulation, each with its
+    /// own crashes (also inside a commit), partitions, lossy and slow links, a conflicting or
+    /// equivocating validator, garbage gossip or validator-set changes. Prints each seed and
+    /// the sums; exits non-zero if any seed diverged, lost a transaction, stalled or went an
+    /// epoch without finality.
+    Faults {
+        /// How many seeds.
+        #[arg(long, default_value_t = 36)]
+        seeds: u64,
+        /// The first seed; `--from S --seeds 1` replays seed S.
+        #[arg(long, default_value_t = 0)]
+        from: u64,
+        /// Simulations run at once (each is single-threaded); default: the machine's cores.
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Also write the reports as JSON to this file.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
     /// Short messages to recently ported numbers: npchain vs a central database with
     /// periodically synchronised operator copies.
     Sms {
@@ -41,9 +61,20 @@ pub enum Simulation {
     },
 }
 
+impl Args {
+    /// Whether this is the fault campaign, whose simulated nodes do not log by default.
+    pub fn is_campaign(&self) -> bool {
+        matches!(self.what, Simulation::Faults { .. })
+    }
+}
+
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
-    let Simulation::Sms { ports, sms_per_day, window_hours, sync, seed, smoke, out, data, port_base } =
-        args.what;
+    let (ports, sms_per_day, window_hours, sync, seed, smoke, out, data, port_base) = match args.what {
+        Simulation::Faults { seeds, from, jobs, json } => return faults(from..from + seeds, jobs, json),
+        Simulation::Sms { ports, sms_per_day, window_hours, sync, seed, smoke, out, data, port_base } => {
+            (ports, sms_per_day, window_hours, sync, seed, smoke, out, data, port_base)
+        }
+    };
     let params = bench::sms::SmsParams {
         ports: ports.unwrap_or(if smoke { 10 } else { 200 }),
         sms_per_day,
@@ -54,4 +85,82 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let env = bench::Env { data, port_base, validators: 4, cache_mib: None, blocks_per_epoch: None };
     bench::repeat("sim-sms", params.to_json(), 1, &out, &|| bench::sms::run(&env, &params))?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn faults(
+    seeds: std::ops::Range<u64>,
+    jobs: Option<usize>,
+    json: Option<PathBuf>,
+) -> Result<ExitCode, CliError> {
+    use npchain_sim::campaign;
+    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let count = seeds.end - seeds.start;
+    eprintln!("fault campaign: {count} seeds from {} on {jobs} threads", seeds.start);
+    // A stall or failed check panics inside the simulation and is reported per seed; the
+    // default hook would print each panic a second time, with a backtrace hint.
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let started = std::time::Instant::now();
+    let mut reports = Vec::new();
+    let summary = campaign::run(seeds, jobs, |report| {
+        println!("{}", report.line());
+        reports.push(report.clone());
+    });
+    std::panic::set_hook(hook);
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "{} seeds in {seconds:.0} s: {} failed, {} heights checked, {} divergent, {} lost, {} duplicated, \
+         {} unfinished, {} of {} epochs without finality",
+        summary.seeds,
+        summary.failed.len(),
+        summary.heights,
+        summary.divergent,
+        summary.lost,
+        summary.duplicated,
+        summary.unfinished,
+        summary.epochs_without_finality,
+        summary.epochs_checked,
+    );
+    if !summary.failed.is_empty() {
+        let failed: Vec<String> = summary.failed.iter().map(u64::to_string).collect();
+        println!("failed seeds: {} (replay one with --from SEED --seeds 1)", failed.join(" "));
+    }
+    if let Some(path) = json {
+        reports.sort_by_key(|r| r.seed);
+        let seeds: Vec<serde_json::Value> = reports
+            .iter()
+            .map(|r| {
+                let mut v = serde_json::json!({
+                    "seed": r.seed,
+                    "scenario": r.scenario.name(),
+                    "failure": r.failure(),
+                });
+                if let Ok(a) = &r.outcome {
+                    v["heights"] = a.heights.into();
+                    v["divergent"] = a.divergent.into();
+                    v["lost"] = a.lost.into();
+                    v["duplicated"] = a.duplicated.into();
+                    v["epochs"] = serde_json::json!(a.epochs);
+                }
+                v
+            })
+            .collect();
+        let doc = serde_json::json!({
+            "seeds": summary.seeds,
+            "seconds": seconds,
+            "failed": summary.failed,
+            "heights": summary.heights,
+            "divergent": summary.divergent,
+            "lost": summary.lost,
+            "duplicated": summary.duplicated,
+            "unfinished": summary.unfinished,
+            "epochs_checked": summary.epochs_checked,
+            "epochs_without_finality": summary.epochs_without_finality,
+            "reports": seeds,
+        });
+        let text = serde_json::to_string_pretty(&doc).expect("JSON of plain values");
+        std::fs::write(&path, text + "\n")
+            .map_err(|source| CliError::File { path: path.display().to_string(), source })?;
+    }
+    Ok(if summary.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

@@ -96,6 +96,17 @@ impl Mempool {
         }
     }
 
+    /// The sequence number the next pooled transaction gets: a mark that [`Self::pooled_before`]
+    /// takes to name what was pooled before it.
+    pub fn mark(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// Oldest first, up to `max` transactions pooled before `mark` and still waiting.
+    pub fn pooled_before(&self, mark: u64, max: usize) -> Vec<Bytes> {
+        self.order.range(..mark).take(max).map(|(_, id)| self.by_id[id].bytes.clone()).collect()
+    }
+
     /// Drops every transaction that expired before `now`.
     pub fn expire(&mut self, now: Timestamp) -> usize {
         let expired: Vec<TxId> =

@@ -164,6 +164,13 @@ impl<S: Store + Send + 'static, L: BlockLog> Chain<S, L> {
         self.lock().pool.len()
     }
 
+    /// Up to `max` pooled transactions that were already pooled at `mark` and are still waiting
+    /// (oldest first), and the mark of now: [`crate::consensus`] relays them again.
+    pub fn waiting_since(&self, mark: u64, max: usize) -> (Vec<bytes::Bytes>, u64) {
+        let inner = self.lock();
+        (inner.pool.pooled_before(mark, max), inner.pool.mark())
+    }
+
     /// Why the node stopped applying blocks, if it did.
     pub fn halted(&self) -> Option<Arc<ApplyError>> {
         self.lock().halted.clone()

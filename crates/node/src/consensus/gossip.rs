@@ -3,6 +3,12 @@
 //! peers send enters the pool the same way as from clients. Peers relay only what decoded and
 //! verified on their side, so a peer whose message (or a transaction in it) does not decode is
 //! blocked, as simplex blocks one that sends invalid votes.
+//!
+//! A message can be lost: the link was down, or the node was cut off when it accepted the
+//! transaction. A node that does not propose (an observer, a validator that left the set) would
+//! then hold it until it expires. So every [`RELAY_INTERVAL`] each node sends again, in one batch
+//! of at most [`MAX_GOSSIP_TXS`], the oldest transactions that have waited in its pool for a whole
+//! interval ([`relay`]). Peers that hold or committed them drop them before any signature check.
 
 use crate::{
     api::SubmitError,
@@ -12,8 +18,11 @@ use bytes::Bytes;
 use commonware_codec::{Decode, Encode, RangeCfg};
 use commonware_p2p::{Blocker, Receiver, Recipients, Sender};
 use npchain_core::{Store, tx::MAX_TX_BYTES, types::PublicKey};
-use std::sync::Mutex;
+use std::{sync::Mutex, time::Duration};
 use tracing::{debug, warn};
+
+/// How often a node gossips again what still waits in its pool since the last time.
+pub const RELAY_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Most transactions in one gossip message.
 pub const MAX_GOSSIP_TXS: usize = 4_096;
@@ -87,6 +96,27 @@ where
         if malformed {
             warn!(peer = %peer, "gossiped a transaction that does not decode; blocking the peer");
             let _ = blocker.block(peer);
+        }
+    }
+}
+
+/// Every [`RELAY_INTERVAL`], gossips again (one message, oldest first) the transactions that
+/// were already in the pool at the previous tick and still wait; runs until the node stops.
+pub(super) async fn relay<S, L, Sn, C>(context: C, chain: Chain<S, L>, gossip: std::sync::Arc<Gossip<Sn>>)
+where
+    S: Store + Send + 'static,
+    L: BlockLog,
+    Sn: Sender<PublicKey = PublicKey>,
+    C: commonware_runtime::Clock,
+{
+    let mut mark = 0;
+    loop {
+        context.sleep(RELAY_INTERVAL).await;
+        let (waiting, now) = chain.waiting_since(mark, MAX_GOSSIP_TXS);
+        mark = now;
+        if !waiting.is_empty() {
+            debug!(txs = waiting.len(), "relaying transactions that still wait in the pool");
+            gossip.send(&waiting);
         }
     }
 }

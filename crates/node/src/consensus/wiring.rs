@@ -249,6 +249,8 @@ where
     // Transactions from peers enter the pool the same way as from clients.
     let (tx_sender, tx_receiver) = channels.txs;
     let gossip = Arc::new(Gossip::new(tx_sender));
+    let (relayed, relaying) = (chain.clone(), gossip.clone());
+    handles.push(context.child("tx_relay").spawn(move |ctx| gossip::relay(ctx, relayed, relaying)));
     handles
         .push(context.child("tx_gossip").spawn(move |_| gossip::receive(tx_receiver, chain, gossip_blocker)));
     Started { handles, gossip, marshal }

@@ -1,18 +1,19 @@
 //! The simulation harness: a simulated network of nodes running the real wiring, with the
 //! ledger and block log in memory, and the waits and agreement checks every scenario uses.
 
-use crate::support;
+use crate::crash::{CrashPoint, SimLog, SimStore};
 use commonware_cryptography::Signer;
 use commonware_p2p::simulated::{self, Link, Network, Oracle};
 use commonware_runtime::{Clock, Handle, Spawner, Supervisor as _, deterministic};
 use commonware_utils::NZUsize;
 use npchain_api::Block;
-use npchain_core::{E164, Genesis, Ledger, MemStore, PrivateKey, PublicKey, Timestamp, Transaction, TxBody};
+use npchain_core::{
+    E164, Genesis, Ledger, MemStore, PrivateKey, PublicKey, Timestamp, Transaction, TxBody, types::Digest,
+};
 use npchain_node::{
-    chain::{BlockLog, Chain, MemBlockLog, mempool::Mempool},
+    chain::{Chain, MemBlockLog, mempool::Mempool},
     config::Timing,
     consensus::{self, Channels, Gossip, Wiring},
-    storage::BlockRecord,
 };
 use npchain_testkit::{GENESIS_MS, GenesisBuilder, key};
 use rand::{RngExt as _, rngs::StdRng};
@@ -24,7 +25,8 @@ use std::{
 
 pub const VALIDATORS: usize = 4;
 
-pub type Log = MemBlockLog;
+/// A simulated node's chain: the real one, on a ledger and block log in memory.
+pub type SimChain = Chain<SimStore, SimLog>;
 
 thread_local! {
     /// The last described node states, printed when a wait times out.
@@ -82,21 +84,53 @@ pub fn timing() -> Timing {
 }
 
 /// One running node of the simulation.
+#[allow(missing_debug_implementations)] // the engine's task handle and gossip have no Debug
 pub struct Node {
-    pub chain: Chain<MemStore, Log>,
+    pub chain: SimChain,
     pub gossip: Arc<Gossip<SimSender>>,
     pub task: Handle<()>,
+    /// Where a crash inside one of its commits can be placed.
+    pub crash_point: Arc<CrashPoint>,
 }
 
-/// What survives a crash: the committed ledger store and the block log (redb in production).
-pub fn durable(chain: &Chain<MemStore, Log>) -> (MemStore, Log) {
-    let store = chain.with_ledger(|l| l.store().clone());
+/// What a node keeps on disk (redb in production): the committed ledger store and block log.
+pub type Durable = (MemStore, MemBlockLog);
+
+/// What survives a crash between two commits: the committed ledger store and the block log.
+pub fn durable(chain: &SimChain) -> Durable {
+    use npchain_node::chain::BlockLog as _;
+    let store = chain.with_ledger(|l| l.store().store.clone());
     let height = store_height(&store);
-    let mut log = Log::default();
+    let mut log = MemBlockLog::default();
     for record in (1..=height).filter_map(|h| chain.block(h).unwrap()) {
         log.put(&record).unwrap();
     }
     (store, log)
+}
+
+/// Kills node `i`: aborts its task tree and waits until it is gone, so that nothing runs after
+/// the snapshot. What survives is what a killed process leaves on disk: everything committed
+/// (`mid_commit` false), or, if the node is committing, the state between the log write and the
+/// ledger commit of the next block (`mid_commit` true; see [`CrashPoint`]).
+pub async fn kill(context: &Sim, nodes: &mut [Option<Node>], i: usize, mid_commit: bool) -> Durable {
+    let node = nodes[i].as_ref().expect("the node runs");
+    if mid_commit {
+        node.crash_point.arm(node.chain.height() + 1);
+        let point = node.crash_point.clone();
+        let chain = node.chain.clone();
+        // The node keeps committing while the others do; a cut-off node never reaches the
+        // armed commit, and is killed between commits instead.
+        let mut waited = 0;
+        while point.frozen().is_none() && waited < 100 {
+            STATE.with(|s| *s.borrow_mut() = describe(std::slice::from_ref(&chain)));
+            context.sleep(Duration::from_millis(100)).await;
+            waited += 1;
+        }
+    }
+    let node = nodes[i].take().unwrap();
+    node.task.abort();
+    let _ = node.task.await;
+    node.crash_point.frozen().unwrap_or_else(|| durable(&node.chain))
 }
 
 pub fn store_height(store: &MemStore) -> u64 {
@@ -108,7 +142,7 @@ pub async fn start_node(
     context: &Sim,
     oracle: &Oracle<PublicKey, Sim>,
     i: usize,
-    restored: Option<(MemStore, Log)>,
+    restored: Option<Durable>,
 ) -> Node {
     start_node_of(context, oracle, &genesis(), VALIDATORS, i, restored).await
 }
@@ -121,12 +155,21 @@ pub async fn start_node_of(
     genesis: &Genesis,
     nodes: usize,
     i: usize,
-    restored: Option<(MemStore, Log)>,
+    restored: Option<Durable>,
 ) -> Node {
+    let crash_point = Arc::new(CrashPoint::default());
     let (ledger, log) = match restored {
-        Some((store, log)) => (Ledger::open(store).unwrap(), log),
-        None => (support::ledger(genesis), Log::default()),
+        Some((store, log)) => {
+            let store = SimStore::new(store, crash_point.clone());
+            (Ledger::open(store).expect("a simulated node's ledger opens"), log)
+        }
+        None => {
+            let store = SimStore::new(MemStore::new(), crash_point.clone());
+            let ledger = Ledger::genesis(store, genesis, std::iter::empty()).expect("the genesis loads");
+            (ledger, MemBlockLog::default())
+        }
     };
+    let log = SimLog::new(log, crash_point.clone());
     let genesis_block = Block::genesis(genesis.genesis_time, ledger.chain_id());
     let chain = Chain::new(ledger, log, Mempool::default());
     let me = validator_key(i).public_key();
@@ -164,7 +207,7 @@ pub async fn start_node_of(
         futures::future::join_all(started.handles).await;
     });
     let gossip = gossip_rx.await.expect("node started");
-    Node { chain, gossip, task }
+    Node { chain, gossip, task, crash_point }
 }
 
 pub fn link(rng: &mut StdRng, lossy: bool) -> Link {
@@ -225,18 +268,26 @@ pub async fn network_of(
     oracle
 }
 
-pub async fn wait_for(context: &Sim, what: &str, mut cond: impl FnMut() -> bool) {
+/// Polls `cond` every 100 ms of virtual time for up to 300 s; whether it came true.
+pub async fn wait_until(context: &Sim, mut cond: impl FnMut() -> bool) -> bool {
     for _ in 0..3_000 {
         if cond() {
-            return;
+            return true;
         }
         context.sleep(Duration::from_millis(100)).await;
     }
-    eprintln!("{}", STATE.with(|s| s.borrow().clone()));
-    panic!("simulated timeout (300 s of virtual time) waiting for {what}");
+    false
 }
 
-pub fn describe(chains: &[Chain<MemStore, Log>]) -> String {
+/// As [`wait_until`], and a timeout is a failure of the run: the network stalled.
+pub async fn wait_for(context: &Sim, what: &str, cond: impl FnMut() -> bool) {
+    if !wait_until(context, cond).await {
+        let state = STATE.with(|s| s.borrow().clone());
+        panic!("stalled: 300 s of virtual time waiting for {what} ({state})");
+    }
+}
+
+pub fn describe(chains: &[SimChain]) -> String {
     chains
         .iter()
         .enumerate()
@@ -263,54 +314,116 @@ pub fn now_ms(context: &Sim) -> u64 {
     context.current().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
 }
 
-/// Waits until every submitted transaction is applied on every node and all reached the same
-/// height, checks they agree, and returns the blocks of the first.
-pub async fn settle_and_check(
-    context: &Sim,
-    chains: &[Chain<MemStore, Log>],
-    submitted: &[(usize, u64)],
-) -> Vec<BlockRecord> {
-    wait_for(context, "every submitted transaction on every node", || {
-        STATE.with(|s| *s.borrow_mut() = describe(chains));
-        chains.iter().all(|c| {
-            submitted.iter().all(|(op, k)| {
-                c.with_ledger(|l| l.number(number(*op, *k)).unwrap()).is_some_and(|r| r.subscriber.is_some())
-            })
-        })
-    })
-    .await;
-    let top = chains.iter().map(|c| c.height()).max().unwrap();
-    wait_for(context, "all nodes at the same height", || chains.iter().all(|c| c.height() >= top)).await;
-    let refs: Vec<_> = chains.iter().collect();
-    check_agreement(&refs, submitted);
-    (1..=top).map(|h| chains[0].block(h).unwrap().unwrap()).collect()
+/// What a run's honest nodes agree on, counted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Agreement {
+    /// Heights every honest node holds, each compared across all of them.
+    pub heights: u64,
+    /// Heights at which some node holds another block (digest, state hash, transactions or
+    /// outcomes) than the first node.
+    pub divergent: u64,
+    /// Transactions that a node accepted, or that one node finalized, missing from some
+    /// node's chain at the end.
+    pub lost: u64,
+    /// Transactions finalized more than once in one node's chain.
+    pub duplicated: u64,
+    /// The first few lost transactions, and which node lacks each.
+    pub missing: Vec<String>,
+    /// The epochs every honest node finalized blocks in.
+    pub epochs: Vec<u64>,
+    /// The first node's block digest and state hash at the last height all of them hold.
+    pub tip: Option<(Digest, Digest)>,
 }
 
-/// Every honest node holds the same block (digest, state hash, transactions) at every height
-/// they all reached, and each has applied every submitted transaction exactly once.
-pub fn check_agreement(nodes: &[&Chain<MemStore, Log>], submitted: &[(usize, u64)]) {
-    let common = nodes.iter().map(|c| c.height()).min().unwrap();
-    assert!(common > 0, "no block was finalized");
+impl Agreement {
+    /// No divergence, no loss, no duplicate, and at least one block.
+    pub fn holds(&self) -> bool {
+        self.heights > 0 && self.divergent == 0 && self.lost == 0 && self.duplicated == 0
+    }
+}
+
+/// Whether `bind(op, k)` is applied on the chain: the number is bound to a subscriber.
+fn bound(chain: &SimChain, op: usize, k: u64) -> bool {
+    chain.with_ledger(|l| l.number(number(op, k)).unwrap()).is_some_and(|r| r.subscriber.is_some())
+}
+
+/// Waits until every submitted transaction is applied on every node and all reached the same
+/// height (or 300 s of virtual time pass: then the loss shows in the counts), and compares them.
+pub async fn settle_and_check(context: &Sim, chains: &[SimChain], submitted: &[(usize, u64)]) -> Agreement {
+    let settled = wait_until(context, || {
+        STATE.with(|s| *s.borrow_mut() = describe(chains));
+        chains.iter().all(|c| submitted.iter().all(|(op, k)| bound(c, *op, *k)))
+    })
+    .await;
+    if settled {
+        let top = chains.iter().map(|c| c.height()).max().unwrap();
+        wait_for(context, "all nodes at the same height", || chains.iter().all(|c| c.height() >= top)).await;
+    }
+    let refs: Vec<_> = chains.iter().collect();
+    check_agreement(&refs, submitted)
+}
+
+/// Compares the honest nodes: the same block (digest, state hash, transactions and outcomes)
+/// at every height they all reached, each transaction finalized once, every submitted one
+/// applied, and every transaction one node finalized present in every other's chain.
+pub fn check_agreement(nodes: &[&SimChain], submitted: &[(usize, u64)]) -> Agreement {
+    let common = nodes.iter().map(|c| c.height()).min().unwrap_or(0);
+    let mut agreement = Agreement { heights: common, ..Agreement::default() };
     for h in 1..=common {
-        let reference = nodes[0].block(h).unwrap().unwrap_or_else(|| panic!("node 0 lacks block {h}"));
-        for (i, c) in nodes.iter().enumerate().skip(1) {
-            let info = c.block(h).unwrap().unwrap_or_else(|| panic!("node {i} lacks block {h}"));
-            assert_eq!(info, reference, "node {i} differs from node 0 at height {h}");
+        let blocks: Vec<_> = nodes.iter().map(|c| c.block(h).unwrap()).collect();
+        if blocks.iter().any(|b| b.is_none() || *b != blocks[0]) {
+            agreement.divergent += 1;
         }
     }
+    let mut finalized = Vec::new();
     for c in nodes {
         let mut seen = BTreeMap::new();
-        for h in 1..=c.height() {
-            for tx in c.block(h).unwrap().unwrap().txs {
-                *seen.entry(tx.id).or_insert(0) += 1;
+        for block in (1..=c.height()).filter_map(|h| c.block(h).unwrap()) {
+            for tx in block.txs {
+                *seen.entry(tx.id).or_insert(0u32) += 1;
             }
         }
-        assert!(seen.values().all(|n| *n == 1), "a transaction was finalized twice");
-        for &(op, k) in submitted {
-            let record = c.with_ledger(|l| l.number(number(op, k)).unwrap());
-            assert!(record.and_then(|r| r.subscriber).is_some(), "bind of {} was lost", number(op, k));
+        agreement.duplicated += seen.values().filter(|n| **n > 1).count() as u64;
+        finalized.push(seen);
+    }
+    let all: std::collections::BTreeSet<_> = finalized.iter().flat_map(|s| s.keys()).collect();
+    for id in all {
+        let lacking: Vec<usize> = (0..nodes.len()).filter(|i| !finalized[*i].contains_key(id)).collect();
+        if !lacking.is_empty() {
+            agreement.lost += 1;
+            agreement.missing.push(format!("finalized tx {id} missing on nodes {lacking:?}"));
         }
     }
+    for &(op, k) in submitted {
+        let lacking: Vec<usize> = (0..nodes.len()).filter(|i| !bound(nodes[*i], op, k)).collect();
+        if !lacking.is_empty() {
+            agreement.lost += 1;
+            agreement.missing.push(format!("bind of {} not applied on nodes {lacking:?}", number(op, k)));
+        }
+    }
+    if agreement.lost > 0 {
+        // what the ledger refused, if that is where a transaction went
+        for block in (1..=common).filter_map(|h| nodes[0].block(h).unwrap()) {
+            for tx in &block.txs {
+                if let npchain_node::storage::TxOutcome::Rejected { code, message } = &tx.outcome {
+                    agreement
+                        .missing
+                        .push(format!("block {} refused {}: {code}: {message}", block.height, tx.id));
+                }
+            }
+        }
+    }
+    agreement.missing.truncate(5);
+    let epochs_of = |c: &&SimChain| -> std::collections::BTreeSet<u64> {
+        c.with_ledger(|l| (1..=l.height()).map(|h| l.epoch_of(h)).collect())
+    };
+    let mut epochs = nodes.first().map(epochs_of).unwrap_or_default();
+    for c in nodes.iter().skip(1) {
+        epochs = epochs.intersection(&epochs_of(c)).copied().collect();
+    }
+    agreement.epochs = epochs.into_iter().collect();
+    agreement.tip = nodes.first().and_then(|c| c.block(common).unwrap()).map(|b| (b.digest, b.state_hash));
+    agreement
 }
 
 /// The seeded executor, its clock starting at the genesis time.

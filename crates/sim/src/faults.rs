@@ -6,12 +6,12 @@ use commonware_cryptography::Signer;
 use commonware_runtime::{Clock, Quota, Runner, Supervisor as _};
 use commonware_utils::NZU32;
 use npchain_core::PublicKey;
-use npchain_node::{consensus, storage::BlockRecord};
+use npchain_node::consensus;
 use rand::{RngExt as _, SeedableRng, rngs::StdRng};
 use std::time::Duration;
-/// Runs one seeded schedule: traffic to random nodes, lossy links, one crash and restart,
-/// one partition and heal. Returns the blocks all nodes agreed on.
-pub fn run_faulty(seed: u64) -> Vec<BlockRecord> {
+/// Runs one seeded schedule: traffic to random nodes, lossy links, one crash and restart (between
+/// commits or inside one), one partition and heal. Returns what the nodes agree on.
+pub fn run_faulty(seed: u64) -> Agreement {
     runner(seed).start(|context| async move {
         let mut rng = StdRng::seed_from_u64(seed);
         let lossy = rng.random_bool(0.5);
@@ -47,13 +47,9 @@ pub fn run_faulty(seed: u64) -> Vec<BlockRecord> {
             let target = live.iter().map(|i| nodes[*i].as_ref().unwrap().chain.height()).max().unwrap() + 3;
             match phase {
                 1 => {
-                    // kill a node: only what it committed survives
-                    let node = nodes[crash].take().unwrap();
-                    // Abort, and wait until the task tree is gone so nothing runs after the
-                    // snapshot: what the store holds then is what a killed process leaves on disk.
-                    node.task.abort();
-                    let _ = node.task.await;
-                    let saved = durable(&node.chain);
+                    // kill a node: only what it wrote survives
+                    let mid_commit = rng.random_bool(0.5);
+                    let saved = kill(&context, &mut nodes, crash, mid_commit).await;
                     let what = "three validators to commit without the fourth";
                     wait_all_but(&context, &nodes, crash, target, what).await;
                     nodes[crash] = Some(start_node(&context, &oracle, crash, Some(saved)).await);
@@ -99,7 +95,7 @@ pub enum Byzantine {
 
 /// Three honest validators and one Byzantine one (the engine's own mocks): the honest ones
 /// keep committing every transaction and agree at every height.
-pub fn run_byzantine(seed: u64, kind: Byzantine) -> u64 {
+pub fn run_byzantine(seed: u64, kind: Byzantine) -> Agreement {
     runner(seed).start(|context| async move {
         let mut rng = StdRng::seed_from_u64(seed);
         let oracle = network(&context, &mut rng, false).await;
@@ -156,14 +152,14 @@ pub fn run_byzantine(seed: u64, kind: Byzantine) -> u64 {
             }
         }
         let chains: Vec<_> = nodes.iter().map(|n| n.chain.clone()).collect();
-        settle_and_check(&context, &chains, &submitted).await.len() as u64
+        settle_and_check(&context, &chains, &submitted).await
     })
 }
 
 /// Three honest validators; the fourth only gossips what is no transaction (a message that
 /// does not decode, then a well-formed message carrying bytes that are no transaction). Each
 /// time, every honest node blocks it, and the three go on committing.
-pub fn run_garbage(seed: u64) {
+pub fn run_garbage(seed: u64) -> Agreement {
     runner(seed).start(|context| async move {
         use commonware_codec::Encode as _;
         use commonware_p2p::{Recipients, Sender as _};
@@ -192,7 +188,10 @@ pub fn run_garbage(seed: u64) {
                     break;
                 }
                 attempts += 1;
-                assert!(attempts < 300, "not blocked by every honest node after 30 s: {by:?}");
+                assert!(
+                    attempts < 300,
+                    "stalled: the garbage sender not blocked by every honest node after 30 s: {by:?}"
+                );
                 context.sleep(Duration::from_millis(100)).await;
             }
             for h in &honest {
@@ -208,6 +207,48 @@ pub fn run_garbage(seed: u64) {
             submitted.push((0, k));
         }
         let chains: Vec<_> = nodes.iter().map(|n| n.chain.clone()).collect();
-        settle_and_check(&context, &chains, &submitted).await;
+        settle_and_check(&context, &chains, &submitted).await
+    })
+}
+
+/// Four validators and an observer (a node that follows the chain without validating). The
+/// observer is cut off, accepts transactions while it is (their gossip is lost), and is joined
+/// again. No validator holds them, and the observer never proposes: they commit only because it
+/// gossips again what still waits in its pool.
+pub fn run_cut_off_observer(seed: u64) -> Agreement {
+    runner(seed).start(|context| async move {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let lossy = rng.random_bool(0.5);
+        let observer = VALIDATORS;
+        let oracle = network_of(&context, &mut rng, lossy, VALIDATORS + 1).await;
+        let genesis = genesis();
+        let mut nodes = Vec::new();
+        for i in 0..=observer {
+            nodes.push(start_node_of(&context, &oracle, &genesis, VALIDATORS + 1, i, None).await);
+        }
+        let chains: Vec<_> = nodes.iter().map(|n| n.chain.clone()).collect();
+        wait_for(&context, "the first blocks", || chains.iter().all(|c| c.height() >= 2)).await;
+        for v in 0..VALIDATORS {
+            disconnect(&oracle, observer, v).await;
+        }
+        let chain_id = nodes[0].chain.chain_id();
+        let mut submitted = Vec::new();
+        for k in 0..rng.random_range(1..8u64) {
+            let op = rng.random_range(0..VALIDATORS);
+            let tx = bind(&chain_id, op, k, now_ms(&context));
+            nodes[observer].chain.submit(&tx).expect("fresh transaction is pooled");
+            nodes[observer].gossip.send(&[bytes::Bytes::from(tx)]);
+            submitted.push((op, k));
+        }
+        let validators = &chains[..VALIDATORS];
+        let target = validators.iter().map(|c| c.height()).max().unwrap() + 3;
+        wait_for(&context, "the validators to go on", || validators.iter().all(|c| c.height() >= target))
+            .await;
+        let held = validators.iter().map(|c| c.mempool_len()).sum::<usize>();
+        assert_eq!(held, 0, "the cut-off observer's gossip reached a validator");
+        for v in 0..VALIDATORS {
+            connect(&oracle, &mut rng, observer, v, lossy).await;
+        }
+        settle_and_check(&context, &chains, &submitted).await
     })
 }
