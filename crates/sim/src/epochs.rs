@@ -153,17 +153,8 @@ pub fn run_epochs(seed: u64) -> Agreement {
         }
         traffic(&nodes, &[OPB], &mut rng);
         let height = chains(&nodes).iter().map(|c| c.height()).max().unwrap();
-        let others: Vec<SimChain> = nodes
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| *i != cut)
-            .filter_map(|(_, n)| n.as_ref())
-            .map(|n| n.chain.clone())
-            .collect();
-        wait_for(&context, "the connected side to go on during a partition", || {
-            others.iter().all(|c| c.height() >= height + 2)
-        })
-        .await;
+        wait_all_but(&context, &nodes, cut, height + 2, "the connected side to go on during a partition")
+            .await;
         for other in (0..NODES).filter(|o| *o != cut) {
             connect(&oracle, &mut rng, cut, other, lossy).await;
         }
