@@ -149,4 +149,16 @@ fn the_fault_campaign_runs_seeds_of_every_scenario_and_sums_them_up() {
     }
     // three epochs for each set-change scenario, one for each other
     assert_eq!(report["epochs_checked"].as_u64(), Some(3 + 3 + 5));
+
+    // --only keeps the seeds of one scenario: 73 and 80 of 70..84
+    let output = Command::new(env!("CARGO_BIN_EXE_npchain"))
+        .args(["sim", "faults", "--from", "70", "--seeds", "14", "--only", "garbage-gossip"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{stdout}");
+    let seeds: Vec<&str> = stdout.lines().filter(|l| l.starts_with("seed ")).collect();
+    assert_eq!(seeds.len(), 2, "{stdout}");
+    assert!(seeds.iter().all(|l| l.contains("(garbage-gossip): ok")), "{stdout}");
+    assert!(seeds[0].starts_with("seed 73 ") || seeds[1].starts_with("seed 73 "), "{stdout}");
 }

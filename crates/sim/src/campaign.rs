@@ -11,7 +11,7 @@ use std::{
     ops::Range,
     panic::{AssertUnwindSafe, catch_unwind},
     sync::{
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicUsize, Ordering},
         mpsc,
     },
 };
@@ -194,22 +194,16 @@ impl Summary {
 
 /// Runs `seeds` on `jobs` threads (each simulation is single-threaded), handing each report to
 /// `each` as it finishes (in the order they finish), and returns the sums, failed seeds in order.
-pub fn run(seeds: Range<u64>, jobs: usize, mut each: impl FnMut(&SeedReport)) -> Summary {
-    let next = AtomicU64::new(seeds.start);
+pub fn run(seeds: Vec<u64>, jobs: usize, mut each: impl FnMut(&SeedReport)) -> Summary {
+    let next = AtomicUsize::new(0);
     let (tx, rx) = mpsc::channel();
     let mut summary = Summary::default();
     std::thread::scope(|scope| {
         for _ in 0..jobs.max(1) {
-            let tx = tx.clone();
-            let next = &next;
-            let end = seeds.end;
+            let (tx, next, seeds) = (tx.clone(), &next, &seeds);
             scope.spawn(move || {
-                loop {
-                    let seed = next.fetch_add(1, Ordering::Relaxed);
-                    if seed >= end {
-                        break;
-                    }
-                    if tx.send(run_seed(seed)).is_err() {
+                while let Some(seed) = seeds.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    if tx.send(run_seed(*seed)).is_err() {
                         break;
                     }
                 }

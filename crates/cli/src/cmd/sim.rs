@@ -26,6 +26,10 @@ pub enum Simulation {
         /// The first seed; `--from S --seeds 1` replays seed S.
         #[arg(long, default_value_t = 0)]
         from: u64,
+        /// Runs only the seeds of the range whose scenario (seed % 7) is this one.
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(
+            npchain_sim::campaign::Scenario::ALL.map(|s| s.name())))]
+        only: Option<String>,
         /// Simulations run at once (each is single-threaded); default: the machine's cores.
         #[arg(long)]
         jobs: Option<usize>,
@@ -70,7 +74,14 @@ impl Args {
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let (ports, sms_per_day, window_hours, sync, seed, smoke, out, data, port_base) = match args.what {
-        Simulation::Faults { seeds, from, jobs, json } => return faults(from..from + seeds, jobs, json),
+        Simulation::Faults { seeds, from, only, jobs, json } => {
+            let seeds = (from..from + seeds)
+                .filter(|s| {
+                    only.as_ref().is_none_or(|o| npchain_sim::campaign::Scenario::of_seed(*s).name() == o)
+                })
+                .collect();
+            return faults(seeds, jobs, json);
+        }
         Simulation::Sms { ports, sms_per_day, window_hours, sync, seed, smoke, out, data, port_base } => {
             (ports, sms_per_day, window_hours, sync, seed, smoke, out, data, port_base)
         }
@@ -87,15 +98,11 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn faults(
-    seeds: std::ops::Range<u64>,
-    jobs: Option<usize>,
-    json: Option<PathBuf>,
-) -> Result<ExitCode, CliError> {
+fn faults(seeds: Vec<u64>, jobs: Option<usize>, json: Option<PathBuf>) -> Result<ExitCode, CliError> {
     use npchain_sim::campaign;
     let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let count = seeds.end - seeds.start;
-    eprintln!("fault campaign: {count} seeds from {} on {jobs} threads", seeds.start);
+    let (count, first) = (seeds.len(), seeds.first().copied().unwrap_or_default());
+    eprintln!("fault campaign: {count} seeds from {first} on {jobs} threads");
     // A stall or failed check panics inside the simulation and is reported per seed; the
     // default hook would print each panic a second time, with a backtrace hint.
     let hook = std::panic::take_hook();
