@@ -6,7 +6,9 @@
 pub mod epochs;
 pub mod load;
 pub mod net;
+pub mod probe;
 pub mod sms;
+pub mod soak;
 pub mod stats;
 
 use commonware_cryptography::Signer;

@@ -72,6 +72,16 @@ pub enum Scenario {
         #[arg(long)]
         ports: Option<usize>,
     },
+    /// Porting traffic, ENUM queries and event streams at once for N minutes; every node's
+    /// memory and open descriptors over time, and whether either grows without bound.
+    Soak {
+        /// Default 20 (smoke 0.2).
+        #[arg(long)]
+        minutes: Option<f64>,
+    },
+    /// Slow clients, floods and garbage at every port of a devnet node; what came back, its
+    /// memory and descriptors before and after, and that it still serves and commits.
+    Probe,
     /// Every scenario at its default size.
     All,
 }
@@ -96,6 +106,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             Scenario::Scale { numbers: Vec::new() },
             Scenario::Catchup { txs: None },
             Scenario::Epochs { ports: None },
+            Scenario::Soak { minutes: None },
+            Scenario::Probe,
         ],
         one => vec![one],
     };
@@ -151,6 +163,22 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
                     "blocks_per_epoch": bench::epochs::BLOCKS_PER_EPOCH,
                 });
                 repeat("epochs", params, &|| bench::epochs::epochs(&env, n))?;
+            }
+            Scenario::Soak { minutes } => {
+                let params = bench::soak::SoakParams::new(
+                    minutes.unwrap_or(if args.smoke { 0.2 } else { 20.0 }),
+                    args.smoke,
+                );
+                let json = json!({ "validators": validators, "soak": params });
+                // One long run: its figures are over time, not a median.
+                bench::repeat("soak", json, 1, &args.out, &|| bench::soak::soak(&env, &params, &args.out))?;
+            }
+            Scenario::Probe => {
+                let params = bench::probe::ProbeParams::new(args.smoke);
+                let json = json!({ "validators": validators, "probe": params });
+                bench::repeat("probe", json, 1, &args.out, &|| {
+                    bench::probe::probe(&env, &params, &args.out)
+                })?;
             }
             Scenario::All => unreachable!("expanded above"),
         }
