@@ -258,6 +258,9 @@ fn flood(addr: SocketAddr, n: usize, first: &[u8], wait: Duration, classify: fn(
     tally
 }
 
+/// One phase of a port's probe: its name, how many tries it makes, and the phase itself.
+type Phase<'a> = (&'static str, u64, Box<dyn FnOnce() -> Tally + Send + 'a>);
+
 /// Node 0's memory and descriptors, and what it took for one port.
 struct PortReport {
     port: &'static str,
@@ -274,11 +277,7 @@ fn usage(net: &LocalNet) -> Result<(u64, usize), BenchError> {
 }
 
 /// Runs `phases` (name, tries, the phase) at once against one port of node 0.
-fn port(
-    net: &LocalNet,
-    name: &'static str,
-    phases: Vec<(&'static str, u64, Box<dyn FnOnce() -> Tally + Send + '_>)>,
-) -> Result<PortReport, BenchError> {
+fn port(net: &LocalNet, name: &'static str, phases: Vec<Phase<'_>>) -> Result<PortReport, BenchError> {
     let before = usage(net)?;
     let t0 = Instant::now();
     let results: Vec<(String, u64, Tally)> = std::thread::scope(|s| {
@@ -300,7 +299,7 @@ fn port(
 
 /// Raw HTTP cases that are not HTTP, or not HTTP the node takes.
 fn http_garbage(host: &str) -> Vec<(&'static str, Vec<u8>)> {
-    let mut rng = StdRng::seed_from_u64(0x9b0b_e);
+    let mut rng = StdRng::seed_from_u64(0x0009_b0be);
     let random: Vec<u8> = (0..2048).map(|_| rng.random::<u8>()).collect();
     let big_header =
         format!("GET /v1/status HTTP/1.1\r\nHost: {host}\r\nX-Pad: {}\r\n\r\n", "a".repeat(40 * 1024));
@@ -415,7 +414,7 @@ fn http_port(net: &LocalNet, p: &ProbeParams) -> Result<PortReport, BenchError> 
     );
     let head = format!("GET /v1/status HTTP/1.1\r\nHost: {host}\r\n\r\n");
     let (head2, host2, base2, base3) = (head.clone(), host.clone(), base.clone(), base.clone());
-    let phases: Vec<(&'static str, u64, Box<dyn FnOnce() -> Tally + Send + '_>)> = vec![
+    let phases: Vec<Phase<'_>> = vec![
         (
             "slowloris: a head byte by byte, 500 ms apart",
             p.slow as u64,
@@ -598,12 +597,9 @@ fn udp_exchange(server: SocketAddr, datagrams: &[Vec<u8>], gap: Duration) -> Tal
                 if done_at.is_some_and(|d| d.max(quiet_since).elapsed() > Duration::from_secs(1)) {
                     break;
                 }
-                match socket.recv(&mut buf) {
-                    Ok(n) => {
-                        *got.entry(rcode(&buf[..n])).or_default() += 1;
-                        quiet_since = Instant::now();
-                    }
-                    Err(_) => {}
+                if let Ok(n) = socket.recv(&mut buf) {
+                    *got.entry(rcode(&buf[..n])).or_default() += 1;
+                    quiet_since = Instant::now();
                 }
             }
             got
