@@ -265,15 +265,20 @@ type Phase<'a> = (&'static str, u64, Box<dyn FnOnce() -> Tally + Send + 'a>);
 struct PortReport {
     port: &'static str,
     phases: Vec<(String, u64, Tally)>,
-    before: (u64, usize),
-    after: (u64, usize),
+    before: (u64, usize, usize),
+    after: (u64, usize, usize),
     seconds: f64,
 }
 
-fn usage(net: &LocalNet) -> Result<(u64, usize), BenchError> {
-    net.pid(0)
+/// Node 0's resident memory (KiB), open descriptors, and of them the files of its stores.
+fn usage(net: &LocalNet) -> Result<(u64, usize, usize), BenchError> {
+    let pid = net.pid(0);
+    let (rss, fds) = pid
         .and_then(proc_usage)
-        .ok_or_else(|| BenchError::Setup("node 0 exited during the probe; see its node.log".into()))
+        .ok_or_else(|| BenchError::Setup("node 0 exited during the probe; see its node.log".into()))?;
+    let data = net.layout.nodes[0].dir.join("data");
+    let data = std::fs::canonicalize(&data).unwrap_or(data);
+    Ok((rss, fds, pid.map_or(0, |pid| super::soak::fds_under(pid, &data))))
 }
 
 /// Runs `phases` (name, tries, the phase) at once against one port of node 0.
@@ -400,7 +405,9 @@ fn ureq_outcome(r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Str
     }
 }
 
-fn http_port(net: &LocalNet, p: &ProbeParams) -> Result<PortReport, BenchError> {
+/// The HTTP port in two stages: slow clients and garbage (together under the connection cap, so
+/// each gets the node's own answer), then the floods past the cap.
+fn http_port(net: &LocalNet, p: &ProbeParams) -> Result<(PortReport, PortReport), BenchError> {
     let config = &net.layout.nodes[0].config;
     let addr = config.http_listen;
     let base = net.http(0);
@@ -530,7 +537,9 @@ fn http_port(net: &LocalNet, p: &ProbeParams) -> Result<PortReport, BenchError> 
             }),
         ),
     ];
-    port(net, "HTTP", phases)
+    let (floods, rest): (Vec<_>, Vec<_>) = phases.into_iter().partition(|ph| ph.0.contains("flood"));
+    let slow = port(net, "HTTP, slow clients and garbage", rest)?;
+    Ok((slow, port(net, "HTTP, floods", floods)?))
 }
 
 fn short(path: &str) -> String {
@@ -850,14 +859,14 @@ pub fn probe(env: &Env, p: &ProbeParams, out: &std::path::Path) -> Result<Figure
     let net = LocalNet::start(&env.data.join("probe"), env, None, Duration::from_secs(120))?;
     let h0 = net.status(0)?.height;
     let t0 = Instant::now();
-    let http = http_port(&net, p)?;
+    let (http, http_floods) = http_port(&net, p)?;
     let (udp, tcp) = dns_ports(&net, p)?;
     let p2p = p2p_port(&net, p)?;
     let probe_s = t0.elapsed().as_secs_f64();
     let h1 = net.status(0)?.height;
     let (check_s, before, committed_at) = still_serving(&net, Duration::from_secs(60))?;
     let mut f = Figures::new();
-    for r in [&http, &udp, &tcp, &p2p] {
+    for r in [&http, &http_floods, &udp, &tcp, &p2p] {
         println!("   -- {} ({:.0} s)", r.port, r.seconds);
         let tries: u64 = r.phases.iter().map(|x| x.1).sum();
         figure(&mut f, format!("{}: tried (requests, connections, datagrams)", r.port), tries as f64, "");
@@ -871,6 +880,8 @@ pub fn probe(env: &Env, p: &ProbeParams, out: &std::path::Path) -> Result<Figure
         figure(&mut f, format!("{}: node 0 RSS after", r.port), r.after.0 as f64 / 1024.0, "MiB");
         figure(&mut f, format!("{}: node 0 fds before", r.port), r.before.1 as f64, "fds");
         figure(&mut f, format!("{}: node 0 fds after", r.port), r.after.1 as f64, "fds");
+        figure(&mut f, format!("{}: of them store files, before", r.port), r.before.2 as f64, "fds");
+        figure(&mut f, format!("{}: of them store files, after", r.port), r.after.2 as f64, "fds");
     }
     figure(&mut f, "probe duration", probe_s, "s");
     figure(&mut f, "node 0 blocks committed during the probe", h1.saturating_sub(h0) as f64, "blocks");
@@ -880,7 +891,7 @@ pub fn probe(env: &Env, p: &ProbeParams, out: &std::path::Path) -> Result<Figure
     if let Some(peak) = net.memory_kib(0) {
         figure(&mut f, "node 0 peak RSS (VmHWM)", peak.1 as f64 / 1024.0, "MiB");
     }
-    let ports: Vec<serde_json::Value> = [&http, &udp, &tcp, &p2p]
+    let ports: Vec<serde_json::Value> = [&http, &http_floods, &udp, &tcp, &p2p]
         .iter()
         .map(|r| {
             let phases: Vec<serde_json::Value> = r
@@ -893,6 +904,7 @@ pub fn probe(env: &Env, p: &ProbeParams, out: &std::path::Path) -> Result<Figure
                 "seconds": r.seconds,
                 "rss_kib_before": r.before.0, "rss_kib_after": r.after.0,
                 "fds_before": r.before.1, "fds_after": r.after.1,
+                "store_fds_before": r.before.2, "store_fds_after": r.after.2,
                 "phases": phases,
             })
         })

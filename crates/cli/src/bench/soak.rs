@@ -70,6 +70,10 @@ pub struct Sample {
     pub t_s: f64,
     pub rss_kib: u64,
     pub fds: usize,
+    /// Of `fds`, those open on files under the node's data directory (its stores).
+    pub store_fds: usize,
+    /// The bytes of the node's data directory.
+    pub data_bytes: u64,
     /// The node's committed height (`None` if it did not answer).
     pub height: Option<u64>,
 }
@@ -84,6 +88,15 @@ pub fn proc_usage(pid: u32) -> Option<(u64, usize)> {
         .and_then(|v| v.parse().ok())?;
     let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count();
     Some((rss, fds))
+}
+
+/// How many of process `pid`'s open descriptors are files under `dir`.
+pub fn fds_under(pid: u32, dir: &Path) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| {
+            d.flatten().filter(|e| std::fs::read_link(e.path()).is_ok_and(|t| t.starts_with(dir))).count()
+        })
+        .unwrap_or(0)
 }
 
 /// Growth allowed between the middle third and the last third of a run before a series is said
@@ -279,6 +292,13 @@ pub fn soak(env: &Env, params: &SoakParams, out: &Path) -> Result<Figures, Bench
     let pids: Vec<u32> = (0..v)
         .map(|i| net.pid(i).ok_or_else(|| BenchError::Setup(format!("node {i} has no process"))))
         .collect::<Result<_, _>>()?;
+    // Absolute, as the descriptors' links are.
+    let data_dirs: Vec<std::path::PathBuf> = (0..v)
+        .map(|i| {
+            let d = net.layout.nodes[i].dir.join("data");
+            std::fs::canonicalize(&d).unwrap_or(d)
+        })
+        .collect();
     let counts = Counts::default();
     let stop = AtomicBool::new(false);
     let start_height = net.status(0)?.height;
@@ -334,7 +354,9 @@ pub fn soak(env: &Env, params: &SoakParams, out: &Path) -> Result<Figures, Bench
                 match proc_usage(pids[i]) {
                     Some((rss_kib, fds)) => {
                         let height = net.status(i).ok().map(|st| st.height);
-                        samples[i].push(Sample { t_s, rss_kib, fds, height });
+                        let data = &data_dirs[i];
+                        let (store_fds, data_bytes) = (fds_under(pids[i], data), super::dir_bytes(data));
+                        samples[i].push(Sample { t_s, rss_kib, fds, store_fds, data_bytes, height });
                     }
                     None => {
                         dead[i].get_or_insert(t_s);
@@ -386,47 +408,42 @@ fn soak_figures(params: &SoakParams, samples: &[Vec<Sample>], c: &Counts, start_
     figure(&mut f, "events read on those streams", load(&c.churn_events), "events");
     for (i, s) in samples.iter().enumerate() {
         let end = s.iter().rev().find_map(|x| x.height).unwrap_or(0);
-        figure(
-            &mut f,
-            format!("node {i}: blocks committed"),
-            end.saturating_sub(start_height) as f64,
-            "blocks",
-        );
+        let blocks = end.saturating_sub(start_height);
+        figure(&mut f, format!("node {i}: blocks committed"), blocks as f64, "blocks");
         let rss: Vec<f64> = s.iter().map(|x| x.rss_kib as f64 / 1024.0).collect();
-        let fds: Vec<f64> = s.iter().map(|x| x.fds as f64).collect();
+        // The stores keep every file of their archives open and add files as the chain grows
+        // (`npchain_node::fds`): those are counted apart from the rest (sockets, runtimes, logs).
+        let fds: Vec<f64> = s.iter().map(|x| x.fds.saturating_sub(x.store_fds) as f64).collect();
+        let store: Vec<f64> = s.iter().map(|x| x.store_fds as f64).collect();
         let (rss_grows, rss_mid, rss_last) =
             grows(&rss, |m| (RSS_SLACK_KIB / 1024.0).max(m * RSS_SLACK_FRACTION));
         let (fd_grows, fd_mid, fd_last) = grows(&fds, |_| FD_SLACK);
-        figure(
-            &mut f,
-            format!("node {i}: RSS first sample"),
-            rss.first().copied().unwrap_or(f64::NAN),
-            "MiB",
-        );
-        figure(&mut f, format!("node {i}: RSS median, middle third"), rss_mid, "MiB");
-        figure(&mut f, format!("node {i}: RSS median, last third"), rss_last, "MiB");
-        figure(&mut f, format!("node {i}: RSS max"), rss.iter().copied().fold(0.0, f64::max), "MiB");
-        figure(
-            &mut f,
-            format!("node {i}: fds first sample"),
-            fds.first().copied().unwrap_or(f64::NAN),
+        let first = |v: &[f64]| v.first().copied().unwrap_or(f64::NAN);
+        let last = |v: &[f64]| v.last().copied().unwrap_or(f64::NAN);
+        let max = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
+        let mut node = |name: &str, value: f64, unit: &'static str| {
+            figure(&mut f, format!("node {i}: {name}"), value, unit);
+        };
+        node("RSS first sample", first(&rss), "MiB");
+        node("RSS median, middle third", rss_mid, "MiB");
+        node("RSS median, last third", rss_last, "MiB");
+        node("RSS max", max(&rss), "MiB");
+        node("fds other than store files, first sample", first(&fds), "fds");
+        node("fds other than store files, median of middle third", fd_mid, "fds");
+        node("fds other than store files, median of last third", fd_last, "fds");
+        node("fds other than store files, max", max(&fds), "fds");
+        node("store files open, first sample", first(&store), "fds");
+        node("store files open, last sample", last(&store), "fds");
+        node(
+            "store files opened per 1,000 blocks",
+            (last(&store) - first(&store)) * 1000.0 / blocks.max(1) as f64,
             "fds",
         );
-        figure(&mut f, format!("node {i}: fds median, middle third"), fd_mid, "fds");
-        figure(&mut f, format!("node {i}: fds median, last third"), fd_last, "fds");
-        figure(&mut f, format!("node {i}: fds max"), fds.iter().copied().fold(0.0, f64::max), "fds");
-        figure(
-            &mut f,
-            format!("node {i}: RSS grows without bound (1 = yes)"),
-            f64::from(u8::from(rss_grows)),
-            "",
-        );
-        figure(
-            &mut f,
-            format!("node {i}: fds grow without bound (1 = yes)"),
-            f64::from(u8::from(fd_grows)),
-            "",
-        );
+        let data: Vec<f64> = s.iter().map(|x| x.data_bytes as f64 / 1_048_576.0).collect();
+        node("data on disk, first sample", first(&data), "MiB");
+        node("data on disk, last sample", last(&data), "MiB");
+        node("RSS grows without bound (1 = yes)", f64::from(u8::from(rss_grows)), "");
+        node("fds other than store files grow without bound (1 = yes)", f64::from(u8::from(fd_grows)), "");
     }
     f
 }
@@ -441,7 +458,7 @@ fn print_table(samples: &[Vec<Sample>]) {
     let step = n.div_ceil(20);
     let mut head = format!("   {:>7}", "t (s)");
     for i in 0..samples.len() {
-        head.push_str(&format!(" | n{i} RSS MiB  fds  height"));
+        head.push_str(&format!(" | n{i} RSS MiB  fds (store)  height"));
     }
     println!("{head}");
     let rows = (0..n).step_by(step).chain(((n - 1) % step != 0).then_some(n - 1));
@@ -450,7 +467,13 @@ fn print_table(samples: &[Vec<Sample>]) {
         for s in samples {
             let x = s[k];
             let h = x.height.map_or("-".to_owned(), |h| h.to_string());
-            row.push_str(&format!(" | {:>10.1} {:>4} {:>7}", x.rss_kib as f64 / 1024.0, x.fds, h));
+            row.push_str(&format!(
+                " | {:>10.1} {:>4} ({:>4}) {:>7}",
+                x.rss_kib as f64 / 1024.0,
+                x.fds,
+                x.store_fds,
+                h
+            ));
         }
         println!("{row}");
     }
