@@ -169,7 +169,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
                     minutes.unwrap_or(if args.smoke { 0.2 } else { 20.0 }),
                     args.smoke,
                 );
-                let json = json!({ "validators": validators, "soak": params });
+                let json = json!({ "validators": validators, "cache_mib": env.cache_mib, "soak": params });
                 // One long run: its figures are over time, not a median.
                 bench::repeat("soak", json, 1, &args.out, &|| bench::soak::soak(&env, &params, &args.out))?;
             }
