@@ -161,6 +161,9 @@ const STEP_LAG_S: u64 = 3;
 /// Porting traffic: each second a new group of ports is bound, the group of `STEP_LAG_S`
 /// seconds ago requested, the one before released, the one before that activated.
 fn porting(net: &LocalNet, params: &SoakParams, deadline: Instant, stop: &AtomicBool, counts: &Counts) {
+    if params.ports_per_s == 0 {
+        return;
+    }
     let t0 = Instant::now();
     let mut groups: Vec<Vec<Port>> = Vec::new();
     let clients: Vec<_> = (0..net.validators()).map(|i| net.client(i)).collect();
@@ -227,6 +230,9 @@ fn observe(net: &LocalNet, from: u64, stop: &AtomicBool, counts: &Counts) {
 /// ENUM queries to node `i` at a steady rate: numbers of the demo ranges, some ported by now,
 /// most not.
 fn enum_queries(net: &LocalNet, i: usize, per_s: u32, stop: &AtomicBool, counts: &Counts) {
+    if per_s == 0 {
+        return;
+    }
     let Ok(mut probe) = net.enum_probe(i) else {
         add(&counts.enum_unanswered, 1);
         return;
