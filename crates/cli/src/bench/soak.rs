@@ -119,6 +119,20 @@ pub fn grows(series: &[f64], slack: impl Fn(f64) -> f64) -> (bool, f64, f64) {
     (last - middle > slack(middle), middle, last)
 }
 
+/// The least-squares slope of `(t_s, value)` over the last two thirds of the points, per minute:
+/// how fast a series still climbs after the warm-up.
+pub fn slope_per_min(points: &[(f64, f64)]) -> f64 {
+    let tail = &points[points.len() / 3..];
+    let n = tail.len() as f64;
+    if tail.len() < 2 {
+        return f64::NAN;
+    }
+    let (mt, mv) = (tail.iter().map(|p| p.0).sum::<f64>() / n, tail.iter().map(|p| p.1).sum::<f64>() / n);
+    let cov: f64 = tail.iter().map(|p| (p.0 - mt) * (p.1 - mv)).sum();
+    let var: f64 = tail.iter().map(|p| (p.0 - mt).powi(2)).sum();
+    if var == 0.0 { f64::NAN } else { cov / var * 60.0 }
+}
+
 /// Counts of what the load did.
 #[derive(Debug, Default)]
 struct Counts {
@@ -434,6 +448,8 @@ fn soak_figures(params: &SoakParams, samples: &[Vec<Sample>], c: &Counts, start_
         node("RSS median, middle third", rss_mid, "MiB");
         node("RSS median, last third", rss_last, "MiB");
         node("RSS max", max(&rss), "MiB");
+        let rss_t: Vec<(f64, f64)> = s.iter().map(|x| (x.t_s, x.rss_kib as f64 / 1024.0)).collect();
+        node("RSS slope over the last two thirds", slope_per_min(&rss_t), "MiB/min");
         node("fds other than store files, first sample", first(&fds), "fds");
         node("fds other than store files, median of middle third", fd_mid, "fds");
         node("fds other than store files, median of last third", fd_last, "fds");
@@ -502,5 +518,10 @@ mod tests {
         assert!(g, "{mid} → {last}");
         assert_eq!((mid, last), (114.5, 124.5));
         assert!(!grows(&[1.0, 100.0], slack).0, "too few samples to judge");
+        // 2 a sample 10 s apart after a jump: 12 a minute.
+        let points: Vec<(f64, f64)> =
+            (0..9).map(|k| (10.0 * k as f64, if k < 3 { 0.0 } else { 50.0 + 2.0 * k as f64 })).collect();
+        assert!((slope_per_min(&points) - 12.0).abs() < 1e-9, "{}", slope_per_min(&points));
+        assert!(slope_per_min(&points[..1]).is_nan());
     }
 }
