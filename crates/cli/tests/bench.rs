@@ -74,6 +74,53 @@ fn every_measurement_runs_in_smoke_mode() {
     assert_eq!(median(&c, "transactions committed while the node was down"), 1_000.0);
     assert!(median(&c, "blocks to catch up") >= 1.0);
 
+    // The soak: traffic of every kind went through, every node was sampled throughout and kept
+    // committing, and each verdict is a yes or a no.
+    let k = figures(&out, "soak");
+    assert!(median(&k, "transactions applied (seen on node 0)") > 0.0);
+    assert_eq!(median(&k, "transactions not delivered (HTTP error)"), 0.0);
+    assert!(median(&k, "ENUM queries asked (all nodes)") > 0.0);
+    assert!(median(&k, "events read on held streams") > 0.0);
+    assert!(median(&k, "event streams opened and closed") > 0.0);
+    let samples: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("soak-samples.json")).unwrap()).unwrap();
+    let nodes = samples["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 4);
+    for (i, node) in nodes.iter().enumerate() {
+        assert!(node.as_array().unwrap().len() >= 3, "node {i}: {node}");
+        assert!(median(&k, &format!("node {i}: blocks committed")) > 0.0);
+        assert!(median(&k, &format!("node {i}: RSS max")) > 1.0);
+        assert!(median(&k, &format!("node {i}: fds other than store files, max")) > 0.0);
+        assert!(median(&k, &format!("node {i}: store files open, last sample")) > 0.0);
+        for verdict in ["RSS grows", "fds other than store files grow"] {
+            let v = median(&k, &format!("node {i}: {verdict} without bound (1 = yes)"));
+            assert!(v == 0.0 || v == 1.0, "{verdict}: {v}");
+        }
+    }
+
+    // The probe: every port was tried and answered something, and afterwards the node served
+    // and a transaction sent to it committed on every node.
+    let pr = figures(&out, "probe");
+    for port in ["HTTP, slow clients and garbage", "HTTP, floods", "DNS UDP", "DNS TCP", "p2p"] {
+        assert!(median(&pr, &format!("{port}: tried (requests, connections, datagrams)")) > 0.0, "{port}");
+        assert!(median(&pr, &format!("{port}: node 0 fds after")) > 0.0, "{port}");
+    }
+    assert!(median(&pr, "after: committed at height") >= median(&pr, "after: height when submitted"));
+    assert!(median(&pr, "node 0 blocks committed during the probe") > 0.0);
+    let outcomes: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("probe-outcomes.json")).unwrap()).unwrap();
+    let ports = outcomes["ports"].as_array().unwrap();
+    assert_eq!(ports.len(), 5);
+    let http_statuses: Vec<&String> = ports[0]["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["outcomes"].as_object().unwrap().keys())
+        .collect();
+    for status in ["HTTP 431", "HTTP 414", "HTTP 413", "HTTP 400"] {
+        assert!(http_statuses.iter().any(|k| k.ends_with(status)), "no {status} in {http_statuses:?}");
+    }
+
     run(&["sim", "sms", "--smoke"], &data, &out);
     let sms = figures(&out, "sim-sms");
     let sent = median(&sms, "SMS sent to recently ported numbers");

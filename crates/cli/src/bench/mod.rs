@@ -6,7 +6,9 @@
 pub mod epochs;
 pub mod load;
 pub mod net;
+pub mod probe;
 pub mod sms;
+pub mod soak;
 pub mod stats;
 
 use commonware_cryptography::Signer;
@@ -537,7 +539,7 @@ pub fn empty_node_kib(env: &Env) -> Result<f64, BenchError> {
     Ok(median(&rss))
 }
 
-fn dir_bytes(dir: &Path) -> u64 {
+pub(crate) fn dir_bytes(dir: &Path) -> u64 {
     std::fs::read_dir(dir)
         .map(|entries| {
             entries

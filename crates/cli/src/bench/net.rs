@@ -177,6 +177,11 @@ impl LocalNet {
         Ok(())
     }
 
+    /// The process id of node `i`, while it runs.
+    pub fn pid(&self, i: usize) -> Option<u32> {
+        self.children.get(i)?.as_ref().map(Child::id)
+    }
+
     /// Resident memory of node `i` now and at its peak, in KiB (Linux `/proc`).
     pub fn memory_kib(&self, i: usize) -> Option<(u64, u64)> {
         let pid = self.children[i].as_ref()?.id();

@@ -72,6 +72,28 @@ pub enum Scenario {
         #[arg(long)]
         ports: Option<usize>,
     },
+    /// Porting traffic, ENUM queries and event streams at once for N minutes; every node's
+    /// memory and open descriptors over time, and whether either grows without bound.
+    Soak {
+        /// Default 20 (smoke 0.2).
+        #[arg(long)]
+        minutes: Option<f64>,
+        /// Ports started each second (4 transactions each); default 5 (smoke 2); 0 for none.
+        #[arg(long)]
+        ports_per_s: Option<usize>,
+        /// ENUM queries a second to each node; default 100 (smoke 20); 0 for none.
+        #[arg(long)]
+        enum_per_s: Option<u32>,
+        /// Event streams held open on each node; default 4 (smoke 2).
+        #[arg(long)]
+        held_streams: Option<usize>,
+        /// Event streams opened and closed over and over on each node; default 2 (smoke 1).
+        #[arg(long)]
+        churned_streams: Option<usize>,
+    },
+    /// Slow clients, floods and garbage at every port of a devnet node; what came back, its
+    /// memory and descriptors before and after, and that it still serves and commits.
+    Probe,
     /// Every scenario at its default size.
     All,
 }
@@ -96,6 +118,14 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             Scenario::Scale { numbers: Vec::new() },
             Scenario::Catchup { txs: None },
             Scenario::Epochs { ports: None },
+            Scenario::Soak {
+                minutes: None,
+                ports_per_s: None,
+                enum_per_s: None,
+                held_streams: None,
+                churned_streams: None,
+            },
+            Scenario::Probe,
         ],
         one => vec![one],
     };
@@ -151,6 +181,26 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
                     "blocks_per_epoch": bench::epochs::BLOCKS_PER_EPOCH,
                 });
                 repeat("epochs", params, &|| bench::epochs::epochs(&env, n))?;
+            }
+            Scenario::Soak { minutes, ports_per_s, enum_per_s, held_streams, churned_streams } => {
+                let mut params = bench::soak::SoakParams::new(
+                    minutes.unwrap_or(if args.smoke { 0.2 } else { 20.0 }),
+                    args.smoke,
+                );
+                params.ports_per_s = ports_per_s.unwrap_or(params.ports_per_s);
+                params.enum_per_s_per_node = enum_per_s.unwrap_or(params.enum_per_s_per_node);
+                params.held_streams_per_node = held_streams.unwrap_or(params.held_streams_per_node);
+                params.churned_streams_per_node = churned_streams.unwrap_or(params.churned_streams_per_node);
+                let json = json!({ "validators": validators, "cache_mib": env.cache_mib, "soak": params });
+                // One long run: its figures are over time, not a median.
+                bench::repeat("soak", json, 1, &args.out, &|| bench::soak::soak(&env, &params, &args.out))?;
+            }
+            Scenario::Probe => {
+                let params = bench::probe::ProbeParams::new(args.smoke);
+                let json = json!({ "validators": validators, "probe": params });
+                bench::repeat("probe", json, 1, &args.out, &|| {
+                    bench::probe::probe(&env, &params, &args.out)
+                })?;
             }
             Scenario::All => unreachable!("expanded above"),
         }
