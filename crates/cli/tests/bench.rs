@@ -47,7 +47,7 @@ fn every_measurement_runs_in_smoke_mode() {
     let tmp = tempfile::tempdir().unwrap();
     let (data, out) = (tmp.path().join("data"), tmp.path().join("out"));
     let printed = run(&["bench", "--smoke", "all"], &data, &out);
-    assert!(printed.contains("== throughput") && printed.contains("== catchup"), "{printed}");
+    assert!(printed.contains("== throughput") && printed.contains("== catchup") && printed.contains("== kill"), "{printed}");
 
     let t = figures(&out, "throughput");
     assert_eq!(median(&t, "transactions committed"), 800.0);
@@ -73,6 +73,15 @@ fn every_measurement_runs_in_smoke_mode() {
     let c = figures(&out, "catchup");
     assert_eq!(median(&c, "transactions committed while the node was down"), 1_000.0);
     assert!(median(&c, "blocks to catch up") >= 1.0);
+
+    let k = figures(&out, "kill");
+    assert_eq!(median(&k, "kills (SIGKILL, restarted at once)"), 3.0);
+    assert!(median(&k, "transactions committed (reported by a node)") > 0.0);
+    assert_eq!(median(&k, "committed transactions lost"), 0.0);
+    assert_eq!(median(&k, "divergent heights"), 0.0);
+    assert!(median(&k, "heights checked on every node") >= 1.0);
+    let restart = median(&k, "restart → caught up p50");
+    assert!(restart > 0.0 && restart <= median(&k, "restart → caught up max"));
 
     run(&["sim", "sms", "--smoke"], &data, &out);
     let sms = figures(&out, "sim-sms");

@@ -117,6 +117,11 @@ pub fn kill(env: &Env, kills: usize, seed: u64) -> Result<Figures, BenchError> {
         let load = load.join().expect("load thread");
         // Every node past the last reported commit, so that each holds every reported block.
         let result = result.and(load).and_then(|()| {
+            // What the nodes accepted and still hold goes into blocks; what a killed node held
+            // in its mempool alone is gone (never acknowledged).
+            wait_for(Duration::from_secs(120), "every node's mempool to empty", || {
+                Ok((0..validators).all(|i| net.status(i).is_ok_and(|s| s.mempool == 0)))
+            })?;
             let top = shared.reported.lock().expect("lock").keys().max().copied().unwrap_or(0);
             wait_for(Duration::from_secs(120), "every node to reach the last reported block", || {
                 Ok((0..validators).all(|i| net.status(i).is_ok_and(|s| s.height >= top)))
@@ -142,6 +147,12 @@ pub fn kill(env: &Env, kills: usize, seed: u64) -> Result<Figures, BenchError> {
         &mut figures,
         "transactions accepted (HTTP 202)",
         shared.accepted.load(Ordering::SeqCst) as f64,
+        "tx",
+    );
+    figure(
+        &mut figures,
+        "accepted, never committed (in a killed node's mempool)",
+        shared.accepted.load(Ordering::SeqCst).saturating_sub(check.acknowledged) as f64,
         "tx",
     );
     figure(

@@ -106,6 +106,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             Scenario::Scale { numbers: Vec::new() },
             Scenario::Catchup { txs: None },
             Scenario::Epochs { ports: None },
+            Scenario::Kill { kills: None, seed: 1 },
         ],
         one => vec![one],
     };
