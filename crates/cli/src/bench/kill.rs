@@ -151,7 +151,7 @@ pub fn kill(env: &Env, kills: usize, seed: u64) -> Result<Figures, BenchError> {
     );
     figure(
         &mut figures,
-        "accepted, never committed (in a killed node's mempool)",
+        "accepted, never committed (never acknowledged)",
         shared.accepted.load(Ordering::SeqCst).saturating_sub(check.acknowledged) as f64,
         "tx",
     );
