@@ -47,7 +47,10 @@ fn every_measurement_runs_in_smoke_mode() {
     let tmp = tempfile::tempdir().unwrap();
     let (data, out) = (tmp.path().join("data"), tmp.path().join("out"));
     let printed = run(&["bench", "--smoke", "all"], &data, &out);
-    assert!(printed.contains("== throughput") && printed.contains("== catchup") && printed.contains("== kill"), "{printed}");
+    assert!(
+        printed.contains("== throughput") && printed.contains("== catchup") && printed.contains("== kill"),
+        "{printed}"
+    );
 
     let t = figures(&out, "throughput");
     assert_eq!(median(&t, "transactions committed"), 800.0);
