@@ -79,40 +79,7 @@ pub fn kill(env: &Env, kills: usize, seed: u64) -> Result<Figures, BenchError> {
     let outcome = std::thread::scope(|s| -> Result<(), BenchError> {
         let load = s.spawn(|| submit(&urls, &operators, &chain, &shared));
         let follower = s.spawn(|| follow(&urls, from, &shared));
-        let result = (|| {
-            wait_for(Duration::from_secs(60), "the load to commit", || {
-                Ok(!shared.acknowledged.lock().expect("lock").is_empty())
-            })?;
-            for k in 0..kills {
-                let victim = rng.random_range(0..validators);
-                // A random moment: under load, commits are continuous.
-                std::thread::sleep(Duration::from_millis(rng.random_range(0..1_500)));
-                shared.down.store(victim, Ordering::SeqCst);
-                net.kill(victim);
-                let restarted = Instant::now();
-                net.restart(victim)?;
-                let target = (0..validators)
-                    .filter(|i| *i != victim)
-                    .filter_map(|i| net.status(i).ok().map(|s| s.height))
-                    .max()
-                    .unwrap_or(0);
-                wait_caught_up(&mut net, victim, target)?;
-                restarts.push(restarted.elapsed().as_secs_f64());
-                shared.down.store(NONE, Ordering::SeqCst);
-                if let Some(e) = shared.error.lock().expect("lock").clone() {
-                    return Err(BenchError::Setup(e));
-                }
-                if (k + 1) % 10 == 0 || k + 1 == kills {
-                    eprintln!(
-                        "  kill {} of {kills}: node {victim} back at height {target} after {:.1} s ({:.0} s in)",
-                        k + 1,
-                        restarts[k],
-                        started.elapsed().as_secs_f64()
-                    );
-                }
-            }
-            Ok(())
-        })();
+        let result = kill_in_turn(&mut net, &mut rng, kills, &shared, &mut restarts, started);
         shared.stop_load.store(true, Ordering::SeqCst);
         let load = load.join().expect("load thread");
         // Every node past the last reported commit, so that each holds every reported block.
@@ -177,6 +144,51 @@ pub fn kill(env: &Env, kills: usize, seed: u64) -> Result<Figures, BenchError> {
         )));
     }
     Ok(figures)
+}
+
+/// Kills a validator drawn from `rng` `kills` times, each at a random moment, restarts it at
+/// once and waits until it has caught up; the restart → caught-up times go to `restarts`.
+fn kill_in_turn(
+    net: &mut super::net::LocalNet,
+    rng: &mut StdRng,
+    kills: usize,
+    shared: &Shared,
+    restarts: &mut Vec<f64>,
+    started: Instant,
+) -> Result<(), BenchError> {
+    let validators = net.validators();
+    wait_for(Duration::from_secs(60), "the load to commit", || {
+        Ok(!shared.acknowledged.lock().expect("lock").is_empty())
+    })?;
+    for k in 0..kills {
+        let victim = rng.random_range(0..validators);
+        // A random moment: under load, commits are continuous.
+        std::thread::sleep(Duration::from_millis(rng.random_range(0..1_500)));
+        shared.down.store(victim, Ordering::SeqCst);
+        net.kill(victim);
+        let restarted = Instant::now();
+        net.restart(victim)?;
+        let target = (0..validators)
+            .filter(|i| *i != victim)
+            .filter_map(|i| net.status(i).ok().map(|s| s.height))
+            .max()
+            .unwrap_or(0);
+        wait_caught_up(net, victim, target)?;
+        restarts.push(restarted.elapsed().as_secs_f64());
+        shared.down.store(NONE, Ordering::SeqCst);
+        if let Some(e) = shared.error.lock().expect("lock").clone() {
+            return Err(BenchError::Setup(e));
+        }
+        if (k + 1) % 10 == 0 || k + 1 == kills {
+            eprintln!(
+                "  kill {} of {kills}: node {victim} back at height {target} after {:.1} s ({:.0} s in)",
+                k + 1,
+                restarts[k],
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Waits until the restarted `victim` has applied `target`; fails if it exits or takes longer

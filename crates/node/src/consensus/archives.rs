@@ -92,15 +92,15 @@ where
                 return Err(inconsistent(format!("holds a block of height {} at height {h}", block.height)));
             }
             let digest = block.digest();
-            match below {
-                Some((b, parent)) if b + 1 == h && block.parent != parent => {
-                    return Err(inconsistent(format!(
-                        "the block at height {h} does not extend the block at height {b} (its parent is {}, \
-                         the block below is {parent})",
-                        block.parent
-                    )));
-                }
-                _ => {}
+            if let Some((b, parent)) = below
+                && b + 1 == h
+                && block.parent != parent
+            {
+                return Err(inconsistent(format!(
+                    "the block at height {h} does not extend the block at height {b} (its parent is {}, \
+                     the block below is {parent})",
+                    block.parent
+                )));
             }
             // What marshal's walk back over a gap finds under the parent digest.
             let parent = blocks.get(Identifier::Key(&block.parent)).await.map_err(|source| {
