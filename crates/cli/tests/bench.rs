@@ -47,7 +47,10 @@ fn every_measurement_runs_in_smoke_mode() {
     let tmp = tempfile::tempdir().unwrap();
     let (data, out) = (tmp.path().join("data"), tmp.path().join("out"));
     let printed = run(&["bench", "--smoke", "all"], &data, &out);
-    assert!(printed.contains("== throughput") && printed.contains("== catchup"), "{printed}");
+    assert!(
+        printed.contains("== throughput") && printed.contains("== catchup") && printed.contains("== kill"),
+        "{printed}"
+    );
 
     let t = figures(&out, "throughput");
     assert_eq!(median(&t, "transactions committed"), 800.0);
@@ -120,6 +123,15 @@ fn every_measurement_runs_in_smoke_mode() {
     for status in ["HTTP 431", "HTTP 414", "HTTP 413", "HTTP 400"] {
         assert!(http_statuses.iter().any(|k| k.ends_with(status)), "no {status} in {http_statuses:?}");
     }
+
+    let kl = figures(&out, "kill");
+    assert_eq!(median(&kl, "kills (SIGKILL, restarted at once)"), 3.0);
+    assert!(median(&kl, "transactions committed (reported by a node)") > 0.0);
+    assert_eq!(median(&kl, "committed transactions lost"), 0.0);
+    assert_eq!(median(&kl, "divergent heights"), 0.0);
+    assert!(median(&kl, "heights checked on every node") >= 1.0);
+    let restart = median(&kl, "restart → caught up p50");
+    assert!(restart > 0.0 && restart <= median(&kl, "restart → caught up max"));
 
     run(&["sim", "sms", "--smoke"], &data, &out);
     let sms = figures(&out, "sim-sms");

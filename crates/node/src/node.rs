@@ -55,6 +55,27 @@ pub enum NodeError {
     Store(#[from] StoreError),
     #[error("block log: {0}")]
     BlockLog(#[from] BlockLogError),
+    /// The ledger file does not open or read.
+    #[error("ledger {path} is damaged: {source}; {RESYNC}")]
+    Ledger {
+        path: String,
+        #[source]
+        source: StoreError,
+    },
+    /// The block log does not open or read, or does not hold the block the ledger committed.
+    #[error("block log {path} is damaged: {problem}; {RESYNC}")]
+    DamagedBlockLog { path: String, problem: String },
+    /// Marshal's archives do not open, or do not hold the chain the ledger committed.
+    #[error(
+        "{source} (in {dir}); stop the node, move the partitions npchain-blocks-*, npchain-finalizations-* \
+         and npchain-marshal-* out of {dir} (keep npchain-consensus-*: it holds this validator's votes) and \
+         start it again: it fetches the finalized blocks from its peers"
+    )]
+    Archive {
+        dir: String,
+        #[source]
+        source: Box<consensus::ArchiveError>,
+    },
     #[error(
         "the ledger in {path} was made from another genesis or migration list (fingerprint {found}, \
          the configured files give {expected}); point data_dir elsewhere or remove it"
@@ -85,6 +106,35 @@ pub enum NodeError {
     Halted(#[source] Arc<ApplyError>),
     #[error("node stopped: node task {index} stopped ({result:?})")]
     TaskStopped { index: usize, result: Result<(), commonware_runtime::Error> },
+}
+
+/// What to do when the ledger or the block log is damaged: the two are written together and
+/// must come from the same moment, and both can be rebuilt by applying the chain again.
+const RESYNC: &str = "restore state.redb and blocks.redb together from one backup, or move both out of \
+     the data directory together with consensus/npchain-marshal-* and start the node again: it applies \
+     every finalized block again from genesis (from its own archive, and from its peers for what that \
+     lacks)";
+
+/// Checks that the block log holds the block the ledger committed last, with the same state
+/// hash: a block log of another moment (a restored or truncated file, or another node's) would
+/// answer for blocks the ledger does not hold, or lack blocks it does.
+fn check_block_log(log: &RedbBlockLog, ledger: &Ledger<RedbStore>, path: &Path) -> Result<(), NodeError> {
+    use crate::chain::BlockLog as _;
+    let height = ledger.height();
+    if height == 0 {
+        return Ok(());
+    }
+    let damaged = |problem: String| NodeError::DamagedBlockLog { path: path.display().to_string(), problem };
+    match log.get(height) {
+        Ok(Some(record)) if record.state_hash == ledger.state_hash() => Ok(()),
+        Ok(Some(record)) => Err(damaged(format!(
+            "its block {height} has state hash {}, the ledger's is {}",
+            record.state_hash,
+            ledger.state_hash()
+        ))),
+        Ok(None) => Err(damaged(format!("it lacks block {height}, the last block the ledger committed"))),
+        Err(e) => Err(damaged(e.to_string())),
+    }
 }
 
 /// Reads the admin token file: one line, at least 16 characters.
@@ -133,9 +183,10 @@ fn open_ledger(config: &NodeConfig, genesis: &Genesis) -> Result<Ledger<RedbStor
         std::fs::write(&fingerprint_path, format!("{fingerprint}\n"))
             .map_err(|source| NodeError::Io { path: fingerprint_path.display().to_string(), source })
     };
+    let damaged = |source: StoreError| NodeError::Ledger { path: name.clone(), source };
     if path.exists() {
-        let store = RedbStore::open_with_cache(&path, config.storage_cache_mib << 20)?;
-        if store.meta()?.is_some() {
+        let store = RedbStore::open_with_cache(&path, config.storage_cache_mib << 20).map_err(damaged)?;
+        if store.meta().map_err(damaged)?.is_some() {
             match std::fs::read_to_string(&fingerprint_path) {
                 Ok(found) if found.trim() != fingerprint => {
                     return Err(NodeError::WrongChain {
@@ -147,7 +198,7 @@ fn open_ledger(config: &NodeConfig, genesis: &Genesis) -> Result<Ledger<RedbStor
                 Ok(_) => {}
                 Err(_) => write_fingerprint()?,
             }
-            return Ok(Ledger::open(store)?);
+            return Ledger::open(store).map_err(damaged);
         }
         // No meta: a genesis load was interrupted (its meta is written last). Start again
         // from an empty file.
@@ -269,7 +320,12 @@ pub fn run(config: &NodeConfig) -> Result<(), NodeError> {
             _ => {}
         }
     }
-    let log = RedbBlockLog::open(&config.data_dir.join("blocks.redb"))?;
+    let log_path = config.data_dir.join("blocks.redb");
+    let log = RedbBlockLog::open(&log_path).map_err(|e| NodeError::DamagedBlockLog {
+        path: log_path.display().to_string(),
+        problem: e.to_string(),
+    })?;
+    check_block_log(&log, &ledger, &log_path)?;
     let genesis_block = Block::genesis(genesis.genesis_time, ledger.chain_id());
     info!(
         operator = operator.as_ref().map_or("observer", |o| o.as_str()),
@@ -290,9 +346,10 @@ pub fn run(config: &NodeConfig) -> Result<(), NodeError> {
     let peer_count = peers.len();
     let peers: Map<PublicKey, Address> = peers.try_into().map_err(|_| NodeError::DuplicatePeer)?;
 
+    let consensus_dir = config.data_dir.join("consensus");
     let runtime_config = runtime::Config::new()
         .with_worker_threads(2)
-        .with_storage_directory(config.data_dir.join("consensus"))
+        .with_storage_directory(consensus_dir.clone())
         .with_catch_panics(false);
     let timing = config.timing;
     let http_limits = config.http.clone();
@@ -342,7 +399,15 @@ pub fn run(config: &NodeConfig) -> Result<(), NodeError> {
         };
         let exposition = context.child("metrics");
         chain.metrics().attach_engine(move || commonware_runtime::Metrics::encode(&exposition));
-        let started = consensus::start(context.child("node"), wiring, channels).await;
+        let started = match consensus::try_start(context.child("node"), wiring, channels).await {
+            Ok(started) => started,
+            Err(source) => {
+                return NodeError::Archive {
+                    dir: consensus_dir.display().to_string(),
+                    source: Box::new(source),
+                };
+            }
+        };
         let gossip = started.gossip.clone();
         let marshal = started.marshal.clone();
         let identity =

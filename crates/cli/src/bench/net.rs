@@ -182,6 +182,11 @@ impl LocalNet {
         self.children.get(i)?.as_ref().map(Child::id)
     }
 
+    /// Whether node `i` has exited by itself, and how.
+    pub fn exited(&mut self, i: usize) -> Option<std::process::ExitStatus> {
+        self.children.get_mut(i)?.as_mut()?.try_wait().ok().flatten()
+    }
+
     /// Resident memory of node `i` now and at its peak, in KiB (Linux `/proc`).
     pub fn memory_kib(&self, i: usize) -> Option<(u64, u64)> {
         let pid = self.children[i].as_ref()?.id();

@@ -94,6 +94,16 @@ pub enum Scenario {
     /// Slow clients, floods and garbage at every port of a devnet node; what came back, its
     /// memory and descriptors before and after, and that it still serves and commits.
     Probe,
+    /// kill -9 of a validator under steady load, N times: no committed transaction lost, every
+    /// node the same afterwards (always one run).
+    Kill {
+        /// Default 100 (smoke 3).
+        #[arg(long)]
+        kills: Option<usize>,
+        /// Picks the victims and the moments.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Every scenario at its default size.
     All,
 }
@@ -126,6 +136,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
                 churned_streams: None,
             },
             Scenario::Probe,
+            Scenario::Kill { kills: None, seed: 1 },
         ],
         one => vec![one],
     };
@@ -201,6 +212,11 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
                 bench::repeat("probe", json, 1, &args.out, &|| {
                     bench::probe::probe(&env, &params, &args.out)
                 })?;
+            }
+            Scenario::Kill { kills, seed } => {
+                let n = pick(kills, 100, 3);
+                let params = json!({ "kills": n, "seed": seed, "validators": validators });
+                bench::repeat("kill", params, 1, &args.out, &|| bench::kill::kill(&env, n, seed))?;
             }
             Scenario::All => unreachable!("expanded above"),
         }

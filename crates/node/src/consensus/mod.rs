@@ -5,14 +5,16 @@
 //! simulation run the same code.
 
 mod app;
+mod archives;
 mod epochs;
 mod gossip;
 mod wiring;
 
 pub use app::{App, EMPTY_BLOCK_INTERVAL_MS, Finalizer, Scheme};
+pub use archives::ArchiveError;
 pub use epochs::{EpochPeers, EpochSchemes, TrackPeers, Transition, epoch_peers};
 pub use gossip::{Gossip, MAX_GOSSIP_TXS, decode_gossip};
 pub use wiring::{
     CHANNEL_BACKFILL, CHANNEL_BLOCKS, CHANNEL_CERTIFICATES, CHANNEL_RESOLVER, CHANNEL_TXS, CHANNEL_VOTES,
-    Channels, Marshal, Started, Wiring, channel_quota, max_message_size, start,
+    Channels, Marshal, Started, Wiring, channel_quota, max_message_size, start, try_start,
 };

@@ -10,6 +10,7 @@
 
 use super::{
     app::{App, Finalizer, Scheme},
+    archives::{self, ArchiveError},
     epochs::{EngineParts, EpochSchemes, Orchestrator, TrackPeers},
     gossip::{self, Gossip},
 };
@@ -117,12 +118,32 @@ pub fn max_message_size() -> u32 {
     (bound + 1024) as u32
 }
 
-/// Starts consensus, marshal, block broadcast and transaction gossip for one node.
+/// Starts consensus, marshal, block broadcast and transaction gossip for one node; panics if
+/// marshal's archives cannot be used (see [`try_start`]).
 pub async fn start<E, S, L, P, B, Sn, Rc>(
     context: E,
     wiring: Wiring<S, L, P, B>,
     channels: Channels<Sn, Rc>,
 ) -> Started<Sn>
+where
+    E: Clock + CryptoRng + Spawner + Storage + Metrics + commonware_runtime::Supervisor,
+    S: Store + Send + 'static,
+    L: BlockLog,
+    P: Provider<PublicKey = PublicKey>,
+    B: Blocker<PublicKey = PublicKey>,
+    Sn: Sender<PublicKey = PublicKey>,
+    Rc: Receiver<PublicKey = PublicKey>,
+{
+    try_start(context, wiring, channels).await.unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Starts consensus, marshal, block broadcast and transaction gossip for one node, once
+/// marshal's archives open and pass [`archives::check`].
+pub async fn try_start<E, S, L, P, B, Sn, Rc>(
+    context: E,
+    wiring: Wiring<S, L, P, B>,
+    channels: Channels<Sn, Rc>,
+) -> Result<Started<Sn>, ArchiveError>
 where
     E: Clock + CryptoRng + Spawner + Storage + Metrics + commonware_runtime::Supervisor,
     S: Store + Send + 'static,
@@ -170,6 +191,16 @@ where
     );
     let mut handles = vec![broadcast.start(channels.blocks)];
 
+    let (finalizations_partition, blocks_partition) =
+        (format!("{partition}-finalizations"), format!("{partition}-blocks"));
+    let opening = |partition: &str| {
+        let partition = partition.to_owned();
+        move |source| ArchiveError::Unreadable {
+            partition,
+            doing: "opening".into(),
+            source: Box::new(source),
+        }
+    };
     let finalizations = immutable::Archive::init(
         context.child("finalizations_by_height"),
         archive_config(
@@ -180,13 +211,36 @@ where
         ),
     )
     .await
-    .expect("finalizations archive");
+    .map_err(opening(&finalizations_partition))?;
     let blocks = immutable::Archive::init(
         context.child("finalized_blocks"),
         archive_config(&partition, "blocks", &page_cache, ()),
     )
     .await
-    .expect("blocks archive");
+    .map_err(opening(&blocks_partition))?;
+    let height = chain.height();
+    let committed = chain.block(height).ok().flatten();
+    archives::check(
+        &blocks,
+        &blocks_partition,
+        &finalizations,
+        &finalizations_partition,
+        height,
+        committed.as_ref(),
+    )
+    .await?;
+    let processed_partition = format!("{partition}-marshal-application-metadata");
+    if let Some(recorded) =
+        archives::align_processed(context.child("processed_check"), &processed_partition, height).await?
+    {
+        tracing::warn!(
+            recorded,
+            ledger = height,
+            "marshal records more blocks applied than the ledger holds (the ledger was rolled back: restored \
+             from an older backup, or repaired to its last intact commit); the blocks above the ledger are \
+             delivered again"
+        );
+    }
 
     let genesis_block = commonware_cryptography::Digested::precomputed(genesis, genesis_digest);
     let (marshal_actor, marshal, _floor) = MarshalActor::init(
@@ -253,10 +307,15 @@ where
     handles.push(context.child("tx_relay").spawn(move |ctx| gossip::relay(ctx, relayed, relaying)));
     handles
         .push(context.child("tx_gossip").spawn(move |_| gossip::receive(tx_receiver, chain, gossip_blocker)));
-    Started { handles, gossip, marshal }
+    Ok(Started { handles, gossip, marshal })
 }
 
-fn archive_config<C>(partition: &str, name: &str, page_cache: &CacheRef, codec: C) -> immutable::Config<C> {
+pub(super) fn archive_config<C>(
+    partition: &str,
+    name: &str,
+    page_cache: &CacheRef,
+    codec: C,
+) -> immutable::Config<C> {
     immutable::Config {
         metadata_partition: format!("{partition}-{name}-metadata"),
         freezer_table_partition: format!("{partition}-{name}-freezer-table"),
