@@ -106,8 +106,13 @@ fn every_corpus_file_replays() {
 }
 
 /// Cases per target and strategy: all targets together run in well under a minute in a debug
-/// build (the afl runs of `scripts/fuzz` are the large budget).
-const CASES: u32 = 192;
+/// build (the afl runs of `scripts/fuzz` are the large budget). `NPCHAIN_FUZZ_CASES` sets
+/// another number, for a long run where afl cannot run.
+const CASES: u32 = 256;
+
+fn cases() -> u32 {
+    std::env::var("NPCHAIN_FUZZ_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(CASES)
+}
 
 /// A corpus file of `target` with a few random edits: bytes overwritten, inserted, removed, or
 /// the file cut.
@@ -137,7 +142,7 @@ macro_rules! fuzz_target_tests {
             mod $name {
                 use super::*;
                 proptest! {
-                    #![proptest_config(ProptestConfig { cases: CASES, failure_persistence: None, ..ProptestConfig::default() })]
+                    #![proptest_config(ProptestConfig { cases: cases(), failure_persistence: None, ..ProptestConfig::default() })]
                     #[test]
                     fn arbitrary_bytes(data in prop::collection::vec(any::<u8>(), 0..600)) {
                         npchain_fuzz::target($target).expect("a target")(&data);
