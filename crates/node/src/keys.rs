@@ -57,9 +57,14 @@ fn write_secret(path: &Path, text: &str) -> Result<(), KeyError> {
 pub fn read_key(path: &Path) -> Result<PrivateKey, KeyError> {
     let name = path.display().to_string();
     let text = fs::read_to_string(path).map_err(|source| KeyError::Io { path: name.clone(), source })?;
+    parse_key(&name, &text)
+}
+
+/// Reads the text of a key file (what [`write_key`] writes); `name` names the file in errors.
+pub fn parse_key(name: &str, text: &str) -> Result<PrivateKey, KeyError> {
     let bytes = commonware_formatting::from_hex(text.trim())
-        .ok_or(KeyError::Malformed { path: name.clone(), source: None })?;
-    PrivateKey::decode(bytes).map_err(|e| KeyError::Malformed { path: name, source: Some(e) })
+        .ok_or_else(|| KeyError::Malformed { path: name.to_owned(), source: None })?;
+    PrivateKey::decode(bytes).map_err(|e| KeyError::Malformed { path: name.to_owned(), source: Some(e) })
 }
 
 /// A new key from the operating system's randomness.

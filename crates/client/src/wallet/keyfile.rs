@@ -36,6 +36,18 @@ pub(crate) fn generate() -> PrivateKey {
 /// Writes `key` to a new file at `path` (0600), encrypted if a passphrase is given. Never
 /// overwrites.
 pub(crate) fn write(path: &Path, key: &PrivateKey, passphrase: Option<&str>) -> Result<(), WalletError> {
+    let text = to_text(key, passphrase)?;
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut f = options.open(path).map_err(io(path))?;
+    f.write_all(text.as_bytes()).and_then(|()| f.sync_all()).map_err(io(path))
+}
+
+/// The text of a key file holding `key`, encrypted if a passphrase is given (what [`write`]
+/// writes).
+pub fn to_text(key: &PrivateKey, passphrase: Option<&str>) -> Result<String, WalletError> {
     let secret = commonware_formatting::hex(&key.encode());
     let file = match passphrase {
         None => KeyFile::Plain { key: secret },
@@ -52,22 +64,20 @@ pub(crate) fn write(path: &Path, key: &PrivateKey, passphrase: Option<&str>) -> 
             }
         }
     };
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let text = serde_json::to_string(&file)?;
-    let mut f = options.open(path).map_err(io(path))?;
-    f.write_all(text.as_bytes()).and_then(|()| f.sync_all()).map_err(io(path))
+    Ok(serde_json::to_string(&file)?)
 }
 
 /// Reads the key written by [`write`]; the passphrase is needed if it is encrypted.
 pub(crate) fn read(path: &Path, passphrase: Option<&str>) -> Result<PrivateKey, WalletError> {
-    let name = || path.display().to_string();
-    let format = |reason: &str| WalletError::Format { path: name(), reason: reason.to_owned() };
     let text = fs::read_to_string(path).map_err(io(path))?;
+    from_text(&path.display().to_string(), &text, passphrase)
+}
+
+/// Reads the text of a key file (what [`to_text`] makes); `name` names the file in errors.
+pub fn from_text(name: &str, text: &str, passphrase: Option<&str>) -> Result<PrivateKey, WalletError> {
+    let format = |reason: &str| WalletError::Format { path: name.to_owned(), reason: reason.to_owned() };
     let file: KeyFile =
-        serde_json::from_str(&text).map_err(|source| WalletError::Json { path: name(), source })?;
+        serde_json::from_str(text).map_err(|source| WalletError::Json { path: name.to_owned(), source })?;
     let hex = |s: &str| commonware_formatting::from_hex(s).ok_or_else(|| format("not hex"));
     let secret = match file {
         KeyFile::Plain { key } => key,
@@ -83,7 +93,7 @@ pub(crate) fn read(path: &Path, passphrase: Option<&str>) -> Result<PrivateKey, 
             String::from_utf8(plain).map_err(|_| WalletError::WrongPassphrase)?
         }
     };
-    PrivateKey::decode(hex(&secret)?).map_err(|source| WalletError::Key { path: name(), source })
+    PrivateKey::decode(hex(&secret)?).map_err(|source| WalletError::Key { path: name.to_owned(), source })
 }
 
 #[cfg(test)]

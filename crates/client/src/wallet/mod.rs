@@ -28,7 +28,7 @@ mod dir;
 mod epochs;
 mod error;
 mod follow;
-pub(crate) mod keyfile;
+pub mod keyfile;
 mod ledger;
 mod sent;
 

@@ -52,7 +52,7 @@ pub const LOG_WINDOW: Duration = Duration::from_secs(60);
 
 /// How a request arrived, which bounds its response's size.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Transport {
+pub enum Transport {
     Udp,
     Tcp,
 }
@@ -127,6 +127,12 @@ impl Responder {
     /// The responder for the zone `config` describes, over `routes`.
     pub fn new(routes: Routes, config: &EnumConfig, metrics: Arc<Metrics>) -> Result<Self, EnumError> {
         Ok(Self { zone: Zone::new(routes, config)?, metrics, logs: Logs::default() })
+    }
+
+    /// [`Self::respond`] for a caller outside the server (the fuzz targets): writes the response
+    /// to `request` into `out` (cleared first); false when the request gets none.
+    pub fn respond_to(&self, request: &[u8], cut: bool, transport: Transport, out: &mut Vec<u8>) -> bool {
+        self.respond(request, cut, transport, out).is_some()
     }
 
     /// Writes the response to `request` into `out` (cleared first); `None` when the request gets

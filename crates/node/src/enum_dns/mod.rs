@@ -20,7 +20,7 @@ mod tcp;
 mod udp;
 mod zone;
 
-pub use answer::{ADVERTISED_UDP_SIZE, LOG_BURST, LOG_WINDOW, Responder};
+pub use answer::{ADVERTISED_UDP_SIZE, LOG_BURST, LOG_WINDOW, Responder, Transport};
 pub use tcp::{ACCEPT_ERROR_PAUSE, DEFAULT_MAX_TCP_CONNECTIONS, DEFAULT_TCP_IDLE_TIMEOUT, TcpLimits};
 pub use udp::{BATCH, RECEIVE_SIZE};
 pub use zone::{ANSWER_TTL, NAPTR_FLAGS, NAPTR_ORDER, NAPTR_PREFERENCE, NAPTR_SERVICE};
