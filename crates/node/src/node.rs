@@ -399,7 +399,7 @@ pub fn run(config: &NodeConfig) -> Result<(), NodeError> {
         };
         let exposition = context.child("metrics");
         chain.metrics().attach_engine(move || commonware_runtime::Metrics::encode(&exposition));
-        let started = match consensus::try_start(context.child("node"), wiring, channels).await {
+        let started = match consensus::start(context.child("node"), wiring, channels).await {
             Ok(started) => started,
             Err(source) => {
                 return NodeError::Archive {

@@ -202,7 +202,8 @@ pub async fn start_node_of(
     };
     let (gossip_tx, gossip_rx) = futures::channel::oneshot::channel();
     let task = context.child("node").with_attribute("index", i).spawn(move |ctx| async move {
-        let started = consensus::start(ctx, wiring, channels).await;
+        let started =
+            consensus::start(ctx, wiring, channels).await.expect("a simulated node's archives open");
         let _ = gossip_tx.send(started.gossip.clone());
         futures::future::join_all(started.handles).await;
     });

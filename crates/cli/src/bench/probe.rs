@@ -711,25 +711,16 @@ fn dns_ports(net: &LocalNet, p: &ProbeParams) -> Result<(PortReport, PortReport)
                 "slow: a query byte by byte, 300 ms apart",
                 p.slow as u64,
                 Box::new(|| {
-                    let t = Mutex::new(Tally::new());
                     let chunks = bytes_one_by_one(&tcp_dns(&query));
-                    std::thread::scope(|s| {
-                        for _ in 0..p.slow {
-                            s.spawn(|| {
-                                count(
-                                    &t,
-                                    converse(
-                                        addr,
-                                        &chunks,
-                                        Duration::from_millis(300),
-                                        Instant::now() + wait,
-                                        dns_tcp_outcome,
-                                    ),
-                                )
-                            });
-                        }
-                    });
-                    t.into_inner().expect("lock")
+                    many(p.slow, &|| {
+                        converse(
+                            addr,
+                            &chunks,
+                            Duration::from_millis(300),
+                            Instant::now() + wait,
+                            dns_tcp_outcome,
+                        )
+                    })
                 }),
             ),
             (
@@ -794,25 +785,16 @@ fn p2p_port(net: &LocalNet, p: &ProbeParams) -> Result<PortReport, BenchError> {
                 "slow handshake: a byte every 500 ms",
                 p.slow as u64,
                 Box::new(|| {
-                    let t = Mutex::new(Tally::new());
                     let chunks = bytes_one_by_one(&random[..64]);
-                    std::thread::scope(|s| {
-                        for _ in 0..p.slow {
-                            s.spawn(|| {
-                                count(
-                                    &t,
-                                    converse(
-                                        addr,
-                                        &chunks,
-                                        Duration::from_millis(500),
-                                        Instant::now() + wait,
-                                        p2p_outcome,
-                                    ),
-                                )
-                            });
-                        }
-                    });
-                    t.into_inner().expect("lock")
+                    many(p.slow, &|| {
+                        converse(
+                            addr,
+                            &chunks,
+                            Duration::from_millis(500),
+                            Instant::now() + wait,
+                            p2p_outcome,
+                        )
+                    })
                 }),
             ),
             (

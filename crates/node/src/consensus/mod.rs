@@ -16,5 +16,5 @@ pub use epochs::{EpochPeers, EpochSchemes, TrackPeers, Transition, epoch_peers};
 pub use gossip::{Gossip, MAX_GOSSIP_TXS, decode_gossip};
 pub use wiring::{
     CHANNEL_BACKFILL, CHANNEL_BLOCKS, CHANNEL_CERTIFICATES, CHANNEL_RESOLVER, CHANNEL_TXS, CHANNEL_VOTES,
-    Channels, Marshal, Started, Wiring, channel_quota, max_message_size, start, try_start,
+    Channels, Marshal, Started, Wiring, channel_quota, max_message_size, start,
 };

@@ -118,28 +118,9 @@ pub fn max_message_size() -> u32 {
     (bound + 1024) as u32
 }
 
-/// Starts consensus, marshal, block broadcast and transaction gossip for one node; panics if
-/// marshal's archives cannot be used (see [`try_start`]).
-pub async fn start<E, S, L, P, B, Sn, Rc>(
-    context: E,
-    wiring: Wiring<S, L, P, B>,
-    channels: Channels<Sn, Rc>,
-) -> Started<Sn>
-where
-    E: Clock + CryptoRng + Spawner + Storage + Metrics + commonware_runtime::Supervisor,
-    S: Store + Send + 'static,
-    L: BlockLog,
-    P: Provider<PublicKey = PublicKey>,
-    B: Blocker<PublicKey = PublicKey>,
-    Sn: Sender<PublicKey = PublicKey>,
-    Rc: Receiver<PublicKey = PublicKey>,
-{
-    try_start(context, wiring, channels).await.unwrap_or_else(|e| panic!("{e}"))
-}
-
 /// Starts consensus, marshal, block broadcast and transaction gossip for one node, once
 /// marshal's archives open and pass [`archives::check`].
-pub async fn try_start<E, S, L, P, B, Sn, Rc>(
+pub async fn start<E, S, L, P, B, Sn, Rc>(
     context: E,
     wiring: Wiring<S, L, P, B>,
     channels: Channels<Sn, Rc>,
