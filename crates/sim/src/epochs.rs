@@ -11,7 +11,7 @@ use crate::harness::*;
 use commonware_cryptography::Signer;
 use commonware_runtime::Runner;
 use npchain_core::{Genesis, PublicKey, Timestamp, Transaction, TxBody, tx::ChainId};
-use npchain_testkit::{GenesisBuilder, key};
+use npchain_testkit::key;
 use rand::{RngExt as _, SeedableRng, rngs::StdRng};
 
 /// Nodes in the network: the four genesis validators and OPE's.
@@ -22,12 +22,7 @@ const OPE: usize = 4;
 const OPB: usize = 1;
 
 fn genesis() -> Genesis {
-    let mut genesis = (0..VALIDATORS)
-        .fold(GenesisBuilder::new("npchain-sim").region("DE"), |g, i| {
-            g.operator(&operator_id(i), &format!("+49D00{}", i + 1))
-                .range(&format!("+49301{i}"), &operator_id(i))
-        })
-        .build();
+    let mut genesis = genesis_of(VALIDATORS);
     genesis.blocks_per_epoch = std::num::NonZeroU64::new(PER_EPOCH).unwrap();
     genesis
 }

@@ -49,7 +49,12 @@ pub fn operator_id(i: usize) -> String {
 
 /// One operator per validator, each holding +49301<i>.
 pub fn genesis() -> Genesis {
-    (0..VALIDATORS)
+    genesis_of(VALIDATORS)
+}
+
+/// `operators` operators (at most 10), each with a validator and holding +49301<i>.
+pub fn genesis_of(operators: usize) -> Genesis {
+    (0..operators)
         .fold(GenesisBuilder::new("npchain-sim").region("DE"), |g, i| {
             g.operator(&operator_id(i), &format!("+49D00{}", i + 1))
                 .range(&format!("+49301{i}"), &operator_id(i))
@@ -247,6 +252,17 @@ pub async fn network_of(
     lossy: bool,
     nodes: usize,
 ) -> Oracle<PublicKey, Sim> {
+    network_with(context, rng, nodes, |rng| link(rng, lossy)).await
+}
+
+/// A simulated network joining every pair of `nodes` nodes, each direction of each pair with
+/// a link drawn by `link`.
+pub async fn network_with(
+    context: &Sim,
+    rng: &mut StdRng,
+    nodes: usize,
+    mut link: impl FnMut(&mut StdRng) -> Link,
+) -> Oracle<PublicKey, Sim> {
     let peers: Vec<PublicKey> = (0..nodes).map(|i| validator_key(i).public_key()).collect();
     let (network, oracle) = Network::new_with_peers(
         context.child("network"),
@@ -263,7 +279,9 @@ pub async fn network_of(
     network.start();
     for a in 0..nodes {
         for b in a + 1..nodes {
-            connect(&oracle, rng, a, b, lossy).await;
+            let (pa, pb) = (validator_key(a).public_key(), validator_key(b).public_key());
+            let _ = oracle.add_link(pa.clone(), pb.clone(), link(rng)).await;
+            let _ = oracle.add_link(pb, pa, link(rng)).await;
         }
     }
     oracle

@@ -8,6 +8,8 @@
 //! - [`faults`]: scenarios on a fixed validator set (crashes, partitions, loss; conflicting and
 //!   equivocating validators from the engine's mocks; garbage gossip);
 //! - [`epochs`]: validator-set changes across epochs under faults;
+//! - [`latency`]: finality and throughput over continental link latencies
+//!   (`npchain sim latency`);
 //! - [`campaign`]: many seeds, one scenario and fault schedule each, summed up
 //!   (`npchain sim faults --seeds N`).
 //!
@@ -19,5 +21,6 @@ pub mod crash;
 pub mod epochs;
 pub mod faults;
 pub mod harness;
+pub mod latency;
 
 pub use harness::Agreement;

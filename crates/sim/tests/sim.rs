@@ -68,3 +68,23 @@ fn same_seed_same_chain() {
     assert!(a.heights > 5);
     assert_eq!(a, b);
 }
+
+/// Five validators on continental links: every transaction commits and the nodes agree, and
+/// finality is no faster than the links allow (a vote needs at least one one-way hop after the
+/// proposal reached the voters, so two of the shortest links) yet not a timeout away.
+#[test]
+fn continental_links_delay_finality_but_lose_nothing() {
+    use npchain_sim::latency::{Setup, run};
+    let setup = Setup { validators: 5, seconds: 5, rate: 100, ..Setup::default() };
+    let f = run(&setup);
+    eprintln!("{f:?}");
+    assert!(f.agreement.holds(), "{:?}", f.agreement);
+    assert_eq!(f.committed, f.submitted, "every submitted transaction committed where it was submitted");
+    assert_eq!(f.submitted, 500);
+    assert!(f.p50_ms >= 2 * setup.latency_ms.0, "p50 {} ms below two one-way hops", f.p50_ms);
+    assert!(f.p50_ms <= f.p99_ms && f.p99_ms <= f.max_ms);
+    // the leader timeout is 1 s: a median past it would mean views fail on these links
+    assert!(f.p50_ms < 1_000, "p50 {} ms", f.p50_ms);
+    // the same seed runs the same schedule
+    assert_eq!(run(&setup), f);
+}

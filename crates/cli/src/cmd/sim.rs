@@ -37,6 +37,35 @@ pub enum Simulation {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// Finality and throughput with the validators spread over a continent: links of 10-40 ms
+    /// one way (per direction), jitter and loss, under a steady load, in the simulator's
+    /// virtual time (the network's share of finality; CPU time is not counted).
+    Latency {
+        /// Validator counts to run, one run each (comma separated).
+        #[arg(long, value_delimiter = ',', default_value = "4,5,6,7",
+              value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10))]
+        validators: Vec<usize>,
+        /// Virtual seconds of load per run.
+        #[arg(long, default_value_t = 30)]
+        seconds: u64,
+        /// Transactions offered a second.
+        #[arg(long, default_value_t = 500)]
+        rate: u64,
+        /// One-way link latency range in ms, drawn per direction of each pair.
+        #[arg(long, default_value = "10-40", value_parser = parse_range)]
+        latency: (u64, u64),
+        /// Standard deviation of each message's delay, in ms.
+        #[arg(long, default_value_t = 5)]
+        jitter: u64,
+        /// Messages lost per thousand on every link.
+        #[arg(long, default_value_t = 10)]
+        loss_permille: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Also write the figures as JSON to this file.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
     /// Short messages to recently ported numbers: npchain vs a central database with
     /// periodically synchronised operator copies.
     Sms {
@@ -68,7 +97,7 @@ pub enum Simulation {
 impl Args {
     /// Whether this is the fault campaign, whose simulated nodes do not log by default.
     pub fn is_campaign(&self) -> bool {
-        matches!(self.what, Simulation::Faults { .. })
+        matches!(self.what, Simulation::Faults { .. } | Simulation::Latency { .. })
     }
 }
 
@@ -81,6 +110,18 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
                 })
                 .collect();
             return faults(seeds, jobs, json);
+        }
+        Simulation::Latency { validators, seconds, rate, latency, jitter, loss_permille, seed, json } => {
+            let setups = validators.into_iter().map(|validators| npchain_sim::latency::Setup {
+                validators,
+                seconds,
+                rate,
+                seed,
+                latency_ms: latency,
+                jitter_ms: jitter,
+                loss_permille,
+            });
+            return self::latency(setups.collect(), json);
         }
         Simulation::Sms { ports, sms_per_day, window_hours, sync, seed, smoke, out, data, port_base } => {
             (ports, sms_per_day, window_hours, sync, seed, smoke, out, data, port_base)
@@ -96,6 +137,54 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let env = bench::Env { data, port_base, validators: 4, cache_mib: None, blocks_per_epoch: None };
     bench::repeat("sim-sms", params.to_json(), 1, &out, &|| bench::sms::run(&env, &params))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `A-B` (ms), low first.
+fn parse_range(text: &str) -> Result<(u64, u64), String> {
+    let bad = || format!("{text:?} is no range: write LOW-HIGH in ms, e.g. 10-40");
+    let (low, high) = text.split_once('-').ok_or_else(bad)?;
+    let (low, high): (u64, u64) =
+        (low.trim().parse().map_err(|_| bad())?, high.trim().parse().map_err(|_| bad())?);
+    if low > high || high > 10_000 {
+        return Err(format!("{text:?}: the low end must not exceed the high end, at most 10000 ms"));
+    }
+    Ok((low, high))
+}
+
+fn latency(setups: Vec<npchain_sim::latency::Setup>, json: Option<PathBuf>) -> Result<ExitCode, CliError> {
+    println!("validators  offered/s  committed/s  p50 ms  p99 ms  max ms  block ms  agreement");
+    let mut docs = Vec::new();
+    let mut agreed = true;
+    for setup in &setups {
+        let f = npchain_sim::latency::run(setup);
+        let holds = f.agreement.holds() && f.committed == f.submitted;
+        agreed &= holds;
+        println!(
+            "{:>10}  {:>9}  {:>11.0}  {:>6}  {:>6}  {:>6}  {:>8}  {}",
+            setup.validators,
+            setup.rate,
+            f.throughput,
+            f.p50_ms,
+            f.p99_ms,
+            f.max_ms,
+            f.block_interval_ms,
+            if holds { "holds".to_string() } else { format!("FAILED: {:?}", f.agreement) },
+        );
+        docs.push(serde_json::json!({
+            "validators": setup.validators, "seconds": setup.seconds, "rate": setup.rate,
+            "seed": setup.seed, "latency_ms": [setup.latency_ms.0, setup.latency_ms.1],
+            "jitter_ms": setup.jitter_ms, "loss_permille": setup.loss_permille,
+            "submitted": f.submitted, "committed": f.committed, "throughput": f.throughput,
+            "p50_ms": f.p50_ms, "p99_ms": f.p99_ms, "max_ms": f.max_ms,
+            "blocks": f.blocks, "block_interval_ms": f.block_interval_ms, "agreement_holds": holds,
+        }));
+    }
+    if let Some(path) = json {
+        let text = serde_json::to_string_pretty(&docs).expect("JSON of plain values");
+        std::fs::write(&path, text + "\n")
+            .map_err(|source| CliError::File { path: path.display().to_string(), source })?;
+    }
+    Ok(if agreed { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 fn faults(seeds: Vec<u64>, jobs: Option<usize>, json: Option<PathBuf>) -> Result<ExitCode, CliError> {
