@@ -84,7 +84,7 @@ fn main() -> ExitCode {
 }
 
 /// Runs `on_stop` on Ctrl-C (or SIGTERM), once per press, for the one verb that waits: a
-/// devnet stops its nodes, `wallet follow` stops following.
+/// devnet stops its nodes, `wallet follow` stops following, `wallet watch` stops watching.
 fn on_ctrl_c(on_stop: impl FnMut() + Send + 'static) -> Result<(), CliError> {
     ctrlc::set_handler(on_stop).map_err(CliError::CtrlC)
 }

@@ -249,6 +249,82 @@ fn collect(stream: impl std::io::Read + Send + 'static) -> std::sync::Arc<std::s
     text
 }
 
+/// A child's stdout lines, each with the wall-clock time (Unix ms) it arrived at.
+fn collect_timed(
+    stream: impl std::io::Read + Send + 'static,
+) -> std::sync::Arc<std::sync::Mutex<Vec<(u64, String)>>> {
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = lines.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            sink.lock().unwrap().push((support::now_ms(), line));
+        }
+    });
+    lines
+}
+
+/// A child process killed when dropped (a watch runs until stopped: a failing test must not
+/// leave it behind).
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A back office for node webhooks (`[notify]`): answers 200 to every POST; the bodies.
+fn back_office() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = bodies.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut len = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap();
+                }
+            }
+            let mut body = vec![0; len];
+            std::io::Read::read_exact(&mut reader, &mut body).unwrap();
+            sink.lock().unwrap().push(serde_json::from_slice(&body).unwrap());
+            let mut out = stream;
+            let _ = write!(out, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        }
+    });
+    (url, bodies)
+}
+
+/// When node `i` applied the block at `height`, by its own log line (UTC, RFC 3339): Unix ms.
+fn applied_at(net: &Net, i: usize, height: u64) -> u64 {
+    let log = std::fs::read_to_string(net.layout.nodes[i].dir.join("node.log")).unwrap();
+    let line = log
+        .lines()
+        .find(|l| l.contains("applied finalized block") && l.contains(&format!("height={height} ")))
+        .unwrap_or_else(|| panic!("node {i} logged no commit of block {height}"));
+    // 2026-12-02T03:10:11.123456Z
+    let stamp = line.split_whitespace().next().unwrap();
+    let num = |a: usize, b: usize| stamp[a..b].parse::<i64>().unwrap();
+    let (y, m, d) = (num(0, 4), num(5, 7), num(8, 10));
+    let (hh, mm) = (num(11, 13), num(14, 16));
+    let secs: f64 = stamp[17..stamp.len() - 1].parse().unwrap();
+    // days from 1970-01-01 of the civil date (Howard Hinnant's algorithm)
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
+    ((days * 86_400 + hh * 3600 + mm * 60) * 1000) as u64 + (secs * 1000.0) as u64
+}
+
 #[test]
 fn refusals_reasons_orders_an_operator_started_the_pasted_hint_and_ctrl_c() {
     use commonware_codec::{DecodeExt, Encode};
@@ -256,6 +332,10 @@ fn refusals_reasons_orders_an_operator_started_the_pasted_hint_and_ctrl_c() {
     use npchain_core::{PortRequest, PrivateKey, Timestamp, Transaction, TxBody};
 
     let mut net = Net::new(2);
+    // node 0 (OPA) posts its operator's events to a back office
+    let (hook, posted) = back_office();
+    net.layout.nodes[0].config.notify = Some(npchain_node::config::NotifyConfig::new(&hook));
+    std::fs::write(&net.layout.nodes[0].config_path, net.layout.nodes[0].config.to_toml()).unwrap();
     net.start_all();
     wait_until(LONG, "blocks", || (0..2).all(|i| net.height(i).is_some_and(|h| h >= 1)));
     let tmp = tempfile::tempdir().unwrap();
@@ -329,8 +409,25 @@ fn refusals_reasons_orders_an_operator_started_the_pasted_hint_and_ctrl_c() {
     assert!(err.contains("giving up after ") && err.contains("(--timeout); Ctrl-C stops"), "{err}");
     assert!(!err.contains('\r') && !err.contains('\u{1b}'), "no redrawn line off a terminal: {err:?}");
 
+    // `wallet watch` runs, from before the key has +491500000078 (the bind adds it)
+    let mut watch = Reaped(
+        Command::new(env!("CARGO_BIN_EXE_npchain"))
+            .args(["wallet", "--wallet", dir.to_str().unwrap(), "--node", &node0, "--json", "watch"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let alerts = collect_timed(watch.0.stdout.take().unwrap());
+    let watch_err = collect(watch.0.stderr.take().unwrap());
+    wait_until(LONG, "the watch to stream", || watch_err.lock().unwrap().contains("streaming the events of"));
+    assert!(watch_err.lock().unwrap().contains("watching +491500000077\n"), "{}", watch_err.lock().unwrap());
+
     // An order the recipient OPB starts with the subscriber's consent: the wallet never sent it.
     act(&net, 0, "numbers/%2B491500000078/bind", json!({ "subscriber": key }));
+    wait_until(LONG, "the watch to take the bound number", || {
+        watch_err.lock().unwrap().contains("watching +491500000077 +491500000078\n")
+    });
     let file: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("wallet.key")).unwrap()).unwrap();
     let subscriber =
@@ -359,6 +456,40 @@ fn refusals_reasons_orders_an_operator_started_the_pasted_hint_and_ctrl_c() {
     .sign(&chain, &opb);
     net.submit(1, &tx.encode());
     wait_state(&net, &theirs, "requested");
+    let alert_of = |port: &str, step: &str| {
+        let mut found = None;
+        wait_until(LONG, &format!("the alert of {step} {port}"), || {
+            found = alerts.lock().unwrap().iter().find_map(|(at, l)| {
+                let v: Value = serde_json::from_str(l).unwrap_or_else(|_| panic!("{l}"));
+                (v["port"] == port && v["step"] == step).then_some((*at, v))
+            });
+            found.is_some()
+        });
+        found.unwrap()
+    };
+    let (arrived_ms, alert) = alert_of(&theirs, "requested");
+    assert_eq!((alert["donor"].as_str(), alert["recipient"].as_str()), (Some("OPA"), Some("OPB")), "{alert}");
+    assert_eq!(alert["numbers"], json!(["+491500000078"]));
+    assert_eq!(alert["watched"], json!(["+491500000078"]));
+    assert_eq!((alert["sent_by_wallet"].as_bool(), alert["consented"].as_bool()), (Some(false), Some(false)));
+    assert_eq!(alert["proven"], true, "block and certificate checked: {alert}");
+    let cancel = alert["cancel"].as_str().unwrap().to_owned();
+    assert!(cancel.ends_with(&format!("cancel {theirs}")) && cancel.contains("--wallet '"), "{cancel}");
+    // within one second of node 0's commit of its block, by node 0's own record
+    let committed_ms = applied_at(&net, 0, alert["height"].as_u64().unwrap());
+    let delay_ms = arrived_ms as i64 - committed_ms as i64;
+    eprintln!("wallet watch: the alert of {theirs} arrived {delay_ms} ms after node 0 committed its block");
+    assert!(delay_ms < 1000, "the alert came {delay_ms} ms after the commit");
+    // node 0's webhook posts the same event (OPA is the donor), with the stream's id
+    wait_until(LONG, "the webhook", || {
+        posted
+            .lock()
+            .unwrap()
+            .iter()
+            .flat_map(|b| b["events"].as_array().cloned().unwrap_or_default())
+            .any(|e| e["port"] == theirs.as_str() && e["step"] == "requested" && e["id"] == alert["event_id"])
+    });
+    assert!(posted.lock().unwrap().iter().all(|b| b["operator"] == "OPA"), "{:?}", posted.lock().unwrap());
     let (ok, out) = wallet(&dir, &node0, &["show"]);
     assert!(ok, "{out}");
     let line = |id: &str| {
@@ -418,4 +549,34 @@ fn refusals_reasons_orders_an_operator_started_the_pasted_hint_and_ctrl_c() {
     assert!(err.contains(&format!("stopped following order {theirs}")) && !err.contains("panicked"), "{err}");
     let (ok, out) = wallet(&dir, &node0, &["verify"]);
     assert!(ok && out.contains("3 entries"), "{out}");
+
+    // another subscriber's port is no alert; the wallet's own request is marked as its own
+    let other = net.request_port("+491500000081", 1);
+    act(&net, 0, "numbers/%2B491500000079/bind", json!({ "subscriber": key }));
+    let (ok, out) = wallet(&dir, &node0, &["port", "--number", "+491500000079", "--to", "OPB"]);
+    assert!(ok, "{out}");
+    let (mine, _) = port_and_hint(&out);
+    let (_, alert) = alert_of(&mine, "requested");
+    assert_eq!((alert["sent_by_wallet"].as_bool(), alert["cancel"].is_null()), (Some(true), true), "{alert}");
+    // the other order's block came before the wallet's: its alert would have been read first
+    assert!(!alerts.lock().unwrap().iter().any(|(_, l)| l.contains(&other)), "{other}");
+    // the cancel command of the alert works when pasted
+    let (code, stdout, stderr) = shell(&cancel);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    wait_state(&net, &theirs, "cancelled");
+    let (_, alert) = alert_of(&theirs, "cancelled");
+    assert_eq!(alert["sent_by_wallet"], false);
+    // Ctrl-C stops the watch; its proven alerts are in the local ledger
+    let sent = Command::new("kill").args(["-INT", &watch.0.id().to_string()]).status().unwrap();
+    assert!(sent.success());
+    let mut status = None;
+    wait_until(LONG, "the watch to stop", || {
+        status = watch.0.try_wait().unwrap();
+        status.is_some()
+    });
+    let err = watch_err.lock().unwrap().clone();
+    assert_eq!(status.unwrap().code(), Some(130), "{err}");
+    assert!(err.contains("stopped watching; 3 alert(s)") && !err.contains("panicked"), "{err}");
+    let (ok, out) = wallet(&dir, &node0, &["verify"]);
+    assert!(ok && out.contains("5 entries"), "{out}");
 }

@@ -270,6 +270,52 @@ impl Client {
         Ok(npchain_api::json::FinalityProof { block: field("block")?, certificate: field("finalization")? })
     }
 
+    /// Opens the event stream (`GET /v1/events`, server-sent events) of the node at `index` in
+    /// this client's list, from `from_height` or after `last_event_id` (`<height>:<index>`,
+    /// sent as `Last-Event-ID`), unfiltered. A read that waits longer than `stall` fails (the
+    /// node sends a keep-alive comment every 15 s), so a connection that died without a word is
+    /// noticed by then. No failover here: the caller chooses the next node.
+    pub fn open_events(
+        &self,
+        index: usize,
+        from_height: u64,
+        last_event_id: Option<&str>,
+        stall: Duration,
+    ) -> Result<ureq::BodyReader<'static>, ClientError> {
+        let node = &self.nodes[index % self.nodes.len().max(1)];
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_connect(Some(Duration::from_secs(5)))
+            .timeout_recv_response(Some(Duration::from_secs(10)))
+            .timeout_per_read(Some(stall))
+            .build()
+            .into();
+        let mut request = agent.get(format!("{node}/v1/events?from_height={from_height}"));
+        if let Some(id) = last_event_id {
+            request = request.header("Last-Event-ID", id);
+        }
+        let mut response =
+            request.call().map_err(|e| ClientError::Unreachable { tried: vec![(node.clone(), e)] })?;
+        let status = response.status().as_u16();
+        if status != 200 {
+            // an error answer is a small JSON document; read no more than 64 KiB of it
+            let value: Value = response
+                .body_mut()
+                .with_config()
+                .limit(64 * 1024)
+                .read_json()
+                .map_err(|e| ClientError::Decode { node: node.clone(), source: Unexpected::Body(e) })?;
+            let field = |k: &str| value.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+            return Err(ClientError::Api {
+                node: node.clone(),
+                status,
+                code: field("error"),
+                message: field("message"),
+            });
+        }
+        Ok(response.into_body().into_reader())
+    }
+
     /// Polls until the transaction is in a finalized block: its height if the ledger applied
     /// it, [`ClientError::Refused`] (with the height) if the ledger refused it there.
     pub fn wait_applied(&self, id: &str, timeout: Duration) -> Result<u64, ClientError> {

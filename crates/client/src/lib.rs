@@ -9,6 +9,7 @@
 //!   of the epoch before) before it is written;
 //! - [`regulator`]: the regulator's console: its passphrase-encrypted key file, governance
 //!   transactions signed locally and submitted through any node, and policy changes by field;
+//! - [`sse`]: a bounded reader of server-sent events (the node's event stream);
 //! - [`human`]: durations as a person reads them (in messages).
 //!
 //! It depends on `npchain-core` and `npchain-api` only: no storage, server, consensus engine
@@ -17,6 +18,7 @@
 pub mod http;
 mod human;
 pub mod regulator;
+pub mod sse;
 pub mod wallet;
 
 pub use http::{Client, ClientError, Refusal, encode};

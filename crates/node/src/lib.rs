@@ -1,5 +1,5 @@
 //! The operator node: the chain (admission, pending blocks, execution, finalization), consensus
-//! wiring, durable storage, and the interfaces (HTTP, ENUM).
+//! wiring, durable storage, and the interfaces (HTTP, ENUM, webhooks to the back office).
 
 pub mod api;
 pub mod chain;
@@ -12,5 +12,6 @@ pub mod keys;
 pub mod loglimit;
 pub mod metrics;
 pub mod node;
+pub mod notify;
 pub mod service;
 pub mod storage;

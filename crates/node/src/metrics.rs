@@ -1,6 +1,9 @@
 //! The node's metrics, served at `/metrics` in the Prometheus text format.
 
-use std::sync::OnceLock;
+use std::sync::{
+    OnceLock,
+    atomic::{AtomicBool, AtomicU64, Ordering},
+};
 
 use prometheus_client::{
     encoding::{EncodeLabelSet, text::encode},
@@ -27,6 +30,68 @@ pub struct RejectLabels {
     pub reason: &'static str,
 }
 
+/// The webhook notifier's metrics (`[notify]`; zero while it is not configured).
+#[derive(Debug, Default)]
+pub struct NotifyMetrics {
+    /// Events the back office acknowledged (2xx).
+    pub delivered: Counter,
+    /// POSTs that failed (no answer, or not 2xx).
+    pub failed: Counter,
+    /// Committed blocks whose events are not all delivered yet.
+    pub lag_blocks: Gauge,
+    /// Events read and waiting for a 2xx (the POST being tried).
+    pub pending_events: Gauge,
+    /// Seconds since the last delivery, or since the notifier started before the first.
+    since_success: Gauge<f64, AtomicU64>,
+    enabled: AtomicBool,
+    last_success_ms: AtomicU64,
+}
+
+impl NotifyMetrics {
+    /// The notifier runs from `now_ms` (the clock of "since the last success").
+    pub fn enable(&self, now_ms: u64) {
+        self.last_success_ms.store(now_ms, Ordering::Relaxed);
+        self.enabled.store(true, Ordering::Relaxed);
+    }
+
+    /// A delivery succeeded at `now_ms`.
+    pub fn succeeded(&self, now_ms: u64) {
+        self.last_success_ms.store(now_ms, Ordering::Relaxed);
+    }
+
+    fn register(&self, registry: &mut Registry) {
+        let r = registry.sub_registry_with_prefix("notify");
+        r.register(
+            "delivered_events",
+            "Events the back office acknowledged with 2xx",
+            self.delivered.clone(),
+        );
+        r.register("failed_attempts", "Webhook POSTs that got no 2xx answer", self.failed.clone());
+        r.register(
+            "lag_blocks",
+            "Committed blocks whose events are not all delivered",
+            self.lag_blocks.clone(),
+        );
+        r.register("pending_events", "Events read and waiting for a 2xx answer", self.pending_events.clone());
+        r.register(
+            "seconds_since_success",
+            "Seconds since the last delivery (or since the notifier started)",
+            self.since_success.clone(),
+        );
+    }
+
+    /// Sets the time since the last success from the wall clock, when the notifier runs.
+    fn refresh(&self) {
+        if self.enabled.load(Ordering::Relaxed) {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64);
+            let last = self.last_success_ms.load(Ordering::Relaxed);
+            self.since_success.set(now.saturating_sub(last) as f64 / 1000.0);
+        }
+    }
+}
+
 /// Every metric the node exports.
 pub struct Metrics {
     registry: Registry,
@@ -46,6 +111,8 @@ pub struct Metrics {
     pub tx_rejected: Family<RejectLabels, Counter>,
     /// Transactions applied by committed blocks.
     pub tx_applied: Counter,
+    /// The webhook notifier's.
+    pub notify: NotifyMetrics,
     /// The consensus runtime's own metrics (consensus, marshal, p2p: peer connections,
     /// messages, blocked peers), once the runtime runs.
     engine: OnceLock<Box<dyn Fn() -> String + Send + Sync>>,
@@ -88,6 +155,8 @@ impl Default for Metrics {
         );
         let tx_applied = Counter::default();
         registry.register("tx_applied", "Transactions applied by committed blocks", tx_applied.clone());
+        let notify = NotifyMetrics::default();
+        notify.register(&mut registry);
         Self {
             registry,
             height,
@@ -98,6 +167,7 @@ impl Default for Metrics {
             queries,
             tx_rejected,
             tx_applied,
+            notify,
             engine: OnceLock::new(),
         }
     }
@@ -126,6 +196,7 @@ impl Metrics {
 
     /// The OpenMetrics text exposition of every metric: the node's, then the runtime's.
     pub fn render(&self) -> String {
+        self.notify.refresh();
         let mut out = String::new();
         encode(&mut out, &self.registry).expect("writing to a String cannot fail");
         if let Some(engine) = self.engine.get() {

@@ -53,6 +53,8 @@ pub enum NodeError {
     },
     #[error("ledger store: {0}")]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Notify(crate::notify::NotifyStartError),
     #[error("block log: {0}")]
     BlockLog(#[from] BlockLogError),
     /// The ledger file does not open or read.
@@ -355,6 +357,8 @@ pub fn run(config: &NodeConfig) -> Result<(), NodeError> {
     let http_limits = config.http.clone();
     let p2p_listen = config.p2p_listen;
     let p2p_settings = config.p2p.clone();
+    let notify = config.notify.clone();
+    let data_dir = config.data_dir.clone();
     let stopped = runtime::Runner::new(runtime_config).start(|context| async move {
         let mut p2p_config = lookup::Config::recommended(
             Cups::<_, ChaCha20Poly1305>::new(
@@ -429,6 +433,13 @@ pub fn run(config: &NodeConfig) -> Result<(), NodeError> {
                 })
             }),
         ));
+        // webhooks to the back office, on a thread of their own
+        if let Some(notify) = &notify
+            && let Err(e) =
+                crate::notify::spawn(notify, api.clone(), &data_dir, crate::notify::Stop::default())
+        {
+            return NodeError::Notify(e);
+        }
         let http_listen = http_listener.local_addr().ok();
         spawn_http(http_listener, api, http_limits);
         info!(p2p = %p2p_listen, http = ?http_listen, "node running");

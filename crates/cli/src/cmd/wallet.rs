@@ -1,6 +1,7 @@
 //! `npchain wallet`: the subscriber's wallet (`npchain_client::wallet`) on the command line:
 //! make one, show its numbers and orders, request a port or sign a consent for the recipient to
-//! request it, follow and cancel an order, and verify the local ledger offline. With `--json` each prints one JSON document.
+//! request it, follow and cancel an order, watch its numbers for ports it did not ask for, and
+//! verify the local ledger offline. With `--json` each prints one JSON document.
 
 use super::{DEFAULT_NODE, print_json};
 use crate::error::CliError;
@@ -8,7 +9,7 @@ use clap::Subcommand;
 use npchain_cli::progress::Progress;
 use npchain_client::{
     human,
-    wallet::{Followed, Wallet, WalletError, describe_state},
+    wallet::{Followed, Wallet, WalletError, Watched, describe_state},
 };
 use npchain_core::{E164, OperatorId, PortId, RejectCause, Timestamp};
 use serde_json::json;
@@ -19,10 +20,13 @@ use std::{
     time::Duration,
 };
 
+/// The wallet directory when `--wallet` is not given.
+const DEFAULT_WALLET: &str = "wallet";
+
 #[derive(clap::Args)]
 pub struct Args {
     /// The wallet directory.
-    #[arg(long, default_value = "wallet", global = true)]
+    #[arg(long, default_value = DEFAULT_WALLET, global = true)]
     wallet: PathBuf,
     /// Node API URLs to use instead of the wallet's own list, tried in order.
     #[arg(long = "node", global = true)]
@@ -79,6 +83,18 @@ pub enum Command {
         /// deadline, by when the ledger has finished it, plus 10 minutes].
         #[arg(long)]
         timeout: Option<u64>,
+    },
+    /// Watch the wallet's numbers over a node's event stream and alert at once on every step
+    /// of an order that touches them (requested, released, rejected, activated, cancelled,
+    /// expired), sent by this wallet or not; a request it did not send comes with the
+    /// `wallet cancel` command to paste. Each alert is then proven (block and certificate) and
+    /// says whether it was. Alerts on stdout (`--json`: one JSON object a line), the stream's
+    /// state on stderr; the next node is tried when a stream drops. Ctrl-C stops it (exit
+    /// code 130).
+    Watch {
+        /// The first height to alert on [default: the block after the committed one].
+        #[arg(long)]
+        from_height: Option<u64>,
     },
     /// Cancel an order before activation.
     Cancel {
@@ -141,6 +157,7 @@ fn run_verb(args: Args) -> Result<ExitCode, CliError> {
         Command::Port { order, no_precheck } => port(&args, &w, order, *no_precheck)?,
         Command::Consent { order, expires, out } => consent(&args, &w, order, expires, out.as_ref())?,
         Command::Follow { port, timeout } => follow(&w, nodes, &port_id(port)?, *timeout, json)?,
+        Command::Watch { from_height } => return watch(&args, &w, *from_height),
         Command::Cancel { port, no_precheck } => {
             let id = w.cancel(nodes, &port_id(port)?, !no_precheck)?;
             if json {
@@ -467,6 +484,63 @@ fn follow(
     Ok(())
 }
 
+/// `wallet watch`: alerts on stdout as they come, the stream's state on stderr; Ctrl-C stops
+/// it with exit code 130.
+fn watch(args: &Args, w: &Wallet, from_height: Option<u64>) -> Result<ExitCode, CliError> {
+    crate::on_ctrl_c(|| STOP.store(true, Ordering::Relaxed))?;
+    let mut alerts = 0usize;
+    w.watch(&args.nodes, from_height, &STOP, |event| match event {
+        Watched::Numbers(numbers) => eprintln!("watching {}", numbers.join(" ")),
+        Watched::Streaming { node, from } => {
+            eprintln!("streaming the events of {node} from {from}; Ctrl-C stops")
+        }
+        Watched::Lost { node, error, retry_in } => {
+            eprintln!("the stream of {node} failed: {error}; the next node in {}", human(retry_in))
+        }
+        Watched::Alert(a) => {
+            alerts += 1;
+            let cancel = (a.step == "requested" && !a.sent_by_wallet)
+                .then(|| wallet_command(args, &["cancel", a.port.as_str()], false));
+            if args.json {
+                let mut doc = serde_json::to_value(a).unwrap_or_default();
+                doc["cancel"] = json!(cancel);
+                println!("{doc}");
+                return;
+            }
+            let by = if a.sent_by_wallet {
+                "sent by this wallet"
+            } else if a.consented {
+                "requested by the recipient with this wallet's consent"
+            } else {
+                "NOT sent by this wallet"
+            };
+            let step = match (&a.reason, a.deemed) {
+                (Some(r), _) => format!("{} ({r})", a.step),
+                (None, true) => format!("{} (deemed)", a.step),
+                (None, false) => a.step.clone(),
+            };
+            let proof = match &a.proof_error {
+                None => "proven: a quorum of validators finalized it".to_owned(),
+                Some(e) => format!("NOT proven ({e}): the node's word only"),
+            };
+            println!(
+                "ALERT order {} {step}: {} from {} to {}; {by}; height {} (event {}); {proof}",
+                a.port,
+                a.watched.join(","),
+                a.donor,
+                a.recipient,
+                a.height,
+                a.event_id
+            );
+            if let Some(c) = &cancel {
+                println!("  cancel it with: {c}");
+            }
+        }
+    })?;
+    eprintln!("stopped watching; {alerts} alert(s)");
+    Ok(ExitCode::from(130))
+}
+
 /// `+30m`, `+2h`, `+1d`, `+90s` from `now_ms`, or Unix milliseconds.
 fn parse_due(text: &str, now_ms: u64) -> Result<u64, CliError> {
     let bad = || CliError::Due(text.to_owned());
@@ -488,19 +562,27 @@ fn cause_json(cause: Option<&RejectCause>) -> serde_json::Value {
     cause.map_or(serde_json::Value::Null, |c| json!({ "code": c.to_string(), "text": c.description() }))
 }
 
-/// The `wallet follow` command for `port` that works when pasted: this program as it was
-/// started, and the global options given to this one (wallet, nodes, passphrase file),
-/// shell-quoted.
+/// The `wallet follow` command for `port` that works when pasted.
 fn follow_command(args: &Args, port: &str) -> String {
+    wallet_command(args, &["follow", port], true)
+}
+
+/// A `wallet` command that works when pasted: this program as it was started, and the global
+/// options given to this one (the wallet directory, unless it is the default and
+/// `always_wallet` is false; nodes; passphrase file), then `verb`, shell-quoted.
+fn wallet_command(args: &Args, verb: &[&str], always_wallet: bool) -> String {
     let program = std::env::args().next().unwrap_or_else(|| "npchain".into());
-    let mut words = vec![program, "wallet".into(), "--wallet".into(), args.wallet.display().to_string()];
+    let mut words = vec![program, "wallet".into()];
+    if always_wallet || args.wallet != std::path::Path::new(DEFAULT_WALLET) {
+        words.extend(["--wallet".into(), args.wallet.display().to_string()]);
+    }
     for node in &args.nodes {
         words.extend(["--node".into(), node.clone()]);
     }
     if let Some(p) = &args.passphrase_file {
         words.extend(["--passphrase-file".into(), p.display().to_string()]);
     }
-    words.extend(["follow".into(), port.to_owned()]);
+    words.extend(verb.iter().map(|w| (*w).to_owned()));
     // no argument can hold a NUL byte: quoting cannot fail
     shlex::try_join(words.iter().map(String::as_str)).unwrap_or_else(|_| words.join(" "))
 }

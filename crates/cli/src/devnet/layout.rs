@@ -380,6 +380,7 @@ fn create(
             p2p: npchain_node::config::P2pSettings::loopback(),
             timing: Timing::default(),
             storage_cache_mib: npchain_node::storage::DEFAULT_CACHE_MIB,
+            notify: None,
         };
         keys::write_admin_token(&node_dir.join("admin.token"))?;
         let path = node_dir.join("config.toml");

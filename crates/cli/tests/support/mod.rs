@@ -354,6 +354,7 @@ impl Net {
             p2p: first.p2p.clone(),
             timing: first.timing,
             storage_cache_mib: npchain_node::storage::DEFAULT_CACHE_MIB,
+            notify: None,
         };
         let path = dir.join("config.toml");
         std::fs::write(&path, config.to_toml()).unwrap();

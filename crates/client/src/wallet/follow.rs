@@ -9,7 +9,7 @@ use super::{
     ledger::Entry,
 };
 use crate::http::{Client, ClientError, Refusal};
-use npchain_api::json::{PortInfo, TxStatus};
+use npchain_api::json::{PortInfo, StepInfo, TxStatus};
 use npchain_core::{RejectCause, types::PortId};
 use std::{
     sync::atomic::{AtomicBool, Ordering},
@@ -69,7 +69,13 @@ pub enum Followed<'a> {
     Waiting { state: &'a str, elapsed: Duration },
 }
 
-fn now_ms() -> u64 {
+/// Whether a deadline, not a message, made the step: an expiry and the donor's deemed answers
+/// (no transaction in the block makes them).
+pub(super) fn by_deadline(step: &StepInfo) -> bool {
+    step.step == "expired" || step.deemed || step.reason.as_deref() == Some("donor-silent")
+}
+
+pub(super) fn now_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
@@ -89,11 +95,7 @@ impl Wallet {
                 continue;
             }
             let height = self.find_step(client, &order.id, &step.step.step, step.time_ms)?;
-            // a deadline, not a message, makes an expiry and the donor's deemed answers
-            let by_deadline = step.step.step == "expired"
-                || step.step.deemed
-                || step.step.reason.as_deref() == Some("donor-silent");
-            let entry = self.prove(client, port, &step.step.step, height, !by_deadline)?;
+            let entry = self.prove(client, port, &step.step.step, height, !by_deadline(&step.step))?;
             self.append(&entry)?;
             on_step(&entry);
             have.push(step.step.step.clone());
@@ -148,31 +150,30 @@ impl Wallet {
         Ok(Order { cause: self.recorded_cause(&id)?, verified_steps: have.len(), info: order })
     }
 
-    /// Every order that touches this wallet: those it sent, those in its local ledger, and
-    /// every order of the numbers bound to its key or named in those orders (found with
-    /// `GET /v1/ports?number=`: orders an operator started, say). Ids, in the order found.
-    pub fn discover(&self, nodes: &[String]) -> Result<Vec<PortId>, WalletError> {
-        let client = self.client(nodes);
+    /// The orders this wallet knows of itself: those it sent, those of consents still usable,
+    /// those in its local ledger. Ids, in the order found.
+    fn own_orders(&self) -> Result<Vec<String>, WalletError> {
         let mut ids: Vec<String> = Vec::new();
-        let add = |ids: &mut Vec<String>, id: &str| {
-            if !ids.iter().any(|i| i == id) {
-                ids.push(id.to_owned());
-            }
-        };
-        for s in self.sent()?.iter().filter(|s| s.kind == "request") {
-            add(&mut ids, &s.port);
-        }
-        // consents still usable (an order submitted with one is found by its numbers below)
+        let sent = self.sent()?;
+        let requests = sent.iter().filter(|s| s.kind == "request").map(|s| s.port.clone());
+        // consents still usable (an order submitted with one is found by its numbers)
         let now = now_ms();
-        for g in self.consents()?.iter().filter(|g| g.expires_at_ms > now) {
-            add(&mut ids, &g.port);
+        let consents = self.consents()?.into_iter().filter(|g| g.expires_at_ms > now).map(|g| g.port);
+        let recorded = self.entries()?.into_iter().map(|e| e.port);
+        for id in requests.chain(consents).chain(recorded) {
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
         }
-        for e in self.entries()? {
-            add(&mut ids, &e.port);
-        }
+        Ok(ids)
+    }
+
+    /// The wallet's numbers as the nodes report them: those bound to its key now, and those
+    /// named in the orders `ids`; sorted, each once.
+    pub(super) fn numbers_of(&self, client: &Client, ids: &[String]) -> Result<Vec<String>, WalletError> {
         let key = commonware_formatting::hex(self.public_key().as_ref());
         let mut numbers: Vec<String> = client.bound_numbers(&key)?.into_iter().map(|r| r.number).collect();
-        for id in &ids {
+        for id in ids {
             // an order the node does not know (a request refused in its block) names none
             if let Ok(order) = client.port(id) {
                 numbers.extend(order.numbers);
@@ -180,6 +181,27 @@ impl Wallet {
         }
         numbers.sort();
         numbers.dedup();
+        Ok(numbers)
+    }
+
+    /// The numbers [`Self::discover`] reads the orders of: those bound to the key, and those
+    /// of the orders the wallet knows of itself.
+    pub fn numbers(&self, nodes: &[String]) -> Result<Vec<String>, WalletError> {
+        self.numbers_of(&self.client(nodes), &self.own_orders()?)
+    }
+
+    /// Every order that touches this wallet: those it sent, those in its local ledger, and
+    /// every order of the numbers bound to its key or named in those orders (found with
+    /// `GET /v1/ports?number=`: orders an operator started, say). Ids, in the order found.
+    pub fn discover(&self, nodes: &[String]) -> Result<Vec<PortId>, WalletError> {
+        let client = self.client(nodes);
+        let mut ids = self.own_orders()?;
+        let add = |ids: &mut Vec<String>, id: &str| {
+            if !ids.iter().any(|i| i == id) {
+                ids.push(id.to_owned());
+            }
+        };
+        let numbers = self.numbers_of(&client, &ids)?;
         for number in &numbers {
             let mut after: Option<String> = None;
             for _ in 0..MAX_DISCOVERY_PAGES {

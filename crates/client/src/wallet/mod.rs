@@ -21,7 +21,8 @@
 //! block holds it; `sent.rs`), `consents.jsonl` (every consent it signed for a recipient to
 //! submit; `consent.rs`). `follow.rs` keeps the ledger up to date with the wallet's orders,
 //! those a recipient requested with the subscriber's consent among them; `consent.rs` signs
-//! that consent and reads it back as a file or a string.
+//! that consent and reads it back as a file or a string; `watch.rs` alerts on every step of an
+//! order of the wallet's numbers as the event stream reports it, sent by the wallet or not.
 
 mod consent;
 mod dir;
@@ -31,6 +32,7 @@ mod follow;
 pub mod keyfile;
 mod ledger;
 mod sent;
+mod watch;
 
 pub use consent::{
     CONSENT_FORMAT, ConsentFile, ConsentFileError, Given, MAX_CONSENT_FILE, parse_consent_file, read_consent,
@@ -41,3 +43,4 @@ pub use error::{Fault, WalletError};
 pub use follow::{FOLLOW_MARGIN, Finished, Followed, MAX_DISCOVERY_PAGES, Order};
 pub use ledger::{Entry, describe_state};
 pub use sent::Sent;
+pub use watch::{Alert, MAX_EVENT_BYTES, QUEUE, RECONNECT_INITIAL, RECONNECT_MAX, STALL, Watched};

@@ -47,6 +47,11 @@
 //! [storage]                        # optional
 //! cache-mib = 1024                 # the ledger store's page cache (redb)
 //!
+//! [notify]                         # optional: webhooks to the back office (see `notify.rs`)
+//! url = "http://10.0.0.5:8080/npchain"
+//! events = "operator"              # optional: this operator's events, or "all"
+//! hmac-secret-file = "notify.secret"  # optional: signs each POST
+//!
 //! [consensus]                      # optional, all four or none; these are the defaults
 //! leader-timeout-ms = 1000
 //! certification-timeout-ms = 2000
@@ -60,12 +65,14 @@
 //! Each section is read and checked in its own file, whose documentation is the reference for
 //! its keys — what each bounds, its default and range, and what happens at the limit:
 //! `http.rs` (`[http]`, the HTTP port's caps and timeouts), `p2p.rs` (`[p2p]` and its peers),
-//! `dns.rs` (`[dns]`, the ENUM server), `storage.rs` and `consensus.rs`. A refused value is a
+//! `dns.rs` (`[dns]`, the ENUM server), `notify.rs` (`[notify]`, webhooks), `storage.rs` and
+//! `consensus.rs`. A refused value is a
 //! [`ConfigError`] naming the section, the key and the value given.
 
 mod consensus;
 mod dns;
 mod http;
+mod notify;
 mod p2p;
 mod storage;
 
@@ -75,6 +82,7 @@ pub use dns::{
     MAX_DNS_TCP_IDLE_TIMEOUT, MAX_DNS_THREADS,
 };
 pub use http::{HttpLimitError, HttpLimits};
+pub use notify::{NotifyConfig, NotifyError, NotifyEvents};
 pub use p2p::{P2pError, P2pSettings, Peer, PeerError};
 pub use storage::StorageError;
 
@@ -115,6 +123,8 @@ pub enum ConfigError {
     Http(#[from] HttpLimitError),
     #[error("config: dns {0}")]
     Dns(#[from] DnsError),
+    #[error("config: notify {0}")]
+    Notify(#[from] NotifyError),
     #[error("config: storage {0}")]
     Storage(#[from] StorageError),
     #[error("config: consensus {0}")]
@@ -141,6 +151,8 @@ struct RawConfig {
     consensus: Option<Timing>,
     #[serde(default)]
     storage: Option<RawStorage>,
+    #[serde(default)]
+    notify: Option<notify::RawNotify>,
 }
 
 /// A validated node configuration with absolute paths.
@@ -165,6 +177,8 @@ pub struct NodeConfig {
     pub timing: Timing,
     /// The ledger store's page cache, in MiB.
     pub storage_cache_mib: usize,
+    /// Webhook delivery of events to the back office (`[notify]`), if configured.
+    pub notify: Option<NotifyConfig>,
 }
 
 impl NodeConfig {
@@ -193,6 +207,7 @@ impl NodeConfig {
         let http = raw.http.limits()?;
         let dns = raw.dns.map(RawDns::check).transpose()?;
         let storage_cache_mib = RawStorage::cache_mib(raw.storage)?;
+        let notify = raw.notify.map(|n| n.check(abs)).transpose()?;
         Ok(Self {
             data_dir: abs(raw.data_dir),
             genesis: abs(raw.genesis),
@@ -208,6 +223,7 @@ impl NodeConfig {
             p2p,
             timing,
             storage_cache_mib,
+            notify,
         })
     }
 
@@ -257,6 +273,9 @@ impl NodeConfig {
             t.leader_timeout_ms, t.certification_timeout_ms, t.timeout_retry_ms, t.fetch_timeout_ms
         ));
         out.push_str(&format!("\n[storage]\ncache-mib = {}\n", self.storage_cache_mib));
+        if let Some(n) = &self.notify {
+            out.push_str(&n.to_toml());
+        }
         out
     }
 }
