@@ -5,6 +5,7 @@
 //!   the validator set of its epoch, each set after the genesis's learned from the last block of
 //!   the epoch before) and the consensus namespace;
 //! - [`json`]: the HTTP API's JSON shapes;
+//! - [`dump`]: the state dump (every ledger entry at one height) a node streams for an export;
 //! - [`consent`]: a subscriber's signed consent to a port the recipient submits for them;
 //! - [`enum_query`]: a NAPTR query and its answer, as a sending network reads it.
 //!
@@ -14,6 +15,7 @@
 
 pub mod block;
 pub mod consent;
+pub mod dump;
 pub mod enum_query;
 pub mod json;
 pub mod proof;

@@ -39,6 +39,9 @@ enum Verb {
     Wallet(cmd::wallet::Args),
     /// The regulator's console: operators, ranges and policy, signed with the regulator's key.
     Regulator(cmd::regulator::Args),
+    /// Export the routing data at a finalized height with its proof (operators, ranges and ported
+    /// numbers as CSV; every ledger entry; the block and its certificate); `export verify` checks one.
+    Export(cmd::export::Args),
     /// Measure a devnet on this machine: throughput, mass updates, propagation, scale,
     /// catch-up. Prints the figures and writes them as JSON.
     Bench(cmd::bench::Args),
@@ -77,6 +80,7 @@ fn main() -> ExitCode {
         Verb::Operator(args) => cmd::operator::run(args),
         Verb::Wallet(args) => cmd::wallet::run(args),
         Verb::Regulator(args) => cmd::regulator::run(args),
+        Verb::Export(args) => cmd::export::run(args),
         Verb::Bench(args) => cmd::bench::run(args),
         Verb::Sim(args) => cmd::sim::run(args),
     };

@@ -73,6 +73,11 @@ fn every_measurement_runs_in_smoke_mode() {
     assert!(median(&s, "resident memory per node (median of nodes)") > 1.0);
     assert!(median(&s, "ENUM lookup round trip (UDP, loopback, sequential) p99") > 0.0);
 
+    let x = figures(&out, "export-20000");
+    assert_eq!(median(&x, "ported numbers exported"), 20_000.0);
+    assert!(median(&x, "export rate") > 0.0 && median(&x, "verify rate") > 0.0);
+    assert!(median(&x, "ledger entries (state.bin)") > 20_000.0);
+
     let c = figures(&out, "catchup");
     assert_eq!(median(&c, "transactions committed while the node was down"), 1_000.0);
     assert!(median(&c, "blocks to catch up") >= 1.0);

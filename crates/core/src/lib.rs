@@ -5,6 +5,7 @@
 //! give the same state and the same state hash on every node.
 
 pub mod error;
+pub mod export;
 pub mod genesis;
 pub mod ledger;
 pub mod lengths;

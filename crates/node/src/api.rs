@@ -171,6 +171,9 @@ pub trait NodeApi: Send + Sync + 'static {
     fn ranges(&self) -> RangeList;
     /// The policy in force, at one committed height.
     fn policy(&self) -> PolicyInfo;
+    /// A read view of the committed ledger fixed at one height (its meta says which), which
+    /// later commits do not change; the state dump (`GET /v1/state`) is streamed from it.
+    fn snapshot(&self) -> Result<Box<dyn npchain_core::ReadStore + Send>, ReadError>;
     /// The committed height, changing at every commit (for event streams).
     fn committed_height(&self) -> tokio::sync::watch::Receiver<u64>;
     /// Signs an action with this node's operator key and submits it (with the precheck).

@@ -9,7 +9,7 @@ use crate::{
     api::{ActionError, NodeApi, OperatorAction, ReadError, SubmitError},
     chain::{BlockLog, Chain},
     metrics::Metrics,
-    storage::{BlockRecord, TxOutcome, TxRecord},
+    storage::{BlockRecord, Snapshots, TxOutcome, TxRecord},
 };
 use bytes::Bytes;
 use commonware_codec::Encode;
@@ -185,7 +185,7 @@ fn same_secret(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-impl<S: Store + Send + Sync + 'static, L: BlockLog + Sync> NodeApi for Service<S, L> {
+impl<S: Store + Snapshots + Send + Sync + 'static, L: BlockLog + Sync> NodeApi for Service<S, L> {
     fn status(&self) -> Status {
         // One look at the ledger, so every field is of one height.
         let (chain_id, height, block_time, state_hash, operator, epoch, blocks_per_epoch, validators) =
@@ -359,6 +359,12 @@ impl<S: Store + Send + Sync + 'static, L: BlockLog + Sync> NodeApi for Service<S
 
     fn committed_height(&self) -> tokio::sync::watch::Receiver<u64> {
         self.chain.subscribe()
+    }
+
+    fn snapshot(&self) -> Result<Box<dyn npchain_core::ReadStore + Send>, ReadError> {
+        // The lock is held only to open the view: a redb read transaction (or, in memory, a copy).
+        let view = self.chain.with_ledger(|l| l.store().snapshot())?;
+        Ok(Box::new(view))
     }
 
     fn act(&self, action: OperatorAction) -> Result<TxId, ActionError> {

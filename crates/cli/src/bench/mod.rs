@@ -4,6 +4,7 @@
 //! and writes them as JSON. Several runs give medians.
 
 pub mod epochs;
+pub mod export;
 pub mod kill;
 pub mod load;
 pub mod net;

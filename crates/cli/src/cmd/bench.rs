@@ -59,6 +59,12 @@ pub enum Scenario {
         #[arg(long, value_delimiter = ',')]
         numbers: Vec<usize>,
     },
+    /// The verified export of a devnet with N migrated numbers: export and verify rates.
+    Export {
+        /// Default 10,000,000 (smoke 20,000).
+        #[arg(long)]
+        numbers: Option<usize>,
+    },
     /// A validator down while N transactions commit, then restarted.
     Catchup {
         /// Default 100,000 (smoke 1,000).
@@ -126,6 +132,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             Scenario::Propagation { ports: None },
             Scenario::Mass { numbers: None },
             Scenario::Scale { numbers: Vec::new() },
+            Scenario::Export { numbers: None },
             Scenario::Catchup { txs: None },
             Scenario::Epochs { ports: None },
             Scenario::Soak {
@@ -177,6 +184,12 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
                         json!({ "numbers": n, "validators": validators, "cache_mib": env.cache_mib });
                     repeat(&format!("scale-{n}"), params, &|| bench::scale(&env, n, Some(baseline)))?;
                 }
+            }
+            Scenario::Export { numbers } => {
+                let n = pick(numbers, 10_000_000, 20_000);
+                repeat(&format!("export-{n}"), json!({ "numbers": n, "validators": validators }), &|| {
+                    bench::export::export(&env, n)
+                })?;
             }
             Scenario::Catchup { txs } => {
                 let n = pick(txs, 100_000, 1_000);

@@ -4,6 +4,7 @@
 
 pub mod bench;
 pub mod devnet;
+pub mod export;
 pub mod genesis;
 pub mod init;
 pub mod node;

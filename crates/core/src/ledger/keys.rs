@@ -27,7 +27,7 @@ pub(super) fn number_key(number: E164) -> [u8; 8] {
 }
 
 /// The number a Numbers key holds.
-pub(super) fn number_from_key(key: &[u8]) -> Result<E164, StoreError> {
+pub(crate) fn number_from_key(key: &[u8]) -> Result<E164, StoreError> {
     let raw: [u8; 8] = key
         .try_into()
         .map_err(|_| StoreError::Corrupt { what: "numbers", source: CodecError::InvalidLength(key.len()) })?;

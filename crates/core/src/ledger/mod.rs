@@ -15,7 +15,7 @@ mod ctx;
 mod epochs;
 mod exec;
 mod governance;
-mod keys;
+pub(crate) mod keys;
 mod load;
 mod numbers;
 mod ports;

@@ -3,6 +3,7 @@
 
 mod caps;
 mod epochs;
+mod export;
 mod fixtures;
 mod genesis;
 mod governance;

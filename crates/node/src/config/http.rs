@@ -16,7 +16,9 @@
 //!
 //! Fixed limits: a request head is at most 32 KiB (431 `head_too_large`, or 414 `uri_too_long`
 //! when the request line alone is longer), a target at most 8 KiB (414), a body at most 300 KiB,
-//! or 32 MiB for `POST /v1/txs` (413 `too_large`). Why these defaults: our requests are small —
+//! or 32 MiB for `POST /v1/txs` (413 `too_large`); one state dump (`GET /v1/state`) at a time
+//! (503 `export_busy`), streamed for at most an hour (it keeps its own deadline instead of
+//! `request-timeout-secs`). Why these defaults: our requests are small —
 //! a head is under 1 KiB and arrives in one packet, so 10 s for it is generous where nginx allows
 //! 60 s; a 32 MiB batch takes 32 s at 1 MB/s, inside the 60 s for a body; the longest request,
 //! a full batch of 10,000 signatures, is verified in about a second.

@@ -36,13 +36,15 @@ pub(super) struct Shared {
     /// Request-body bytes not yet taken: one permit a byte.
     bodies: Arc<Semaphore>,
     streams: Arc<Mutex<Streams>>,
+    /// The one state dump (`GET /v1/state`) the node streams at a time.
+    pub(super) export: Arc<Semaphore>,
 }
 
 impl Shared {
     pub(super) fn new(limits: HttpLimits) -> Self {
         let bodies = Arc::new(Semaphore::new(limits.body_bytes_in_flight));
         let streams = Arc::new(Mutex::new(Streams::default()));
-        Self { limits, bodies, streams }
+        Self { limits, bodies, streams, export: Arc::new(Semaphore::new(1)) }
     }
 
     /// Takes `n` more bytes of the node's body budget for a body that holds `held` already, or

@@ -11,6 +11,7 @@
 mod batch;
 mod error;
 mod events;
+mod export;
 mod governance;
 mod limits;
 mod operator;
@@ -19,6 +20,7 @@ mod queries;
 mod server;
 mod submit;
 
+pub use export::{EXPORT_TIMEOUT, HEIGHT_WAIT};
 pub use limits::MAX_URI_BYTES;
 pub use server::{MAX_HEAD_BYTES, REFUSING};
 
@@ -63,6 +65,8 @@ fn app(api: Api, shared: Arc<Shared>) -> Router {
         .route("/v1/blocks/{height}", get(queries::block))
         .route("/v1/blocks/{height}/finalization", get(queries::finalization))
         .route("/v1/events", get(events::events))
+        // the state dump for a verified export (`npchain export`)
+        .route("/v1/state", get(export::state))
         .route("/v1/operators", get(governance::operators))
         .route("/v1/ranges", get(governance::ranges))
         .route("/v1/policy", get(governance::policy))

@@ -228,10 +228,11 @@ fn respond(
     req.extensions_mut().insert(Peer(peer));
     async move {
         let response = router.oneshot(req).await.unwrap_or_else(|never| match never {});
-        let streaming = response
-            .headers()
-            .get(axum::http::header::CONTENT_TYPE)
-            .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+        let streaming = response.headers().get(axum::http::header::CONTENT_TYPE).is_some_and(|v| {
+            // event streams, and state dumps (which keep their own deadline)
+            v.as_bytes().starts_with(b"text/event-stream")
+                || v.as_bytes() == npchain_api::dump::CONTENT_TYPE.as_bytes()
+        });
         if streaming {
             conn.set_phase(Phase::Request { streaming: true });
         }

@@ -71,10 +71,7 @@ impl RedbStore {
 
 impl ReadStore for RedbStore {
     fn get(&self, t: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        let txn = self.begin_read()?;
-        let tbl = txn.open_table(table(t)).doing(&self.path, || format!("opening table {}", t.name()))?;
-        let value = tbl.get(key).doing(&self.path, || format!("reading table {}", t.name()))?;
-        Ok(value.map(|v| v.value().to_vec()))
+        get_in(&self.begin_read()?, &self.path, t, key)
     }
 
     fn range(
@@ -87,32 +84,98 @@ impl ReadStore for RedbStore {
         if limit == 0 || end.is_some_and(|end| end <= start) {
             return Ok(Vec::new()); // (redb refuses a range whose end is before its start)
         }
-        let txn = self.begin_read()?;
-        let tbl = txn.open_table(table(t)).doing(&self.path, || format!("opening table {}", t.name()))?;
-        let doing = || format!("reading a range of table {}", t.name());
-        let iter = match end {
-            Some(end) => tbl.range::<&[u8]>(start..end),
-            None => tbl.range::<&[u8]>(start..),
-        }
-        .doing(&self.path, doing)?;
-        let mut out = Vec::new();
-        for item in iter.take(limit) {
-            let (k, v) = item.doing(&self.path, doing)?;
-            out.push((k.value().to_vec(), v.value().to_vec()));
-        }
-        Ok(out)
+        range_in(&self.begin_read()?, &self.path, t, start, end, limit)
     }
 
     fn meta(&self) -> Result<Option<Meta>, StoreError> {
-        let txn = self.begin_read()?;
-        let tbl = txn.open_table(META).doing(&self.path, || "opening the meta table".into())?;
-        let Some(v) = tbl.get(META_KEY).doing(&self.path, || "reading the meta".into())? else {
-            return Ok(None);
-        };
-        Meta::decode(Copying(v.value()))
-            .map(Some)
-            .map_err(|source| StoreError::Corrupt { what: "meta", source })
+        meta_in(&self.begin_read()?, &self.path)
     }
+}
+
+/// A read view of the ledger store fixed at one committed block: a redb read transaction,
+/// which sees neither later commits nor half of one (see [`crate::storage::Snapshots`]).
+pub struct RedbSnapshot {
+    txn: redb::ReadTransaction,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for RedbSnapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedbSnapshot").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+impl super::Snapshots for RedbStore {
+    type Snapshot = RedbSnapshot;
+
+    fn snapshot(&self) -> Result<RedbSnapshot, StoreError> {
+        Ok(RedbSnapshot { txn: self.begin_read()?, path: self.path.clone() })
+    }
+}
+
+impl ReadStore for RedbSnapshot {
+    fn get(&self, t: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        get_in(&self.txn, &self.path, t, key)
+    }
+
+    fn range(
+        &self,
+        t: Table,
+        start: &[u8],
+        end: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<Entry>, StoreError> {
+        if limit == 0 || end.is_some_and(|end| end <= start) {
+            return Ok(Vec::new());
+        }
+        range_in(&self.txn, &self.path, t, start, end, limit)
+    }
+
+    fn meta(&self) -> Result<Option<Meta>, StoreError> {
+        meta_in(&self.txn, &self.path)
+    }
+}
+
+fn get_in(
+    txn: &redb::ReadTransaction,
+    path: &Path,
+    t: Table,
+    key: &[u8],
+) -> Result<Option<Vec<u8>>, StoreError> {
+    let tbl = txn.open_table(table(t)).doing(path, || format!("opening table {}", t.name()))?;
+    let value = tbl.get(key).doing(path, || format!("reading table {}", t.name()))?;
+    Ok(value.map(|v| v.value().to_vec()))
+}
+
+fn range_in(
+    txn: &redb::ReadTransaction,
+    path: &Path,
+    t: Table,
+    start: &[u8],
+    end: Option<&[u8]>,
+    limit: usize,
+) -> Result<Vec<Entry>, StoreError> {
+    let tbl = txn.open_table(table(t)).doing(path, || format!("opening table {}", t.name()))?;
+    let doing = || format!("reading a range of table {}", t.name());
+    let iter = match end {
+        Some(end) => tbl.range::<&[u8]>(start..end),
+        None => tbl.range::<&[u8]>(start..),
+    }
+    .doing(path, doing)?;
+    let mut out = Vec::new();
+    for item in iter.take(limit) {
+        let (k, v) = item.doing(path, doing)?;
+        out.push((k.value().to_vec(), v.value().to_vec()));
+    }
+    Ok(out)
+}
+
+fn meta_in(txn: &redb::ReadTransaction, path: &Path) -> Result<Option<Meta>, StoreError> {
+    let tbl = txn.open_table(META).doing(path, || "opening the meta table".into())?;
+    let Some(v) = tbl.get(META_KEY).doing(path, || "reading the meta".into())? else {
+        return Ok(None);
+    };
+    Meta::decode(Copying(v.value())).map(Some).map_err(|source| StoreError::Corrupt { what: "meta", source })
 }
 
 impl Store for RedbStore {

@@ -9,12 +9,28 @@ mod ledger;
 mod record;
 
 pub use blocklog::{BlockLogError, RedbBlockLog};
-pub use ledger::{DEFAULT_CACHE_MIB, RedbStore};
+pub use ledger::{DEFAULT_CACHE_MIB, RedbSnapshot, RedbStore};
 pub use record::{BlockRecord, FORMAT_VERSION, RecordError, TxOutcome, TxRecord};
 
-use npchain_core::StoreError;
+use npchain_core::{MemStore, ReadStore, StoreError};
 use redb::Database;
 use std::path::{Path, PathBuf};
+
+/// A store that gives a read view fixed at its last commit, which later commits do not change:
+/// an export streams the whole state of one height from it without holding the chain's lock.
+pub trait Snapshots {
+    type Snapshot: ReadStore + Send + 'static;
+    /// The view of the store as it is now.
+    fn snapshot(&self) -> Result<Self::Snapshot, StoreError>;
+}
+
+/// An in-memory store's snapshot is a copy (tests and tools only).
+impl Snapshots for MemStore {
+    type Snapshot = MemStore;
+    fn snapshot(&self) -> Result<MemStore, StoreError> {
+        Ok(self.clone())
+    }
+}
 
 /// A redb failure, with what was being done to which file.
 #[derive(Debug, thiserror::Error)]
