@@ -13,4 +13,5 @@ pub mod loglimit;
 pub mod metrics;
 pub mod node;
 pub mod service;
+pub mod stats;
 pub mod storage;
