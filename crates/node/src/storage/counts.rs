@@ -205,8 +205,11 @@ mod tests {
         };
         let mut events = vec![event(height, Step::Requested)];
         if height > 3 {
-            let end =
-                if height.is_multiple_of(5) { Step::Rejected(RejectCause::DonorSilent) } else { Step::Activated };
+            let end = if height.is_multiple_of(5) {
+                Step::Rejected(RejectCause::DonorSilent)
+            } else {
+                Step::Activated
+            };
             events.push(event(height - 3, end));
         }
         BlockRecord {
