@@ -143,7 +143,9 @@ pub fn stats(dir: &Path, orders: u64, operators: usize, days: u64) -> Result<Fig
     let before = memory_kib();
 
     let last = Timestamp(start + height * BLOCK_MS).utc_day();
-    let month = (UtcDay(first.0 + 31 * 5), UtcDay(first.0 + 31 * 5 + 29));
+    // 30 days from early June (or the middle of a shorter spread)
+    let june = first.0 + (days.max(1) / 2).min(155);
+    let month = (UtcDay(june), UtcDay(june + 29));
     let query = |from, to, period, operator: Option<&OperatorId>| {
         StatsQuery::new(from, to, period, operator.cloned()).map_err(|e| BenchError::Setup(e.to_string()))
     };

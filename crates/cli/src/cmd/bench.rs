@@ -114,9 +114,9 @@ pub enum Scenario {
         /// Operators (every pair of them trades); default 10.
         #[arg(long, default_value_t = 10)]
         operators: usize,
-        /// Days the requests are spread over; default 365.
-        #[arg(long, default_value_t = 365)]
-        days: u64,
+        /// Days the requests are spread over (a block every 10 minutes); default 365 (smoke 7).
+        #[arg(long)]
+        days: Option<u64>,
     },
     /// Every scenario at its default size.
     All,
@@ -151,7 +151,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             },
             Scenario::Probe,
             Scenario::Kill { kills: None, seed: 1 },
-            Scenario::Stats { orders: None, operators: 10, days: 365 },
+            Scenario::Stats { orders: None, operators: 10, days: None },
         ],
         one => vec![one],
     };
@@ -235,6 +235,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             }
             Scenario::Stats { orders, operators, days } => {
                 let n = pick(orders, 1_000_000, 20_000);
+                let days = days.unwrap_or(if args.smoke { 7 } else { 365 });
                 let params = json!({ "orders": n, "operators": operators, "days": days });
                 let dir = env.data.join("stats");
                 repeat("stats", params, &|| bench::statistics::stats(&dir, n as u64, operators, days))?;
