@@ -86,6 +86,17 @@ pub enum CliError {
     CtrlC(#[source] ctrlc::Error),
     #[error("cannot find this program: {0}")]
     Exe(#[source] std::io::Error),
+    /// A date of `npchain stats`, with its option.
+    #[error("--{option}: {source}")]
+    Date {
+        option: &'static str,
+        #[source]
+        source: npchain_core::day::DateError,
+    },
+    #[error(transparent)]
+    Period(#[from] npchain_node::stats::report::UnknownPeriod),
+    #[error(transparent)]
+    StatsRange(#[from] npchain_node::stats::StatsQueryError),
 }
 
 /// The exit code of a command stopped by Ctrl-C (128 + SIGINT), as shells report it.

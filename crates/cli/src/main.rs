@@ -45,6 +45,9 @@ enum Verb {
     /// Measure a devnet on this machine: throughput, mass updates, propagation, scale,
     /// catch-up. Prints the figures and writes them as JSON.
     Bench(cmd::bench::Args),
+    /// Porting statistics from a node: requests, completions, rejections by reason, cancels,
+    /// expiries, deemed answers and activation times, by day or month, per donor and recipient.
+    Stats(cmd::stats::Args),
     /// The fault campaign on the deterministic simulation, and simulations over a live devnet.
     Sim(cmd::sim::Args),
 }
@@ -83,6 +86,7 @@ fn main() -> ExitCode {
         Verb::Export(args) => cmd::export::run(args),
         Verb::Bench(args) => cmd::bench::run(args),
         Verb::Sim(args) => cmd::sim::run(args),
+        Verb::Stats(args) => cmd::stats::run(args),
     };
     result.unwrap_or_else(|e| e.report())
 }

@@ -48,7 +48,10 @@ fn every_measurement_runs_in_smoke_mode() {
     let (data, out) = (tmp.path().join("data"), tmp.path().join("out"));
     let printed = run(&["bench", "--smoke", "all"], &data, &out);
     assert!(
-        printed.contains("== throughput") && printed.contains("== catchup") && printed.contains("== kill"),
+        printed.contains("== throughput")
+            && printed.contains("== catchup")
+            && printed.contains("== kill")
+            && printed.contains("== stats"),
         "{printed}"
     );
 
@@ -137,6 +140,16 @@ fn every_measurement_runs_in_smoke_mode() {
     assert!(median(&kl, "heights checked on every node") >= 1.0);
     let restart = median(&kl, "restart → caught up p50");
     assert!(restart > 0.0 && restart <= median(&kl, "restart → caught up max"));
+
+    // The statistics at finished orders: every order finished and none left open, cells kept,
+    // and every query read some of them.
+    let st = figures(&out, "stats");
+    assert_eq!(median(&st, "orders finished"), 20_000.0);
+    assert_eq!(median(&st, "open orders kept"), 0.0);
+    assert!(median(&st, "statistics cells (day x donor x recipient)") > 0.0);
+    for q in ["a month by day", "a year by month", "one operator's year by month"] {
+        assert!(median(&st, &format!("query {q}: cells read")) > 0.0, "{q}");
+    }
 
     run(&["sim", "sms", "--smoke"], &data, &out);
     let sms = figures(&out, "sim-sms");

@@ -221,6 +221,12 @@ impl Client {
         self.request(&format!("/v1/ports?{}", query.join("&")), None)
     }
 
+    /// Porting statistics (`GET /v1/stats`): `filters` are `from`, `to`, `period`, `operator`.
+    pub fn stats(&self, filters: &[(&str, &str)]) -> Result<npchain_api::json::Stats, ClientError> {
+        let query: Vec<String> = filters.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect();
+        self.request(&format!("/v1/stats?{}", query.join("&")), None)
+    }
+
     /// An operator action (`/v1/operator/...`); returns the transaction id.
     pub fn act(&self, path: &str, body: Option<&Value>) -> Result<String, ClientError> {
         let answer: Value =

@@ -4,6 +4,7 @@
 //! (beyond the [`store::Store`] trait it is given), no clock, no randomness: the same blocks
 //! give the same state and the same state hash on every node.
 
+pub mod day;
 pub mod error;
 pub mod export;
 pub mod genesis;

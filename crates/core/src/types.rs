@@ -4,6 +4,7 @@ use bytes::BufMut;
 use commonware_codec::{Buf, EncodeSize, Error as CodecError, FixedSize, Read, ReadExt, Write};
 use std::{fmt, str::FromStr};
 
+pub use crate::day::UtcDay;
 pub use commonware_cryptography::ed25519::{PrivateKey, PublicKey, Signature};
 pub use commonware_cryptography::sha256::Digest;
 
@@ -414,39 +415,6 @@ impl Timestamp {
     }
 }
 
-/// A UTC day of block time: days since 1970-01-01, so day `d` runs from `d × 86,400,000` ms
-/// (00:00:00.000 UTC) to the millisecond before the next. Leap seconds do not exist in Unix
-/// time, so every day has the same length.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct UtcDay(pub u64);
-
-impl UtcDay {
-    /// Milliseconds in a day.
-    pub const MILLIS: u64 = 86_400_000;
-
-    /// The day's first millisecond.
-    pub fn start(self) -> Timestamp {
-        Timestamp(self.0.saturating_mul(Self::MILLIS))
-    }
-}
-
-/// The day as its ISO 8601 date (proleptic Gregorian, UTC), e.g. `2026-01-01`.
-impl fmt::Display for UtcDay {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Days to civil date (H. Hinnant's algorithm), for days since 1970-01-01.
-        let z = self.0.saturating_add(719_468);
-        let era = z / 146_097;
-        let doe = z - era * 146_097;
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = doy - (153 * mp + 2) / 5 + 1;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 };
-        let year = yoe + era * 400 + u64::from(month <= 2);
-        write!(f, "{year:04}-{month:02}-{day:02}")
-    }
-}
-
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}ms", self.0)
@@ -594,27 +562,6 @@ pub fn parse_public_key(s: &str) -> Result<PublicKey, IdError> {
 mod tests {
     use super::*;
     use commonware_codec::{DecodeExt, Encode};
-
-    #[test]
-    fn utc_days_start_at_midnight_and_print_as_dates() {
-        let new_year = Timestamp(1_767_225_600_000); // 2026-01-01T00:00:00Z
-        assert_eq!(new_year.utc_day(), UtcDay(20_454));
-        assert_eq!(Timestamp(new_year.0 - 1).utc_day(), UtcDay(20_453));
-        assert_eq!(Timestamp(new_year.0 + UtcDay::MILLIS - 1).utc_day(), UtcDay(20_454));
-        assert_eq!(new_year.utc_day().start(), new_year);
-        let dates = [
-            (0, "1970-01-01"),
-            (20_453, "2025-12-31"),
-            (20_454, "2026-01-01"),
-            (20_512, "2026-02-28"),
-            (20_513, "2026-03-01"),
-            (11_016, "2000-02-29"),
-            (2_932_896, "9999-12-31"),
-        ];
-        for (day, date) in dates {
-            assert_eq!(UtcDay(day).to_string(), date, "day {day}");
-        }
-    }
 
     #[test]
     fn operator_ids_are_normalised_and_bounded() {

@@ -5,7 +5,7 @@
 use crate::{chain::ApplyError, storage::BlockLogError};
 use npchain_api::json::{
     BatchResult, BlockInfo, FinalityProof, History, OperatorList, PolicyInfo, PortInfo, PortList, PortQuery,
-    RangeList, RouteInfo, Status, TxStatus,
+    RangeList, RouteInfo, Stats, Status, TxStatus,
 };
 use npchain_core::{
     BlockError, E164, InvalidTx, StoreError, TxError,
@@ -165,6 +165,9 @@ pub trait NodeApi: Send + Sync + 'static {
     fn tx(&self, id: &TxId) -> Result<Option<TxStatus>, ReadError>;
     fn port(&self, id: &PortId) -> Result<Option<PortInfo>, ReadError>;
     fn ports(&self, query: &PortQuery) -> Result<PortList, ReadError>;
+    /// The porting statistics of a range of days, kept from finalized blocks
+    /// ([`crate::stats`]).
+    fn stats(&self, query: &crate::stats::StatsQuery) -> Result<Stats, ReadError>;
     /// Every admitted operator and the regulator's key, at one committed height.
     fn operators(&self) -> OperatorList;
     /// The assigned ranges, at one committed height.

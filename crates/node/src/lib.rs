@@ -14,4 +14,5 @@ pub mod metrics;
 pub mod node;
 pub mod notify;
 pub mod service;
+pub mod stats;
 pub mod storage;

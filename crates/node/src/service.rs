@@ -310,6 +310,14 @@ impl<S: Store + Snapshots + Send + Sync + 'static, L: BlockLog + Sync> NodeApi f
         Ok(self.order(id)?.as_ref().map(PortInfo::from))
     }
 
+    fn stats(&self, q: &crate::stats::StatsQuery) -> Result<npchain_api::json::Stats, ReadError> {
+        // one look at the log (under the chain's lock), so the cells and the height agree
+        let (height, cells) = self.chain.with_log(|log| {
+            Ok::<_, crate::storage::BlockLogError>((log.stats_height()?, log.stats(q.from(), q.to())?))
+        })?;
+        Ok(crate::stats::report::summarise(q, height.unwrap_or(0), &cells))
+    }
+
     fn ports(&self, q: &PortQuery) -> Result<PortList, ReadError> {
         let height = self.chain.height();
         let limit = q.limit.clamp(1, MAX_PORT_PAGE);

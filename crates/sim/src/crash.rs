@@ -12,10 +12,11 @@
 use npchain_core::{
     Batch, E164, MemStore, Meta, PublicKey, ReadStore, Store, StoreError, Table,
     store::Entry,
-    types::{PortId, TxId},
+    types::{PortId, TxId, UtcDay},
 };
 use npchain_node::{
     chain::{BlockLog, MemBlockLog},
+    stats::{Cell, CellKey},
     storage::{BlockLogError, BlockRecord},
 };
 use std::sync::{Arc, Mutex};
@@ -137,5 +138,13 @@ impl BlockLog for SimLog {
 
     fn bound_numbers(&self, subscriber: &PublicKey) -> Result<Vec<E164>, BlockLogError> {
         self.log.bound_numbers(subscriber)
+    }
+
+    fn stats(&self, from: UtcDay, to: UtcDay) -> Result<Vec<(CellKey, Cell)>, BlockLogError> {
+        self.log.stats(from, to)
+    }
+
+    fn stats_height(&self) -> Result<Option<u64>, BlockLogError> {
+        self.log.stats_height()
     }
 }

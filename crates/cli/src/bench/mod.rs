@@ -11,6 +11,7 @@ pub mod net;
 pub mod probe;
 pub mod sms;
 pub mod soak;
+pub mod statistics;
 pub mod stats;
 
 use commonware_cryptography::Signer;
@@ -50,6 +51,15 @@ pub enum BenchError {
     /// The devnet did not do what the scenario expected of it.
     #[error("{0}")]
     Setup(String),
+    /// A block log the scenario writes itself.
+    #[error(transparent)]
+    Log(#[from] Box<npchain_node::storage::BlockLogError>),
+}
+
+impl From<npchain_node::storage::BlockLogError> for BenchError {
+    fn from(e: npchain_node::storage::BlockLogError) -> Self {
+        Self::Log(Box::new(e))
+    }
 }
 
 impl BenchError {

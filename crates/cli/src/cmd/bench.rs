@@ -110,6 +110,20 @@ pub enum Scenario {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// The porting statistics at N finished orders: the block log written with their events,
+    /// then `GET /v1/stats`'s queries timed (a month by day, a year by month, one operator, the
+    /// longest range); the statistics' bytes and the memory. No devnet.
+    Stats {
+        /// Finished orders; default 1,000,000 (smoke 20,000).
+        #[arg(long)]
+        orders: Option<usize>,
+        /// Operators (every pair of them trades); default 10.
+        #[arg(long, default_value_t = 10)]
+        operators: usize,
+        /// Days the requests are spread over (a block every 10 minutes); default 365 (smoke 7).
+        #[arg(long)]
+        days: Option<u64>,
+    },
     /// Every scenario at its default size.
     All,
 }
@@ -144,6 +158,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             },
             Scenario::Probe,
             Scenario::Kill { kills: None, seed: 1 },
+            Scenario::Stats { orders: None, operators: 10, days: None },
         ],
         one => vec![one],
     };
@@ -230,6 +245,13 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
                 let n = pick(kills, 100, 3);
                 let params = json!({ "kills": n, "seed": seed, "validators": validators });
                 bench::repeat("kill", params, 1, &args.out, &|| bench::kill::kill(&env, n, seed))?;
+            }
+            Scenario::Stats { orders, operators, days } => {
+                let n = pick(orders, 1_000_000, 20_000);
+                let days = days.unwrap_or(if args.smoke { 7 } else { 365 });
+                let params = json!({ "orders": n, "operators": operators, "days": days });
+                let dir = env.data.join("stats");
+                repeat("stats", params, &|| bench::statistics::stats(&dir, n as u64, operators, days))?;
             }
             Scenario::All => unreachable!("expanded above"),
         }

@@ -12,6 +12,7 @@ pub mod operator;
 pub mod query;
 pub mod regulator;
 pub mod sim;
+pub mod stats;
 pub mod wallet;
 
 /// The node API asked when none is given: a devnet's first node.

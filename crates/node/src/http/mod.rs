@@ -18,6 +18,7 @@ mod operator;
 mod parse;
 mod queries;
 mod server;
+mod stats;
 mod submit;
 
 pub use export::{EXPORT_TIMEOUT, HEIGHT_WAIT};
@@ -70,6 +71,8 @@ fn app(api: Api, shared: Arc<Shared>) -> Router {
         .route("/v1/operators", get(governance::operators))
         .route("/v1/ranges", get(governance::ranges))
         .route("/v1/policy", get(governance::policy))
+        // porting statistics
+        .route("/v1/stats", get(stats::stats))
         .route("/v1/operator/ports", post(operator::request_for))
         .route("/v1/operator/ports/{id}/{action}", post(operator::port_action))
         .route("/v1/operator/numbers/{number}/{action}", post(operator::number_action))

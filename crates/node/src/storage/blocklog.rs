@@ -1,20 +1,24 @@
 //! The node's record of finalized blocks ([`BlockRecord`]: header, outcome per transaction,
 //! events), kept in its own redb file beside the ledger, with its indexes: transaction id →
 //! height, operator → orders, subscriber key → numbers, all derived from the record's typed
-//! events. It is not part of the state hash: it is what the node reports about blocks, and it
+//! events; and the porting statistics (`counts`). It is not part of the state hash: it is what the node reports about blocks, and it
 //! is rewritten (same keys, same values) if a block is delivered again after a crash.
 
-use super::{Context, RedbError, keys, open_database, record::RecordError};
-use crate::{chain::BlockLog, storage::BlockRecord};
+use super::{Context, RedbError, counts, keys, open_database, record::RecordError};
+use crate::{
+    chain::BlockLog,
+    stats::{Cell, CellKey},
+    storage::BlockRecord,
+};
 use npchain_core::{
     E164, PublicKey,
-    types::{PortId, TxId},
+    types::{PortId, TxId, UtcDay},
 };
 use redb::{Database, ReadableDatabase, TableDefinition};
 use std::path::{Path, PathBuf};
 
 /// Height → the block's record ([`BlockRecord::to_bytes`]: format version and encoding).
-const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
+pub(super) const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
 /// Transaction id → height of its block.
 const TX_INDEX: TableDefinition<&[u8], u64> = TableDefinition::new("tx_index");
 /// [`keys::operator_port`] → (): the orders each operator is donor or recipient of.
@@ -48,6 +52,8 @@ pub struct RedbBlockLog {
 }
 
 impl RedbBlockLog {
+    /// Opens the log, creating it if missing; the statistics of blocks stored before the log
+    /// kept them are counted first (`counts::catch_up`).
     pub fn open(path: &Path) -> Result<Self, BlockLogError> {
         // Reads of the log are recent blocks and point lookups: a small cache, so that the
         // node's memory does not grow with the chain (redb's default is 1 GiB a database).
@@ -55,9 +61,16 @@ impl RedbBlockLog {
             txn.open_table(BLOCKS)?;
             txn.open_table(TX_INDEX)?;
             txn.open_table(OPERATOR_PORTS)?;
-            txn.open_table(KEY_NUMBERS).map(drop)
+            txn.open_table(KEY_NUMBERS)?;
+            counts::create(txn)
         })?;
+        counts::catch_up(&db, path)?;
         Ok(Self { db, path: path.to_owned() })
+    }
+
+    /// What the statistics take in the log (for the benchmark).
+    pub fn stats_footprint(&self) -> Result<counts::Footprint, BlockLogError> {
+        counts::footprint(&self.db, &self.path)
     }
 
     fn begin_read(&self) -> Result<redb::ReadTransaction, RedbError> {
@@ -95,6 +108,7 @@ impl BlockLog for RedbBlockLog {
                     .doing(path, doing("the key index"))?;
             }
         }
+        counts::count(&txn, path, record)?;
         txn.commit().doing(path, doing("the commit"))?;
         Ok(())
     }
@@ -157,6 +171,14 @@ impl BlockLog for RedbBlockLog {
             );
         }
         Ok(out)
+    }
+
+    fn stats(&self, from: UtcDay, to: UtcDay) -> Result<Vec<(CellKey, Cell)>, BlockLogError> {
+        counts::read(&self.db, &self.path, from, to)
+    }
+
+    fn stats_height(&self) -> Result<Option<u64>, BlockLogError> {
+        counts::height(&self.db, &self.path)
     }
 }
 

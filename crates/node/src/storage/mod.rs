@@ -1,9 +1,10 @@
 //! The node's two redb files: the ledger store ([`RedbStore`], the core's tables and meta,
 //! one fsynced transaction per block) and the block log ([`RedbBlockLog`], what the node
-//! reports per finalized block, with its indexes). Both open through [`open_database`], and a
+//! reports per finalized block, with its indexes and statistics). Both open through [`open_database`], and a
 //! redb failure carries the file and what was being done ([`RedbError`]).
 
 mod blocklog;
+pub mod counts;
 mod keys;
 mod ledger;
 mod record;
