@@ -5,7 +5,7 @@
 use crate::{chain::ApplyError, storage::BlockLogError};
 use npchain_api::json::{
     BatchResult, BlockInfo, FinalityProof, History, OperatorList, PolicyInfo, PortInfo, PortList, PortQuery,
-    RangeList, RouteInfo, Status, TxStatus,
+    RangeList, RouteInfo, Status, TxStatus, ValidatorList,
 };
 use npchain_core::{
     BlockError, E164, InvalidTx, StoreError, TxError,
@@ -171,6 +171,9 @@ pub trait NodeApi: Send + Sync + 'static {
     fn ranges(&self) -> RangeList;
     /// The policy in force, at one committed height.
     fn policy(&self) -> PolicyInfo;
+    /// The keys of the current and the pending validator set, each with the last block whose
+    /// finalization certificate this node saw it sign, and whether it is live.
+    fn validators(&self) -> ValidatorList;
     /// The committed height, changing at every commit (for event streams).
     fn committed_height(&self) -> tokio::sync::watch::Receiver<u64>;
     /// Signs an action with this node's operator key and submits it (with the precheck).

@@ -14,3 +14,4 @@ pub mod metrics;
 pub mod node;
 pub mod service;
 pub mod storage;
+pub mod validators;
