@@ -157,6 +157,10 @@ fn the_dashboard_shows_a_number_and_releases_an_order_live_in_a_real_browser() {
     browser.click(&format!("{row} button[data-action=release]"));
 
     // 4. the new state arrives without a reload: the DOM changes, the page is the same one
+    let sent = browser.wait(WAIT, "the release sent", || {
+        browser.text("#action-result").filter(|t| t.contains("submitted") || t.contains("refused"))
+    });
+    assert!(sent.contains("submitted as transaction"), "{sent}");
     browser.wait(WAIT, "the order released in the page", || {
         browser.find(&format!("{row}[data-state=released]"))
     });

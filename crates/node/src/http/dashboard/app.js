@@ -340,7 +340,7 @@ function openStream() {
   es.onerror = () => shown(es.readyState === EventSource.CLOSED ? "error" : "connecting", es.readyState === EventSource.CLOSED ? "stopped" : "reconnecting");
   es.addEventListener("port", (e) => {
     const env = JSON.parse(e.data);
-    updateOrder(env.event.port, env.height);
+    updateOrder(env.port, env.height);
     refreshStatus();
   });
   for (const kind of ["bound", "returned", "validator_set_changed"]) es.addEventListener(kind, () => refreshStatus());
