@@ -265,7 +265,7 @@ impl<S: Store + Send + Sync + 'static, L: BlockLog + Sync> NodeApi for Service<S
             operators: l
                 .operators()
                 .iter()
-                .filter_map(|o| o.validator_key.as_ref().map(|k| (k.clone(), o.id.to_string())))
+                .filter_map(|o| o.validator_key.map(|k| (k, o.id.to_string())))
                 .collect(),
         });
         let mut record = self.signers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
