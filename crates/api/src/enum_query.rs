@@ -8,6 +8,31 @@ use hickory_proto::{
     serialize::binary::DecodeError,
 };
 
+/// NAPTR order of a node's single answer for a number (RFC 6116 example value).
+pub const NAPTR_ORDER: u16 = 100;
+/// NAPTR preference of that answer.
+pub const NAPTR_PREFERENCE: u16 = 10;
+/// NAPTR flags: `u`, a terminal rule whose result is a URI (RFC 3404).
+pub const NAPTR_FLAGS: &str = "u";
+/// NAPTR service: the E.164 number as a `tel` URI (RFC 4769).
+pub const NAPTR_SERVICE: &str = "E2U+pstn:tel";
+
+/// A number's NAPTR regexp as a node's ENUM zone answers it: `!^.*$!tel:+<number>;npdi!`, with
+/// `;rn=<routing number>` before the last `!` when it is ported (RFC 4694 §4: the routing
+/// number's text is already one of its two forms). The zone and the HTTP route answer both
+/// make it here.
+pub fn naptr_regexp(
+    number: &npchain_core::E164,
+    ported: bool,
+    routing_number: &dyn std::fmt::Display,
+) -> String {
+    if ported {
+        format!("!^.*$!tel:{number};npdi;rn={routing_number}!")
+    } else {
+        format!("!^.*$!tel:{number};npdi!")
+    }
+}
+
 /// What an ENUM server said about a number, as a sending network reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EnumAnswer {

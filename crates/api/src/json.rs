@@ -48,6 +48,41 @@ pub struct Status {
     pub region: Option<String>,
 }
 
+/// The validators and what this node saw of each, as `GET /v1/validators` shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ValidatorList {
+    /// The committed height the answer belongs to.
+    pub height: u64,
+    /// The epoch of the next block.
+    pub epoch: u64,
+    /// A validator is live when its signature is in the finalization certificate of one of the
+    /// last `live_window` blocks. A certificate holds the first quorum of votes the leader
+    /// gathered, so a live but slow validator can be missing from a few in a row.
+    pub live_window: u64,
+    /// Every key of the current epoch's set and of the pending set, sorted by key.
+    pub validators: Vec<ValidatorInfo>,
+}
+
+/// One validator key.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ValidatorInfo {
+    /// The validator (consensus) public key, hex.
+    pub key: String,
+    /// The operator that holds the key now, if any.
+    pub operator: Option<String>,
+    /// In the set of the current epoch (the next block's).
+    pub current: bool,
+    /// In the set the next epoch boundary would record as things stand.
+    pub pending: bool,
+    /// The highest block whose certificate, among those this node read since it started, the
+    /// key signed.
+    pub last_signed_height: Option<u64>,
+    /// That block's time, ms since the Unix epoch.
+    pub last_signed_time_ms: Option<u64>,
+    /// Signed one of the last `live_window` blocks.
+    pub live: bool,
+}
+
 /// A configured peer.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PeerInfo {
@@ -139,6 +174,37 @@ pub struct RouteInfo {
     pub bound: bool,
     /// The open port order of the number, if any.
     pub open_port: Option<String>,
+    /// The NAPTR record the node's ENUM zone answers for the number at this height.
+    #[serde(default)]
+    pub naptr: Option<NaptrInfo>,
+}
+
+/// A NAPTR record (RFC 3403) as the ENUM zone answers it: `dig +short` prints it as
+/// `order preference "flags" "service" "regexp" replacement`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NaptrInfo {
+    pub order: u16,
+    pub preference: u16,
+    pub flags: String,
+    pub service: String,
+    pub regexp: String,
+    /// `.`: the rule is terminal, the result is the regexp's URI.
+    pub replacement: String,
+}
+
+impl NaptrInfo {
+    /// The zone's answer for a number served under `routing_number`, ported or not.
+    pub fn new(number: &E164, ported: bool, routing_number: &dyn std::fmt::Display) -> Self {
+        use crate::enum_query::{NAPTR_FLAGS, NAPTR_ORDER, NAPTR_PREFERENCE, NAPTR_SERVICE, naptr_regexp};
+        Self {
+            order: NAPTR_ORDER,
+            preference: NAPTR_PREFERENCE,
+            flags: NAPTR_FLAGS.into(),
+            service: NAPTR_SERVICE.into(),
+            regexp: naptr_regexp(number, ported, routing_number),
+            replacement: ".".into(),
+        }
+    }
 }
 
 impl RouteInfo {
@@ -153,6 +219,7 @@ impl RouteInfo {
             range: route.range.map(|p| p.to_string()),
             bound,
             open_port: open_port.map(ToString::to_string),
+            naptr: Some(NaptrInfo::new(&route.number, route.ported, &route.routing_number)),
         }
     }
 }

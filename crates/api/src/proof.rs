@@ -256,6 +256,26 @@ impl ProofChecker {
     }
 }
 
+/// The epoch a finalization certificate's round names (the set its signers belong to).
+pub fn certificate_epoch(certificate: &[u8]) -> Result<u64, CodecError> {
+    read_proposal(certificate).map(|parts| parts.epoch)
+}
+
+/// Who signed a finalization certificate (the engine's canonical `Finalization`), read without
+/// verifying it: the epoch its round names, and the signers' indices into that epoch's sorted
+/// validator set of `participants` keys. For a node's own view of which validators take part
+/// (its archive holds only certificates it verified); a proof is checked with
+/// [`ProofChecker::check`].
+pub fn signers(certificate: &[u8], participants: usize) -> Result<(u64, Vec<u32>), CodecError> {
+    let parts = read_proposal(certificate)?;
+    let mut reader = parts.certificate;
+    let signatures: <scheme::Scheme as Verifier>::Certificate = Read::read_cfg(&mut reader, &participants)?;
+    if reader.has_remaining() {
+        return Err(CodecError::ExtraData(reader.remaining()));
+    }
+    Ok((parts.epoch, signatures.signers.iter().map(|p| p.get()).collect()))
+}
+
 /// Reads a `Finalization`'s proposal (round: epoch and view; the parent's view; the payload)
 /// and keeps what follows, the certificate.
 fn read_proposal(bytes: &[u8]) -> Result<Parts, CodecError> {

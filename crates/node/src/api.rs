@@ -5,7 +5,7 @@
 use crate::{chain::ApplyError, storage::BlockLogError};
 use npchain_api::json::{
     BatchResult, BlockInfo, FinalityProof, History, OperatorList, PolicyInfo, PortInfo, PortList, PortQuery,
-    RangeList, RouteInfo, Stats, Status, TxStatus,
+    RangeList, RouteInfo, Stats, Status, TxStatus, ValidatorList,
 };
 use npchain_core::{
     BlockError, E164, InvalidTx, StoreError, TxError,
@@ -177,6 +177,10 @@ pub trait NodeApi: Send + Sync + 'static {
     /// A read view of the committed ledger fixed at one height (its meta says which), which
     /// later commits do not change; the state dump (`GET /v1/state`) is streamed from it.
     fn snapshot(&self) -> Result<Box<dyn npchain_core::ReadStore + Send>, ReadError>;
+
+    /// The keys of the current and the pending validator set, each with the last block whose
+    /// finalization certificate this node saw it sign, and whether it is live.
+    fn validators(&self) -> ValidatorList;
     /// The committed height, changing at every commit (for event streams).
     fn committed_height(&self) -> tokio::sync::watch::Receiver<u64>;
     /// Signs an action with this node's operator key and submits it (with the precheck).

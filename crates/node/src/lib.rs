@@ -16,3 +16,4 @@ pub mod notify;
 pub mod service;
 pub mod stats;
 pub mod storage;
+pub mod validators;

@@ -17,7 +17,7 @@ use commonware_cryptography::Signer as _;
 use npchain_api::json::{
     BlockInfo, EventInfo, FinalityProof, History, HistoryEntry, OperatorInfo, OperatorList, PeerInfo,
     PolicyInfo, PortInfo, PortList, PortQuery, RangeList, RouteInfo, STEP_NAMES, Status, TxResult, TxStatus,
-    hex_key, step_name,
+    ValidatorList, hex_key, step_name,
 };
 use npchain_core::{
     E164, NumberEvent, PortOrder, Store, Table, Transaction, TxBody,
@@ -58,6 +58,8 @@ pub struct Service<S: Store, L: BlockLog> {
     relay: Relay,
     finalizations: Finalizations,
     nonce: AtomicU64,
+    /// The last block each validator signed (`GET /v1/validators`).
+    signers: std::sync::Mutex<crate::validators::SignerRecord>,
 }
 
 impl<S: Store, L: BlockLog> std::fmt::Debug for Service<S, L> {
@@ -102,7 +104,8 @@ impl<S: Store + Send + 'static, L: BlockLog> Service<S, L> {
     ) -> Self {
         // Unique per signer across restarts: start from the clock, count up.
         let nonce = AtomicU64::new(wall_clock().millis() << 16);
-        Self { chain, identity, admin_token, relay, finalizations, nonce }
+        let signers = std::sync::Mutex::default();
+        Self { chain, identity, admin_token, relay, finalizations, nonce, signers }
     }
 
     fn order(&self, id: &PortId) -> Result<Option<PortOrder>, ReadError> {
@@ -251,6 +254,22 @@ impl<S: Store + Snapshots + Send + Sync + 'static, L: BlockLog + Sync> NodeApi f
 
     fn finalization(&self, height: u64) -> Option<FinalityProof> {
         (self.finalizations)(height)
+    }
+
+    fn validators(&self) -> ValidatorList {
+        let sets = self.chain.with_ledger(|l| crate::validators::Sets {
+            height: l.height(),
+            epoch: l.epoch_of(l.height() + 1),
+            by_epoch: l.validator_sets().unwrap_or_default().into_iter().map(|(_, set)| set).collect(),
+            pending: l.pending_validators().unwrap_or_default(),
+            operators: l
+                .operators()
+                .iter()
+                .filter_map(|o| o.validator_key.map(|k| (k, o.id.to_string())))
+                .collect(),
+        });
+        let mut record = self.signers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        record.read(&sets, |height| (self.finalizations)(height))
     }
 
     fn route(&self, number: E164) -> Result<Result<RouteInfo, npchain_core::Unroutable>, ReadError> {

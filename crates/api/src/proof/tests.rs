@@ -195,3 +195,27 @@ fn a_certificate_with_trailing_bytes_or_another_block_is_refused() {
     assert!(matches!(checker.check(&b.encode(), &cert), Err(ProofError::MalformedCertificate(_))));
     assert!(matches!(checker.check(b"junk", &cert), Err(ProofError::MalformedBlock(_))));
 }
+
+#[test]
+fn signers_names_the_indices_of_the_keys_that_signed() {
+    let set = keys("validator-s");
+    let sorted = public(&set);
+    // three signers, in no particular order: their indices in the sorted set come back sorted
+    let chosen = [&set[3], &set[0], &set[2]];
+    let signing: Vec<PrivateKey> = chosen.iter().map(|k| (*k).clone()).collect();
+    let b = block(5, Vec::new());
+    let cert = finalization(&sorted, &signing, 1, 7, &b);
+    let (epoch, indices) = super::signers(&cert, sorted.len()).expect("reads");
+    assert_eq!(epoch, 1);
+    use commonware_cryptography::Signer as _;
+    let mut want: Vec<u32> = chosen
+        .iter()
+        .map(|k| sorted.iter().position(|p| *p == k.public_key()).expect("member") as u32)
+        .collect();
+    want.sort();
+    assert_eq!(indices, want);
+    // a truncated certificate is refused, never read as fewer signers
+    assert!(super::signers(&cert[..cert.len() - 1], sorted.len()).is_err());
+    // a set smaller than the bitmap is refused
+    assert!(super::signers(&cert, 2).is_err());
+}

@@ -32,20 +32,13 @@ use hickory_proto::{
     },
 };
 use npchain_core::{E164, Prefix, Routes, Serving};
-use std::fmt::Write as _;
 use std::net::IpAddr;
 
 /// TTL of a number's NAPTR answer: 0, nothing is cached (see the module doc).
 pub const ANSWER_TTL: u32 = 0;
 
-/// NAPTR order of the single answer (RFC 6116 example value; there is only one record).
-pub const NAPTR_ORDER: u16 = 100;
-/// NAPTR preference of the single answer.
-pub const NAPTR_PREFERENCE: u16 = 10;
-/// NAPTR flags: `u`, a terminal rule whose result is a URI (RFC 3404).
-pub const NAPTR_FLAGS: &str = "u";
-/// NAPTR service: the E.164 number as a `tel` URI (RFC 4769).
-pub const NAPTR_SERVICE: &str = "E2U+pstn:tel";
+/// The NAPTR answer's fixed fields, shared with the HTTP route answer.
+pub use npchain_api::enum_query::{NAPTR_FLAGS, NAPTR_ORDER, NAPTR_PREFERENCE, NAPTR_SERVICE};
 
 /// SOA timers. Nothing transfers the zone (AXFR is refused), so they only inform.
 const SOA_REFRESH: i32 = 3600;
@@ -378,15 +371,8 @@ impl Zone {
     }
 }
 
-/// A number's NAPTR regexp: `!^.*$!tel:+<number>;npdi!`, with `;rn=<routing number>` before the
-/// last `!` when it is ported (RFC 4694 §4: the routing number's text is already one of its two
-/// forms).
+/// A number's NAPTR regexp (`npchain_api::enum_query::naptr_regexp`, which the HTTP route answer
+/// uses too).
 fn regexp(number: E164, serving: Serving<'_>) -> String {
-    let mut regexp = String::with_capacity(64);
-    let _ = write!(regexp, "!^.*$!tel:{number};npdi");
-    if serving.ported {
-        let _ = write!(regexp, ";rn={}", serving.routing_number);
-    }
-    regexp.push('!');
-    regexp
+    npchain_api::enum_query::naptr_regexp(&number, serving.ported, &serving.routing_number)
 }

@@ -1,6 +1,6 @@
 //! The node's HTTP API (axum): routing queries, orders, transactions, blocks, the event stream,
 //! the governance reads (operators, ranges, policy), the operator's own actions (behind the
-//! admin token), metrics, and the OpenAPI document.
+//! admin token), metrics, the OpenAPI document, and the web dashboard (`/`).
 //!
 //! Every refusal is JSON `{"error": "<code>", "message": "<what and why>"}` with a precise status
 //! (`error`). This module assembles the router from the handlers (`queries`, `submit`, `events`,
@@ -9,6 +9,7 @@
 //! (`server`, `limits`).
 
 mod batch;
+mod dashboard;
 mod error;
 mod events;
 mod export;
@@ -76,6 +77,11 @@ fn app(api: Api, shared: Arc<Shared>) -> Router {
         .route("/v1/operator/ports", post(operator::request_for))
         .route("/v1/operator/ports/{id}/{action}", post(operator::port_action))
         .route("/v1/operator/numbers/{number}/{action}", post(operator::number_action))
+        // the dashboard (`dashboard`), and the reads it needs beyond the API's others
+        .route("/", get(dashboard::page))
+        .route("/assets/{name}", get(dashboard::file))
+        .route("/v1/validators", get(queries::validators))
+        .route("/v1/operator", get(operator::whoami))
         .fallback(|uri: axum::http::Uri| async move {
             parse::empty_number_path(uri.path())
                 .unwrap_or_else(|| error::error(StatusCode::NOT_FOUND, "not_found", "no such route"))

@@ -1,6 +1,7 @@
 //! The operator's own actions, signed by the node with its operator key:
 //! `POST /v1/operator/ports/{id}/{release|reject|activate}`,
-//! `POST /v1/operator/numbers/{number}/{bind|return}`, and `POST /v1/operator/ports` (as
+//! `POST /v1/operator/numbers/{number}/{bind|return}`, `GET /v1/operator` (the token's check:
+//! whom it acts for, the reasons a rejection takes), and `POST /v1/operator/ports` (as
 //! recipient, a port request carrying the subscriber's consent: `npchain_api::consent`). Each needs
 //! `Authorization: Bearer <admin token>` (compared in constant time by the node); without a
 //! configured token the actions are disabled.
@@ -50,6 +51,15 @@ fn authorize(api: &Api, headers: &HeaderMap) -> Result<(), ApiError> {
         Some(t) if api.admin_token_matches(t.trim()) => Ok(()),
         Some(_) => Err(error(StatusCode::FORBIDDEN, "wrong_token", "the admin token is not this node's")),
     }
+}
+
+/// `GET /v1/operator`: whom the admin token acts for, and the closed list of reasons a
+/// rejection takes (what a desk's form offers). A token check with no effect.
+pub(super) async fn whoami(State(api): State<Api>, headers: HeaderMap) -> Answer {
+    authorize(&api, &headers)?;
+    let reasons: Vec<_> =
+        RejectReason::ALL.iter().map(|r| json!({ "code": r.as_str(), "text": r.description() })).collect();
+    Ok(Json(json!({ "operator": api.status().operator, "reject_reasons": reasons })).into_response())
 }
 
 /// Signs and submits `action`: 202 with the transaction id.

@@ -30,6 +30,13 @@ pub(super) async fn status(State(api): State<Api>) -> Response {
     Json(api.status()).into_response()
 }
 
+/// `GET /v1/validators`: reading the certificates of the latest blocks from marshal's archive
+/// blocks this task briefly; it runs off the async workers.
+pub(super) async fn validators(State(api): State<Api>) -> Answer {
+    let list = tokio::task::spawn_blocking(move || api.validators()).await.map_err(internal)?;
+    Ok(Json(list).into_response())
+}
+
 pub(super) async fn number(State(api): State<Api>, Path(raw): Path<String>) -> Answer {
     let number = parse::number(&api, &raw).inspect_err(|_| api.metrics().query("http", "bad_request"))?;
     let route = api.route(number).map_err(|e| {
