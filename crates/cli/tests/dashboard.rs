@@ -208,6 +208,15 @@ fn the_dashboard_shows_a_number_and_releases_an_order_live_in_a_real_browser() {
     assert!(share_of(&now, REQUESTED_RGB) < 0.05);
     assert_eq!(browser.text(&badge).unwrap(), "released");
 
+    // the statistics of the last 30 days, charted from `GET /v1/stats`: the one request
+    browser.click("#stats-form button");
+    let caption = browser.wait(WAIT, "the statistics charted", || {
+        browser.text("#stats-charts figcaption").filter(|t| t.contains("1 requested"))
+    });
+    assert!(caption.contains("0 completed"), "{caption}");
+    assert!(browser.find("#stats-charts svg rect").is_some(), "a bar is drawn");
+    assert!(browser.find("#stats-error:not([hidden])").is_none(), "{:?}", browser.text("#stats-error"));
+
     // logging out forgets the token and hides the actions
     browser.click("#logout");
     let stored = browser.js("return sessionStorage.getItem('npchain-admin-token');", serde_json::json!([]));

@@ -502,7 +502,15 @@ function renderStats(s) {
   box.replaceChildren(counts, countTable, times, reasonTable, pairs);
 }
 
+// The route needs a range: without one, the last 30 days (UTC) up to today.
+function defaultRange() {
+  const day = (ms) => new Date(ms).toISOString().slice(0, 10);
+  if (!$("stats-to").value) $("stats-to").value = day(Date.now());
+  if (!$("stats-from").value) $("stats-from").value = day(Date.now() - 29 * 86400000);
+}
+
 async function refreshStats() {
+  defaultRange();
   const params = new URLSearchParams();
   for (const name of ["period", "from", "to", "operator"]) {
     const v = $("stats-" + name).value.trim();
