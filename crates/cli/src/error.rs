@@ -26,6 +26,8 @@ pub enum CliError {
     #[error(transparent)]
     Bench(#[from] BenchError),
     #[error(transparent)]
+    Import(#[from] npchain_cli::import::ImportError),
+    #[error(transparent)]
     Key(#[from] npchain_node::keys::KeyError),
     /// The node's configuration file does not hold (exit code 2).
     #[error(transparent)]

@@ -1,6 +1,7 @@
 //! The `npchain` command's library: devnet layout and supervision, the bench and sim
-//! scenarios, and the progress line. The HTTP client and the wallet are `npchain-client`.
+//! scenarios, the regulator's bulk import, and progress of long jobs. The HTTP client and the wallet are `npchain-client`.
 
 pub mod bench;
 pub mod devnet;
+pub mod import;
 pub mod progress;

@@ -59,6 +59,13 @@ pub enum Scenario {
         #[arg(long, value_delimiter = ',')]
         numbers: Vec<usize>,
     },
+    /// The regulator's bulk import after genesis of N numbers (`regulator import` on a
+    /// devnet): check, signed batches through the batch API, commit; and a re-run.
+    Import {
+        /// Default 1,000,000 (smoke 20,000).
+        #[arg(long)]
+        numbers: Option<usize>,
+    },
     /// A validator down while N transactions commit, then restarted.
     Catchup {
         /// Default 100,000 (smoke 1,000).
@@ -126,6 +133,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             Scenario::Propagation { ports: None },
             Scenario::Mass { numbers: None },
             Scenario::Scale { numbers: Vec::new() },
+            Scenario::Import { numbers: None },
             Scenario::Catchup { txs: None },
             Scenario::Epochs { ports: None },
             Scenario::Soak {
@@ -177,6 +185,11 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
                         json!({ "numbers": n, "validators": validators, "cache_mib": env.cache_mib });
                     repeat(&format!("scale-{n}"), params, &|| bench::scale(&env, n, Some(baseline)))?;
                 }
+            }
+            Scenario::Import { numbers } => {
+                let n = pick(numbers, 1_000_000, 20_000);
+                let params = json!({ "numbers": n, "validators": validators, "window": 16 });
+                repeat(&format!("import-{n}"), params, &|| bench::import::import(&env, n))?;
             }
             Scenario::Catchup { txs } => {
                 let n = pick(txs, 100_000, 1_000);

@@ -5,6 +5,7 @@
 pub mod bench;
 pub mod devnet;
 pub mod genesis;
+pub mod import;
 pub mod init;
 pub mod node;
 pub mod operator;
