@@ -160,6 +160,9 @@ fn the_regulator_steers_a_devnet_through_its_console() {
     import_a_legacy_extract(&net, tmp.path(), &run);
 }
 
+/// A `regulator` command with the test's node and key: success, stdout, stderr.
+type Console<'a> = dyn Fn(&[&str]) -> (bool, String, String) + 'a;
+
 /// Where `number` routes on node `i`: its serving operator.
 fn serving(net: &Net, i: usize, number: &str) -> Option<String> {
     let path = format!("/v1/numbers/{}", number.replace('+', "%2B"));
@@ -172,11 +175,7 @@ fn enum_name(number: &str) -> String {
     format!("{}.e164.arpa", labels.join("."))
 }
 
-fn import_a_legacy_extract(
-    net: &Net,
-    dir: &std::path::Path,
-    run: &dyn Fn(&[&str]) -> (bool, String, String),
-) {
+fn import_a_legacy_extract(net: &Net, dir: &std::path::Path, run: &Console<'_>) {
     // refused lines: each named with its line and reason, and nothing of the file imported
     let bad = dir.join("bad.csv");
     std::fs::write(

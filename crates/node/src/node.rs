@@ -244,19 +244,18 @@ fn open_ledger(
             let bytes = move || read.load(std::sync::atomic::Ordering::Relaxed);
             // Progress in the log (or to the caller), for lists of many millions of numbers.
             let mut numbers = 0u64;
-            let entries = read_ported_csv(std::io::BufReader::new(counted), genesis.region).map(|entry| {
+            let entries = read_ported_csv(std::io::BufReader::new(counted), genesis.region).inspect(|_| {
                 numbers += 1;
                 match progress.as_deref_mut() {
-                    Some(p) if numbers as usize % MIGRATION_TICK == 0 => p(numbers, bytes(), size),
-                    None if numbers as usize % MIGRATION_PROGRESS_EVERY == 0 => {
+                    Some(p) if (numbers as usize).is_multiple_of(MIGRATION_TICK) => p(numbers, bytes(), size),
+                    None if (numbers as usize).is_multiple_of(MIGRATION_PROGRESS_EVERY) => {
                         info!(numbers, elapsed = ?started.elapsed(), "loading the migration list");
                     }
                     _ => {}
                 }
-                entry
             });
             let ledger = Ledger::genesis(store, genesis, entries);
-            if let Some(p) = progress.as_deref_mut() {
+            if let Some(p) = progress {
                 p(numbers, size, size);
             }
             ledger

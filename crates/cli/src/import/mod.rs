@@ -115,6 +115,9 @@ fn resume_hint(committed: impl std::borrow::Borrow<usize>) -> String {
 
 /// How long one transaction may take from submission to its finalized block.
 const COMMIT_WITHIN: Duration = Duration::from_secs(120);
+/// Transactions in one `POST /v1/txs`: the node checks each on its committed state before it
+/// answers, so a request of many full imports would outlast the client's timeout.
+const SUBMIT_AT_ONCE: usize = 2;
 /// How often the nodes' block time is read again for the transactions' validity.
 const REFRESH_BLOCK_TIME: Duration = Duration::from_secs(10);
 
@@ -232,7 +235,7 @@ fn submit_all(
     loop {
         // fill the window
         let mut batch = Vec::new();
-        while in_flight.len() + batch.len() < window {
+        while in_flight.len() + batch.len() < window && batch.len() < SUBMIT_AT_ONCE {
             let Some(part) = chunks.next() else { break };
             let c = chunk(network, part);
             if let Some(done) = journal.get(&c.digest)

@@ -31,13 +31,16 @@ pub struct ImportGroup {
     pub numbers: Vec<E164>,
 }
 
+/// What entries of one group share: the operator and the routing number given.
+type GroupKey<'a> = (&'a OperatorId, Option<&'a RoutingNumber>);
+
 impl ImportGroup {
     /// Groups `entries` (at most [`MAX_IMPORT`], no number twice) as an import carries them:
     /// by operator and routing number, each group's numbers sorted. Also returns, for each
     /// entry index of the result, the position in `entries` it came from, so a refusal that
     /// names an index can be traced back to its line.
     pub fn from_entries(entries: &[PortedEntry]) -> (Vec<ImportGroup>, Vec<usize>) {
-        let mut by_key: BTreeMap<(&OperatorId, Option<&RoutingNumber>), Vec<(E164, usize)>> = BTreeMap::new();
+        let mut by_key: BTreeMap<GroupKey<'_>, Vec<(E164, usize)>> = BTreeMap::new();
         for (at, e) in entries.iter().enumerate() {
             by_key.entry((&e.operator, e.routing_number.as_ref())).or_default().push((e.number, at));
         }
@@ -191,7 +194,7 @@ mod tests {
             routing_number: None,
             numbers: (0..=MAX_IMPORT as u64).map(|i| E164::from_value(base + i).unwrap()).collect(),
         };
-        assert!(decode(&[too_many.clone()]).is_err());
+        assert!(decode(std::slice::from_ref(&too_many)).is_err());
         let mut split = too_many.clone();
         let rest = split.numbers.split_off(MAX_IMPORT);
         let second = ImportGroup { operator: "OPC".parse().unwrap(), routing_number: None, numbers: rest };

@@ -135,7 +135,7 @@ fn a_refused_entry_names_its_index_and_number_and_changes_nothing() {
         assert_eq!(serving(&net, "+49301000001"), "OPA", "{text}: not even the good entry");
     }
     // only the regulator imports
-    let e = net.apply("OPB", import(&[good.clone()])).unwrap_err();
+    let e = net.apply("OPB", import(std::slice::from_ref(&good))).unwrap_err();
     assert_eq!(e.code(), "not-regulator");
     // an entry that matches the current state is a no-op even with an order open on its number
     net.apply("regulator", import(&[entry("+49301000005", "OPA", None), good])).unwrap();
