@@ -443,6 +443,12 @@ pub enum EventInfo {
         from: String,
         to: String,
     },
+    /// The regulator's import moved the number from `from` to its new serving operator `to`.
+    Imported {
+        number: String,
+        from: String,
+        to: String,
+    },
     /// The last block of an epoch recorded a changed validator set for epoch `epoch`.
     ValidatorSetChanged {
         epoch: u64,
@@ -484,6 +490,9 @@ impl From<&Event> for EventInfo {
             Event::Returned { number, from, to } => {
                 Self::Returned { number: number.to_string(), from: from.to_string(), to: to.to_string() }
             }
+            Event::Imported { number, from, to } => {
+                Self::Imported { number: number.to_string(), from: from.to_string(), to: to.to_string() }
+            }
         }
     }
 }
@@ -500,14 +509,16 @@ impl EventInfo {
             Self::RangeAssigned { holder, .. } | Self::RangeWithdrawn { holder, .. } => holder == op,
             Self::PolicySet | Self::ValidatorSetChanged { .. } => true,
             Self::Port { donor, recipient, .. } => donor == op || recipient == op,
-            Self::Returned { from, to, .. } => from == op || to == op,
+            Self::Returned { from, to, .. } | Self::Imported { from, to, .. } => from == op || to == op,
         }
     }
 
     /// Whether the event concerns this number (`+` and digits).
     pub fn involves_number(&self, n: &str) -> bool {
         match self {
-            Self::Bound { number, .. } | Self::Returned { number, .. } => number == n,
+            Self::Bound { number, .. } | Self::Returned { number, .. } | Self::Imported { number, .. } => {
+                number == n
+            }
             Self::Port { numbers, .. } => numbers.iter().any(|x| x == n),
             Self::RangeAssigned { prefix, .. } | Self::RangeWithdrawn { prefix, .. } => {
                 n.starts_with(prefix.as_str())

@@ -27,6 +27,7 @@ pub enum CliError {
     Bench(#[from] BenchError),
     #[error(transparent)]
     Export(#[from] npchain_cli::export::ExportError),
+    Import(#[from] npchain_cli::import::ImportError),
     #[error(transparent)]
     Key(#[from] npchain_node::keys::KeyError),
     /// The node's configuration file does not hold (exit code 2).

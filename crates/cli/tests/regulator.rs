@@ -2,7 +2,10 @@
 //! from the devnet and encrypted, a policy field set (old and new value shown), a range
 //! assigned and withdrawn, an operator admitted, and refusals (a bad policy value, a taken
 //! range, a key that is not the regulator's) that print their code and change nothing, all
-//! checked through every node's governance reads.
+//! checked through every node's governance reads; then a legacy extract imported after genesis
+//! (`regulator import`): refused lines named with their line numbers and nothing of theirs
+//! applied, the routing answers changed on every node (HTTP and ENUM), and a re-run that
+//! imports nothing.
 
 mod support;
 
@@ -153,4 +156,117 @@ fn the_regulator_steers_a_devnet_through_its_console() {
     assert_eq!(get(net.url(0), "/v1/ranges").unwrap()["ranges"], before);
     assert_eq!(holder(&get(net.url(0), "/v1/ranges").unwrap(), "+49150").as_deref(), Some("OPA"));
     assert_eq!(get(net.url(0), "/v1/policy").unwrap()["policy"], policy_before);
+
+    import_a_legacy_extract(&net, tmp.path(), &run);
+}
+
+/// A `regulator` command with the test's node and key: success, stdout, stderr.
+type Console<'a> = dyn Fn(&[&str]) -> (bool, String, String) + 'a;
+
+/// Where `number` routes on node `i`: its serving operator.
+fn serving(net: &Net, i: usize, number: &str) -> Option<String> {
+    let path = format!("/v1/numbers/{}", number.replace('+', "%2B"));
+    get(net.url(i), &path).and_then(|r| r["serving"].as_str().map(str::to_owned))
+}
+
+/// The number's ENUM name: its digits reversed, one label each, under e164.arpa.
+fn enum_name(number: &str) -> String {
+    let labels: Vec<String> = number[1..].chars().rev().map(String::from).collect();
+    format!("{}.e164.arpa", labels.join("."))
+}
+
+fn import_a_legacy_extract(net: &Net, dir: &std::path::Path, run: &Console<'_>) {
+    // refused lines: each named with its line and reason, and nothing of the file imported
+    let bad = dir.join("bad.csv");
+    std::fs::write(
+        &bad,
+        "number,operator\n+4915000000201,OPB\n+4915000000202,OPX\n+4915000000203x,OPB\n+4919900000001,OPB\n\
+         +4915000000201,OPC\n+4915000000204,OPB\n",
+    )
+    .unwrap();
+    let bad = bad.to_str().unwrap();
+    let (ok, out, err) = run(&["import", bad]);
+    assert!(!ok, "{out}{err}");
+    for want in [
+        "line 2: refused duplicate: number +4915000000201 is also on line 6",
+        "line 3: refused unknown-operator: operator OPX is not admitted",
+        "line 4: refused syntax: ",
+        "line 5: refused unknown-number: number +4919900000001 is in no assigned range",
+        "line 6: refused duplicate: number +4915000000201 is also on line 2",
+        "6 lines read: 1 accepted, 5 refused",
+        "nothing imported",
+    ] {
+        assert!(out.contains(want), "{want:?} in {out}");
+    }
+    assert!(out.contains("\"+4915000000203x\""), "the bad number is quoted: {out}");
+    assert!(!dir.join("bad.csv.journal").exists(), "nothing was signed");
+    for n in ["+4915000000201", "+4915000000204"] {
+        assert_eq!(serving(net, 0, n).as_deref(), Some("OPA"), "{n} unchanged");
+    }
+    // --skip-refused imports the one good line only
+    let (ok, out, err) = run(&["--json", "import", bad, "--skip-refused"]);
+    assert!(ok, "{out}{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!((report["accepted"].as_u64(), report["committed"].as_u64()), (Some(1), Some(1)), "{report}");
+    assert_eq!(report["refused"].as_array().unwrap().len(), 5, "{report}");
+    assert_eq!(report["refused"][1]["line"], 3, "{report}");
+    assert_eq!(serving(net, 0, "+4915000000204").as_deref(), Some("OPB"));
+    assert_eq!(serving(net, 0, "+4915000000201").as_deref(), Some("OPA"), "a refused line applied nothing");
+
+    // an extract: ported numbers of three operators (OPE admitted above), one with its rn
+    let extract = dir.join("extract.csv");
+    let lines = [
+        "number,operator,rn",
+        "+4915000000101,OPB,",
+        "+4915000000102,OPC,+49D003",
+        "+4915100000101,OPA,",
+        "+4915000000103,OPE,",
+        "+4915000000104,OPA,",
+    ];
+    std::fs::write(&extract, lines.join("\n") + "\n").unwrap();
+    let extract = extract.to_str().unwrap();
+    let (ok, out, err) = run(&["--dry-run", "import", extract]);
+    assert!(ok && out.contains("dry run: 1 transaction(s) would be signed"), "{out}{err}");
+    assert_eq!(serving(net, 0, "+4915000000101").as_deref(), Some("OPA"));
+    let (ok, out, err) = run(&["import", extract]);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("5 lines read: 5 accepted, 0 refused"), "{out}");
+    assert!(out.contains("1 transaction(s): 1 committed now (5 numbers"), "{out}");
+    let want = [
+        ("+4915000000101", "OPB", "+49D002"),
+        ("+4915000000102", "OPC", "+49D003"),
+        ("+4915100000101", "OPA", "+49D001"),
+        ("+4915000000103", "OPE", "+49D00E"),
+    ];
+    wait_until(LONG, "the imported routes on every node", || {
+        (0..4).all(|i| want.iter().all(|(n, op, _)| serving(net, i, n).as_deref() == Some(*op)))
+    });
+    for (n, _, rn) in want {
+        assert_eq!(
+            net.dig(3, "NAPTR", &enum_name(n)),
+            [format!("100 10 \"u\" \"E2U+pstn:tel\" \"!^.*$!tel:{n};npdi;rn={rn}!\" .")],
+            "{n}"
+        );
+    }
+    // the line that named the range holder changed nothing: still not ported
+    let route = get(net.url(0), "/v1/numbers/%2B4915000000104").unwrap();
+    assert_eq!((route["serving"].as_str(), route["ported"].as_bool()), (Some("OPA"), Some(false)));
+    // the block reports each change, and the number's history the migration
+    let journal = std::fs::read_to_string(format!("{extract}.journal")).unwrap();
+    let done: Value = serde_json::from_str(journal.lines().next().unwrap()).unwrap();
+    let block = get(net.url(0), &format!("/v1/blocks/{}", done["height"])).unwrap();
+    let imported = block["events"].as_array().unwrap().iter().filter(|e| e["type"] == "imported").count();
+    assert_eq!(imported, 4, "{block}");
+    let history = get(net.url(0), "/v1/numbers/%2B4915000000103/history").unwrap();
+    assert!(history.to_string().contains("\"migrated\""), "{history}");
+
+    // a re-run imports nothing: the journal's transaction is found committed
+    let height = net.height(0).unwrap();
+    let (ok, out, err) = run(&["--json", "import", extract]);
+    assert!(ok, "{out}{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!((report["committed"].as_u64(), report["skipped"].as_u64()), (Some(0), Some(1)), "{report}");
+    assert_eq!(std::fs::read_to_string(format!("{extract}.journal")).unwrap(), journal);
+    wait_until(LONG, "a few more blocks", || net.height(0).is_some_and(|h| h >= height + 2));
+    assert_eq!(serving(net, 0, "+4915000000101").as_deref(), Some("OPB"));
 }

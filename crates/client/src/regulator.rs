@@ -68,24 +68,31 @@ impl Regulator {
         Ok(Self { key: keyfile::read(path, passphrase)? })
     }
 
+    /// The regulator of a key already in memory (a devnet's plain key, in a benchmark).
+    pub fn from_key(key: PrivateKey) -> Self {
+        Self { key }
+    }
+
     pub fn public_key(&self) -> PublicKey {
         self.key.public_key()
     }
 
     /// `body` signed for the network `client`'s nodes serve.
     pub fn sign(&self, client: &Client, body: TxBody) -> Result<SignedTransaction, RegulatorError> {
-        let status = client.status()?;
-        let ttl = client.policy()?.policy.tx_ttl_max_secs.min(SIGNED_TTL_SECS);
-        let chain = commonware_formatting::from_hex(&status.chain_id)
-            .and_then(|b| <[u8; 32]>::try_from(b).ok())
-            .ok_or_else(|| RegulatorError::ChainId(status.chain_id.clone()))?;
+        let (network, block_time) = Network::of(client)?;
+        Ok(self.sign_for(&network, block_time, body))
+    }
+
+    /// `body` signed for `network`, valid from `block_time` (the nodes' last block time) for
+    /// the network's validity: for signing many transactions without asking a node each time.
+    pub fn sign_for(&self, network: &Network, block_time: Timestamp, body: TxBody) -> SignedTransaction {
         let tx = Transaction {
             nonce: rand::random(),
-            expires_at: Timestamp(status.block_time_ms).plus_secs(ttl),
+            expires_at: block_time.plus_secs(network.ttl_secs),
             signer: self.key.public_key(),
             body,
         };
-        Ok(tx.sign(&ChainId(Digest(chain)), &self.key))
+        tx.sign(&network.chain, &self.key)
     }
 
     /// Signs `body` and submits it through `client` (the first node that answers), checked on
@@ -93,6 +100,26 @@ impl Regulator {
     pub fn submit(&self, client: &Client, body: TxBody) -> Result<String, RegulatorError> {
         let signed = self.sign(client, body)?;
         Ok(client.submit(&signed.encode(), true)?)
+    }
+}
+
+/// What signing for a network needs: its chain id and how long a transaction may be valid.
+#[derive(Debug, Clone)]
+pub struct Network {
+    pub chain: ChainId,
+    /// [`SIGNED_TTL_SECS`], or the policy's `tx_ttl_max_secs` if shorter.
+    pub ttl_secs: u64,
+}
+
+impl Network {
+    /// The network `client`'s nodes serve, and their last block time.
+    pub fn of(client: &Client) -> Result<(Self, Timestamp), RegulatorError> {
+        let status = client.status()?;
+        let ttl_secs = client.policy()?.policy.tx_ttl_max_secs.min(SIGNED_TTL_SECS);
+        let chain = commonware_formatting::from_hex(&status.chain_id)
+            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            .ok_or_else(|| RegulatorError::ChainId(status.chain_id.clone()))?;
+        Ok((Self { chain: ChainId(Digest(chain)), ttl_secs }, Timestamp(status.block_time_ms)))
     }
 }
 

@@ -173,6 +173,21 @@ pub enum TxError {
         field = .side.field()
     )]
     DailyCap { side: CapSide, operator: OperatorId, day: UtcDay, cap: u32, used: u64, requested: u64 },
+
+    // --- bulk import (`ImportNumbers`)
+    #[error(
+        "routing number {got} differs from {operator}'s {expected}; per-number routing numbers are not supported"
+    )]
+    ImportRoutingNumber { operator: OperatorId, expected: RoutingNumber, got: RoutingNumber },
+    /// One entry of an import refused, and so the whole import: the entry's index (groups read
+    /// in order, from 0), its number and why. Its code is the cause's.
+    #[error("import entry {index} ({number}): {cause}")]
+    ImportEntry {
+        index: usize,
+        number: E164,
+        #[source]
+        cause: Box<TxError>,
+    },
 }
 
 impl TxError {
@@ -217,6 +232,8 @@ impl TxError {
             Self::NotYetDue { .. } => "not-yet-due",
             Self::DailyCap { side: CapSide::Donor, .. } => "donor-daily-cap",
             Self::DailyCap { side: CapSide::Recipient, .. } => "recipient-daily-cap",
+            Self::ImportRoutingNumber { .. } => "import-routing-number",
+            Self::ImportEntry { cause, .. } => cause.code(),
         }
     }
 }

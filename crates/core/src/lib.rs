@@ -32,7 +32,10 @@ pub use port::{Initiator, PortOrder, PortState, RejectCause, RejectReason, Step}
 pub use records::{Event, NumberEvent, NumberRecord, OperatorRecord, RangeRecord};
 pub use routing::{Route, Routes, RoutingIndex, RoutingTable, Serving, Unroutable};
 pub use store::{Batch, MemStore, Meta, Overlay, ReadStore, Store, StoreError, Table};
-pub use tx::{ChainId, PortRequest, SignedTransaction, Transaction, TxBody, VerifiedTx, verify_batch};
+pub use tx::{
+    ChainId, ImportGroup, MAX_IMPORT, PortRequest, SignedTransaction, Transaction, TxBody, VerifiedTx,
+    verify_batch,
+};
 pub use types::{
     Digest, OperatorId, PortId, PrivateKey, PublicKey, RoutingNumber, RoutingNumberError, Signature,
     Timestamp, TxId, UtcDay,

@@ -165,7 +165,8 @@ impl Read for NumberRecord {
 /// One entry of a number's log: what happened to the number, and when.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NumberEvent {
-    /// Loaded from the legacy database at genesis as ported to this operator.
+    /// Loaded from the legacy database as served by this operator: at genesis, or after it by
+    /// the regulator's import (`ImportNumbers`).
     Migrated { to: OperatorId },
     /// The serving operator bound (or unbound) a subscriber key.
     Bound { by: OperatorId, subscriber: Option<PublicKey> },
@@ -261,6 +262,13 @@ pub enum Event {
         numbers: Vec<E164>,
     },
     Returned {
+        number: E164,
+        from: OperatorId,
+        to: OperatorId,
+    },
+    /// The regulator's import (`ImportNumbers`) moved the number from `from` to `to`, its new
+    /// serving operator. Entries that changed nothing report no event.
+    Imported {
         number: E164,
         from: OperatorId,
         to: OperatorId,

@@ -6,6 +6,7 @@
 //! [`NAMESPACE_TX`]. The encoding is frozen by the fixtures in `tests/it/fixtures.rs`.
 
 mod body;
+mod import;
 
 pub use crate::error::InvalidTx;
 use crate::{
@@ -18,6 +19,7 @@ use commonware_codec::{
     Buf, DecodeExt, Encode, EncodeSize, Error as CodecError, FixedSize, RangeCfg, Read, ReadExt, Write,
 };
 use commonware_cryptography::{Hasher, Sha256, Signer, Verifier};
+pub use import::{ImportGroup, MAX_IMPORT, NUMBER_SIZE, import_len};
 
 /// Current transaction format version.
 pub const TX_VERSION: u8 = 1;

@@ -176,7 +176,33 @@ fn genesis_fingerprint(config: &NodeConfig, genesis: &Genesis) -> Result<String,
     Ok(hasher.finalize().1.to_string())
 }
 
-fn open_ledger(config: &NodeConfig, genesis: &Genesis) -> Result<Ledger<RedbStore>, NodeError> {
+/// Progress of the genesis migration load: numbers read, bytes of the list read, the list's
+/// size in bytes. Given to [`run_with`], it is called every [`MIGRATION_TICK`] numbers and at
+/// the end, instead of the log lines every [`MIGRATION_PROGRESS_EVERY`] (a terminal's bar).
+pub type MigrationProgress<'a> = &'a mut dyn FnMut(u64, u64, u64);
+
+/// How often a [`MigrationProgress`] is called, in numbers.
+pub const MIGRATION_TICK: usize = 16_384;
+
+/// A reader that counts the bytes read through it.
+struct Counted<R> {
+    inner: R,
+    read: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<R: std::io::Read> std::io::Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+fn open_ledger(
+    config: &NodeConfig,
+    genesis: &Genesis,
+    mut progress: Option<MigrationProgress<'_>>,
+) -> Result<Ledger<RedbStore>, NodeError> {
     let path = config.data_dir.join("state.redb");
     let name = path.display().to_string();
     let fingerprint_path = config.data_dir.join("genesis.fingerprint");
@@ -214,16 +240,27 @@ fn open_ledger(config: &NodeConfig, genesis: &Genesis) -> Result<Ledger<RedbStor
         Some(csv) => {
             let file = std::fs::File::open(csv)
                 .map_err(|source| NodeError::Io { path: csv.display().to_string(), source })?;
-            // Progress in the log, for migration lists of many millions of numbers.
-            let entries = read_ported_csv(std::io::BufReader::new(file), genesis.region).enumerate().map(
-                |(i, entry)| {
-                    if i > 0 && i % MIGRATION_PROGRESS_EVERY == 0 {
-                        info!(numbers = i, elapsed = ?started.elapsed(), "loading the migration list");
+            let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+            let read = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+            let counted = Counted { inner: file, read: read.clone() };
+            let bytes = move || read.load(std::sync::atomic::Ordering::Relaxed);
+            // Progress in the log (or to the caller), for lists of many millions of numbers.
+            let mut numbers = 0u64;
+            let entries = read_ported_csv(std::io::BufReader::new(counted), genesis.region).inspect(|_| {
+                numbers += 1;
+                match progress.as_deref_mut() {
+                    Some(p) if (numbers as usize).is_multiple_of(MIGRATION_TICK) => p(numbers, bytes(), size),
+                    None if (numbers as usize).is_multiple_of(MIGRATION_PROGRESS_EVERY) => {
+                        info!(numbers, elapsed = ?started.elapsed(), "loading the migration list");
                     }
-                    entry
-                },
-            );
-            Ledger::genesis(store, genesis, entries)
+                    _ => {}
+                }
+            });
+            let ledger = Ledger::genesis(store, genesis, entries);
+            if let Some(p) = progress {
+                p(numbers, size, size);
+            }
+            ledger
         }
         None => Ledger::genesis(store, genesis, std::iter::empty()),
     }
@@ -248,6 +285,12 @@ fn read_genesis(path: &Path) -> Result<Genesis, NodeError> {
 
 /// Runs a node until it is stopped (SIGINT or SIGTERM) or fails.
 pub fn run(config: &NodeConfig) -> Result<(), NodeError> {
+    run_with(config, None)
+}
+
+/// [`run`], with the genesis migration load's progress given to `progress` (on a first start
+/// with a migration list) instead of written to the log.
+pub fn run_with(config: &NodeConfig, progress: Option<MigrationProgress<'_>>) -> Result<(), NodeError> {
     let signer = keys::read_key(&config.validator_key)?;
     let me = signer.public_key();
     let genesis = read_genesis(&config.genesis)?;
@@ -296,7 +339,7 @@ pub fn run(config: &NodeConfig) -> Result<(), NodeError> {
     }
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|source| NodeError::Io { path: config.data_dir.display().to_string(), source })?;
-    let ledger = open_ledger(config, &genesis)?;
+    let ledger = open_ledger(config, &genesis, progress)?;
     // The node's operator, as the ledger knows it now: the operator whose validator key this
     // node signs with, or whose operator key the node holds. A configured operator key must be
     // that operator's; an operator not admitted yet starts as an observer (the service finds

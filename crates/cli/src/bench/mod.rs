@@ -5,6 +5,7 @@
 
 pub mod epochs;
 pub mod export;
+pub mod import;
 pub mod kill;
 pub mod load;
 pub mod net;
@@ -353,7 +354,7 @@ pub fn mass(env: &Env, count: usize) -> Result<Figures, BenchError> {
     std::fs::create_dir_all(&env.data).map_err(|e| BenchError::io(&env.data, e))?;
     let csv = env.data.join("mass-ported.csv");
     let migrated: Vec<E164> = (0..count as u64).map(|k| demo_number(0, k)).collect();
-    write_ported(&csv, migrated.iter().map(|n| (*n, "OPB")))?;
+    write_ported(&csv, migrated.len() as u64, migrated.iter().map(|n| (*n, "OPB")))?;
     let net = start(env, "mass", Some(&csv), Duration::from_secs(1800))?;
     let mut figures = Figures::new();
     let checked = sample(&migrated, 1_000);
@@ -455,14 +456,26 @@ pub fn mass(env: &Env, count: usize) -> Result<Figures, BenchError> {
     Ok(figures)
 }
 
-fn write_ported(path: &Path, entries: impl Iterator<Item = (E164, &'static str)>) -> Result<(), BenchError> {
+/// Writes a migration list of `total` entries, with its progress on stderr.
+fn write_ported(
+    path: &Path,
+    total: u64,
+    entries: impl Iterator<Item = (E164, &'static str)>,
+) -> Result<(), BenchError> {
     let file = std::fs::File::create(path).map_err(|e| BenchError::io(path, e))?;
     let mut w = std::io::BufWriter::new(file);
     let io = |e| BenchError::io(path, e);
+    let mut progress =
+        crate::progress::Progress::count("writing the list", "numbers", Some(total), Duration::from_secs(10));
     writeln!(w, "number,operator").map_err(io)?;
-    for (n, op) in entries {
+    for (i, (n, op)) in entries.enumerate() {
         writeln!(w, "{n},{op}").map_err(io)?;
+        if i % 65_536 == 0 {
+            progress.set(i as u64);
+        }
     }
+    progress.set(total);
+    progress.finish();
     w.flush().map_err(io)
 }
 
@@ -475,6 +488,7 @@ pub fn scale(env: &Env, count: usize, baseline_kib: Option<f64>) -> Result<Figur
     let half = count as u64 / 2;
     write_ported(
         &csv,
+        count as u64,
         (0..half)
             .map(|k| (demo_number(0, k * 2), "OPB"))
             .chain((0..count as u64 - half).map(|k| (demo_number(1, k * 2), "OPA"))),

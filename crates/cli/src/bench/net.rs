@@ -90,11 +90,21 @@ impl LocalNet {
         }
         let total = ported.map(count_lines);
         let started = Instant::now();
-        let mut progress = Progress::stderr(PLAIN_PROGRESS_EVERY);
+        let mut progress = total.map(|total| {
+            Progress::count(
+                "loading the migration list (node 0)",
+                "numbers",
+                Some(total),
+                PLAIN_PROGRESS_EVERY,
+            )
+        });
         for i in 0..env.validators {
-            net.wait_ready(i, started, ready_within, total, &mut progress)?;
+            net.wait_ready(i, started, ready_within, progress.as_mut())?;
         }
-        progress.finish();
+        if let Some(mut progress) = progress {
+            progress.set(total.unwrap_or(0));
+            progress.finish();
+        }
         let status = net.status(0)?;
         let chain = commonware_formatting::from_hex(&status.chain_id)
             .and_then(|b| <[u8; 32]>::try_from(b).ok())
@@ -104,14 +114,13 @@ impl LocalNet {
     }
 
     /// Waits until node `i` answers with a finalized block, showing the migration load's
-    /// progress (from its log) when `total` numbers are being loaded.
+    /// progress (from its log) when a migration list is being loaded.
     fn wait_ready(
         &mut self,
         i: usize,
         started: Instant,
         within: Duration,
-        total: Option<u64>,
-        progress: &mut Progress<std::io::Stderr>,
+        mut progress: Option<&mut Progress>,
     ) -> Result<(), BenchError> {
         let client = self.client(i);
         loop {
@@ -131,9 +140,8 @@ impl LocalNet {
             if started.elapsed() > within {
                 return Err(BenchError::Setup(format!("node {i} not ready within {within:?}")));
             }
-            if let (Some(total), 0) = (total, i) {
-                let loaded = migration_progress(&self.layout.nodes[0].dir.join("node.log"));
-                progress.update(&progress_line(loaded, total, started.elapsed(), progress.is_terminal()));
+            if let (Some(progress), 0) = (progress.as_deref_mut(), i) {
+                progress.set(migration_progress(&self.layout.nodes[0].dir.join("node.log")));
             }
             std::thread::sleep(Duration::from_millis(200));
         }
@@ -229,21 +237,6 @@ fn migration_progress(log: &Path) -> u64 {
 
 /// How often the load's progress is written as a plain line when stderr is not a terminal.
 const PLAIN_PROGRESS_EVERY: Duration = Duration::from_secs(10);
-
-/// The load's progress: a bar on a terminal, a plain count in a log.
-fn progress_line(done: u64, total: u64, elapsed: Duration, bar: bool) -> String {
-    const WIDTH: usize = 40;
-    let seconds = elapsed.as_secs_f64();
-    if !bar {
-        return format!("  loading the migration list: {done} / {total} numbers after {seconds:.0} s");
-    }
-    let filled = if total == 0 { WIDTH } else { (done.min(total) as usize * WIDTH) / total as usize };
-    format!(
-        "  loading [{}{}] {done:>11} / {total} numbers  {seconds:>5.0} s",
-        "#".repeat(filled),
-        " ".repeat(WIDTH - filled)
-    )
-}
 
 /// Asks one ENUM server for NAPTR records over UDP, as a sending network's switch would.
 #[derive(Debug)]

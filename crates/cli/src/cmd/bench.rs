@@ -62,6 +62,10 @@ pub enum Scenario {
     /// The verified export of a devnet with N migrated numbers: export and verify rates.
     Export {
         /// Default 10,000,000 (smoke 20,000).
+    /// The regulator's bulk import after genesis of N numbers (`regulator import` on a
+    /// devnet): check, signed batches through the batch API, commit; and a re-run.
+    Import {
+        /// Default 1,000,000 (smoke 20,000).
         #[arg(long)]
         numbers: Option<usize>,
     },
@@ -147,6 +151,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             Scenario::Mass { numbers: None },
             Scenario::Scale { numbers: Vec::new() },
             Scenario::Export { numbers: None },
+            Scenario::Import { numbers: None },
             Scenario::Catchup { txs: None },
             Scenario::Epochs { ports: None },
             Scenario::Soak {
@@ -205,6 +210,10 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
                 repeat(&format!("export-{n}"), json!({ "numbers": n, "validators": validators }), &|| {
                     bench::export::export(&env, n)
                 })?;
+            Scenario::Import { numbers } => {
+                let n = pick(numbers, 1_000_000, 20_000);
+                let params = json!({ "numbers": n, "validators": validators, "window": 16 });
+                repeat(&format!("import-{n}"), params, &|| bench::import::import(&env, n))?;
             }
             Scenario::Catchup { txs } => {
                 let n = pick(txs, 100_000, 1_000);

@@ -6,6 +6,7 @@ pub mod bench;
 pub mod devnet;
 pub mod export;
 pub mod genesis;
+pub mod import;
 pub mod init;
 pub mod node;
 pub mod operator;

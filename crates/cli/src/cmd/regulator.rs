@@ -96,6 +96,12 @@ pub enum Command {
     /// Set the policy, or list its fields.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Load a legacy NPDB extract (number,operator[,rn] CSV) after genesis: every line
+    /// checked first (refused lines named with their line numbers and reasons; nothing is
+    /// signed while any is refused, unless --skip-refused), then signed ImportNumbers
+    /// transactions of up to 5,000 numbers, each waited for in its finalized block. A re-run
+    /// skips what the journal (FILE.journal) and a node say is committed. --dry-run checks only.
+    Import(super::import::Args),
     /// The network's operators, ranges and policy, as a node answers them.
     Show {
         #[arg(value_enum, default_value = "all")]
@@ -189,6 +195,11 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         Command::Key(k) => return key(k, &args, passphrase.as_deref()),
         Command::Show { what } => return show(&client, *what, json),
         Command::Policy(PolicyCommand::Fields) => return fields(json),
+        Command::Import(import) => {
+            let key = args.key.clone();
+            let open = move || Regulator::open(&key, passphrase.as_deref());
+            return super::import::run(&client, import, args.dry_run, json, open);
+        }
         action => build(&client, action)?,
     };
     let mut regulator = None;
@@ -382,7 +393,10 @@ fn build(client: &Client, action: &Command) -> Result<Vec<(TxBody, Shown)>, CliE
             let json = json!({ "policy_at": current.height, "fields": changed });
             (TxBody::SetPolicy(next), Shown { lines, json })
         }
-        Command::Key(_) | Command::Show { .. } | Command::Policy(PolicyCommand::Fields) => {
+        Command::Key(_)
+        | Command::Show { .. }
+        | Command::Policy(PolicyCommand::Fields)
+        | Command::Import(_) => {
             unreachable!("answered without a transaction")
         }
         Command::Update { validator_key: Some(_), .. } => unreachable!("built above"),

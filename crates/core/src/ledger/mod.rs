@@ -15,6 +15,7 @@ mod ctx;
 mod epochs;
 mod exec;
 mod governance;
+mod import;
 pub(crate) mod keys;
 mod load;
 mod numbers;

@@ -83,7 +83,7 @@ impl<S: Store> Ledger<S> {
     /// What `tx` costs to execute, in numbers touched, after `pending` (executed blocks not yet
     /// committed, oldest first) and after the transactions of the same block already weighed
     /// into `block`. A group request, and each step of a group order, moves every number of
-    /// the group; anything else counts one. The weight reads only the parent state and the
+    /// the group; an import counts each of its entries; anything else counts one. The weight reads only the parent state and the
     /// block itself, so every node weighs a block the same and a validator can refuse one that
     /// is too heavy before executing it.
     pub fn weigh(
@@ -112,6 +112,7 @@ impl<S: Store> Ledger<S> {
                     order.map_or(1, |o| o.numbers.len())
                 }
             },
+            TxBody::ImportNumbers { groups } => crate::tx::import_len(groups),
             _ => 1,
         }
         .max(1);

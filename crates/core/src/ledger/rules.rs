@@ -9,6 +9,7 @@
 use super::{
     ctx::{Ctx, Fail},
     governance::{self, require_regulator},
+    import,
     keys::seen_by_expiry_key,
     numbers, ports,
 };
@@ -72,6 +73,10 @@ pub(super) fn apply_tx<S: ReadStore>(
         TxBody::SetPolicy(policy) => {
             require_regulator(ctx, signer, kind)?;
             governance::set_policy(ctx, policy)
+        }
+        TxBody::ImportNumbers { groups } => {
+            require_regulator(ctx, signer, kind)?;
+            import::import_numbers(ctx, now, groups)
         }
         TxBody::Bind { number, subscriber } => numbers::bind(ctx, now, signer, *number, subscriber),
         TxBody::Return { number } => numbers::return_number(ctx, now, &policy, signer, *number),

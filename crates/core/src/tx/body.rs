@@ -1,9 +1,14 @@
 //! The transaction kinds ([`TxBody`]) and their encoding: a kind tag, then the kind's fields.
 //! Tags are never renumbered; a kind that gained a variant later takes a new tag for it
 //! (`AdmitOperator` without a validator key is tag 14, `AssignRange` with lengths is tag 16),
-//! so every earlier encoding stays valid.
+//! so every earlier encoding stays valid. `ImportNumbers` (tag 17) came after genesis-only
+//! migration: its groups are read in `import.rs`.
 
-use super::{MAX_NAME_LEN, PortRequest, valid_operator_name};
+use super::{
+    MAX_NAME_LEN, PortRequest,
+    import::{ImportGroup, groups_size, read_groups},
+    valid_operator_name,
+};
 use crate::{
     lengths::Lengths,
     number::{E164, Prefix},
@@ -63,6 +68,10 @@ pub enum TxBody {
     /// Regulator: give an operator a validator key, rotate it, or (with `None`) take it away;
     /// the change takes effect in the next epoch's validator set.
     SetValidator { id: OperatorId, validator_key: Option<PublicKey> },
+    /// Regulator: set the serving operator of numbers after genesis, as a legacy NPDB extract
+    /// lists them (tag 17): 1 to [`super::MAX_IMPORT`] numbers in groups of one operator each.
+    /// An entry that matches the number's current serving operator changes nothing.
+    ImportNumbers { groups: Vec<ImportGroup> },
 }
 
 impl TxBody {
@@ -84,6 +93,7 @@ impl TxBody {
             Self::Cancel { .. } => "cancel",
             Self::WithdrawRange { .. } => "withdraw-range",
             Self::SetValidator { .. } => "set-validator",
+            Self::ImportNumbers { .. } => "import-numbers",
         }
     }
 
@@ -106,6 +116,7 @@ impl TxBody {
             Self::AdmitOperator { validator_key: None, .. } => 14,
             Self::SetValidator { .. } => 15,
             Self::AssignRangeWithLengths { .. } => 16,
+            Self::ImportNumbers { .. } => 17,
         }
     }
 }
@@ -161,6 +172,12 @@ impl Write for TxBody {
                 id.write(buf);
                 validator_key.write(buf);
             }
+            Self::ImportNumbers { groups } => {
+                groups.len().write(buf);
+                for group in groups {
+                    group.write(buf);
+                }
+            }
         }
     }
 }
@@ -193,6 +210,7 @@ impl EncodeSize for TxBody {
             Self::RequestPort(r) => r.encode_size(),
             Self::RequestPortFor { request, .. } => request.encode_size() + PublicKey::SIZE + Signature::SIZE,
             Self::SetValidator { id, validator_key } => id.encode_size() + validator_key.encode_size(),
+            Self::ImportNumbers { groups } => groups_size(groups),
         }
     }
 }
@@ -245,6 +263,7 @@ impl Read for TxBody {
                 holder: OperatorId::read(buf)?,
                 lengths: Lengths::read(buf)?,
             },
+            17 => Self::ImportNumbers { groups: read_groups(buf)? },
             t => return Err(CodecError::InvalidEnum(t)),
         })
     }

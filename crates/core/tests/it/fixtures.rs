@@ -110,6 +110,26 @@ fn cases() -> Vec<(&'static str, SignedTransaction)> {
             "set-validator-none",
             signed("regulator", TxBody::SetValidator { id: op("OPC"), validator_key: None }),
         ),
+        (
+            "import-numbers",
+            signed(
+                "regulator",
+                TxBody::ImportNumbers {
+                    groups: vec![
+                        npchain_core::ImportGroup {
+                            operator: op("OPB"),
+                            routing_number: None,
+                            numbers: vec![num("+49301000001"), num("+49301000002")],
+                        },
+                        npchain_core::ImportGroup {
+                            operator: op("OPC"),
+                            routing_number: Some("+49D003".parse().unwrap()),
+                            numbers: vec![num("+49302000001")],
+                        },
+                    ],
+                },
+            ),
+        ),
     ]
 }
 
@@ -204,6 +224,11 @@ const FROZEN: &[(&str, &str, &str)] = &[
         "set-validator-none",
         "d5e65ac4bc1f09912ceea9016b089f12e8b3a619aadc6a9b4c5251eee247e9b4",
         "81e93fd1fb30278266313a3c82039c4077e0d3694a0490a86bcd11d62fbb1dc8",
+    ),
+    (
+        "import-numbers",
+        "c4d45d93db5ceee16fff27469c95c1c979a6465ed28f7473de495f25cc0aeb6a",
+        "bce6095de0d5e5b1bc12959c8a3fa9ea3d76b94e4d9d0ebddfc8e8d8aa420390",
     ),
 ];
 

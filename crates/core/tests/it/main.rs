@@ -8,6 +8,7 @@ mod fixtures;
 mod genesis;
 mod governance;
 mod harness;
+mod import;
 mod numbers;
 mod pending;
 mod props;

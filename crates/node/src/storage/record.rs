@@ -232,6 +232,12 @@ impl Write for EventCodec<'_> {
                 added.write(buf);
                 removed.write(buf);
             }
+            Event::Imported { number, from, to } => {
+                10u8.write(buf);
+                number.write(buf);
+                from.write(buf);
+                to.write(buf);
+            }
         }
     }
 }
@@ -256,7 +262,7 @@ impl EncodeSize for EventCodec<'_> {
                     + recipient.encode_size()
                     + numbers.encode_size()
             }
-            Event::Returned { number, from, to } => {
+            Event::Returned { number, from, to } | Event::Imported { number, from, to } => {
                 number.encode_size() + from.encode_size() + to.encode_size()
             }
             Event::ValidatorSetChanged { epoch, added, removed } => {
@@ -295,6 +301,11 @@ fn read_event(buf: &mut impl Buf) -> Result<Event, CodecError> {
             epoch: u64::read(buf)?,
             added: Vec::<PublicKey>::read_range(buf, ..=MAX_OPERATORS)?,
             removed: Vec::<PublicKey>::read_range(buf, ..=MAX_OPERATORS)?,
+        },
+        10 => Event::Imported {
+            number: E164::read(buf)?,
+            from: OperatorId::read(buf)?,
+            to: OperatorId::read(buf)?,
         },
         t => return Err(CodecError::InvalidEnum(t)),
     })
@@ -387,6 +398,7 @@ mod tests {
                     numbers: vec![number],
                 },
                 Event::Returned { number, from: op("OPB"), to: op("OPA") },
+                Event::Imported { number, from: op("OPA"), to: op("OPB") },
                 Event::RangeWithdrawn { prefix: "+49302".parse().unwrap(), holder: op("OPB") },
                 Event::ValidatorSetChanged {
                     epoch: 2,
