@@ -27,6 +27,7 @@ pub enum CliError {
     Bench(#[from] BenchError),
     #[error(transparent)]
     Export(#[from] npchain_cli::export::ExportError),
+    #[error(transparent)]
     Import(#[from] npchain_cli::import::ImportError),
     #[error(transparent)]
     Key(#[from] npchain_node::keys::KeyError),

@@ -13,6 +13,7 @@ pub fn export(env: &Env, count: usize) -> Result<Figures, BenchError> {
     let half = count as u64 / 2;
     write_ported(
         &csv,
+        count as u64,
         (0..half)
             .map(|k| (demo_number(0, k * 2), "OPB"))
             .chain((0..count as u64 - half).map(|k| (demo_number(1, k * 2), "OPA"))),

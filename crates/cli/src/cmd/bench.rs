@@ -62,6 +62,9 @@ pub enum Scenario {
     /// The verified export of a devnet with N migrated numbers: export and verify rates.
     Export {
         /// Default 10,000,000 (smoke 20,000).
+        #[arg(long)]
+        numbers: Option<usize>,
+    },
     /// The regulator's bulk import after genesis of N numbers (`regulator import` on a
     /// devnet): check, signed batches through the batch API, commit; and a re-run.
     Import {
@@ -210,6 +213,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
                 repeat(&format!("export-{n}"), json!({ "numbers": n, "validators": validators }), &|| {
                     bench::export::export(&env, n)
                 })?;
+            }
             Scenario::Import { numbers } => {
                 let n = pick(numbers, 1_000_000, 20_000);
                 let params = json!({ "numbers": n, "validators": validators, "window": 16 });
