@@ -48,18 +48,7 @@ fn start() -> SocketAddr {
     let no_proofs = Box::new(|_| None::<FinalityProof>);
     let service = Service::new(chain, identity, Some(TOKEN.into()), Box::new(|_| {}), no_proofs);
     let api: Arc<dyn NodeApi> = Arc::new(service);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(listener.local_addr().unwrap()).unwrap();
-            npchain_node::http::serve(listener, api, HttpLimits::default(), std::future::pending())
-                .await
-                .unwrap();
-        });
-    });
-    rx.recv().unwrap()
+    support::serve(api, HttpLimits::default())
 }
 
 /// One request on its own connection: status, headers (lower-case names) and body bytes.

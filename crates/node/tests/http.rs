@@ -94,17 +94,9 @@ impl Node {
             Box::new(|h| (h == 1).then(|| FinalityProof { block: vec![9], certificate: vec![1, 2, 3] })),
         );
         let api: Arc<dyn NodeApi> = Arc::new(service);
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                tx.send(listener.local_addr().unwrap()).unwrap();
-                npchain_node::http::serve(listener, api, limits, std::future::pending()).await.unwrap();
-            });
-        });
+        let addr = support::serve(api, limits);
         let last = Block::genesis(genesis.genesis_time, chain.chain_id());
-        Self { chain, addr: rx.recv().unwrap(), last: Mutex::new(last), relayed }
+        Self { chain, addr, last: Mutex::new(last), relayed }
     }
 
     /// Builds a block of everything pooled and finalizes it, as consensus would.

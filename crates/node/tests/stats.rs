@@ -213,17 +213,7 @@ fn serve(chain: &TestChain) -> SocketAddr {
     };
     let service = Service::new(chain.clone(), identity, None, Box::new(|_| ()), Box::new(|_| None));
     let api: Arc<dyn NodeApi> = Arc::new(service);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(listener.local_addr().unwrap()).unwrap();
-            let limits = HttpLimits::default();
-            npchain_node::http::serve(listener, api, limits, std::future::pending()).await.unwrap();
-        });
-    });
-    rx.recv().unwrap()
+    support::serve(api, HttpLimits::default())
 }
 
 fn get(addr: SocketAddr, query: &str) -> (u16, Value) {

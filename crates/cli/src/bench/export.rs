@@ -2,22 +2,14 @@
 //! N ported numbers (the network `bench scale` builds): how fast node 0 streams its state and
 //! the export is written, and how fast `export verify` checks it.
 
-use super::{BenchError, Env, Figures, figure, load::demo_number, start, write_ported};
+use super::{BenchError, Env, Figures, figure, start, write_demo_list};
 use crate::{export, progress::Progress};
 use std::time::{Duration, Instant};
 
 pub fn export(env: &Env, count: usize) -> Result<Figures, BenchError> {
     std::fs::create_dir_all(&env.data).map_err(|e| BenchError::io(&env.data, e))?;
     let csv = env.data.join(format!("export-{count}.csv"));
-    // Half ported OPA → OPB, half OPB → OPA, as `bench scale` migrates them.
-    let half = count as u64 / 2;
-    write_ported(
-        &csv,
-        count as u64,
-        (0..half)
-            .map(|k| (demo_number(0, k * 2), "OPB"))
-            .chain((0..count as u64 - half).map(|k| (demo_number(1, k * 2), "OPA"))),
-    )?;
+    write_demo_list(&csv, count)?;
     let net = start(env, "export", Some(&csv), Duration::from_secs(4 * 3600))?;
     let _ = std::fs::remove_file(&csv);
     let dir = env.data.join("export").join("out");

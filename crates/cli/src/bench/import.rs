@@ -4,7 +4,7 @@
 //! which finds every transaction in the journal. The ENUM answers of another node are checked
 //! afterwards on a sample.
 
-use super::{BenchError, Env, Figures, demo_number, devnet_rn, figure, start, write_ported};
+use super::{BenchError, Env, Figures, demo_number, devnet_rn, figure, start, write_demo_list};
 use crate::import::{self, Options};
 use npchain_client::regulator::Regulator;
 use std::time::{Duration, Instant};
@@ -16,15 +16,8 @@ pub fn import(env: &Env, count: usize) -> Result<Figures, BenchError> {
     std::fs::create_dir_all(&env.data).map_err(|e| BenchError::io(&env.data, e))?;
     let net = start(env, "import", None, Duration::from_secs(120))?;
     let csv = env.data.join(format!("import-{count}.csv"));
-    // Half OPA's numbers to OPB, half OPB's to OPA (the scale scenario's list).
+    write_demo_list(&csv, count)?;
     let half = count as u64 / 2;
-    write_ported(
-        &csv,
-        count as u64,
-        (0..half)
-            .map(|k| (demo_number(0, k * 2), "OPB"))
-            .chain((0..count as u64 - half).map(|k| (demo_number(1, k * 2), "OPA"))),
-    )?;
     let journal = env.data.join(format!("import-{count}.journal"));
     let _ = std::fs::remove_file(&journal);
     let opts = Options {

@@ -456,6 +456,19 @@ pub fn mass(env: &Env, count: usize) -> Result<Figures, BenchError> {
     Ok(figures)
 }
 
+/// Writes the list of `count` ported numbers that scale, export and import use: half of OPA's
+/// even demo numbers ported to OPB, half of OPB's to OPA.
+fn write_demo_list(path: &Path, count: usize) -> Result<(), BenchError> {
+    let half = count as u64 / 2;
+    write_ported(
+        path,
+        count as u64,
+        (0..half)
+            .map(|k| (demo_number(0, k * 2), "OPB"))
+            .chain((0..count as u64 - half).map(|k| (demo_number(1, k * 2), "OPA"))),
+    )
+}
+
 /// Writes a migration list of `total` entries, with its progress on stderr.
 fn write_ported(
     path: &Path,
@@ -484,15 +497,8 @@ fn write_ported(
 pub fn scale(env: &Env, count: usize, baseline_kib: Option<f64>) -> Result<Figures, BenchError> {
     std::fs::create_dir_all(&env.data).map_err(|e| BenchError::io(&env.data, e))?;
     let csv = env.data.join(format!("scale-{count}.csv"));
-    // Half ported OPA → OPB, half OPB → OPA.
+    write_demo_list(&csv, count)?;
     let half = count as u64 / 2;
-    write_ported(
-        &csv,
-        count as u64,
-        (0..half)
-            .map(|k| (demo_number(0, k * 2), "OPB"))
-            .chain((0..count as u64 - half).map(|k| (demo_number(1, k * 2), "OPA"))),
-    )?;
     let t0 = Instant::now();
     let net = start(env, "scale", Some(&csv), Duration::from_secs(4 * 3600))?;
     let load_s = t0.elapsed().as_secs_f64();

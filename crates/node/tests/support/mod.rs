@@ -18,3 +18,20 @@ pub fn ledger(genesis: &Genesis) -> Ledger<MemStore> {
 pub fn chain(genesis: &Genesis, pool: Mempool) -> TestChain {
     Chain::new(ledger(genesis), MemBlockLog::default(), pool)
 }
+
+/// Serves `api` over HTTP on a loopback port, on a thread of its own; the address.
+pub fn serve(
+    api: std::sync::Arc<dyn npchain_node::api::NodeApi>,
+    limits: npchain_node::config::HttpLimits,
+) -> std::net::SocketAddr {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            npchain_node::http::serve(listener, api, limits, std::future::pending()).await.unwrap();
+        });
+    });
+    rx.recv().unwrap()
+}
