@@ -81,9 +81,6 @@ impl ReadStore for RedbStore {
         end: Option<&[u8]>,
         limit: usize,
     ) -> Result<Vec<Entry>, StoreError> {
-        if limit == 0 || end.is_some_and(|end| end <= start) {
-            return Ok(Vec::new()); // (redb refuses a range whose end is before its start)
-        }
         range_in(&self.begin_read()?, &self.path, t, start, end, limit)
     }
 
@@ -125,9 +122,6 @@ impl ReadStore for RedbSnapshot {
         end: Option<&[u8]>,
         limit: usize,
     ) -> Result<Vec<Entry>, StoreError> {
-        if limit == 0 || end.is_some_and(|end| end <= start) {
-            return Ok(Vec::new());
-        }
         range_in(&self.txn, &self.path, t, start, end, limit)
     }
 
@@ -155,6 +149,9 @@ fn range_in(
     end: Option<&[u8]>,
     limit: usize,
 ) -> Result<Vec<Entry>, StoreError> {
+    if limit == 0 || end.is_some_and(|end| end <= start) {
+        return Ok(Vec::new()); // (redb refuses a range whose end is before its start)
+    }
     let tbl = txn.open_table(table(t)).doing(path, || format!("opening table {}", t.name()))?;
     let doing = || format!("reading a range of table {}", t.name());
     let iter = match end {
