@@ -156,10 +156,21 @@ impl Browser {
         self.cmd("POST", &format!("/element/{}/value", Self::id(&e)), Some(json!({ "text": text })));
     }
 
-    /// The rendered text of `css`, if it exists.
+    /// The rendered text of `css`, if it exists. A live update may replace the element between
+    /// finding and reading it (WebDriver's "stale element reference"): it is found again.
     pub fn text(&self, css: &str) -> Option<String> {
-        let e = self.find(css)?;
-        self.cmd("GET", &format!("/element/{}/text", Self::id(&e)), None).as_str().map(str::to_owned)
+        for _ in 0..5 {
+            let e = self.find(css)?;
+            let url = format!("{}/element/{}/text", self.base, Self::id(&e));
+            let answer = self.raw("GET", &url, None).unwrap_or_else(|e| panic!("{e}"));
+            let value = &answer["value"];
+            match value.get("error").and_then(Value::as_str) {
+                Some("stale element reference") => continue,
+                Some(_) => panic!("WebDriver text of {css}: {value}"),
+                None => return value.as_str().map(str::to_owned),
+            }
+        }
+        panic!("{css} was replaced five times in a row while its text was read");
     }
 
     /// The element's rectangle in the viewport, CSS pixels: x, y, width, height. WebDriver's
