@@ -29,12 +29,9 @@ use npchain_api::json::EventEnvelope;
 use post::Target;
 use std::{
     path::Path,
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
+    sync::{Arc, Condvar, Mutex},
     thread::JoinHandle,
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 /// Blocks read per round before the cursor is stored (a long run of blocks without wanted
@@ -74,17 +71,27 @@ pub enum NotifyStartError {
     Cursor(#[from] CursorError),
 }
 
-/// Stops a notifier (between attempts and waits, within half a second).
+/// Stops a notifier: a backoff wakes at once, a wait for the next commit within half a second.
 #[derive(Debug, Clone, Default)]
-pub struct Stop(Arc<AtomicBool>);
+pub struct Stop(Arc<(Mutex<bool>, Condvar)>);
 
 impl Stop {
     pub fn stop(&self) {
-        self.0.store(true, Ordering::Relaxed);
+        *self.0.0.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.0.1.notify_all();
     }
 
     fn stopped(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
+        *self.0.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waits up to `d`, or until stopped; whether to go on.
+    fn wait(&self, d: Duration) -> bool {
+        let (flag, woken) = &*self.0;
+        let guard = flag.lock().unwrap_or_else(|e| e.into_inner());
+        let (stopped, _) =
+            woken.wait_timeout_while(guard, d, |stopped| !*stopped).unwrap_or_else(|e| e.into_inner());
+        !*stopped
     }
 }
 
@@ -206,19 +213,6 @@ impl Notifier {
         Ok((items, at))
     }
 
-    /// Waits up to `d` in slices, so that a stop is seen soon; whether to go on.
-    fn pause(&self, d: Duration) -> bool {
-        let until = Instant::now() + d;
-        while !self.stop.stopped() {
-            let left = until.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return true;
-            }
-            std::thread::sleep(left.min(Duration::from_millis(100)));
-        }
-        false
-    }
-
     fn run(self, mut at: Position) {
         let metrics = &self.api.metrics().notify;
         let mut committed = self.api.committed_height();
@@ -243,7 +237,7 @@ impl Notifier {
                     if let Some(suppressed) = FAILED.allow() {
                         tracing::warn!(error = %e, suppressed, "notify: cannot read the block log");
                     }
-                    self.pause(backoff);
+                    self.stop.wait(backoff);
                     continue;
                 }
             };
@@ -259,7 +253,7 @@ impl Notifier {
                             if let Some(suppressed) = FAILED.allow() {
                                 tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, suppressed, "notify: delivery failed");
                             }
-                            if !self.pause(backoff) {
+                            if !self.stop.wait(backoff) {
                                 return;
                             }
                             backoff = (backoff * 2).min(self.config.backoff_max);
