@@ -3,6 +3,7 @@
 
 mod support;
 
+use npchain_core::{Timestamp, types::UtcDay};
 use npchain_testkit::raw_http::Events;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -171,6 +172,30 @@ fn a_port_switches_enum_and_http_answers_on_every_node_at_the_same_height() {
     assert!(!ok && out.contains("missing_token"), "{out}");
     let (ok, out) = npchain(&["query", "+4940123", "--node", &node(0)]);
     assert!(!ok && out.contains("unknown_number") && out.ends_with('\n'), "{out:?}");
+
+    // `npchain stats`: the one completed port, as a table, around today (block time is UTC)
+    let today = Timestamp(
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64,
+    )
+    .utc_day();
+    let (from, to) = (UtcDay(today.0 - 1).to_string(), UtcDay(today.0 + 1).to_string());
+    let (ok, out) =
+        npchain(&["stats", "--from", &from, "--to", &to, "--period", "month", "--node", &node(2)]);
+    assert!(ok, "{out}");
+    let total: Vec<&str> =
+        out.lines().find(|l| l.starts_with("total")).expect("a total row").split_whitespace().collect();
+    // period requested released deemed-rel rejected deemed-rej cancelled expired completed numbers
+    assert_eq!(total[..10], ["total", "1", "1", "0", "0", "0", "0", "0", "1", "1"], "{out}");
+    assert!(out.contains("rejections by reason: none"), "{out}");
+    let pair: Vec<&str> = out
+        .lines()
+        .find(|l| l.starts_with("OPA -> OPB"))
+        .expect("the pair's row")
+        .split_whitespace()
+        .collect();
+    assert_eq!(pair, ["OPA", "->", "OPB", "1", "1", "0", "0", "0", "1"], "{out}");
+    let (ok, out) = npchain(&["stats", "--from", &to, "--to", &from, "--node", &node(2)]);
+    assert!(!ok && out.contains(&to) && out.contains(&from), "a reversed range is refused, quoted: {out}");
 
     // metrics count the ENUM answers
     let text = support::get_text(net.url(0), "/metrics");
