@@ -61,6 +61,12 @@ fn every_measurement_runs_in_smoke_mode() {
     let p50 = median(&t, "commit latency (submit → seen committed on node 0) p50");
     assert!(p50 > 0.0 && p50 <= median(&t, "commit latency (submit → seen committed on node 0) p99"));
 
+    let b = figures(&out, "burst");
+    assert_eq!(median(&b, "group port: numbers"), 2_000.0);
+    let alone = median(&b, "single requests alone: commit latency p50");
+    assert!(alone > 0.0 && alone <= median(&b, "single requests alone: commit latency p99"));
+    assert!(median(&b, "group port: requests submitted → activations committed") > 0.0);
+
     let p = figures(&out, "propagation");
     assert_eq!(median(&p, "activations measured"), 5.0);
     let each = median(&p, "submit → changed ENUM answer, each node p50");

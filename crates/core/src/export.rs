@@ -11,6 +11,7 @@ use crate::{
     ledger::keys::number_from_key,
     number::{E164, Prefix},
     records::{NumberRecord, OperatorRecord, RangeRecord},
+    state_hash::Delta,
     store::{StoreError, Table, entry_digest_input},
     types::{Digest, OperatorId},
 };
@@ -27,7 +28,7 @@ impl Table {
 /// The state hash of a set of table entries, folded in one at a time (any order).
 #[derive(Debug, Clone)]
 pub struct StateAccumulator {
-    sum: LtHash,
+    sum: Delta,
     entries: u64,
 }
 
@@ -39,7 +40,7 @@ impl Default for StateAccumulator {
 
 impl StateAccumulator {
     pub fn new() -> Self {
-        Self { sum: LtHash::new(), entries: 0 }
+        Self { sum: Delta::default(), entries: 0 }
     }
 
     /// Adds one entry.
@@ -56,7 +57,9 @@ impl StateAccumulator {
     /// The state hash of the entries added: equal to [`crate::Ledger::state_hash`] exactly
     /// when they are the ledger's entries.
     pub fn state_hash(&self) -> Digest {
-        Digest(self.sum.checksum().0)
+        let mut sum = LtHash::new();
+        self.sum.fold_into(&mut sum);
+        Digest(sum.checksum().0)
     }
 }
 

@@ -15,6 +15,7 @@ pub mod policy;
 pub mod port;
 pub mod records;
 pub mod routing;
+pub mod state_hash;
 pub mod store;
 pub mod tx;
 pub mod types;

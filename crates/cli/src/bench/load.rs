@@ -139,6 +139,8 @@ pub struct Driven {
     pub seconds: f64,
     /// Submission to commit seen on node 0, per committed transaction, in ms.
     pub latency_ms: Vec<f64>,
+    /// When each of them was submitted (in the order of `latency_ms`).
+    pub sent: Vec<Instant>,
 }
 
 impl Driven {
@@ -151,6 +153,15 @@ impl Driven {
     }
 }
 
+/// How a driver hands transactions to the nodes.
+#[derive(Debug, Clone, Copy)]
+pub enum Flow {
+    /// As fast as they commit: at most this many submitted and not committed.
+    Window(usize),
+    /// At this offered rate (transactions/s over all nodes), whatever the network commits.
+    Rate(f64),
+}
+
 /// Submits `txs` to their nodes in batches of `batch` (without the precheck: the ledger
 /// decides in the block), keeping at most `window` submitted but not committed, and follows
 /// node 0's blocks until every accepted transaction is committed or `timeout` passes.
@@ -159,6 +170,18 @@ pub fn drive(
     txs: Vec<Outgoing>,
     batch: usize,
     window: usize,
+    timeout: Duration,
+) -> Result<Driven, BenchError> {
+    drive_with(net, txs, batch, Flow::Window(window), timeout)
+}
+
+/// [`drive`] with the flow given: a window, or an offered rate (each node's batches evenly
+/// spaced, its share of the rate).
+pub fn drive_with(
+    net: &LocalNet,
+    txs: Vec<Outgoing>,
+    batch: usize,
+    flow: Flow,
     timeout: Duration,
 ) -> Result<Driven, BenchError> {
     let ids: Vec<String> = txs
@@ -176,6 +199,8 @@ pub fn drive(
         per_node[t.node].push((id, t.bytes));
     }
     let submitted = AtomicUsize::new(0);
+    let nodes = per_node.iter().filter(|t| !t.is_empty()).count().max(1);
+    let begin = Instant::now();
     let result = std::thread::scope(|s| -> Result<Driven, BenchError> {
         let observer =
             s.spawn(|| observe(net, start_height, total, &sent_at, &finished, &done, &refused, timeout));
@@ -185,13 +210,27 @@ pub fn drive(
                 (&sent_at, &finished, &done, &refused, &submitted);
             senders.push(s.spawn(move || -> Result<(), BenchError> {
                 let client = net.client(node);
-                for chunk in txs.chunks(batch) {
-                    // At most `window` submitted and not finished, over all nodes.
-                    while submitted.load(Ordering::Relaxed).saturating_sub(finished.load(Ordering::Relaxed))
-                        >= window
-                        && !done.load(Ordering::Relaxed)
-                    {
-                        std::thread::sleep(Duration::from_millis(2));
+                for (k, chunk) in txs.chunks(batch).enumerate() {
+                    match flow {
+                        // At most `window` submitted and not finished, over all nodes.
+                        Flow::Window(window) => {
+                            while submitted
+                                .load(Ordering::Relaxed)
+                                .saturating_sub(finished.load(Ordering::Relaxed))
+                                >= window
+                                && !done.load(Ordering::Relaxed)
+                            {
+                                std::thread::sleep(Duration::from_millis(2));
+                            }
+                        }
+                        // This node's batch k is due when its share of the rate reaches it.
+                        Flow::Rate(rate) => {
+                            let due =
+                                begin + Duration::from_secs_f64((k * batch) as f64 * nodes as f64 / rate);
+                            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                                std::thread::sleep(wait);
+                            }
+                        }
                     }
                     submitted.fetch_add(chunk.len(), Ordering::Relaxed);
                     let now = Instant::now();
@@ -266,6 +305,7 @@ fn observe(
                 if tx.outcome == "applied" {
                     out.applied += 1;
                     out.latency_ms.push(seen.duration_since(*at).as_secs_f64() * 1e3);
+                    out.sent.push(*at);
                 } else {
                     let code = tx.code.clone().unwrap_or_else(|| tx.outcome.clone());
                     *refused.lock().expect("lock").entry(code).or_default() += 1;

@@ -3,6 +3,7 @@
 //! answers over HTTP and ENUM, as operators and sending networks would; it prints its figures
 //! and writes them as JSON. Several runs give medians.
 
+pub mod burst;
 pub mod epochs;
 pub mod export;
 pub mod import;
@@ -187,17 +188,28 @@ fn devnet_rn(i: usize) -> String {
     format!("+49D{:03X}", i + 1)
 }
 
+/// Transactions per HTTP request when a driver offers a rate: small, so that the load is smooth.
+const PACED_BATCH: usize = 50;
+
 /// Write throughput and commit latency: every step of `count` ports (bind, request, release,
-/// activate), each step's transactions submitted as fast as the network commits them.
-pub fn throughput(env: &Env, count: usize) -> Result<Figures, BenchError> {
+/// activate), each step's transactions submitted as fast as the network commits them, or at
+/// the offered `rate` (transactions/s).
+pub fn throughput(env: &Env, count: usize, rate: Option<f64>) -> Result<Figures, BenchError> {
     let net = start(env, "throughput", None, Duration::from_secs(120))?;
     let ports = ports(count, env.validators, 0);
     let expires = expiry(&net, 50)?;
     let mut figures = Figures::new();
+    let (flow, batch) = match rate {
+        Some(rate) => {
+            figure(&mut figures, "offered tx/s", rate, "tx/s");
+            (load::Flow::Rate(rate), PACED_BATCH)
+        }
+        None => (load::Flow::Window(WINDOW), BATCH),
+    };
     let (mut applied, mut seconds, mut latencies) = (0, 0.0, Vec::new());
     for step in Step::ALL {
         let txs = step_txs(&net, &ports, step, expires);
-        let d = drive(&net, txs, BATCH, WINDOW, Duration::from_secs(1800))?;
+        let d = load::drive_with(&net, txs, batch, flow, Duration::from_secs(1800))?;
         check_all_applied(step.name(), &d)?;
         figure(&mut figures, format!("{} tx/s", step.name()), d.tx_per_s(), "tx/s");
         applied += d.applied;

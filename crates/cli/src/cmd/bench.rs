@@ -40,6 +40,20 @@ pub enum Scenario {
         /// Ports (4 transactions each); default 10,000 (smoke 200).
         #[arg(long)]
         ports: Option<usize>,
+        /// Offer this many transactions/s instead of as many as commit (commit latency at a
+        /// load below saturation).
+        #[arg(long)]
+        rate: Option<f64>,
+    },
+    /// Single-number port requests at a steady rate while a group port of 100,000 numbers
+    /// (requests, releases, activations) is in flight: the small ports' commit latency.
+    Burst {
+        /// Numbers of the group port; default 100,000 (smoke 2,000).
+        #[arg(long)]
+        numbers: Option<usize>,
+        /// Single-number requests/s offered meanwhile; default 500.
+        #[arg(long, default_value_t = 500.0)]
+        rate: f64,
     },
     /// Activation submitted → changed ENUM answer on every node.
     Propagation {
@@ -149,7 +163,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     };
     let what = match args.what {
         Scenario::All => vec![
-            Scenario::Throughput { ports: None },
+            Scenario::Throughput { ports: None, rate: None },
+            Scenario::Burst { numbers: None, rate: 500.0 },
             Scenario::Propagation { ports: None },
             Scenario::Mass { numbers: None },
             Scenario::Scale { numbers: Vec::new() },
@@ -178,10 +193,16 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let validators = env.validators;
     for scenario in what {
         match scenario {
-            Scenario::Throughput { ports } => {
+            Scenario::Throughput { ports, rate } => {
                 let n = pick(ports, 10_000, 200);
-                let params = json!({ "ports": n, "txs": 4 * n, "validators": validators });
-                repeat("throughput", params, &|| bench::throughput(&env, n))?;
+                let params = json!({ "ports": n, "txs": 4 * n, "validators": validators, "rate": rate });
+                let name = rate.map_or_else(|| "throughput".to_owned(), |r| format!("throughput-at-{r}"));
+                repeat(&name, params, &|| bench::throughput(&env, n, rate))?;
+            }
+            Scenario::Burst { numbers, rate } => {
+                let n = pick(numbers, 100_000, 2_000);
+                let params = json!({ "numbers": n, "rate": rate, "validators": validators });
+                repeat("burst", params, &|| bench::burst::burst(&env, n, rate))?;
             }
             Scenario::Propagation { ports } => {
                 let n = pick(ports, 100, 5);

@@ -4,6 +4,11 @@
 //! store underneath, and keeps the events of each layer beside its writes. A transaction that is
 //! refused drops its layer ([`Ctx::rollback_tx`]), writes and events alike, so it leaves no
 //! trace; one that is applied folds its layer into the block's ([`Ctx::commit_tx`]).
+//!
+//! What the store underneath answered is remembered for the rest of the block ([`Reads`]): the
+//! operators, key owners and range prefixes that most transactions of a block read are read from
+//! the store once, and the state hash takes the value each changed entry had before the block
+//! from there instead of reading it again.
 
 use super::keys::{
     self, CONFIG_OPERATOR_COUNT, CONFIG_POLICY, CONFIG_REGULATOR, KeyKind, number_key, number_log_key,
@@ -19,10 +24,17 @@ use crate::{
     types::{OperatorId, PortId, PublicKey, RoutingNumber, Timestamp},
 };
 use commonware_codec::{Copying, Decode, Encode, Read};
-use std::collections::{BTreeMap, BTreeSet};
+use std::{
+    cell::RefCell,
+    collections::{BTreeMap, BTreeSet, HashMap},
+};
 
 /// A table and a key in it.
 pub(super) type Key = (Table, Vec<u8>);
+
+/// What the store under a block's layers held at the keys the block read: the values before
+/// the block, for the keys it read before writing them.
+pub(super) type Reads = HashMap<Key, Change, foldhash::fast::FixedState>;
 
 /// A transaction refusal or a storage failure while applying one.
 pub(super) enum Fail {
@@ -59,6 +71,8 @@ pub(super) struct Ctx<'a, S: ReadStore> {
     block_events: Vec<Event>,
     tx_events: Vec<Event>,
     epoch: u64,
+    /// Every store read of the block, by key.
+    reads: RefCell<Reads>,
 }
 
 impl<'a, S: ReadStore> Ctx<'a, S> {
@@ -76,6 +90,7 @@ impl<'a, S: ReadStore> Ctx<'a, S> {
             block_events: Vec::new(),
             tx_events: Vec::new(),
             epoch,
+            reads: RefCell::new(Reads::default()),
         }
     }
 
@@ -94,7 +109,12 @@ impl<'a, S: ReadStore> Ctx<'a, S> {
         if let Some(c) = self.tx.get(&k).or_else(|| self.block.get(&k)) {
             return Ok(c.clone());
         }
-        self.store.get(table, key)
+        if let Some(c) = self.reads.borrow().get(&k) {
+            return Ok(c.clone());
+        }
+        let value = self.store.get(table, key)?;
+        self.reads.borrow_mut().insert(k, value.clone());
+        Ok(value)
     }
 
     /// The keys of `table` that start with `prefix`, through both pending layers. It reads
@@ -179,10 +199,11 @@ impl<'a, S: ReadStore> Ctx<'a, S> {
         self.tx_events.clear();
     }
 
-    /// The block's writes and events (the current layer must have been committed or dropped).
-    pub(super) fn into_block(self) -> (BTreeMap<Key, Change>, Vec<Event>) {
+    /// The block's writes and events (the current layer must have been committed or dropped),
+    /// and what it read from the store.
+    pub(super) fn into_block(self) -> (BTreeMap<Key, Change>, Vec<Event>, Reads) {
         debug_assert!(self.tx.is_empty() && self.tx_events.is_empty());
-        (self.block, self.block_events)
+        (self.block, self.block_events, self.reads.into_inner())
     }
 
     // --- typed access

@@ -9,7 +9,7 @@
 
 use super::{
     Ledger,
-    ctx::{Ctx, Fail, Key, decode},
+    ctx::{Ctx, Fail, Key, Reads, decode},
     epochs::{self, closes_epoch, epoch_of},
     keys::{CONFIG_POLICY, number_from_key},
     rules::apply_tx,
@@ -19,6 +19,7 @@ use crate::{
     error::TxError,
     number::Prefix,
     records::{Event, NumberRecord, OperatorRecord, RangeRecord},
+    state_hash::Delta,
     store::{Batch, Change, Meta, Overlay, ReadStore, Store, StoreError, Table, entry_digest_input},
     tx::VerifiedTx,
     types::{Digest, PublicKey, Timestamp, TxId},
@@ -151,9 +152,9 @@ impl<S: Store> Ledger<S> {
         } else {
             None
         };
-        let (changes, events) = ctx.into_block();
+        let (changes, events, reads) = ctx.into_block();
         let mut accumulator = parent.accumulator.clone();
-        accumulate(&view, &changes, &mut accumulator)?;
+        accumulate(&view, &changes, &reads, &mut accumulator)?;
         let meta = Meta { height, block_time, accumulator };
         let outcome = BlockOutcome {
             height,
@@ -250,18 +251,34 @@ impl<S: Store> Ledger<S> {
 }
 
 /// Folds a batch into the state-hash accumulator: out with each old entry, in with the new.
+/// The old value is the one in `reads` (what the batch's execution read from `store`), or else
+/// read from `store`; an entry written back unchanged changes nothing.
 pub(super) fn accumulate<S: ReadStore>(
     store: &S,
     changes: &BTreeMap<Key, Change>,
+    reads: &Reads,
     accumulator: &mut LtHash,
 ) -> Result<(), StoreError> {
-    for ((table, key), change) in changes {
-        if let Some(old) = store.get(*table, key)? {
-            accumulator.subtract(&entry_digest_input(*table, key, &old));
+    let mut delta = Delta::default();
+    for (k @ (table, key), change) in changes {
+        let fetched;
+        let old = match reads.get(k) {
+            Some(old) => old.as_deref(),
+            None => {
+                fetched = store.get(*table, key)?;
+                fetched.as_deref()
+            }
+        };
+        if old == change.as_deref() {
+            continue;
+        }
+        if let Some(old) = old {
+            delta.subtract(&entry_digest_input(*table, key, old));
         }
         if let Some(new) = change {
-            accumulator.add(&entry_digest_input(*table, key, new));
+            delta.add(&entry_digest_input(*table, key, new));
         }
     }
+    delta.fold_into(accumulator);
     Ok(())
 }

@@ -3,7 +3,7 @@
 
 use super::{
     Ledger,
-    ctx::{Ctx, decode},
+    ctx::{Ctx, Reads, decode},
     epochs::{self, closes_epoch},
     exec::accumulate,
     keys::{CONFIG_BLOCKS_PER_EPOCH, CONFIG_CHAIN, CONFIG_REGULATOR, next_key, number_from_key, number_key},
@@ -81,7 +81,7 @@ impl<S: Store> Ledger<S> {
 
         // The migration list goes in bounded batches; the meta (which marks the store as
         // initialised) is written with the last one, so a crash mid-way leaves no ledger.
-        let (mut pending, _) = ctx.into_block();
+        let (mut pending, _, _) = ctx.into_block();
         // Every number once, checked after the list: 8 bytes a number in one allocation, given
         // back before the index is built (a set cost 3 to 5 times as much, and its many small
         // allocations stayed with the process after the load).
@@ -125,7 +125,7 @@ impl<S: Store> Ledger<S> {
                 .insert((Table::Numbers, number_key(entry.number).to_vec()), Some(record.encode().to_vec()));
             if pending.len() >= GENESIS_CHUNK {
                 let changes = std::mem::take(&mut pending);
-                accumulate(&store, &changes, &mut accumulator)?;
+                accumulate(&store, &changes, &Reads::default(), &mut accumulator)?;
                 store.commit(&Batch { changes, meta: None })?;
             }
         }
@@ -137,7 +137,7 @@ impl<S: Store> Ledger<S> {
         drop(listed);
         let chain = ChainId(chain_hasher.finalize().1);
         pending.insert((Table::Config, CONFIG_CHAIN.to_vec()), Some(chain.0.encode().to_vec()));
-        accumulate(&store, &pending, &mut accumulator)?;
+        accumulate(&store, &pending, &Reads::default(), &mut accumulator)?;
         let meta = Meta { height: 0, block_time: genesis.genesis_time, accumulator };
         store.commit(&Batch { changes: pending, meta: Some(meta) })?;
         Ok(Self::open(store)?)

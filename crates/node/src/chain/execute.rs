@@ -3,7 +3,7 @@
 //! heavier than [`MAX_BLOCK_WEIGHT`]), and the ancestors consensus hands over, which a quorum
 //! already voted for and so are held only to the rules of validity.
 
-use super::{BlockLog, Chain};
+use super::{BlockLog, Chain, mempool::Budget};
 use npchain_api::block::{Block, MAX_BLOCK_TX_BYTES, MAX_BLOCK_TXS};
 use npchain_core::{
     BlockError, BlockWeight, Executed, InvalidTx, Store,
@@ -259,10 +259,14 @@ impl<S: Store + Send + 'static, L: BlockLog> Chain<S, L> {
             // Weighed as verifiers weigh it; a read that fails counts as a full block, so the
             // transaction goes alone or waits.
             let mut weight = BlockWeight::default();
-            let (selected, weight) = inner.pool.select(
+            let budget = Budget {
                 target,
-                MAX_BLOCK_TXS,
-                MAX_BLOCK_TX_BYTES,
+                max_weight: MAX_BLOCK_WEIGHT,
+                max_txs: MAX_BLOCK_TXS,
+                max_bytes: MAX_BLOCK_TX_BYTES,
+            };
+            let (selected, weight) = inner.pool.select(
+                budget,
                 |id| on_ancestry.contains(id),
                 |tx| inner.ledger.weigh(&layers, &mut weight, tx).unwrap_or(MAX_BLOCK_WEIGHT),
             );

@@ -1,5 +1,8 @@
-//! The pool of verified transactions waiting for a block: bounded, first come first served,
-//! one entry per transaction id.
+//! The pool of verified transactions waiting for a block: bounded, one entry per transaction
+//! id, and drawn into blocks by the fairness rule of [`Mempool::select`]: small transactions
+//! (at most [`SMALL_WEIGHT`] numbers touched) keep at least half of every block while large
+//! ones wait, and every block carries at least one large transaction while any waits; within a
+//! class, first come first served.
 
 use bytes::Bytes;
 use npchain_core::{
@@ -17,6 +20,29 @@ struct Entry {
     seq: u64,
     tx: VerifiedTx,
     bytes: Bytes,
+}
+
+/// The most numbers a transaction may touch and still be *small* for [`Mempool::select`]: a
+/// single-number port and its steps weigh 1, a group port of a hundred numbers 100.
+pub const SMALL_WEIGHT: usize = 100;
+
+/// How many transactions [`Mempool::select`] weighs past the ones it keeps as candidates while
+/// it looks for the other class (each is weighed, which may read its order): a class that
+/// arrived behind more than this many of the other waits until they thin out.
+const LOOKAHEAD: usize = 1_024;
+
+/// Pooled transactions and their weights, oldest first.
+type Candidates<'a> = Vec<(&'a Entry, usize)>;
+
+/// What a block may carry, for [`Mempool::select`].
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    /// The weight (numbers touched) the block is aimed at.
+    pub target: usize,
+    /// The weight no block may exceed.
+    pub max_weight: usize,
+    pub max_txs: usize,
+    pub max_bytes: usize,
 }
 
 /// Why a transaction was not pooled.
@@ -117,35 +143,63 @@ impl Mempool {
         expired.len()
     }
 
-    /// Oldest first, transactions not named by `skip` (already in a pending block) while their
-    /// total `weight` stays within `max_weight` (the first one is always taken), up to
-    /// `max_txs` transactions and `max_bytes` bytes. Also returns their total weight.
+    /// The transactions of the next block, in block order, and their total weight. `skip`
+    /// names the ones already on the block's ancestry; `weight` gives a transaction's numbers
+    /// touched (it is called once per transaction looked at, oldest first).
+    ///
+    /// The fairness rule. A transaction is small when it touches at most [`SMALL_WEIGHT`]
+    /// numbers, large otherwise (a group port of thousands of numbers, a bulk import).
+    /// - While both classes wait, small transactions take up to half of `target`, oldest
+    ///   first, and large ones the rest; the oldest large one is taken even when it does not fit
+    ///   the rest, as long as the block stays within `max_weight`. So a burst of large
+    ///   transactions delays small ones by at most a block, and small ones cannot stop a large
+    ///   one for longer than that either.
+    /// - When only one class waits, it has the whole `target`, and its oldest transaction is
+    ///   always taken.
+    /// - Small ones come first in the block, then large ones, each class oldest first. The
+    ///   steps of one order have the same weight, so they keep their order.
     pub fn select(
         &self,
-        max_weight: usize,
-        max_txs: usize,
-        max_bytes: usize,
+        budget: Budget,
         skip: impl Fn(&TxId) -> bool,
         mut weight: impl FnMut(&VerifiedTx) -> usize,
     ) -> (Vec<(VerifiedTx, Bytes)>, usize) {
-        let mut out = Vec::new();
-        let (mut bytes, mut total) = (0, 0);
-        for id in self.order.values() {
-            if out.len() == max_txs {
+        // The candidates of each class, oldest first, with their weights: enough of each to
+        // fill the target alone.
+        let (mut small, mut large): (Candidates<'_>, Candidates<'_>) = (Vec::new(), Vec::new());
+        let (mut small_seen, mut large_seen) = (0, 0);
+        for (looked, id) in self.order.values().filter(|id| !skip(id)).enumerate() {
+            let full = |seen: usize, n: usize| seen >= budget.target || n >= budget.max_txs;
+            let passed = looked - small.len() - large.len();
+            if (full(small_seen, small.len()) && full(large_seen, large.len())) || passed >= LOOKAHEAD {
                 break;
-            }
-            if skip(id) {
-                continue;
             }
             let e = &self.by_id[id];
             let w = weight(&e.tx);
-            if bytes + e.bytes.len() > max_bytes || (!out.is_empty() && total + w > max_weight) {
-                break;
+            let (class, seen) =
+                if w <= SMALL_WEIGHT { (&mut small, &mut small_seen) } else { (&mut large, &mut large_seen) };
+            if !full(*seen, class.len()) {
+                *seen += w;
+                class.push((e, w));
             }
-            bytes += e.bytes.len();
-            total += w;
-            out.push((e.tx.clone(), e.bytes.clone()));
         }
+        let both = !small.is_empty() && !large.is_empty();
+        let mut out = Vec::new();
+        let (mut bytes, mut total) = (0, 0);
+        let mut take = |class: &[(&Entry, usize)], share: usize, force_first: bool| {
+            for (i, (e, w)) in class.iter().enumerate() {
+                let within = total + w <= share || (i == 0 && force_first && total + w <= budget.max_weight);
+                if !within || out.len() == budget.max_txs || bytes + e.bytes.len() > budget.max_bytes {
+                    break;
+                }
+                bytes += e.bytes.len();
+                total += w;
+                out.push((e.tx.clone(), e.bytes.clone()));
+            }
+        };
+        let small_share = if both { budget.target / 2 } else { budget.target };
+        take(&small, small_share, !both);
+        take(&large, budget.target, true);
         (out, total)
     }
 }
@@ -167,6 +221,10 @@ mod tests {
         (signed.verify(&chain_id).unwrap(), bytes)
     }
 
+    fn budget(target: usize, max_txs: usize) -> Budget {
+        Budget { target, max_weight: 20_000, max_txs, max_bytes: 1 << 20 }
+    }
+
     #[test]
     fn selection_keeps_to_the_weight_budget_but_always_takes_one() {
         let mut pool = Mempool::new(10, 1 << 20);
@@ -174,17 +232,47 @@ mod tests {
             let (t, b) = tx(n);
             pool.insert(t, b).unwrap();
         }
-        // weights 5, 15, 25, 35, 45 in pool order
+        // weights 5, 15, 25, 35, 45 in pool order: all small
         let weight = |t: &VerifiedTx| t.tx().nonce as usize * 10 + 5;
         let nonces = |got: &[(VerifiedTx, Bytes)]| got.iter().map(|(t, _)| t.tx().nonce).collect::<Vec<_>>();
-        let (got, total) = pool.select(20, 10, 1 << 20, |_| false, weight);
+        let (got, total) = pool.select(budget(20, 10), |_| false, weight);
         assert_eq!((nonces(&got), total), (vec![0, 1], 20));
-        let (got, total) = pool.select(1, 10, 1 << 20, |_| false, weight);
+        let (got, total) = pool.select(budget(1, 10), |_| false, weight);
         assert_eq!((nonces(&got), total), (vec![0], 5), "one transaction even over the budget");
         let first = tx(0).0.id();
-        let (got, _) = pool.select(20, 10, 1 << 20, |id| *id == first, weight);
+        let (got, _) = pool.select(budget(20, 10), |id| *id == first, weight);
         assert_eq!(nonces(&got), vec![1]);
-        let (got, _) = pool.select(1_000, 3, 1 << 20, |_| false, weight);
+        let (got, _) = pool.select(budget(1_000, 3), |_| false, weight);
         assert_eq!(nonces(&got), vec![0, 1, 2], "and no more than max_txs");
+    }
+
+    #[test]
+    fn a_burst_of_large_transactions_leaves_small_ones_half_of_every_block() {
+        let mut pool = Mempool::new(100, 1 << 20);
+        // nonces 0..10: large (10,000 numbers each), pooled first; then 10..60: small (1 each)
+        for n in 0..60 {
+            let (t, b) = tx(n);
+            pool.insert(t, b).unwrap();
+        }
+        let weight = |t: &VerifiedTx| if t.tx().nonce < 10 { 10_000 } else { 1 };
+        let nonces = |got: &[(VerifiedTx, Bytes)]| got.iter().map(|(t, _)| t.tx().nonce).collect::<Vec<_>>();
+        // target 40: the small ones take half (20), oldest first, then the oldest large one,
+        // although it is far over the target: every block moves the burst on
+        let (got, total) = pool.select(budget(40, 1_000), |_| false, weight);
+        assert_eq!(nonces(&got), (10..30).chain([0]).collect::<Vec<_>>());
+        assert_eq!(total, 20 + 10_000);
+        // a large one that would pass the block maximum waits
+        let (got, _) = pool.select(Budget { max_weight: 9_000, ..budget(40, 1_000) }, |_| false, weight);
+        assert_eq!(nonces(&got), (10..30).collect::<Vec<_>>());
+        // only large ones: one a block (each is over the target), oldest first
+        let small = |id: &TxId| (10..60).any(|n| tx(n).0.id() == *id);
+        let (got, total) = pool.select(budget(15_000, 1_000), small, weight);
+        assert_eq!((nonces(&got), total), (vec![0], 10_000));
+        let (got, total) = pool.select(budget(20_000, 1_000), small, weight);
+        assert_eq!((nonces(&got), total), (vec![0, 1], 20_000));
+        // only small ones: the whole target
+        let large = |id: &TxId| (0..10).any(|n| tx(n).0.id() == *id);
+        let (got, _) = pool.select(budget(40, 1_000), large, weight);
+        assert_eq!(nonces(&got), (10..50).collect::<Vec<_>>());
     }
 }

@@ -10,7 +10,10 @@ use super::{Context, open_database};
 use commonware_codec::{Copying, DecodeExt, Encode};
 use npchain_core::{Batch, Meta, ReadStore, Store, StoreError, Table, store::Entry};
 use redb::{Database, Durability, ReadableDatabase, TableDefinition};
-use std::path::{Path, PathBuf};
+use std::{
+    path::{Path, PathBuf},
+    sync::Mutex,
+};
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const META_KEY: &str = "meta";
@@ -38,6 +41,27 @@ pub(super) fn create_ledger_tables(txn: &redb::WriteTransaction) -> Result<(), r
 pub struct RedbStore {
     db: Database,
     path: PathBuf,
+    readers: Mutex<Readers>,
+}
+
+/// A ledger table opened for reading.
+type ReadTable = redb::ReadOnlyTable<&'static [u8], &'static [u8]>;
+
+/// The ledger tables opened for reading in one read transaction, kept from one commit to the
+/// next: beginning a read transaction and opening a table cost more than the lookup itself (a
+/// tenth of a validator's cycles under load went to them), and executing a block reads
+/// thousands of entries. A commit drops them, so reads never see an older block.
+#[derive(Default)]
+struct Readers {
+    txn: Option<redb::ReadTransaction>,
+    tables: [Option<ReadTable>; Table::ALL.len()],
+}
+
+impl std::fmt::Debug for Readers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let open = self.tables.iter().filter(|t| t.is_some()).count();
+        f.debug_struct("Readers").field("open_tables", &open).finish()
+    }
 }
 
 impl RedbStore {
@@ -51,7 +75,7 @@ impl RedbStore {
     /// read and written; the node's memory grows with it up to this bound).
     pub fn open_with_cache(path: &Path, cache_bytes: usize) -> Result<Self, StoreError> {
         let db = open_database(path, cache_bytes, create_ledger_tables)?;
-        Ok(Self { db, path: path.to_owned() })
+        Ok(Self { db, path: path.to_owned(), readers: Mutex::default() })
     }
 
     /// The file the store lives in.
@@ -67,11 +91,30 @@ impl RedbStore {
     fn begin_read(&self) -> Result<redb::ReadTransaction, StoreError> {
         Ok(self.db.begin_read().doing(&self.path, || "beginning a read transaction".into())?)
     }
+
+    /// Runs `read` on table `t` as the last commit left it, opened once per commit.
+    fn reading<T>(
+        &self,
+        t: Table,
+        read: impl FnOnce(&ReadTable) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut readers = self.readers.lock().unwrap_or_else(|e| e.into_inner());
+        let Readers { txn, tables } = &mut *readers;
+        let slot = &mut tables[t as usize - 1];
+        if slot.is_none() {
+            if txn.is_none() {
+                *txn = Some(self.begin_read()?);
+            }
+            let opened = txn.as_ref().expect("begun above").open_table(table(t));
+            *slot = Some(opened.doing(&self.path, || format!("opening table {}", t.name()))?);
+        }
+        read(slot.as_ref().expect("opened above"))
+    }
 }
 
 impl ReadStore for RedbStore {
     fn get(&self, t: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        get_in(&self.begin_read()?, &self.path, t, key)
+        self.reading(t, |tbl| get_from(tbl, &self.path, t, key))
     }
 
     fn range(
@@ -81,7 +124,7 @@ impl ReadStore for RedbStore {
         end: Option<&[u8]>,
         limit: usize,
     ) -> Result<Vec<Entry>, StoreError> {
-        range_in(&self.begin_read()?, &self.path, t, start, end, limit)
+        self.reading(t, |tbl| range_from(tbl, &self.path, t, start, end, limit))
     }
 
     fn meta(&self) -> Result<Option<Meta>, StoreError> {
@@ -137,6 +180,10 @@ fn get_in(
     key: &[u8],
 ) -> Result<Option<Vec<u8>>, StoreError> {
     let tbl = txn.open_table(table(t)).doing(path, || format!("opening table {}", t.name()))?;
+    get_from(&tbl, path, t, key)
+}
+
+fn get_from(tbl: &ReadTable, path: &Path, t: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
     let value = tbl.get(key).doing(path, || format!("reading table {}", t.name()))?;
     Ok(value.map(|v| v.value().to_vec()))
 }
@@ -149,10 +196,22 @@ fn range_in(
     end: Option<&[u8]>,
     limit: usize,
 ) -> Result<Vec<Entry>, StoreError> {
+    let tbl = txn.open_table(table(t)).doing(path, || format!("opening table {}", t.name()))?;
+    range_from(&tbl, path, t, start, end, limit)
+}
+
+/// Up to `limit` entries of `tbl` with `start <= key < end`.
+fn range_from(
+    tbl: &ReadTable,
+    path: &Path,
+    t: Table,
+    start: &[u8],
+    end: Option<&[u8]>,
+    limit: usize,
+) -> Result<Vec<Entry>, StoreError> {
     if limit == 0 || end.is_some_and(|end| end <= start) {
         return Ok(Vec::new()); // (redb refuses a range whose end is before its start)
     }
-    let tbl = txn.open_table(table(t)).doing(path, || format!("opening table {}", t.name()))?;
     let doing = || format!("reading a range of table {}", t.name());
     let iter = match end {
         Some(end) => tbl.range::<&[u8]>(start..end),
@@ -181,6 +240,8 @@ impl Store for RedbStore {
     /// fsync) may have left the block on disk: the caller stops and reopens, and never assumes
     /// the block absent. Reopened, the store holds it whole or not at all.
     fn commit(&mut self, batch: &Batch) -> Result<(), StoreError> {
+        // Reads after this one see it (or, if it fails, the state before it, read afresh).
+        *self.readers.get_mut().unwrap_or_else(|e| e.into_inner()) = Readers::default();
         let path = self.path.as_path();
         let block = || match &batch.meta {
             Some(meta) => format!("block {}", meta.height),

@@ -253,7 +253,11 @@ mod failing_disk {
             .unwrap();
         let disk = FailingDisk { inner: FileBackend::new(file).unwrap(), what, left };
         let db = Database::builder().create_with_backend(disk).unwrap();
-        RedbStore { db: create_tables(db, path, create_ledger_tables).unwrap(), path: path.to_owned() }
+        RedbStore {
+            db: create_tables(db, path, create_ledger_tables).unwrap(),
+            path: path.to_owned(),
+            readers: Default::default(),
+        }
     }
 }
 

@@ -1,0 +1,161 @@
+//! Priority under a burst: single-number port requests offered at a steady rate, first alone,
+//! then while a group port of `count` numbers (its requests, releases and activations, up to
+//! 10,000 numbers a transaction) is in flight. The figure that matters is the small ports'
+//! commit latency while the group port is in flight, against the same load alone; the
+//! fairness rule that bounds it is [`npchain_node::chain::mempool::Mempool::select`].
+
+use super::{
+    BenchError, Env, Figures, PACED_BATCH, WINDOW, check_all_applied, expiry, figure, latency_figures,
+    load::{self, Flow, Outgoing, Step, demo_number, drive, drive_with, ports, sign, step_txs},
+    start,
+    stats::Percentiles,
+};
+use commonware_cryptography::Signer as _;
+use npchain_core::{
+    E164, PortRequest, Timestamp, TxBody,
+    tx::MAX_GROUP,
+    types::{PortId, PrivateKey},
+};
+use std::time::{Duration, Instant};
+
+/// How long each phase offers single-number requests, for a group of 100,000 numbers (in
+/// proportion for other sizes, at least 2 s).
+const PHASE: Duration = Duration::from_secs(20);
+
+pub fn burst(env: &Env, count: usize, rate: f64) -> Result<Figures, BenchError> {
+    let net = start(env, "burst", None, Duration::from_secs(120))?;
+    let expires = expiry(&net, 50)?;
+    let mut figures = Figures::new();
+    let phase = (PHASE.as_secs_f64() * count as f64 / 100_000.0).max(2.0);
+    let per_phase = (rate * phase) as usize;
+    let singles = ports(2 * per_phase, net.validators(), 0);
+    let (alone, during) = singles.split_at(per_phase);
+
+    // Setup: the group's numbers bound to the enterprise's key, each single's to its subscriber.
+    let enterprise = PrivateKey::from_seed(0xe17e_4415e);
+    let group: Vec<E164> = (0..count as u64).map(|k| demo_number(0, 500_000_000 + k)).collect();
+    let mut binds: Vec<Outgoing> = group
+        .iter()
+        .enumerate()
+        .map(|(k, n)| Outgoing {
+            node: 0,
+            bytes: sign(
+                &net.keys.operators[0],
+                &net.keys.chain,
+                10_000_000 + k as u64,
+                expires,
+                TxBody::Bind { number: *n, subscriber: Some(enterprise.public_key()) },
+            ),
+        })
+        .collect();
+    binds.extend(step_txs(&net, &singles, Step::Bind, expires));
+    let bound = drive(&net, binds, 1_000, WINDOW, Duration::from_secs(1800))?;
+    check_all_applied("bind", &bound)?;
+
+    let offer = |ports: &[load::Port]| {
+        let txs = step_txs(&net, ports, Step::Request, expires);
+        let d = drive_with(&net, txs, PACED_BATCH, Flow::Rate(rate), Duration::from_secs(600))?;
+        check_all_applied("single-number request", &d)?;
+        Ok::<_, BenchError>(d)
+    };
+    let quiet = offer(alone)?;
+    figure(&mut figures, "single-number requests offered", rate, "tx/s");
+    latency_figures(&mut figures, "single requests alone: commit latency", quiet.latency());
+
+    // The group port, step by step, each step submitted at once to the donor's or the
+    // recipient's node, while the singles go on at the same rate.
+    let requests: Vec<PortRequest> = group
+        .chunks(MAX_GROUP)
+        .enumerate()
+        .map(|(k, numbers)| PortRequest {
+            numbers: numbers.to_vec(),
+            donor: "OPA".parse().expect("id"),
+            recipient: "OPC".parse().expect("id"),
+            due: Timestamp(0),
+            nonce: k as u64,
+        })
+        .collect();
+    let ids: Vec<PortId> = requests.iter().map(|r| r.port_id(&enterprise.public_key())).collect();
+    let chain = &net.keys.chain;
+    let group_steps: Vec<Vec<Outgoing>> = vec![
+        requests
+            .iter()
+            .enumerate()
+            .map(|(k, r)| Outgoing {
+                node: 0,
+                bytes: sign(&enterprise, chain, k as u64, expires, TxBody::RequestPort(r.clone())),
+            })
+            .collect(),
+        ids.iter()
+            .enumerate()
+            .map(|(k, id)| Outgoing {
+                node: 0,
+                bytes: sign(
+                    &net.keys.operators[0],
+                    chain,
+                    20_000_000 + k as u64,
+                    expires,
+                    TxBody::Release { port: *id },
+                ),
+            })
+            .collect(),
+        ids.iter()
+            .enumerate()
+            .map(|(k, id)| Outgoing {
+                node: 2,
+                bytes: sign(
+                    &net.keys.operators[2],
+                    chain,
+                    30_000_000 + k as u64,
+                    expires,
+                    TxBody::Activate { port: *id },
+                ),
+            })
+            .collect(),
+    ];
+    let (busy, in_flight) = std::thread::scope(|s| {
+        let singles = s.spawn(|| offer(during));
+        let t0 = Instant::now();
+        let group = (|| {
+            for txs in group_steps {
+                let d = drive(&net, txs, 100, 100, Duration::from_secs(1800))?;
+                check_all_applied("group port step", &d)?;
+            }
+            Ok::<_, BenchError>((t0, Instant::now()))
+        })();
+        let singles = singles.join().expect("singles thread");
+        Ok::<_, BenchError>((singles?, group?))
+    })?;
+    let (from, to) = in_flight;
+    let overlapped: Vec<f64> = busy
+        .sent
+        .iter()
+        .zip(&busy.latency_ms)
+        .filter(|(at, _)| **at >= from && **at <= to)
+        .map(|(_, ms)| *ms)
+        .collect();
+    figure(&mut figures, "group port: numbers", count as f64, "numbers");
+    figure(
+        &mut figures,
+        "group port: requests submitted → activations committed",
+        (to - from).as_secs_f64(),
+        "s",
+    );
+    figure(
+        &mut figures,
+        "single requests submitted while the group port was in flight",
+        overlapped.len() as f64,
+        "tx",
+    );
+    latency_figures(
+        &mut figures,
+        "single requests during the group port: commit latency",
+        Percentiles::of(&overlapped),
+    );
+    latency_figures(
+        &mut figures,
+        "single requests of the whole second phase: commit latency",
+        busy.latency(),
+    );
+    Ok(figures)
+}
