@@ -6,16 +6,11 @@
 
 use super::{
     BenchError, Env, Figures, PACED_BATCH, WINDOW, check_all_applied, expiry, figure, latency_figures,
-    load::{self, Flow, Outgoing, Step, demo_number, drive, drive_with, ports, sign, step_txs},
+    load::{self, Flow, GroupPort, Step, drive, drive_with, ports, step_txs},
     start,
     stats::Percentiles,
 };
-use commonware_cryptography::Signer as _;
-use npchain_core::{
-    E164, PortRequest, Timestamp, TxBody,
-    tx::MAX_GROUP,
-    types::{PortId, PrivateKey},
-};
+use npchain_core::TxBody;
 use std::time::{Duration, Instant};
 
 /// How long each phase offers single-number requests, for a group of 100,000 numbers (in
@@ -32,22 +27,8 @@ pub fn burst(env: &Env, count: usize, rate: f64) -> Result<Figures, BenchError> 
     let (alone, during) = singles.split_at(per_phase);
 
     // Setup: the group's numbers bound to the enterprise's key, each single's to its subscriber.
-    let enterprise = PrivateKey::from_seed(0xe17e_4415e);
-    let group: Vec<E164> = (0..count as u64).map(|k| demo_number(0, 500_000_000 + k)).collect();
-    let mut binds: Vec<Outgoing> = group
-        .iter()
-        .enumerate()
-        .map(|(k, n)| Outgoing {
-            node: 0,
-            bytes: sign(
-                &net.keys.operators[0],
-                &net.keys.chain,
-                10_000_000 + k as u64,
-                expires,
-                TxBody::Bind { number: *n, subscriber: Some(enterprise.public_key()) },
-            ),
-        })
-        .collect();
+    let group = GroupPort::new(count);
+    let mut binds = group.binds(&net, expires);
     binds.extend(step_txs(&net, &singles, Step::Bind, expires));
     let bound = drive(&net, binds, 1_000, WINDOW, Duration::from_secs(1800))?;
     check_all_applied("bind", &bound)?;
@@ -64,54 +45,10 @@ pub fn burst(env: &Env, count: usize, rate: f64) -> Result<Figures, BenchError> 
 
     // The group port, step by step, each step submitted at once to the donor's or the
     // recipient's node, while the singles go on at the same rate.
-    let requests: Vec<PortRequest> = group
-        .chunks(MAX_GROUP)
-        .enumerate()
-        .map(|(k, numbers)| PortRequest {
-            numbers: numbers.to_vec(),
-            donor: "OPA".parse().expect("id"),
-            recipient: "OPC".parse().expect("id"),
-            due: Timestamp(0),
-            nonce: k as u64,
-        })
-        .collect();
-    let ids: Vec<PortId> = requests.iter().map(|r| r.port_id(&enterprise.public_key())).collect();
-    let chain = &net.keys.chain;
-    let group_steps: Vec<Vec<Outgoing>> = vec![
-        requests
-            .iter()
-            .enumerate()
-            .map(|(k, r)| Outgoing {
-                node: 0,
-                bytes: sign(&enterprise, chain, k as u64, expires, TxBody::RequestPort(r.clone())),
-            })
-            .collect(),
-        ids.iter()
-            .enumerate()
-            .map(|(k, id)| Outgoing {
-                node: 0,
-                bytes: sign(
-                    &net.keys.operators[0],
-                    chain,
-                    20_000_000 + k as u64,
-                    expires,
-                    TxBody::Release { port: *id },
-                ),
-            })
-            .collect(),
-        ids.iter()
-            .enumerate()
-            .map(|(k, id)| Outgoing {
-                node: 2,
-                bytes: sign(
-                    &net.keys.operators[2],
-                    chain,
-                    30_000_000 + k as u64,
-                    expires,
-                    TxBody::Activate { port: *id },
-                ),
-            })
-            .collect(),
+    let group_steps = [
+        group.request_txs(&net, expires),
+        group.answers(&net, 0, 1_000, expires, |port| TxBody::Release { port }),
+        group.answers(&net, 2, 2_000, expires, |port| TxBody::Activate { port }),
     ];
     let (busy, in_flight) = std::thread::scope(|s| {
         let singles = s.spawn(|| offer(during));

@@ -7,6 +7,7 @@ use commonware_codec::Encode;
 use commonware_cryptography::Signer;
 use npchain_core::{
     E164, PortRequest, SignedTransaction, Timestamp, Transaction, TxBody,
+    tx::MAX_GROUP,
     types::{PortId, PrivateKey},
 };
 use std::{
@@ -324,4 +325,77 @@ fn observe(
 /// An expiry for transactions: `minutes` after the chain's last block time.
 pub fn expiry(net: &LocalNet, minutes: u64) -> Result<u64, BenchError> {
     Ok(net.status(0)?.block_time_ms + minutes * 60_000)
+}
+
+/// An enterprise's group port: `count` numbers of OPA's demo range (from 500,000,000 up) to
+/// OPC, requested by the enterprise's own key in orders of up to [`MAX_GROUP`] numbers each.
+#[derive(Debug)]
+pub struct GroupPort {
+    pub enterprise: PrivateKey,
+    pub numbers: Vec<E164>,
+    pub requests: Vec<PortRequest>,
+    pub ids: Vec<PortId>,
+}
+
+impl GroupPort {
+    pub fn new(count: usize) -> Self {
+        let enterprise = PrivateKey::from_seed(0xe17e_4415e);
+        let numbers: Vec<E164> = (0..count as u64).map(|k| demo_number(0, 500_000_000 + k)).collect();
+        let requests: Vec<PortRequest> = numbers
+            .chunks(MAX_GROUP)
+            .enumerate()
+            .map(|(k, numbers)| PortRequest {
+                numbers: numbers.to_vec(),
+                donor: operator_id(0),
+                recipient: operator_id(2),
+                due: Timestamp(0),
+                nonce: k as u64,
+            })
+            .collect();
+        let ids = requests.iter().map(|r| r.port_id(&enterprise.public_key())).collect();
+        Self { enterprise, numbers, requests, ids }
+    }
+
+    /// OPA binds every number to the enterprise's key, through node 0.
+    pub fn binds(&self, net: &LocalNet, expires_at: u64) -> Vec<Outgoing> {
+        let body = |n: &E164| TxBody::Bind { number: *n, subscriber: Some(self.enterprise.public_key()) };
+        let key = &net.keys.operators[0];
+        let one = |(k, n): (usize, &E164)| Outgoing {
+            node: 0,
+            bytes: sign(key, &net.keys.chain, 10 + k as u64, expires_at, body(n)),
+        };
+        self.numbers.iter().enumerate().map(one).collect()
+    }
+
+    /// The enterprise's requests, through node 0.
+    pub fn request_txs(&self, net: &LocalNet, expires_at: u64) -> Vec<Outgoing> {
+        let one = |(k, r): (usize, &PortRequest)| Outgoing {
+            node: 0,
+            bytes: sign(
+                &self.enterprise,
+                &net.keys.chain,
+                k as u64,
+                expires_at,
+                TxBody::RequestPort(r.clone()),
+            ),
+        };
+        self.requests.iter().enumerate().map(one).collect()
+    }
+
+    /// Operator `op`'s answer to each order (`body`), through its own node; nonces from `nonce`.
+    pub fn answers(
+        &self,
+        net: &LocalNet,
+        op: usize,
+        nonce: u64,
+        expires_at: u64,
+        body: fn(PortId) -> TxBody,
+    ) -> Vec<Outgoing> {
+        let key = &net.keys.operators[op];
+        let one = |(k, id): (usize, &PortId)| Outgoing {
+            node: op,
+            bytes: sign(key, &net.keys.chain, nonce + k as u64, expires_at, body(*id)),
+        };
+        self.ids.iter().enumerate().map(one).collect()
+    }
 }

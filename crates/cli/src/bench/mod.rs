@@ -20,7 +20,7 @@ use commonware_cryptography::Signer;
 use load::{Step, demo_number, drive, expiry, ports, sign, step_txs};
 use net::{EnumProbe, LocalNet, answer_rn};
 use npchain_client::{ClientError, Refusal};
-use npchain_core::{E164, TxBody, types::PortId};
+use npchain_core::{E164, TxBody};
 use serde_json::{Value, json};
 use stats::{Percentiles, median};
 use std::{
@@ -396,67 +396,23 @@ pub fn mass(env: &Env, count: usize) -> Result<Figures, BenchError> {
     figure(&mut figures, "(a) rn change: submit → every node answers the new route", s, "s");
 
     // (b) A group port of `count` other numbers of OPA to OPC.
-    let enterprise = npchain_core::types::PrivateKey::from_seed(0xe17e_4415e);
-    let group: Vec<E164> = (0..count as u64).map(|k| demo_number(0, 500_000_000 + k)).collect();
+    let group = load::GroupPort::new(count);
     let expires = expiry(&net, 50)?;
-    let binds: Vec<load::Outgoing> = group
-        .iter()
-        .enumerate()
-        .map(|(k, n)| load::Outgoing {
-            node: 0,
-            bytes: sign(
-                &net.keys.operators[0],
-                &net.keys.chain,
-                10 + k as u64,
-                expires,
-                TxBody::Bind { number: *n, subscriber: Some(enterprise.public_key()) },
-            ),
-        })
-        .collect();
-    let bound = drive(&net, binds, BATCH, WINDOW, Duration::from_secs(1800))?;
+    let bound = drive(&net, group.binds(&net, expires), BATCH, WINDOW, Duration::from_secs(1800))?;
     check_all_applied("bind", &bound)?;
-    let requests: Vec<npchain_core::PortRequest> = group
-        .chunks(npchain_core::tx::MAX_GROUP)
-        .enumerate()
-        .map(|(k, numbers)| npchain_core::PortRequest {
-            numbers: numbers.to_vec(),
-            donor: "OPA".parse().expect("id"),
-            recipient: "OPC".parse().expect("id"),
-            due: npchain_core::Timestamp(0),
-            nonce: k as u64,
-        })
-        .collect();
-    let ids: Vec<_> = requests.iter().map(|r| r.port_id(&enterprise.public_key())).collect();
-    let step = |txs: Vec<Vec<u8>>, node: usize| -> Result<(), BenchError> {
-        let out = txs.into_iter().map(|bytes| load::Outgoing { node, bytes }).collect();
-        let d = drive(&net, out, 4, WINDOW, Duration::from_secs(600))?;
+    let step = |txs: Vec<load::Outgoing>| -> Result<(), BenchError> {
+        let d = drive(&net, txs, 4, WINDOW, Duration::from_secs(600))?;
         check_all_applied("group step", &d)
     };
     let t0 = Instant::now();
-    step(
-        requests
-            .iter()
-            .enumerate()
-            .map(|(k, r)| {
-                sign(&enterprise, &net.keys.chain, k as u64, expires, TxBody::RequestPort(r.clone()))
-            })
-            .collect(),
-        0,
-    )?;
+    step(group.request_txs(&net, expires))?;
     // The donor's answer to each order, then the recipient's: one transaction per order.
-    let answer =
-        |key: &npchain_core::types::PrivateKey, nonce: u64, body: fn(PortId) -> TxBody| -> Vec<Vec<u8>> {
-            ids.iter()
-                .enumerate()
-                .map(|(k, id)| sign(key, &net.keys.chain, nonce + k as u64, expires, body(*id)))
-                .collect()
-        };
-    step(answer(&net.keys.operators[0], 1_000, |port| TxBody::Release { port }), 0)?;
+    step(group.answers(&net, 0, 1_000, expires, |port| TxBody::Release { port }))?;
     let t_activate = Instant::now();
-    let activations = answer(&net.keys.operators[2], 2_000, |port| TxBody::Activate { port });
-    let refs: Vec<&[u8]> = activations.iter().map(Vec::as_slice).collect();
+    let activations = group.answers(&net, 2, 2_000, expires, |port| TxBody::Activate { port });
+    let refs: Vec<&[u8]> = activations.iter().map(|t| t.bytes.as_slice()).collect();
     net.client(2).submit_batch(&refs, false)?;
-    let s = until_routed(&net, &sample(&group, 1_000), &devnet_rn(2), t0, Duration::from_secs(1800))?;
+    let s = until_routed(&net, &sample(&group.numbers, 1_000), &devnet_rn(2), t0, Duration::from_secs(1800))?;
     figure(&mut figures, "(b) group port: requests submitted → every node answers the new route", s, "s");
     figure(
         &mut figures,
