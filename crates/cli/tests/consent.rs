@@ -45,6 +45,12 @@ fn the_recipient_requests_with_the_consent_and_the_wallet_follows_it() {
     // OPA serves the number and binds the subscriber's key to it
     let (ok, out) = operator(&net, 0, &["--wait", "bind", NUMBER, "--subscriber", &key]);
     assert!(ok, "{out}");
+    // `--wait` sees the binding applied on node 0; the recipient's node checks a consent
+    // against its own state, so it too must have applied that block first
+    let bound: u64 = out.split("applied at height ").nth(1).and_then(|h| h.trim().parse().ok()).expect(&out);
+    wait_until(LONG, "the binding on every node", || {
+        (0..4).all(|i| net.height(i).is_some_and(|h| h >= bound))
+    });
 
     // the subscriber consents to a port to OPB: a file and a line, the same consent
     let file = tmp.path().join("consent.json");
