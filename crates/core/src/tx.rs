@@ -7,6 +7,7 @@
 
 mod body;
 mod import;
+mod signer_keys;
 
 pub use crate::error::InvalidTx;
 use crate::{
@@ -175,7 +176,7 @@ impl Read for Transaction {
         Ok(Self {
             nonce: u64::read(buf)?,
             expires_at: Timestamp::read(buf)?,
-            signer: PublicKey::read(buf)?,
+            signer: signer_keys::read(buf)?,
             body: TxBody::read(buf)?,
         })
     }

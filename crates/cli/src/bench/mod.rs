@@ -206,10 +206,12 @@ pub fn throughput(env: &Env, count: usize, rate: Option<f64>) -> Result<Figures,
         }
         None => (load::Flow::Window(WINDOW), BATCH),
     };
-    let (mut applied, mut seconds, mut latencies) = (0, 0.0, Vec::new());
+    let (mut applied, mut seconds, mut latencies, mut cpu) = (0, 0.0, Vec::new(), 0.0);
     for step in Step::ALL {
         let txs = step_txs(&net, &ports, step, expires);
+        let cpu_before = net.cpu_seconds_all();
         let d = load::drive_with(&net, txs, batch, flow, Duration::from_secs(1800))?;
+        cpu += net.cpu_seconds_all() - cpu_before;
         check_all_applied(step.name(), &d)?;
         figure(&mut figures, format!("{} tx/s", step.name()), d.tx_per_s(), "tx/s");
         applied += d.applied;
@@ -218,6 +220,9 @@ pub fn throughput(env: &Env, count: usize, rate: Option<f64>) -> Result<Figures,
     }
     figure(&mut figures, "all steps tx/s (committed)", applied as f64 / seconds, "tx/s");
     figure(&mut figures, "transactions committed", applied as f64, "tx");
+    // What a transaction costs the network, steadier from run to run than the rate: the CPU
+    // time of all validator processes while the steps ran, per transaction committed.
+    figure(&mut figures, "validators' CPU per committed tx (all nodes)", cpu / applied as f64 * 1e6, "µs");
     latency_figures(
         &mut figures,
         "commit latency (submit → seen committed on node 0)",

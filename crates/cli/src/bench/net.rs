@@ -195,6 +195,23 @@ impl LocalNet {
         self.children.get_mut(i)?.as_mut()?.try_wait().ok().flatten()
     }
 
+    /// CPU time node `i` has used so far, user and system, over all its threads, in seconds
+    /// (Linux `/proc/<pid>/stat`, in the kernel's fixed USER_HZ of 100 ticks a second).
+    pub fn cpu_seconds(&self, i: usize) -> Option<f64> {
+        let pid = self.children[i].as_ref()?.id();
+        let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // fields after the command name, which is in parentheses and may hold spaces
+        let rest: Vec<&str> = text.rsplit_once(')')?.1.split_whitespace().collect();
+        // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name
+        let ticks = |k: usize| rest.get(k).and_then(|v| v.parse::<u64>().ok());
+        Some((ticks(11)? + ticks(12)?) as f64 / 100.0)
+    }
+
+    /// CPU seconds all running nodes have used so far.
+    pub fn cpu_seconds_all(&self) -> f64 {
+        (0..self.validators()).filter_map(|i| self.cpu_seconds(i)).sum()
+    }
+
     /// Resident memory of node `i` now and at its peak, in KiB (Linux `/proc`).
     pub fn memory_kib(&self, i: usize) -> Option<(u64, u64)> {
         let pid = self.children[i].as_ref()?.id();
