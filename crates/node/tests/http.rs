@@ -29,7 +29,7 @@ use std::{
     sync::{Arc, Mutex},
     time::Duration,
 };
-use support::TestChain;
+use support::{TestChain, eventually};
 
 mod support;
 
@@ -713,18 +713,6 @@ fn slow_clients_are_cut_off_at_the_timeouts() {
     let mut rest = Vec::new();
     kept.read_to_end(&mut rest).expect("closed when idle");
     assert!(rest.is_empty(), "{rest:?}");
-}
-
-/// Polls `attempt` every 50 ms until it gives `Some`; fails the test after `limit`.
-fn eventually<T>(limit: Duration, what: &str, mut attempt: impl FnMut() -> Option<T>) -> T {
-    let deadline = std::time::Instant::now() + limit;
-    loop {
-        if let Some(v) = attempt() {
-            return v;
-        }
-        assert!(std::time::Instant::now() < deadline, "timed out after {limit:?} waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// `GET /v1/status` on a new connection: its status (503 while the node is at its cap).

@@ -25,7 +25,7 @@ use std::{
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
-use support::TestChain;
+use support::{TestChain, wait_until};
 
 mod support;
 
@@ -200,18 +200,6 @@ impl Node {
             .parse()
             .unwrap()
     }
-}
-
-/// Polls `cond` every 20 ms until it holds; panics after `limit` with `what`.
-fn wait_until(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if cond() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("timed out after {limit:?} waiting for {what}");
 }
 
 fn config(url: &str, dir: &Path) -> NotifyConfig {

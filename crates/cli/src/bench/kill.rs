@@ -194,27 +194,21 @@ fn kill_in_turn(
 /// Waits until the restarted `victim` has applied `target`; fails if it exits or takes longer
 /// than [`CATCH_UP_LIMIT`].
 fn wait_caught_up(net: &mut super::net::LocalNet, victim: usize, target: u64) -> Result<(), BenchError> {
-    let t0 = Instant::now();
-    loop {
-        if net.status(victim).is_ok_and(|s| s.height >= target) {
-            return Ok(());
-        }
+    let log = net.layout.nodes[victim].dir.join("node.log");
+    let what = format!("node {victim} to catch up to height {target} (see {})", log.display());
+    wait_for(CATCH_UP_LIMIT, &what, || {
         if let Some(status) = net.exited(victim) {
             return Err(BenchError::Setup(format!(
                 "node {victim} exited after a restart ({status}); see {}",
-                net.layout.nodes[victim].dir.join("node.log").display()
+                log.display()
             )));
         }
-        if t0.elapsed() > CATCH_UP_LIMIT {
-            return Err(BenchError::Setup(format!(
-                "node {victim} did not catch up to height {target} within {CATCH_UP_LIMIT:?}; see {}",
-                net.layout.nodes[victim].dir.join("node.log").display()
-            )));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        Ok(net.status(victim).is_ok_and(|s| s.height >= target))
+    })
 }
 
+/// Asks `cond` every 20 ms until it holds (the nodes are other processes: there is nothing of
+/// theirs to wait on but their answers); fails after `limit`, naming `what`.
 fn wait_for(
     limit: Duration,
     what: &str,
@@ -225,7 +219,7 @@ fn wait_for(
         if t0.elapsed() > limit {
             return Err(BenchError::Setup(format!("timed out after {limit:?} waiting for {what}")));
         }
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(20));
     }
     Ok(())
 }

@@ -195,11 +195,15 @@ impl LocalNet {
         self.children.get_mut(i)?.as_mut()?.try_wait().ok().flatten()
     }
 
+    /// `/proc/<pid>/<name>` of node `i`, while it runs.
+    fn proc_file(&self, i: usize, name: &str) -> Option<String> {
+        std::fs::read_to_string(format!("/proc/{}/{name}", self.pid(i)?)).ok()
+    }
+
     /// CPU time node `i` has used so far, user and system, over all its threads, in seconds
     /// (Linux `/proc/<pid>/stat`, in the kernel's fixed USER_HZ of 100 ticks a second).
     pub fn cpu_seconds(&self, i: usize) -> Option<f64> {
-        let pid = self.children[i].as_ref()?.id();
-        let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let text = self.proc_file(i, "stat")?;
         // fields after the command name, which is in parentheses and may hold spaces
         let rest: Vec<&str> = text.rsplit_once(')')?.1.split_whitespace().collect();
         // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name
@@ -214,8 +218,7 @@ impl LocalNet {
 
     /// Resident memory of node `i` now and at its peak, in KiB (Linux `/proc`).
     pub fn memory_kib(&self, i: usize) -> Option<(u64, u64)> {
-        let pid = self.children[i].as_ref()?.id();
-        let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        let text = self.proc_file(i, "status")?;
         let field = |name: &str| {
             text.lines()
                 .find(|l| l.starts_with(name))

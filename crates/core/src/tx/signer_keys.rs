@@ -1,9 +1,10 @@
 //! Signer keys decoded once per process, not once per transaction.
 //!
 //! Decoding an ed25519 public key decompresses a curve point (a field exponentiation, about
-//! 10 µs). Operators sign most transactions (bindings, releases, rejections, activations), so
-//! the same few keys arrive thousands of times a second, and every node decodes every
-//! transaction. The decoded keys of the last signers are kept by their 32 bytes.
+//! 4.4 µs on the build host, `benches/decode.rs`). Operators sign most transactions (bindings,
+//! releases, rejections, activations), so the same few keys arrive thousands of times a second,
+//! and every node decodes every transaction. The decoded keys of the last signers are kept by
+//! their 32 bytes.
 //!
 //! Decoding is a pure function of the bytes, so the cache changes no result, only its cost: a
 //! key that fails to decode is never kept, and a kept key equals what decoding its bytes gives.

@@ -35,3 +35,22 @@ pub fn serve(
     });
     rx.recv().unwrap()
 }
+
+/// Asks `attempt` every 20 ms until it gives `Some`, and returns that; fails the test, naming
+/// `what`, after `limit`. A wait on the node under test from outside (its sockets, its
+/// metrics, a receiver it posts to), where the test has no event of its own to wait on.
+pub fn eventually<T>(limit: std::time::Duration, what: &str, mut attempt: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(v) = attempt() {
+            return v;
+        }
+        assert!(std::time::Instant::now() < deadline, "timed out after {limit:?} waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// [`eventually`] for a condition.
+pub fn wait_until(limit: std::time::Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    eventually(limit, what, || cond().then_some(()));
+}
