@@ -7,8 +7,8 @@
 //!
 //! | part | bytes |
 //! |---|---|
-//! | header | `NPSTATE` and the format version `1` (8), height (8), block time in ms (8), state hash (32) |
-//! | entry, repeated | table code (1, 1 to 13), key length (4), key, value length (4), value |
+//! | header | `NPSTATE` and the format version `2` (8), height (8), block time in ms (8), state hash (32) |
+//! | entry, repeated | table code (1, 1 to 13 but 10), key length (4), key, value length (4), value |
 //! | end | `0` (1), the number of entries (8) |
 //!
 //! Entries come in table-code order, each table's in key order, each key once; a key is at most
@@ -22,7 +22,8 @@ use std::{
 };
 
 /// The first bytes of a dump: the name and the format version.
-pub const MAGIC: &[u8; 8] = b"NPSTATE\x01";
+/// Version 1 held ledger layout 1, with its `seen_tx` table (code 10).
+pub const MAGIC: &[u8; 8] = b"NPSTATE\x02";
 /// The media type of `GET /v1/state`.
 pub const CONTENT_TYPE: &str = "application/vnd.npchain.state";
 /// The longest key an entry may have (the ledger's keys are at most a few dozen bytes).

@@ -11,6 +11,8 @@ use commonware_cryptography::lthash::LtHash;
 use std::collections::BTreeMap;
 
 /// The ledger's tables. The numeric codes are part of the state hash; never renumber.
+///
+/// [`Table::index`] is a table's place in [`Table::ALL`], for arrays of one slot per table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[repr(u8)]
 pub enum Table {
@@ -32,9 +34,11 @@ pub enum Table {
     OpenOrders = 8,
     /// Deadline ‖ port id → timer kind.
     Timers = 9,
-    /// Transaction id → expiry: applied transactions still inside their validity window.
-    SeenTx = 10,
-    /// Expiry ‖ transaction id → (): the same, ordered for pruning.
+    // Code 10 was the transaction id → expiry index of ledger layout 1, retired: the replay
+    // check looks up `SeenTxByExpiry` directly. Never reuse it.
+    /// Expiry ‖ transaction id → (): applied transactions still inside their validity window,
+    /// in expiry order for pruning. A transaction's id covers its expiry, so the replay check
+    /// looks up the exact key.
     SeenTxByExpiry = 11,
     /// Cap side ‖ operator id → (UTC day, numbers requested that day): one counter per
     /// operator and side, only while the policy caps that side (empty otherwise).
@@ -46,7 +50,7 @@ pub enum Table {
 
 impl Table {
     /// Every table, in code order.
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 12] = [
         Self::Config,
         Self::Operators,
         Self::OperatorKeys,
@@ -56,11 +60,15 @@ impl Table {
         Self::Orders,
         Self::OpenOrders,
         Self::Timers,
-        Self::SeenTx,
         Self::SeenTxByExpiry,
         Self::DailyPorts,
         Self::Epochs,
     ];
+
+    /// The table's place in [`Table::ALL`] (codes have a gap where a table was retired).
+    pub fn index(self) -> usize {
+        Self::ALL.iter().position(|t| *t == self).expect("every table is in ALL")
+    }
 
     /// A stable name, for storage backends that name their tables.
     pub fn name(self) -> &'static str {
@@ -74,7 +82,6 @@ impl Table {
             Self::Orders => "orders",
             Self::OpenOrders => "open_orders",
             Self::Timers => "timers",
-            Self::SeenTx => "seen_tx",
             Self::SeenTxByExpiry => "seen_tx_by_expiry",
             Self::DailyPorts => "daily_ports",
             Self::Epochs => "epochs",

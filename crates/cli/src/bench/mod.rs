@@ -197,7 +197,6 @@ const PACED_BATCH: usize = 50;
 pub fn throughput(env: &Env, count: usize, rate: Option<f64>) -> Result<Figures, BenchError> {
     let net = start(env, "throughput", None, Duration::from_secs(120))?;
     let ports = ports(count, env.validators, 0);
-    let expires = expiry(&net, 50)?;
     let mut figures = Figures::new();
     let (flow, batch) = match rate {
         Some(rate) => {
@@ -208,7 +207,8 @@ pub fn throughput(env: &Env, count: usize, rate: Option<f64>) -> Result<Figures,
     };
     let (mut applied, mut seconds, mut latencies, mut cpu) = (0, 0.0, Vec::new(), 0.0);
     for step in Step::ALL {
-        let txs = step_txs(&net, &ports, step, expires);
+        // As a client sets it: the chain's last block time and the validity it wants.
+        let txs = step_txs(&net, &ports, step, expiry(&net, 50)?);
         let cpu_before = net.cpu_seconds_all();
         let d = load::drive_with(&net, txs, batch, flow, Duration::from_secs(1800))?;
         cpu += net.cpu_seconds_all() - cpu_before;

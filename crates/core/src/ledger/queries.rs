@@ -7,7 +7,7 @@ use super::{
     Ledger,
     ctx::{Ctx, decode},
     exec::{Executed, batches},
-    keys::{next_key, number_log_range, open_orders_prefix},
+    keys::{next_key, number_log_range, open_orders_prefix, seen_by_expiry_key},
 };
 use crate::{
     lengths::Lengths,
@@ -37,10 +37,10 @@ impl BlockWeight {
 }
 
 impl<S: Store> Ledger<S> {
-    /// Whether a transaction with this id was applied and is still inside its validity window
-    /// (so sending it again would be refused as a replay).
-    pub fn tx_applied(&self, id: &TxId) -> Result<bool, StoreError> {
-        Ok(self.store.get(Table::SeenTx, id.0.as_ref())?.is_some())
+    /// Whether the transaction with this id and expiry was applied and is still inside its
+    /// validity window (so sending it again would be refused as a replay).
+    pub fn tx_applied(&self, expires_at: Timestamp, id: &TxId) -> Result<bool, StoreError> {
+        Ok(self.store.get(Table::SeenTxByExpiry, &seen_by_expiry_key(expires_at, id))?.is_some())
     }
 
     /// Where `number` routes now, or `None` if it is in no assigned range or its length is

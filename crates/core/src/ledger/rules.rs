@@ -36,7 +36,8 @@ pub(super) fn apply_tx<S: ReadStore>(
         return Err(TxError::ExpiryTooFar { expires_at: tx.expires_at, latest }.into());
     }
     let id = vtx.id();
-    if ctx.get(Table::SeenTx, id.0.as_ref())?.is_some() {
+    let seen = seen_by_expiry_key(tx.expires_at, &id);
+    if ctx.get(Table::SeenTxByExpiry, &seen)?.is_some() {
         return Err(TxError::Replay { tx: id }.into());
     }
     let signer = &tx.signer;
@@ -89,7 +90,6 @@ pub(super) fn apply_tx<S: ReadStore>(
         TxBody::Activate { port } => ports::activate(ctx, now, signer, port),
         TxBody::Cancel { port } => ports::cancel(ctx, now, signer, port),
     }?;
-    ctx.write(Table::SeenTx, id.0.as_ref().to_vec(), &tx.expires_at);
-    ctx.put(Table::SeenTxByExpiry, seen_by_expiry_key(tx.expires_at, &id), Vec::new());
+    ctx.put(Table::SeenTxByExpiry, seen, Vec::new());
     Ok(())
 }

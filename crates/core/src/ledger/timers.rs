@@ -7,7 +7,7 @@
 
 use super::{
     ctx::{Ctx, Fail, decode},
-    keys::{seen_expired_end, seen_tx_of, timer_deadline, timer_key, timer_port, timers_due_end},
+    keys::{seen_expired_end, timer_deadline, timer_key, timer_port, timers_due_end},
     ports::{close_order, release_order},
 };
 use crate::{
@@ -23,7 +23,6 @@ use std::collections::BTreeSet;
 pub(super) fn prune_seen<S: ReadStore>(ctx: &mut Ctx<'_, S>, now: Timestamp) -> Result<(), StoreError> {
     let end = seen_expired_end(now);
     for (k, _) in ctx.store().range(Table::SeenTxByExpiry, &[], Some(&end), usize::MAX)? {
-        ctx.delete(Table::SeenTx, seen_tx_of(&k).to_vec());
         ctx.delete(Table::SeenTxByExpiry, k);
     }
     ctx.commit_tx();

@@ -93,6 +93,8 @@ fn transactions_outside_their_window_or_replayed_are_refused() {
     let mut net = net(Policy::default());
     let tx = net.sign("OPA", TxBody::Bind { number: num("+49301000001"), subscriber: None });
     assert!(net.block(std::slice::from_ref(&tx))[0].is_ok());
+    let (id, expires_at) = (tx.id(), tx.tx().expires_at);
+    assert!(net.ledger.tx_applied(expires_at, &id).unwrap());
     assert_eq!(net.block(std::slice::from_ref(&tx))[0].as_ref().unwrap_err().code(), "replay");
     // same transaction twice in one block: the second is a replay
     let tx2 = net.sign("OPA", TxBody::Bind { number: num("+49301000002"), subscriber: None });
@@ -102,6 +104,10 @@ fn transactions_outside_their_window_or_replayed_are_refused() {
     // after its expiry it is refused as expired (and the replay set forgets it)
     net.advance_secs(601);
     assert_eq!(net.block(&[tx])[0].as_ref().unwrap_err().code(), "expired");
+    assert!(
+        !net.ledger.tx_applied(expires_at, &id).unwrap(),
+        "the replay set still holds an expired transaction"
+    );
     // a validity claim past the policy's TTL is refused
     let chain = net.ledger.chain_id();
     let far = Transaction {

@@ -54,10 +54,11 @@ impl<S: Store + Send + 'static, L: BlockLog> Chain<S, L> {
 
     fn admit(&self, txs: &[Bytes], dry_run_at: Option<Timestamp>) -> Vec<Result<VerifiedTx, SubmitError>> {
         // Decode, and check against the pool and the committed state, under one lock.
-        let checked: Vec<Result<SignedTransaction, SubmitError>> = {
+        let (checked_at, checked): (u64, Vec<Result<SignedTransaction, SubmitError>>) = {
             let inner = self.lock();
             let mut ids = HashSet::with_capacity(txs.len());
-            txs.iter()
+            let checked = txs
+                .iter()
                 .map(|bytes| {
                     // (bounded in size before it is decoded)
                     let tx = SignedTransaction::from_bytes(bytes).map_err(SubmitError::Malformed)?;
@@ -68,7 +69,8 @@ impl<S: Store + Send + 'static, L: BlockLog> Chain<S, L> {
                     inner.precheck(&id, &tx)?;
                     Ok(tx)
                 })
-                .collect()
+                .collect();
+            (inner.ledger.height(), checked)
         };
         // Signatures outside the lock, all at once.
         let mut results: Vec<Option<Result<VerifiedTx, SubmitError>>> = Vec::with_capacity(txs.len());
@@ -85,9 +87,17 @@ impl<S: Store + Send + 'static, L: BlockLog> Chain<S, L> {
         }
         let verified = npchain_core::verify_batch(unverified, &self.chain_id, &mut rand::rng());
         let mut inner = self.lock();
+        // A block committed while the lock was released may carry some of these: checked
+        // again against the new state, or they would be pooled, proposed and refused as
+        // replays.
+        let recheck = inner.ledger.height() != checked_at;
         for (i, v) in slots.into_iter().zip(verified) {
             let result = v
                 .map_err(|e| SubmitError::Invalid(e.into()))
+                .and_then(|tx| match recheck {
+                    true => inner.precheck(&tx.id(), tx.signed()).map(|()| tx),
+                    false => Ok(tx),
+                })
                 .and_then(|tx| inner.pool_checked(tx, &txs[i], dry_run_at));
             results[i] = Some(result);
         }
@@ -104,7 +114,10 @@ impl<S: Store, L: BlockLog> Inner<S, L> {
             return Err(SubmitError::Duplicate(*id));
         }
         let ledger = &self.ledger;
-        if ledger.tx_applied(id).map_err(|e| SubmitError::Unavailable(Unavailable::Store(Arc::new(e))))? {
+        if ledger
+            .tx_applied(tx.tx.expires_at, id)
+            .map_err(|e| SubmitError::Unavailable(Unavailable::Store(Arc::new(e))))?
+        {
             return Err(SubmitError::Committed(*id));
         }
         let now = ledger.block_time();

@@ -4,7 +4,7 @@
 
 use crate::{
     stats::{Cell, CellKey, MemStats},
-    storage::{BlockLogError, BlockRecord},
+    storage::{BlockLogError, BlockRecord, TxOutcome},
 };
 use npchain_core::{
     E164, PublicKey,
@@ -57,7 +57,15 @@ impl BlockLog for MemBlockLog {
     }
 
     fn tx_height(&self, id: &TxId) -> Result<Option<u64>, BlockLogError> {
-        Ok(self.0.values().find(|b| b.txs.iter().any(|t| t.id == *id)).map(|b| b.height))
+        // The block that applied it, else the first that carried it (a later copy is refused
+        // as a replay).
+        let carrying = |applied: bool| {
+            self.0
+                .values()
+                .find(|b| b.txs.iter().any(|t| t.id == *id && (!applied || t.outcome == TxOutcome::Applied)))
+                .map(|b| b.height)
+        };
+        Ok(carrying(true).or_else(|| carrying(false)))
     }
 
     fn operator_ports(

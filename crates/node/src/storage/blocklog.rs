@@ -8,13 +8,13 @@ use super::{Context, RedbError, counts, keys, open_database, record::RecordError
 use crate::{
     chain::BlockLog,
     stats::{Cell, CellKey},
-    storage::BlockRecord,
+    storage::{BlockRecord, TxOutcome},
 };
 use npchain_core::{
     E164, PublicKey,
     types::{PortId, TxId, UtcDay},
 };
-use redb::{Database, ReadableDatabase, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use std::path::{Path, PathBuf};
 
 /// Height → the block's record ([`BlockRecord::to_bytes`]: format version and encoding).
@@ -91,8 +91,19 @@ impl BlockLog for RedbBlockLog {
             .doing(path, doing("the record"))?;
         {
             let mut index = txn.open_table(TX_INDEX).doing(path, doing("the transaction index"))?;
+            // One rule, as in `MemBlockLog`: the block that applied a transaction, else the
+            // first that carried it.
             for tx in &record.txs {
-                index.insert(tx.id.0.as_ref(), height).doing(path, doing("the transaction index"))?;
+                let key = tx.id.0.as_ref();
+                let first = match tx.outcome {
+                    TxOutcome::Applied => true,
+                    TxOutcome::Rejected { .. } => {
+                        index.get(key).doing(path, doing("the transaction index"))?.is_none()
+                    }
+                };
+                if first {
+                    index.insert(key, height).doing(path, doing("the transaction index"))?;
+                }
             }
             let mut ports = txn.open_table(OPERATOR_PORTS).doing(path, doing("the operator index"))?;
             for (port, donor, recipient) in record.requested_ports() {
@@ -257,5 +268,53 @@ mod tests {
             "{e:?}"
         );
         assert!(e.to_string().contains("block 1") && e.to_string().contains("format version 123"), "{e}");
+    }
+
+    /// A transaction may be carried again after it was applied (admitted while its block was
+    /// committing); the copy is refused as a replay. Both logs index the block that applied it,
+    /// else the first that carried it, whatever order the blocks come in.
+    #[test]
+    fn the_index_names_the_block_that_applied_a_transaction() {
+        let block = |height: u64, txs: Vec<TxRecord>| BlockRecord {
+            height,
+            digest: Digest([height as u8; 32]),
+            parent: Digest([0; 32]),
+            time: Timestamp(height),
+            state_hash: Digest([0; 32]),
+            txs,
+            events: vec![],
+        };
+        let refused = || TxOutcome::Rejected { code: "replay".into(), message: "already applied".into() };
+        let (replayed, late, never) = (TxId(Digest([1; 32])), TxId(Digest([2; 32])), TxId(Digest([3; 32])));
+        let blocks = [
+            block(2, vec![TxRecord { id: replayed, outcome: TxOutcome::Applied }]),
+            block(
+                3,
+                vec![
+                    TxRecord { id: replayed, outcome: refused() },
+                    TxRecord { id: late, outcome: refused() },
+                ],
+            ),
+            block(
+                4,
+                vec![
+                    TxRecord { id: late, outcome: TxOutcome::Applied },
+                    TxRecord { id: never, outcome: refused() },
+                ],
+            ),
+            block(5, vec![TxRecord { id: never, outcome: refused() }]),
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        let mut redb = RedbBlockLog::open(&dir.path().join("blocks.redb")).unwrap();
+        let mut mem = crate::chain::MemBlockLog::default();
+        for log in [&mut redb as &mut dyn BlockLog, &mut mem] {
+            for b in &blocks {
+                log.put(b).unwrap();
+            }
+            log.put(&blocks[1]).unwrap(); // delivered again after a crash
+            assert_eq!(log.tx_height(&replayed).unwrap(), Some(2));
+            assert_eq!(log.tx_height(&late).unwrap(), Some(4));
+            assert_eq!(log.tx_height(&never).unwrap(), Some(4));
+        }
     }
 }

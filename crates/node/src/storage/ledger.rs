@@ -9,7 +9,7 @@
 use super::{Context, open_database};
 use commonware_codec::{Copying, DecodeExt, Encode};
 use npchain_core::{Batch, Meta, ReadStore, Store, StoreError, Table, store::Entry};
-use redb::{Database, Durability, ReadableDatabase, TableDefinition};
+use redb::{Database, Durability, ReadableDatabase, TableDefinition, TableHandle};
 use std::{
     path::{Path, PathBuf},
     sync::Mutex,
@@ -23,6 +23,21 @@ type OpenTable<'txn> = redb::Table<'txn, &'static [u8], &'static [u8]>;
 
 pub(super) fn table(t: Table) -> TableDefinition<'static, &'static [u8], &'static [u8]> {
     TableDefinition::new(t.name())
+}
+
+/// The table ledger layout 1 kept beside `seen_tx_by_expiry` (transaction id → expiry).
+const RETIRED_SEEN_TX: &str = "seen_tx";
+
+/// A ledger file of an older layout.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{path} holds a ledger of layout 1 (it has a `{RETIRED_SEEN_TX}` table), which this node does not \
+     continue: start the node from a state export (`npchain export`, then a genesis from it) or from \
+     the genesis with an empty data directory",
+    path = path.display()
+)]
+pub struct OldLayout {
+    path: PathBuf,
 }
 
 /// The ledger store's page cache unless the config says otherwise (redb's own default).
@@ -75,7 +90,20 @@ impl RedbStore {
     /// read and written; the node's memory grows with it up to this bound).
     pub fn open_with_cache(path: &Path, cache_bytes: usize) -> Result<Self, StoreError> {
         let db = open_database(path, cache_bytes, create_ledger_tables)?;
-        Ok(Self { db, path: path.to_owned(), readers: Mutex::default() })
+        let store = Self { db, path: path.to_owned(), readers: Mutex::default() };
+        store.check_layout()?;
+        Ok(store)
+    }
+
+    /// Refuses a file written under ledger layout 1, which also kept a `seen_tx` table: its
+    /// state hash covers entries this layout no longer has, so it cannot go on from there.
+    fn check_layout(&self) -> Result<(), StoreError> {
+        let txn = self.begin_read()?;
+        let tables = txn.list_tables().doing(&self.path, || "listing the tables".into())?;
+        if tables.into_iter().any(|t| t.name() == RETIRED_SEEN_TX) {
+            return Err(StoreError::Backend(Box::new(OldLayout { path: self.path.clone() })));
+        }
+        Ok(())
     }
 
     /// The file the store lives in.
@@ -100,7 +128,7 @@ impl RedbStore {
     ) -> Result<T, StoreError> {
         let mut readers = self.readers.lock().unwrap_or_else(|e| e.into_inner());
         let Readers { txn, tables } = &mut *readers;
-        let slot = &mut tables[t as usize - 1];
+        let slot = &mut tables[t.index()];
         if slot.is_none() {
             if txn.is_none() {
                 *txn = Some(self.begin_read()?);

@@ -38,6 +38,20 @@ fn change_strategy() -> impl Strategy<Value = Change> {
 }
 
 #[test]
+fn a_ledger_of_layout_1_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.redb");
+    drop(RedbStore::open(&path).unwrap());
+    let db = Database::create(&path).unwrap();
+    let txn = db.begin_write().unwrap();
+    txn.open_table(TableDefinition::<&[u8], &[u8]>::new(RETIRED_SEEN_TX)).unwrap();
+    txn.commit().unwrap();
+    drop(db);
+    let e = RedbStore::open(&path).unwrap_err().to_string();
+    assert!(e.contains("layout 1") && e.contains("seen_tx") && e.contains("old.redb"), "{e}");
+}
+
+#[test]
 fn the_store_can_be_shared_between_threads() {
     fn send_sync<T: Send + Sync + std::fmt::Debug>() {}
     send_sync::<RedbStore>();
@@ -350,13 +364,13 @@ mod crash {
         h.to_le_bytes().repeat(8)
     }
 
-    /// Block `h`: one new number, the `SeenTx` marker moved from `h - 1` to `h`, and on
+    /// Block `h`: one new number, the `SeenTxByExpiry` marker moved from `h - 1` to `h`, and on
     /// every tenth block many orders.
     fn block(h: u64) -> Batch {
         let mut changes = BTreeMap::new();
         changes.insert((Table::Numbers, number_key(h)), Some(number_value(h)));
-        changes.insert((Table::SeenTx, number_key(h - 1)), None);
-        changes.insert((Table::SeenTx, number_key(h)), Some(vec![]));
+        changes.insert((Table::SeenTxByExpiry, number_key(h - 1)), None);
+        changes.insert((Table::SeenTxByExpiry, number_key(h)), Some(vec![]));
         if h.is_multiple_of(10) {
             for i in 0..BIG {
                 changes.insert(
@@ -393,7 +407,10 @@ mod crash {
         let numbers = s.range(Table::Numbers, &[], None, usize::MAX).unwrap();
         let expected: Vec<Entry> = (1..=h).map(|i| (number_key(i), number_value(i))).collect();
         assert!(numbers == expected, "numbers are not exactly blocks 1..={h}: {} entries", numbers.len());
-        assert_eq!(s.range(Table::SeenTx, &[], None, usize::MAX).unwrap(), vec![(number_key(h), vec![])]);
+        assert_eq!(
+            s.range(Table::SeenTxByExpiry, &[], None, usize::MAX).unwrap(),
+            vec![(number_key(h), vec![])]
+        );
         let orders = s.range(Table::Orders, &[], None, usize::MAX).unwrap();
         assert_eq!(orders.len() as u64, (h / 10) * u64::from(BIG));
         assert_eq!(orders.last().map(|(k, _)| k[..8].to_vec()), (h >= 10).then(|| number_key(h / 10 * 10)));
