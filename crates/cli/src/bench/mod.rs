@@ -214,6 +214,7 @@ pub fn throughput(env: &Env, count: usize, rate: Option<f64>) -> Result<Figures,
         cpu += net.cpu_seconds_all() - cpu_before;
         check_all_applied(step.name(), &d)?;
         figure(&mut figures, format!("{} tx/s", step.name()), d.tx_per_s(), "tx/s");
+        figure(&mut figures, format!("{} p99", step.name()), Percentiles::of(&d.latency_ms).p99, "ms");
         applied += d.applied;
         seconds += d.seconds;
         latencies.extend(d.latency_ms);

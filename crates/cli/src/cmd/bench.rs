@@ -29,6 +29,10 @@ pub struct Args {
     /// Each node's ledger page cache (redb), in MiB; the node's default if not given.
     #[arg(long, global = true)]
     cache_mib: Option<usize>,
+    /// Blocks per epoch of the devnets (the devnet's default if not given; `epochs` uses 10):
+    /// small epochs put many epoch changes into a run.
+    #[arg(long, global = true)]
+    blocks_per_epoch: Option<std::num::NonZeroU64>,
     #[command(subcommand)]
     what: Scenario,
 }
@@ -155,7 +159,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         port_base: args.port_base,
         validators: args.validators,
         cache_mib: args.cache_mib,
-        blocks_per_epoch: None,
+        blocks_per_epoch: args.blocks_per_epoch,
     };
     let runs = if args.smoke { 1 } else { args.runs };
     let pick = |given: Option<usize>, full: usize, smoke: usize| {
