@@ -44,8 +44,8 @@ fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// Blocks every node applies past the start before a bench measures (see `wait_settled`).
-const SETTLE_BLOCKS: u64 = 3;
+/// A gap between two blocks below this means their view did not time out (see `wait_settled`).
+const SETTLED_BLOCK_GAP_MS: u64 = 900;
 
 impl LocalNet {
     /// Lays out a fresh devnet in `dir` (ports from `port_base`: HTTP +0.., DNS +100.., p2p
@@ -151,27 +151,37 @@ impl LocalNet {
         }
     }
 
-    /// Waits until every node has applied [`SETTLE_BLOCKS`] blocks past the highest any had
-    /// when all were ready. A node is ready once it has one block, which a quorum can finalize
-    /// while a fourth node is still dialling its peers; the views that node leads then time
-    /// out (measured: 2.1 s without a block in one start in three). A figure taken from then
-    /// on would measure the start, not the network.
+    /// Waits until the network has made two leader rotations of blocks (each validator's
+    /// view twice) with no view that timed out, and every node has applied them. A node is
+    /// ready once it has one block, which a quorum can finalize while another node is still
+    /// dialling its peers; the views that node leads then time out (measured: 1 to 3 s
+    /// without a block in one start in two). A figure taken before would measure the start,
+    /// not the network. An idle network makes a block every 500 ms
+    /// (`EMPTY_BLOCK_INTERVAL_MS`); a timed-out view costs at least the 1 s leader timeout.
     fn wait_settled(&self, started: Instant, within: Duration) -> Result<(), BenchError> {
-        let heights = |net: &Self| -> Vec<u64> {
-            (0..net.validators()).map(|i| net.client(i).status().map_or(0, |s| s.height)).collect()
-        };
-        let target = heights(self).into_iter().max().unwrap_or(0) + SETTLE_BLOCKS;
+        let want = 2 * self.validators() as u64;
+        let node0 = self.client(0);
+        let mut last = node0.status().map_err(|e| BenchError::Setup(format!("node 0: {e}")))?;
+        let mut run = 0;
         loop {
-            let now = heights(self);
-            if now.iter().all(|&h| h >= target) {
+            let now = node0.status().map_err(|e| BenchError::Setup(format!("node 0: {e}")))?;
+            if now.height > last.height {
+                let mean = now.block_time_ms.saturating_sub(last.block_time_ms) / (now.height - last.height);
+                run = if mean < SETTLED_BLOCK_GAP_MS { run + now.height - last.height } else { 0 };
+                last = now;
+            }
+            if run >= want
+                && (0..self.validators())
+                    .all(|i| self.client(i).status().is_ok_and(|s| s.height >= last.height))
+            {
                 return Ok(());
             }
             if started.elapsed() > within {
                 return Err(BenchError::Setup(format!(
-                    "the nodes did not reach height {target} within {within:?} (they are at {now:?})"
+                    "the network made no {want} blocks in a row without a view timeout within {within:?}"
                 )));
             }
-            std::thread::sleep(Duration::from_millis(100));
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 
