@@ -46,6 +46,8 @@ fn now_ms() -> u64 {
 
 /// A gap between two blocks below this means their view did not time out (see `wait_settled`).
 const SETTLED_BLOCK_GAP_MS: u64 = 900;
+/// How long a scenario waits for the network to settle before it measures anyway.
+const SETTLE_WITHIN: Duration = Duration::from_secs(30);
 
 impl LocalNet {
     /// Lays out a fresh devnet in `dir` (ports from `port_base`: HTTP +0.., DNS +100.., p2p
@@ -108,7 +110,7 @@ impl LocalNet {
             progress.set(total.unwrap_or(0));
             progress.finish();
         }
-        net.wait_settled(started, ready_within)?;
+        net.wait_settled()?;
         let status = net.status(0)?;
         let chain = commonware_formatting::from_hex(&status.chain_id)
             .and_then(|b| <[u8; 32]>::try_from(b).ok())
@@ -158,7 +160,10 @@ impl LocalNet {
     /// without a block in one start in two). A figure taken before would measure the start,
     /// not the network. An idle network makes a block every 500 ms
     /// (`EMPTY_BLOCK_INTERVAL_MS`); a timed-out view costs at least the 1 s leader timeout.
-    fn wait_settled(&self, started: Instant, within: Duration) -> Result<(), BenchError> {
+    /// After [`SETTLE_WITHIN`] it says so on stderr and lets the scenario go on: a slow
+    /// machine (a debug build beside other tests) may never make such a run of blocks.
+    fn wait_settled(&self) -> Result<(), BenchError> {
+        let started = Instant::now();
         let want = 2 * self.validators() as u64;
         let node0 = self.client(0);
         let mut last = node0.status().map_err(|e| BenchError::Setup(format!("node 0: {e}")))?;
@@ -176,10 +181,12 @@ impl LocalNet {
             {
                 return Ok(());
             }
-            if started.elapsed() > within {
-                return Err(BenchError::Setup(format!(
-                    "the network made no {want} blocks in a row without a view timeout within {within:?}"
-                )));
+            if started.elapsed() > SETTLE_WITHIN {
+                eprintln!(
+                    "bench: the network made no {want} blocks in a row without a view timeout within \
+                     {SETTLE_WITHIN:?}; measuring anyway"
+                );
+                return Ok(());
             }
             std::thread::sleep(Duration::from_millis(50));
         }
