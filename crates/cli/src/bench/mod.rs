@@ -169,9 +169,10 @@ pub fn machine() -> Value {
     })
 }
 
-/// Transactions per HTTP request and the most submitted but not committed, for the drivers.
+/// Transactions per HTTP request, for the drivers.
 const BATCH: usize = 1_000;
-const WINDOW: usize = 8_000;
+/// The load generator's default bound on transactions submitted and not yet committed.
+pub const WINDOW: usize = 8_000;
 
 /// A fresh devnet for scenario `name`, in `<data>/<name>`.
 fn start(
@@ -193,8 +194,8 @@ const PACED_BATCH: usize = 50;
 
 /// Write throughput and commit latency: every step of `count` ports (bind, request, release,
 /// activate), each step's transactions submitted as fast as the network commits them, or at
-/// the offered `rate` (transactions/s).
-pub fn throughput(env: &Env, count: usize, rate: Option<f64>) -> Result<Figures, BenchError> {
+/// the offered `rate` (transactions/s); without a rate, at most `window` in flight.
+pub fn throughput(env: &Env, count: usize, rate: Option<f64>, window: usize) -> Result<Figures, BenchError> {
     let net = start(env, "throughput", None, Duration::from_secs(120))?;
     let ports = ports(count, env.validators, 0);
     let mut figures = Figures::new();
@@ -203,7 +204,7 @@ pub fn throughput(env: &Env, count: usize, rate: Option<f64>) -> Result<Figures,
             figure(&mut figures, "offered tx/s", rate, "tx/s");
             (load::Flow::Rate(rate), PACED_BATCH)
         }
-        None => (load::Flow::Window(WINDOW), BATCH),
+        None => (load::Flow::Window(window), BATCH),
     };
     let (mut applied, mut seconds, mut latencies, mut cpu) = (0, 0.0, Vec::new(), 0.0);
     for step in Step::ALL {

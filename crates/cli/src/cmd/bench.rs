@@ -48,6 +48,10 @@ pub enum Scenario {
         /// load below saturation).
         #[arg(long)]
         rate: Option<f64>,
+        /// Without `--rate`: at most this many transactions submitted and not yet committed
+        /// (default 8,000). A proposer can only fill its blocks from what is waiting.
+        #[arg(long)]
+        window: Option<usize>,
     },
     /// Single-number port requests at a steady rate while a group port of 100,000 numbers
     /// (requests, releases, activations) is in flight: the small ports' commit latency.
@@ -167,7 +171,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     };
     let what = match args.what {
         Scenario::All => vec![
-            Scenario::Throughput { ports: None, rate: None },
+            Scenario::Throughput { ports: None, rate: None, window: None },
             Scenario::Burst { numbers: None, rate: 500.0 },
             Scenario::Propagation { ports: None },
             Scenario::Mass { numbers: None },
@@ -197,11 +201,12 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let validators = env.validators;
     for scenario in what {
         match scenario {
-            Scenario::Throughput { ports, rate } => {
+            Scenario::Throughput { ports, rate, window } => {
                 let n = pick(ports, 10_000, 200);
-                let params = json!({ "ports": n, "txs": 4 * n, "validators": validators, "rate": rate });
+                let window = window.unwrap_or(bench::WINDOW);
+                let params = json!({ "ports": n, "txs": 4 * n, "validators": validators, "rate": rate, "window": window });
                 let name = rate.map_or_else(|| "throughput".to_owned(), |r| format!("throughput-at-{r}"));
-                repeat(&name, params, &|| bench::throughput(&env, n, rate))?;
+                repeat(&name, params, &|| bench::throughput(&env, n, rate, window))?;
             }
             Scenario::Burst { numbers, rate } => {
                 let n = pick(numbers, 100_000, 2_000);
