@@ -3,7 +3,10 @@
 //! heavier than [`MAX_BLOCK_WEIGHT`]), and the ancestors consensus hands over, which a quorum
 //! already voted for and so are held only to the rules of validity.
 
-use super::{BlockLog, Chain, mempool::Budget};
+use super::{
+    BlockLog, Chain,
+    mempool::{Budget, SMALL_WEIGHT},
+};
 use npchain_api::block::{Block, MAX_BLOCK_TX_BYTES, MAX_BLOCK_TXS};
 use npchain_core::{
     BlockError, BlockWeight, Executed, InvalidTx, Store,
@@ -172,16 +175,18 @@ impl<S: Store + Send + 'static, L: BlockLog> Chain<S, L> {
                 return Err(InvalidBlock::DuplicateTx { height, tx: tx.id() });
             }
         }
+        let mut large = false;
         let executed = {
             let ancestry = inner.ancestry(block.parent, height - 1)?;
             let layers: Vec<&Executed> = ancestry.iter().map(|p| &p.executed).collect();
             if let Rules::Voting { .. } = rules {
                 let mut weight = BlockWeight::default();
                 for tx in &txs {
-                    inner
+                    let w = inner
                         .ledger
                         .weigh(&layers, &mut weight, tx)
                         .map_err(|e| InvalidBlock::Execution { height, source: BlockError::Store(e) })?;
+                    large |= w > SMALL_WEIGHT;
                 }
                 if weight.total() > MAX_BLOCK_WEIGHT {
                     return Err(InvalidBlock::TooHeavy { height, weight: weight.total() });
@@ -203,7 +208,7 @@ impl<S: Store + Send + 'static, L: BlockLog> Chain<S, L> {
                 computed: executed.state_hash(),
             });
         }
-        inner.keep(digest, block.parent, executed, ids);
+        inner.keep(digest, block.parent, executed, ids, large);
         Ok(())
     }
 
@@ -264,19 +269,20 @@ impl<S: Store + Send + 'static, L: BlockLog> Chain<S, L> {
                 max_weight: MAX_BLOCK_WEIGHT,
                 max_txs: MAX_BLOCK_TXS,
                 max_bytes: MAX_BLOCK_TX_BYTES,
+                after_large: inner.pending.get(&parent_digest).is_some_and(|p| p.large),
             };
-            let (selected, weight) = inner.pool.select(
+            let selection = inner.pool.select(
                 budget,
                 |id| on_ancestry.contains(id),
                 |tx| inner.ledger.weigh(&layers, &mut weight, tx).unwrap_or(MAX_BLOCK_WEIGHT),
             );
-            self.sizing.last_weight.store(weight, Ordering::Relaxed);
-            let txs: Vec<VerifiedTx> = selected.iter().map(|(t, _)| t.clone()).collect();
+            self.sizing.last_weight.store(selection.weight, Ordering::Relaxed);
+            let txs: Vec<VerifiedTx> = selection.txs.iter().map(|(t, _)| t.clone()).collect();
             let executed = inner
                 .ledger
                 .execute(&layers, height, time, &txs)
                 .map_err(|source| InvalidBlock::Execution { height, source })?;
-            (selected, executed)
+            (selection, executed)
         };
         let block = Block {
             parent: parent_digest,
@@ -284,11 +290,11 @@ impl<S: Store + Send + 'static, L: BlockLog> Chain<S, L> {
             time,
             state_hash: executed.state_hash(),
             next_validators: executed.outcome().next_validators.clone().unwrap_or_default(),
-            txs: selected.iter().map(|(_, b)| b.clone()).collect(),
+            txs: selected.txs.iter().map(|(_, b)| b.clone()).collect(),
         };
         let digest = commonware_cryptography::Digestible::digest(&block);
-        let ids = selected.iter().map(|(t, _)| t.id()).collect();
-        inner.keep(digest, parent_digest, executed, ids);
+        let ids = selected.txs.iter().map(|(t, _)| t.id()).collect();
+        inner.keep(digest, parent_digest, executed, ids, selected.large);
         Ok(block)
     }
 }

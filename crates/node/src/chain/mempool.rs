@@ -43,6 +43,20 @@ pub struct Budget {
     pub max_weight: usize,
     pub max_txs: usize,
     pub max_bytes: usize,
+    /// The parent block carried a large transaction: while small ones wait, this block takes
+    /// none.
+    pub after_large: bool,
+}
+
+/// The transactions of the next block ([`Mempool::select`]).
+#[derive(Debug)]
+pub struct Selection {
+    /// In block order.
+    pub txs: Vec<(VerifiedTx, Bytes)>,
+    /// Their total weight.
+    pub weight: usize,
+    /// Whether one of them is large.
+    pub large: bool,
 }
 
 /// Why a transaction was not pooled.
@@ -143,17 +157,20 @@ impl Mempool {
         expired.len()
     }
 
-    /// The transactions of the next block, in block order, and their total weight. `skip`
-    /// names the ones already on the block's ancestry; `weight` gives a transaction's numbers
-    /// touched (it is called once per transaction looked at, oldest first).
+    /// The transactions of the next block. `skip` names the ones already on the block's
+    /// ancestry; `weight` gives a transaction's numbers touched (it is called once per
+    /// transaction looked at, oldest first).
     ///
     /// The fairness rule. A transaction is small when it touches at most [`SMALL_WEIGHT`]
     /// numbers, large otherwise (a group port of thousands of numbers, a bulk import).
     /// - While both classes wait, small transactions take up to half of `target`, oldest
     ///   first, and large ones the rest; the oldest large one is taken even when it does not fit
-    ///   the rest, as long as the block stays within `max_weight`. So a burst of large
-    ///   transactions delays small ones by at most a block, and small ones cannot stop a large
-    ///   one for longer than that either.
+    ///   the rest, as long as the block stays within `max_weight`.
+    /// - While both classes wait and the parent block carried a large one
+    ///   ([`Budget::after_large`]), the block takes small ones only, up to the whole `target`.
+    ///   So large transactions go in every other block at most while small ones wait: a small
+    ///   one waits behind one long block, never behind a run of them, and a burst of large
+    ///   ones still moves on every second block.
     /// - When only one class waits, it has the whole `target`, and its oldest transaction is
     ///   always taken.
     /// - Small ones come first in the block, then large ones, each class oldest first. The
@@ -163,7 +180,7 @@ impl Mempool {
         budget: Budget,
         skip: impl Fn(&TxId) -> bool,
         mut weight: impl FnMut(&VerifiedTx) -> usize,
-    ) -> (Vec<(VerifiedTx, Bytes)>, usize) {
+    ) -> Selection {
         // The candidates of each class, oldest first, with their weights: enough of each to
         // fill the target alone.
         let (mut small, mut large): (Candidates<'_>, Candidates<'_>) = (Vec::new(), Vec::new());
@@ -186,7 +203,9 @@ impl Mempool {
         let both = !small.is_empty() && !large.is_empty();
         let mut out = Vec::new();
         let (mut bytes, mut total) = (0, 0);
+        // Takes from `class`, oldest first, and says how many it took.
         let mut take = |class: &[(&Entry, usize)], share: usize, force_first: bool| {
+            let before = out.len();
             for (i, (e, w)) in class.iter().enumerate() {
                 let within = total + w <= share || (i == 0 && force_first && total + w <= budget.max_weight);
                 if !within || out.len() == budget.max_txs || bytes + e.bytes.len() > budget.max_bytes {
@@ -196,11 +215,16 @@ impl Mempool {
                 total += w;
                 out.push((e.tx.clone(), e.bytes.clone()));
             }
+            out.len() - before
         };
-        let small_share = if both { budget.target / 2 } else { budget.target };
-        take(&small, small_share, !both);
-        take(&large, budget.target, true);
-        (out, total)
+        let large = if both && budget.after_large {
+            take(&small, budget.target, true);
+            false
+        } else {
+            take(&small, if both { budget.target / 2 } else { budget.target }, !both);
+            take(&large, budget.target, true) > 0
+        };
+        Selection { txs: out, weight: total, large }
     }
 }
 
@@ -222,7 +246,7 @@ mod tests {
     }
 
     fn budget(target: usize, max_txs: usize) -> Budget {
-        Budget { target, max_weight: 20_000, max_txs, max_bytes: 1 << 20 }
+        Budget { target, max_weight: 20_000, max_txs, max_bytes: 1 << 20, after_large: false }
     }
 
     #[test]
@@ -235,14 +259,14 @@ mod tests {
         // weights 5, 15, 25, 35, 45 in pool order: all small
         let weight = |t: &VerifiedTx| t.tx().nonce as usize * 10 + 5;
         let nonces = |got: &[(VerifiedTx, Bytes)]| got.iter().map(|(t, _)| t.tx().nonce).collect::<Vec<_>>();
-        let (got, total) = pool.select(budget(20, 10), |_| false, weight);
+        let Selection { txs: got, weight: total, .. } = pool.select(budget(20, 10), |_| false, weight);
         assert_eq!((nonces(&got), total), (vec![0, 1], 20));
-        let (got, total) = pool.select(budget(1, 10), |_| false, weight);
+        let Selection { txs: got, weight: total, .. } = pool.select(budget(1, 10), |_| false, weight);
         assert_eq!((nonces(&got), total), (vec![0], 5), "one transaction even over the budget");
         let first = tx(0).0.id();
-        let (got, _) = pool.select(budget(20, 10), |id| *id == first, weight);
+        let got = pool.select(budget(20, 10), |id| *id == first, weight).txs;
         assert_eq!(nonces(&got), vec![1]);
-        let (got, _) = pool.select(budget(1_000, 3), |_| false, weight);
+        let got = pool.select(budget(1_000, 3), |_| false, weight).txs;
         assert_eq!(nonces(&got), vec![0, 1, 2], "and no more than max_txs");
     }
 
@@ -258,21 +282,48 @@ mod tests {
         let nonces = |got: &[(VerifiedTx, Bytes)]| got.iter().map(|(t, _)| t.tx().nonce).collect::<Vec<_>>();
         // target 40: the small ones take half (20), oldest first, then the oldest large one,
         // although it is far over the target: every block moves the burst on
-        let (got, total) = pool.select(budget(40, 1_000), |_| false, weight);
+        let Selection { txs: got, weight: total, .. } = pool.select(budget(40, 1_000), |_| false, weight);
         assert_eq!(nonces(&got), (10..30).chain([0]).collect::<Vec<_>>());
         assert_eq!(total, 20 + 10_000);
         // a large one that would pass the block maximum waits
-        let (got, _) = pool.select(Budget { max_weight: 9_000, ..budget(40, 1_000) }, |_| false, weight);
+        let got = pool.select(Budget { max_weight: 9_000, ..budget(40, 1_000) }, |_| false, weight).txs;
         assert_eq!(nonces(&got), (10..30).collect::<Vec<_>>());
         // only large ones: one a block (each is over the target), oldest first
         let small = |id: &TxId| (10..60).any(|n| tx(n).0.id() == *id);
-        let (got, total) = pool.select(budget(15_000, 1_000), small, weight);
+        let Selection { txs: got, weight: total, .. } = pool.select(budget(15_000, 1_000), small, weight);
         assert_eq!((nonces(&got), total), (vec![0], 10_000));
-        let (got, total) = pool.select(budget(20_000, 1_000), small, weight);
+        let Selection { txs: got, weight: total, .. } = pool.select(budget(20_000, 1_000), small, weight);
         assert_eq!((nonces(&got), total), (vec![0, 1], 20_000));
         // only small ones: the whole target
         let large = |id: &TxId| (0..10).any(|n| tx(n).0.id() == *id);
-        let (got, _) = pool.select(budget(40, 1_000), large, weight);
+        let got = pool.select(budget(40, 1_000), large, weight).txs;
         assert_eq!(nonces(&got), (10..50).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn after_a_block_with_a_large_transaction_small_ones_go_alone() {
+        let mut pool = Mempool::new(100, 1 << 20);
+        // nonces 0..10: large (10,000 numbers each), pooled first; then 10..60: small (1 each)
+        for n in 0..60 {
+            let (t, b) = tx(n);
+            pool.insert(t, b).unwrap();
+        }
+        let weight = |t: &VerifiedTx| if t.tx().nonce < 10 { 10_000 } else { 1 };
+        let nonces = |got: &[(VerifiedTx, Bytes)]| got.iter().map(|(t, _)| t.tx().nonce).collect::<Vec<_>>();
+        let after = Budget { after_large: true, ..budget(40, 1_000) };
+        // both wait, the parent had a large one: small ones only, the whole target
+        let s = pool.select(after, |_| false, weight);
+        assert_eq!((nonces(&s.txs), s.weight, s.large), ((10..50).collect::<Vec<_>>(), 40, false));
+        // the block after that one takes a large one again, and says so
+        let s = pool.select(budget(40, 1_000), |_| false, weight);
+        assert_eq!((s.txs.len(), s.large), (21, true));
+        // with no small one waiting, a large one goes even after a large one
+        let small = |id: &TxId| (10..60).any(|n| tx(n).0.id() == *id);
+        let s = pool.select(after, small, weight);
+        assert_eq!((nonces(&s.txs), s.large), (vec![0], true));
+        // with no large one waiting, nothing changes for small ones
+        let large = |id: &TxId| (0..10).any(|n| tx(n).0.id() == *id);
+        let s = pool.select(after, large, weight);
+        assert_eq!((nonces(&s.txs), s.large), ((10..50).collect::<Vec<_>>(), false));
     }
 }

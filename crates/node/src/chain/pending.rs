@@ -18,6 +18,10 @@ pub(super) struct Pending {
     pub(super) parent: Digest,
     pub(super) executed: Executed,
     pub(super) txs: HashSet<TxId>,
+    /// It carries a large transaction ([`super::mempool::SMALL_WEIGHT`]), as weighed when this
+    /// node built or voted on it (`false` for a block only absorbed or finalized): a proposer
+    /// building on it lets small transactions go first.
+    pub(super) large: bool,
     /// When an ancestry through this block was last walked ([`Inner::ancestry`]): an
     /// ancestor's is never older than its descendants', so evicting the least recently used
     /// first never leaves a block without its parent.
@@ -29,9 +33,16 @@ impl<S: Store, L: BlockLog> Inner<S, L> {
     /// Past [`MAX_PENDING`] blocks, the least recently used go (the highest first among
     /// equals): forks nobody builds on while finalization stalls. A block that goes is executed
     /// again if consensus still needs it.
-    pub(super) fn keep(&mut self, digest: Digest, parent: Digest, executed: Executed, txs: HashSet<TxId>) {
+    pub(super) fn keep(
+        &mut self,
+        digest: Digest,
+        parent: Digest,
+        executed: Executed,
+        txs: HashSet<TxId>,
+        large: bool,
+    ) {
         let used = Cell::new(self.walks.get());
-        self.pending.insert(digest, Pending { parent, executed, txs, used });
+        self.pending.insert(digest, Pending { parent, executed, txs, large, used });
         while self.pending.len() > MAX_PENDING {
             let oldest = self
                 .pending
