@@ -249,6 +249,25 @@ mod tests {
         Budget { target, max_weight: 20_000, max_txs, max_bytes: 1 << 20, after_large: false }
     }
 
+    fn nonces(got: &[(VerifiedTx, Bytes)]) -> Vec<u64> {
+        got.iter().map(|(t, _)| t.tx().nonce).collect()
+    }
+
+    /// Nonces 0..10: large (10,000 numbers each, [`burst_weight`]), pooled first; then 10..60:
+    /// small (1 each).
+    fn burst_pool() -> Mempool {
+        let mut pool = Mempool::new(100, 1 << 20);
+        for n in 0..60 {
+            let (t, b) = tx(n);
+            pool.insert(t, b).unwrap();
+        }
+        pool
+    }
+
+    fn burst_weight(t: &VerifiedTx) -> usize {
+        if t.tx().nonce < 10 { 10_000 } else { 1 }
+    }
+
     #[test]
     fn selection_keeps_to_the_weight_budget_but_always_takes_one() {
         let mut pool = Mempool::new(10, 1 << 20);
@@ -258,7 +277,6 @@ mod tests {
         }
         // weights 5, 15, 25, 35, 45 in pool order: all small
         let weight = |t: &VerifiedTx| t.tx().nonce as usize * 10 + 5;
-        let nonces = |got: &[(VerifiedTx, Bytes)]| got.iter().map(|(t, _)| t.tx().nonce).collect::<Vec<_>>();
         let Selection { txs: got, weight: total, .. } = pool.select(budget(20, 10), |_| false, weight);
         assert_eq!((nonces(&got), total), (vec![0, 1], 20));
         let Selection { txs: got, weight: total, .. } = pool.select(budget(1, 10), |_| false, weight);
@@ -272,14 +290,8 @@ mod tests {
 
     #[test]
     fn a_burst_of_large_transactions_leaves_small_ones_half_of_every_block() {
-        let mut pool = Mempool::new(100, 1 << 20);
-        // nonces 0..10: large (10,000 numbers each), pooled first; then 10..60: small (1 each)
-        for n in 0..60 {
-            let (t, b) = tx(n);
-            pool.insert(t, b).unwrap();
-        }
-        let weight = |t: &VerifiedTx| if t.tx().nonce < 10 { 10_000 } else { 1 };
-        let nonces = |got: &[(VerifiedTx, Bytes)]| got.iter().map(|(t, _)| t.tx().nonce).collect::<Vec<_>>();
+        let pool = burst_pool();
+        let weight = burst_weight;
         // target 40: the small ones take half (20), oldest first, then the oldest large one,
         // although it is far over the target: every block moves the burst on
         let Selection { txs: got, weight: total, .. } = pool.select(budget(40, 1_000), |_| false, weight);
@@ -302,14 +314,8 @@ mod tests {
 
     #[test]
     fn after_a_block_with_a_large_transaction_small_ones_go_alone() {
-        let mut pool = Mempool::new(100, 1 << 20);
-        // nonces 0..10: large (10,000 numbers each), pooled first; then 10..60: small (1 each)
-        for n in 0..60 {
-            let (t, b) = tx(n);
-            pool.insert(t, b).unwrap();
-        }
-        let weight = |t: &VerifiedTx| if t.tx().nonce < 10 { 10_000 } else { 1 };
-        let nonces = |got: &[(VerifiedTx, Bytes)]| got.iter().map(|(t, _)| t.tx().nonce).collect::<Vec<_>>();
+        let pool = burst_pool();
+        let weight = burst_weight;
         let after = Budget { after_large: true, ..budget(40, 1_000) };
         // both wait, the parent had a large one: small ones only, the whole target
         let s = pool.select(after, |_| false, weight);
