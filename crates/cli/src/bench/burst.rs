@@ -10,6 +10,7 @@ use super::{
     start,
     stats::Percentiles,
 };
+use crate::devnet::DEVNET_BLOCKS_PER_EPOCH;
 use npchain_core::TxBody;
 use std::time::{Duration, Instant};
 
@@ -50,6 +51,7 @@ pub fn burst(env: &Env, count: usize, rate: f64) -> Result<Figures, BenchError> 
         group.answers(&net, 0, 1_000, expires, |port| TxBody::Release { port }),
         group.answers(&net, 2, 2_000, expires, |port| TxBody::Activate { port }),
     ];
+    let first_height = net.status(0)?.height + 1;
     let (busy, in_flight) = std::thread::scope(|s| {
         let singles = s.spawn(|| offer(during));
         let t0 = Instant::now();
@@ -94,5 +96,41 @@ pub fn burst(env: &Env, count: usize, rate: f64) -> Result<Figures, BenchError> 
         "single requests of the whole second phase: commit latency",
         busy.latency(),
     );
+    // A view that times out shows as a long gap between two blocks; where it fell in its epoch
+    // tells an epoch change's first views (BENCHMARKS.md, "Epoch boundaries") from others.
+    let blocks_per_epoch = env.blocks_per_epoch.unwrap_or(DEVNET_BLOCKS_PER_EPOCH).get();
+    let client = net.client(0);
+    let times: Vec<(u64, u64)> = (first_height.saturating_sub(1).max(1)..=client.status()?.height)
+        .map(|h| client.block(h).map(|b| (b.height, b.block_time_ms)))
+        .collect::<Result<_, _>>()?;
+    if let Some((height, gap)) = longest_gap(&times) {
+        figure(&mut figures, "group port phase: longest gap between blocks", gap as f64, "ms");
+        figure(&mut figures, "group port phase: the block after it, height", height as f64, "");
+        figure(
+            &mut figures,
+            "group port phase: the block after it, place in its epoch (0 = first)",
+            (height % blocks_per_epoch) as f64,
+            "",
+        );
+    }
     Ok(figures)
+}
+
+/// The longest gap between consecutive blocks of `(height, block time ms)`: the height of the
+/// block after it, and the gap in ms.
+fn longest_gap(times: &[(u64, u64)]) -> Option<(u64, u64)> {
+    times.windows(2).map(|p| (p[1].0, p[1].1.saturating_sub(p[0].1))).max_by_key(|(_, gap)| *gap)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::longest_gap;
+
+    #[test]
+    fn the_longest_gap_names_the_block_after_it() {
+        assert_eq!(longest_gap(&[(7, 1_000)]), None);
+        assert_eq!(longest_gap(&[(7, 1_000), (8, 1_200), (9, 3_500), (10, 3_700)]), Some((9, 2_300)));
+        // A clock that went backwards between two blocks counts as no gap, never a huge one.
+        assert_eq!(longest_gap(&[(7, 1_000), (8, 900), (9, 950)]), Some((9, 50)));
+    }
 }
