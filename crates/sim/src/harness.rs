@@ -489,7 +489,7 @@ pub async fn equivocate(
             context.child("byzantine").with_attribute("epoch", *epoch),
             Config {
                 scheme,
-                elector: commonware_consensus::simplex::elector::RoundRobin::<commonware_cryptography::Sha256>::default(),
+                elector: consensus::FirstLeaderTwice,
                 epoch: commonware_consensus::types::Epoch::new(*epoch),
                 relay: Arc::new(Relay::new()),
             },

@@ -12,7 +12,7 @@
 //! marshal for the finalization of its own epoch's last block from that peer, once per peer and
 //! epoch.
 
-use super::app::Scheme;
+use super::{app::Scheme, elector::FirstLeaderTwice};
 use crate::{
     chain::{BlockLog, Chain},
     config::Timing,
@@ -22,15 +22,11 @@ use commonware_consensus::{
     simplex::{
         self, Plan,
         config::{ForwardPolicy, SkipBudget, SkipPolicy},
-        elector::RoundRobin,
         types::{Activity, Context},
     },
     types::{Epoch, Epocher as _, FixedEpocher, Height, ViewDelta},
 };
-use commonware_cryptography::{
-    Sha256,
-    certificate::{Provider, Scoped},
-};
+use commonware_cryptography::certificate::{Provider, Scoped};
 use commonware_p2p::{
     Blocker, Receiver, Sender,
     utils::mux::{Builder as _, MuxHandle, Muxer},
@@ -335,14 +331,14 @@ where
         epoch: u64,
         floor: Digest,
         scheme: Scheme,
-    ) -> simplex::Engine<E, Scheme, RoundRobin<Sha256>, B, Digest, A, A, A, Sequential> {
+    ) -> simplex::Engine<E, Scheme, FirstLeaderTwice, B, Digest, A, A, A, Sequential> {
         let parts = &self.parts;
         let timing = parts.timing;
         simplex::Engine::new(
             self.context.child("consensus").with_attribute("epoch", epoch),
             simplex::Config {
                 scheme,
-                elector: RoundRobin::<Sha256>::default(),
+                elector: FirstLeaderTwice,
                 blocker: parts.blocker.clone(),
                 automaton: parts.application.clone(),
                 relay: parts.application.clone(),

@@ -6,12 +6,14 @@
 
 mod app;
 mod archives;
+mod elector;
 mod epochs;
 mod gossip;
 mod wiring;
 
 pub use app::{App, EMPTY_BLOCK_INTERVAL_MS, Finalizer, Scheme};
 pub use archives::ArchiveError;
+pub use elector::{FirstLeaderTwice, FirstLeaderTwiceElector};
 pub use epochs::{EpochPeers, EpochSchemes, TrackPeers, Transition, epoch_peers};
 pub use gossip::{Gossip, MAX_GOSSIP_TXS, decode_gossip};
 pub use wiring::{
